@@ -1,0 +1,54 @@
+# Heliox: `make run` serves the app with demo data, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+# Local development and tests run with DEBUG on (no TLS redirect, dev secret key);
+# production sets DEBUG=off and a SECRET_KEY (see .env.example).
+export DEBUG ?= on
+
+.PHONY: install run migrate migration test lint format check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install migrate
+	$(MANAGE) ensure_admin
+	$(MANAGE) runserver 127.0.0.1:8000
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+migration: install
+	@test -n "$(MSG)" || (echo "usage: make migration MSG=short_name_of_the_change" >&2; exit 2)
+	$(MANAGE) makemigrations --name "$(MSG)"
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Migrations match the models, and the production settings pass Django's deploy checks
+# with nothing set but SECRET_KEY and ALLOWED_HOSTS.
+check: install
+	$(MANAGE) check
+	$(MANAGE) makemigrations --check --dry-run
+	env -u DEBUG DEBUG=off ALLOWED_HOSTS=heliox.example.com \
+		SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -1,0 +1,255 @@
+"""The price catalog, the bill and the daily rollups of usage."""
+
+from django.db import models
+
+from heliox.models import BaseModel
+from jobs.models import Pricing, Provider, gpu_type_validator
+from teams.models import Team
+
+NON_NEGATIVE = "must not be negative"
+
+
+class GpuPrice(BaseModel):
+    """The catalog price of one GPU-hour, valid over [effective_from, effective_to).
+
+    A lookup takes the row valid at the instant, exact region first, then the
+    any-region row (region = ''). A changed price closes the old row and opens a
+    new one, so history is never rewritten.
+    """
+
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model, e.g. H100.")
+    region = models.CharField(max_length=64, blank=True, default="", db_comment="Region; '' means any region.")
+    pricing = models.CharField(
+        max_length=16, choices=Pricing.choices, default=Pricing.ON_DEMAND, db_comment="Purchase option."
+    )
+    usd_per_gpu_hour = models.DecimalField(max_digits=10, decimal_places=4, db_comment="USD per GPU-hour.")
+    effective_from = models.DateTimeField(db_comment="First instant this price applies (UTC, inclusive).")
+    effective_to = models.DateTimeField(
+        null=True, blank=True, db_comment="Instant this price stops applying (UTC, exclusive); null = open."
+    )
+    source = models.CharField(
+        max_length=300, blank=True, default="", db_comment="Where the price comes from (URL or file) and when."
+    )
+
+    class Meta:
+        ordering = ["provider", "gpu_type", "region", "pricing", "-effective_from"]
+        db_table_comment = "Price catalog: USD per GPU-hour, effective-dated."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(usd_per_gpu_hour__gte=0), name="costs_gpuprice_usd_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True) | models.Q(effective_to__gt=models.F("effective_from")),
+                name="costs_gpuprice_effective_range",
+            ),
+            models.CheckConstraint(condition=models.Q(pricing__in=Pricing.values), name="costs_gpuprice_pricing_valid"),
+            models.UniqueConstraint(
+                fields=["provider", "gpu_type", "region", "pricing", "effective_from"],
+                name="costs_gpuprice_unique_key",
+            ),
+        ]
+        indexes = [
+            # Price lookup: rows for (provider, gpu_type, pricing) valid at an instant.
+            models.Index(
+                fields=["provider", "gpu_type", "pricing", "effective_from"], name="costs_gpuprice_lookup_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        region = self.region or "any region"
+        return f"{self.provider} {self.gpu_type} {self.pricing} ({region}): ${self.usd_per_gpu_hour}/GPU-h"
+
+
+class InstanceType(BaseModel):
+    """A cloud instance type and the GPUs it carries (aws p5.48xlarge = 8 x H100).
+
+    Used to recognise GPU lines in a bill and to turn instance-hours into GPU-hours.
+    """
+
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    name = models.CharField(max_length=100, db_comment="Provider's instance type name, e.g. p5.48xlarge.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model on board.")
+    gpu_count = models.PositiveIntegerField(db_comment="GPUs per instance (>= 1).")
+    vcpus = models.PositiveIntegerField(null=True, blank=True, db_comment="vCPUs per instance, if known.")
+    memory_gib = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, db_comment="Memory per instance in GiB, if known."
+    )
+
+    class Meta:
+        ordering = ["provider", "name"]
+        db_table_comment = "GPU instance types of each provider."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(gpu_count__gte=1), name="costs_instancetype_gpu_count_positive"),
+            models.UniqueConstraint(fields=["provider", "name"], name="costs_instancetype_unique_provider_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.name} ({self.gpu_count} x {self.gpu_type})"
+
+
+class CostSnapshot(BaseModel):
+    """The bill: what a provider charged for one GPU type on one UTC day (USD)."""
+
+    date = models.DateField(db_comment="UTC day the charge is for.")
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model.")
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Billed cost, USD.")
+    gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, db_comment="Billed GPU-hours, if the bill says."
+    )
+    idle_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        editable=False,
+        db_comment="Part of the bill no job used, idle kept apart (derived by the allocation).",
+    )
+    idle_shared_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        editable=False,
+        db_comment="Idle when idle is shared across teams: the whole bill if no job ran, else 0 (derived).",
+    )
+
+    class Meta:
+        ordering = ["-date", "provider", "gpu_type"]
+        db_table_comment = "Daily GPU bill per provider and GPU type (from billing imports or by hand)."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(cost_usd__gte=0), name="costs_costsnapshot_cost_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(idle_usd__gte=0, idle_shared_usd__gte=0), name="costs_costsnapshot_idle_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_hours__isnull=True) | models.Q(gpu_hours__gte=0),
+                name="costs_costsnapshot_hours_non_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["date", "provider", "gpu_type"], name="costs_costsnapshot_unique_day_provider_gpu"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.provider} {self.gpu_type}: ${self.cost_usd}"
+
+
+class UsageFigures(BaseModel):
+    """The figures of a usage rollup row, shared by the team and the model rollups."""
+
+    date = models.DateField(db_comment="UTC day.")
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model.")
+    gpu_hours = models.DecimalField(max_digits=14, decimal_places=4, db_comment="GPU-hours used on the day.")
+    estimated_cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, db_comment="Catalog cost of the priced GPU-hours, USD."
+    )
+    job_count = models.PositiveIntegerField(db_comment="Jobs that held GPUs during the day.")
+    unpriced_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours with no catalog price."
+    )
+    unpriced_job_count = models.PositiveIntegerField(default=0, db_comment="Jobs with unpriced GPU-hours.")
+    allocated_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        db_comment="Share of the bill, idle kept apart; the estimate on a day with no bill (derived).",
+    )
+    allocated_shared_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        db_comment="Share of the bill, idle shared by GPU-hours; the estimate on a day with no bill (derived).",
+    )
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def figure_constraints(prefix: str) -> list[models.BaseConstraint]:
+        return [
+            models.CheckConstraint(condition=models.Q(gpu_hours__gte=0), name=f"{prefix}_hours_non_negative"),
+            models.CheckConstraint(condition=models.Q(estimated_cost_usd__gte=0), name=f"{prefix}_cost_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(unpriced_gpu_hours__gte=0), name=f"{prefix}_unpriced_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(allocated_usd__gte=0, allocated_shared_usd__gte=0),
+                name=f"{prefix}_allocated_non_negative",
+            ),
+        ]
+
+
+class UsageSnapshot(UsageFigures):
+    """The rollup of jobs for one UTC day, team, provider and GPU type.
+
+    Built by `manage.py rollup` as the sum of the team's ModelUsageSnapshot rows.
+    `estimated_cost_usd` covers the priced part of `gpu_hours`; `unpriced_gpu_hours`
+    had no catalog price (reported, never $0). Provider-level usage is the sum over teams.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="usage_snapshots", db_comment="Team.")
+
+    class Meta:
+        ordering = ["-date", "team__name", "provider", "gpu_type"]
+        db_table_comment = "Daily rollup of job usage, estimated cost and bill share per team, provider and GPU type."
+        constraints = [
+            *UsageFigures.figure_constraints("costs_usagesnapshot"),
+            models.UniqueConstraint(
+                fields=["date", "team", "provider", "gpu_type"], name="costs_usagesnapshot_unique_day_team_provider_gpu"
+            ),
+        ]
+        indexes = [
+            # Aggregates over a date range (dashboard, costs/summary, allocation).
+            models.Index(fields=["date", "provider", "gpu_type"], name="costs_usage_date_cell_idx"),
+            # A team's spend over a range (team page, budgets).
+            models.Index(fields=["team", "date"], name="costs_usage_team_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.provider} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class ModelUsageSnapshot(UsageFigures):
+    """The same rollup one level finer: per model name within a team's day, provider and GPU type.
+
+    Summing a team's rows gives its UsageSnapshot row exactly; group_by=model_name reads these.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_usage_snapshots", db_comment="Team.")
+    model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
+
+    class Meta:
+        ordering = ["-date", "team__name", "provider", "gpu_type", "model_name"]
+        db_table_comment = "Daily rollup of job usage per team, provider, GPU type and model."
+        constraints = [
+            *UsageFigures.figure_constraints("costs_modelusagesnapshot"),
+            models.UniqueConstraint(
+                fields=["date", "team", "provider", "gpu_type", "model_name"],
+                name="costs_modelusagesnapshot_unique_key",
+            ),
+        ]
+        indexes = [
+            # group_by=model_name over a date range; a team's top models.
+            models.Index(fields=["date", "team"], name="costs_modelusage_date_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.model_name or '(unnamed)'} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class PriceRefresh(BaseModel):
+    """One load of the price catalog; the newest row says how fresh the catalog is."""
+
+    source = models.CharField(max_length=500, db_comment="File loaded (path or 'default catalog').")
+    format = models.CharField(max_length=16, db_comment="heliox or skypilot.")
+    rows_read = models.PositiveIntegerField(default=0, db_comment="Data rows in the file.")
+    prices_opened = models.PositiveIntegerField(default=0, db_comment="New price rows.")
+    prices_closed = models.PositiveIntegerField(default=0, db_comment="Rows closed because the price changed.")
+    prices_corrected = models.PositiveIntegerField(default=0, db_comment="Rows corrected in place (same start).")
+    instance_types_saved = models.PositiveIntegerField(default=0, db_comment="Instance types created or updated.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        db_table_comment = "Log of price catalog refreshes."
+
+    def __str__(self) -> str:
+        return f"{self.format} catalog from {self.source} at {self.created_at:%Y-%m-%d %H:%M} UTC"

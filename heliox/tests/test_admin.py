@@ -1,0 +1,108 @@
+"""Every admin page answers, and the job changelist stays bounded."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
+from jobs.models import Job
+from jobs.tests.factories import JobFactory
+from teams.tests.factories import MembershipFactory
+
+REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+@pytest.fixture
+def one_of_each(db):
+    Group.objects.create(name="finance")
+    MembershipFactory()
+    JobFactory()
+    GpuPriceFactory()
+    InstanceTypeFactory()
+    CostSnapshotFactory()
+    UsageSnapshotFactory()
+
+
+def _url(model, view, *args):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
+def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
+    assert staff_client.get(_url(model, "changelist")).status_code == 200
+    assert staff_client.get(_url(model, "add")).status_code == 200
+    obj = model.objects.first()
+    assert staff_client.get(_url(model, "change", obj.pk)).status_code == 200
+
+
+def test_anonymous_user_is_sent_to_login(client, db):
+    response = client.get(_url(Job, "changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_mark_succeeded_sets_end_time_only_where_missing(staff_client, db):
+    ended_at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    running = JobFactory(status="running", end_time=None)
+    finished = JobFactory(status="failed", end_time=ended_at)
+
+    before = timezone.now().replace(microsecond=0)
+    response = staff_client.post(
+        _url(Job, "changelist"), {"action": "mark_succeeded", "_selected_action": [running.pk, finished.pk]}
+    )
+
+    assert response.status_code == 302
+    running.refresh_from_db()
+    finished.refresh_from_db()
+    assert (running.status, finished.status) == ("succeeded", "succeeded")
+    assert running.end_time >= before
+    assert finished.end_time == ended_at
+
+
+def test_mark_cancelled_ends_a_future_job_at_its_start(staff_client, db):
+    start = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    future = JobFactory(status="pending", start_time=start, end_time=None)
+    pending = JobFactory(status="pending", start_time=None, end_time=None)
+
+    staff_client.post(
+        _url(Job, "changelist"), {"action": "mark_cancelled", "_selected_action": [future.pk, pending.pk]}
+    )
+
+    future.refresh_from_db()
+    pending.refresh_from_db()
+    assert (future.status, future.end_time) == ("cancelled", start)
+    assert pending.status == "cancelled"
+    assert pending.end_time is not None
+
+
+def _changelist_queries(staff_client, django_assert_max_num_queries, params=""):
+    with django_assert_max_num_queries(14) as captured:
+        response = staff_client.get(_url(Job, "changelist") + params)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_job_changelist_query_count_does_not_grow_with_rows(staff_client, django_assert_max_num_queries, db):
+    JobFactory.create_batch(3)
+    few = _changelist_queries(staff_client, django_assert_max_num_queries)
+    JobFactory.create_batch(60)
+    many = _changelist_queries(staff_client, django_assert_max_num_queries)
+    filtered = _changelist_queries(staff_client, django_assert_max_num_queries, "?status__exact=succeeded&q=llama")
+    assert few == many
+    assert filtered <= many
+
+
+def test_job_changelist_never_counts_more_than_the_bound(staff_client, db, settings, monkeypatch):
+    from heliox.admin_utils import BoundedCountPaginator
+
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_LIMIT", 5)
+    JobFactory.create_batch(8)
+
+    response = staff_client.get(_url(Job, "changelist"))
+
+    assert response.context["cl"].result_count == 5
+    assert len(response.context["cl"].result_list) == 8

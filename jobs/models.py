@@ -1,0 +1,139 @@
+"""GPU workloads: what ran, where, on how many GPUs, and for how long."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from heliox.models import BaseModel
+from teams.models import Team
+
+
+class Provider(models.TextChoices):
+    """Where GPUs come from. `on-prem` covers Slurm clusters (region = cluster name)."""
+
+    AWS = "aws", "AWS"
+    GCP = "gcp", "Google Cloud"
+    AZURE = "azure", "Azure"
+    OCI = "oci", "Oracle Cloud"
+    LAMBDA = "lambda", "Lambda"
+    COREWEAVE = "coreweave", "CoreWeave"
+    ON_PREM = "on-prem", "On-premises"
+
+
+class Pricing(models.TextChoices):
+    ON_DEMAND = "on_demand", "On-demand"
+    SPOT = "spot", "Spot"
+    RESERVED = "reserved", "Reserved"
+
+
+# GPU type names are the catalog's canonical spelling: H100, A100-80GB, L40S...
+gpu_type_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9.\-]*$", "GPU type is a name such as H100, A100-80GB or L4 (letters, digits, '-', '.')."
+)
+
+
+def to_second(moment: datetime | None) -> datetime | None:
+    """Job times are kept to the second (as schedulers report them), so GPU-seconds are exact integers."""
+    return moment.replace(microsecond=0) if moment else moment
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Job(BaseModel):
+    """One GPU workload (a training run, an inference deployment, a Slurm job).
+
+    It holds `gpu_count` GPUs of `gpu_type` from `start_time` until `end_time`
+    (null while it runs). Cost is derived from these and the price catalog.
+    """
+
+    Status = JobStatus
+    FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="jobs", db_comment="Team that pays.")
+    model_name = models.CharField(
+        max_length=200, blank=True, default="", db_comment="Model trained or served, e.g. llama-3-70b."
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model, e.g. H100.")
+    gpu_count = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], db_comment="GPUs held for the whole job (>= 1)."
+    )
+    region = models.CharField(
+        max_length=64, blank=True, default="", db_comment="Cloud region or on-prem cluster; '' if unknown."
+    )
+    pricing = models.CharField(
+        max_length=16, choices=Pricing.choices, default=Pricing.ON_DEMAND, db_comment="Purchase option."
+    )
+    start_time = models.DateTimeField(
+        null=True, blank=True, db_comment="When the GPUs were allocated (UTC); null while pending."
+    )
+    end_time = models.DateTimeField(
+        null=True, blank=True, db_comment="When the GPUs were released (UTC); null while running."
+    )
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_comment="Lifecycle state."
+    )
+    external_id = models.CharField(
+        max_length=128, blank=True, default="", db_comment="Scheduler's job id; unique per provider when set."
+    )
+    metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form labels from the scheduler.")
+
+    class Meta:
+        ordering = ["-start_time"]
+        db_table_comment = "GPU workloads; the source of usage and estimated cost."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(gpu_count__gte=1), name="jobs_job_gpu_count_positive"),
+            models.CheckConstraint(
+                condition=models.Q(end_time__isnull=True)
+                | models.Q(start_time__isnull=True)
+                | models.Q(end_time__gte=models.F("start_time")),
+                name="jobs_job_end_after_start",
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="jobs_job_status_valid"),
+            models.CheckConstraint(condition=models.Q(pricing__in=Pricing.values), name="jobs_job_pricing_valid"),
+            models.UniqueConstraint(
+                fields=["provider", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="jobs_job_unique_provider_external_id",
+            ),
+        ]
+        indexes = [
+            # Team job lists and "running jobs of team X" in the API and admin.
+            models.Index(fields=["team", "status"], name="jobs_job_team_status_idx"),
+            # Price lookups and per-provider/GPU filters.
+            models.Index(fields=["provider", "gpu_type"], name="jobs_job_provider_gpu_idx"),
+            # The changelist's default ordering and date_hierarchy; the rollup's
+            # "started before the end of the day" half of the overlap test.
+            models.Index(fields=["start_time"], name="jobs_job_start_time_idx"),
+            # The rollup's "ended after the start of the day (or still running)" half.
+            models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        self.start_time, self.end_time = to_second(self.start_time), to_second(self.end_time)
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        label = self.model_name or self.external_id or str(self.pk)[:8]
+        return f"{label} ({self.gpu_count} x {self.gpu_type} on {self.provider})"
+
+    def duration_hours(self, now: datetime | None = None) -> Decimal | None:
+        """Wall-clock hours from start to end (or to `now` while running); None if not started."""
+        if self.start_time is None:
+            return None
+        end = self.end_time or now or timezone.now()
+        return Decimal((end - self.start_time).total_seconds()) / Decimal(3600)
+
+    def gpu_hours(self, now: datetime | None = None) -> Decimal | None:
+        """GPU-hours = gpu_count x duration in hours; None if not started."""
+        hours = self.duration_hours(now)
+        return None if hours is None else hours * self.gpu_count

@@ -1,0 +1,56 @@
+"""Teams and who belongs to them."""
+
+from django.conf import settings
+from django.db import models
+
+from heliox.models import BaseModel
+
+
+class Team(BaseModel):
+    """A group of people whose GPU spend is tracked and budgeted together."""
+
+    name = models.CharField(max_length=100, unique=True, db_comment="Team name, unique across the organisation.")
+    description = models.TextField(blank=True, default="", db_comment="Free text: what the team works on.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        db_table_comment = "Teams: the unit of cost allocation and budgets."
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(BaseModel):
+    """A user's membership of a team, with the role that decides what they may do."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        MANAGER = "manager", "Manager"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_comment="The member.",
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships", db_comment="The team.")
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        default=Role.MEMBER,
+        db_comment="member: reads and registers jobs; manager: also edits and deletes them.",
+    )
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        db_table_comment = "Which users belong to which team, and in what role."
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="teams_membership_unique_user_team"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["member", "manager"]), name="teams_membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
