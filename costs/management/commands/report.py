@@ -1,0 +1,56 @@
+import argparse
+import csv
+
+from django.core.management.base import BaseCommand
+
+from costs.allocation import IDLE_MODES, SEPARATE
+from costs.selectors import GROUP_BY_FIELDS, spend_summary
+from heliox.commands import iso_date, user_errors
+from heliox.csv_safety import safe_cell
+
+COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+
+
+def _group_by(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in GROUP_BY_FIELDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown group-by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+    return names
+
+
+class Command(BaseCommand):
+    help = "Print GPU spend for UTC days [start, end): GPU-hours, estimated, allocated, idle, billed, with totals."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--start", type=iso_date, required=True, help="First UTC day (YYYY-MM-DD).")
+        parser.add_argument("--end", type=iso_date, required=True, help="Day after the last one (exclusive).")
+        parser.add_argument(
+            "--group-by", type=_group_by, default=["team"], help=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
+        )
+        parser.add_argument("--idle", choices=IDLE_MODES, default=SEPARATE, help="Idle kept apart, or shared.")
+        parser.add_argument("--format", choices=["table", "csv"], default="table", dest="fmt")
+
+    def handle(self, *args, start, end, group_by, idle, fmt, **options):
+        with user_errors():
+            report = spend_summary(start=start, end=end, group_by=group_by, idle=idle)
+        header = [*report.group_by, *COLUMNS]
+        rows = [[row[name] for name in report.group_by] + [row[c] for c in COLUMNS] for row in report.rows]
+        total = ["TOTAL", *[""] * (len(report.group_by) - 1)] + [report.totals[c] for c in COLUMNS]
+        if fmt == "csv":
+            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer.writerow(header)
+            for row in [*rows, total]:
+                writer.writerow([safe_cell("" if value is None else value) for value in row])
+            return
+        cells = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows, total]]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        numeric = len(report.group_by)
+        for index, row in enumerate(cells):
+            line = "  ".join(
+                value.rjust(widths[i]) if i >= numeric else value.ljust(widths[i]) for i, value in enumerate(row)
+            )
+            self.stdout.write(line)
+            if index == 0 or index == len(cells) - 2:
+                self.stdout.write("  ".join("-" * w for w in widths))
+        self.stdout.write(f"USD; GPU-hours; UTC days [{start}, {end}); idle {idle}; billed covers days with a bill.")

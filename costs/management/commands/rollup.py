@@ -1,0 +1,39 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from costs.services.rollup import usage_rollup
+from heliox.commands import iso_date, progress_bar, user_errors
+
+
+class Command(BaseCommand):
+    help = "Rebuild the daily usage rollups and the bill allocation for UTC days [start, end)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--start", type=iso_date, help="First UTC day (default: yesterday).")
+        parser.add_argument("--end", type=iso_date, help="Day after the last one, exclusive (default: tomorrow).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args, start, end, no_progress, **options):
+        today = timezone.now().date()
+        start = start or today - timedelta(days=1)
+        end = end or today + timedelta(days=1)
+        if start >= end:
+            raise CommandError(f"--start ({start}) must be before --end ({end}); --end is exclusive")
+        days = (end - start).days
+        with progress_bar(total=days, desc="rollup", unit="day", enabled=not no_progress) as bar, user_errors():
+            summary = usage_rollup(start=start, end=end, progress=lambda day: bar.update())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Rolled up {summary.days} day(s) [{start}, {end}): {summary.rows} team rows, "
+                f"{summary.jobs} job-days, {summary.gpu_hours:,} GPU-h, ${summary.estimated_usd:,} estimated."
+            )
+        )
+        if summary.unpriced_jobs:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Unpriced: {summary.unpriced_jobs} job-day(s), {summary.unpriced_gpu_hours:,} GPU-h have no "
+                    "catalog price (not counted as $0). Add prices with `manage.py refresh_prices`."
+                )
+            )

@@ -1,0 +1,11 @@
+"""Reads and aggregates of the costs app: the API, the dashboard and the commands all call these."""
+
+from costs.selectors.spend import (
+    GROUP_BY_FIELDS,
+    AllocationCell,
+    SpendReport,
+    allocation_cells,
+    spend_summary,
+)
+
+__all__ = ["GROUP_BY_FIELDS", "AllocationCell", "SpendReport", "allocation_cells", "spend_summary"]

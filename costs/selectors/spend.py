@@ -1,0 +1,227 @@
+"""Spend over a date range: what jobs used, what the catalog says they cost, what the bill was.
+
+All figures come from the rollups (UsageSnapshot, ModelUsageSnapshot) and the bill
+(CostSnapshot), never from scanning jobs. Money in USD (Decimal, cents); hours in
+GPU-hours; ranges are [start, end) over UTC days.
+"""
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import DecimalField, Sum
+
+from costs.allocation import IDLE_MODES, SEPARATE
+from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.money import CENT, ZERO
+
+GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
+
+
+HOURS = Decimal("0.0001")
+ZERO_USD, ZERO_HOURS = CENT * 0, HOURS * 0
+
+
+def money_sum(field_name: str) -> Sum:
+    return Sum(field_name, output_field=DecimalField(max_digits=16, decimal_places=2), default=ZERO)
+
+
+def hours_sum(field_name: str) -> Sum:
+    return Sum(field_name, output_field=DecimalField(max_digits=18, decimal_places=4), default=ZERO)
+
+
+def quantized(row: dict) -> dict:
+    """Give sums their scale: SQLite returns aggregates of decimals unquantized (4 for 4.0000)."""
+    for name, value in row.items():
+        if isinstance(value, Decimal):
+            row[name] = value.quantize(CENT if name.endswith("_usd") else HOURS)
+    return row
+
+
+IDLE_LABEL = "(idle)"
+
+
+@dataclass
+class SpendReport:
+    """Rows grouped by `group_by`, plus totals.
+
+    Each row: the group's keys, gpu_hours, unpriced_gpu_hours, estimated_usd,
+    allocated_usd, idle_usd, billed_usd. Grouped by provider and/or GPU type only,
+    billed and idle are the bill's; grouped by team or model, the bill is not
+    per team, so team rows carry billed_usd None and the idle part of the bill is
+    one extra row per provider/GPU type group, labelled "(idle)". With team
+    scoping (`team_ids`), bill and idle figures are left out (None): they belong
+    to the whole organisation. allocated_usd on days with no bill is the estimate.
+    """
+
+    start: date
+    end: date
+    group_by: tuple[str, ...]
+    idle: str
+    rows: list[dict] = field(default_factory=list)
+    totals: dict = field(default_factory=dict)
+
+
+def _validate(start: date, end: date, group_by: Sequence[str], idle: str) -> tuple[str, ...]:
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    unknown = [name for name in group_by if name not in GROUP_BY_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+    if idle not in IDLE_MODES:
+        raise ValueError(f"unknown idle mode {idle!r}; use {' or '.join(IDLE_MODES)}")
+    return tuple(dict.fromkeys(group_by))
+
+
+def spend_summary(
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str] = ("team",),
+    idle: str = SEPARATE,
+    team_ids: Collection[UUID] | None = None,
+) -> SpendReport:
+    """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Three queries."""
+    group_by = _validate(start, end, group_by, idle)
+    report = SpendReport(start=start, end=end, group_by=group_by, idle=idle)
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
+    usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
+        date__gte=start, date__lt=end
+    )
+    if team_ids is not None:
+        usage = usage.filter(team_id__in=team_ids)
+    dims = [{"team": "team__name"}.get(name, name) for name in group_by]
+    usage_rows = (
+        usage.order_by()
+        .values(*dims)
+        .annotate(
+            gpu_hours=hours_sum("gpu_hours"),
+            unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
+            estimated_usd=money_sum("estimated_cost_usd"),
+            allocated_usd=money_sum(allocated_field),
+        )
+    )
+    by_bill_only = set(group_by) <= {"provider", "gpu_type"}
+    bill_dims = [name for name in group_by if name in ("provider", "gpu_type")]
+    bills: dict[tuple, dict] = {}
+    if team_ids is None:
+        bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by()
+        sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
+        if bill_dims:
+            bill_rows = bill_rows.values(*bill_dims).annotate(**sums)
+        else:
+            bill_rows = [bill_rows.aggregate(**sums)] if bill_rows.exists() else []
+        bills = {tuple(row[name] for name in bill_dims): quantized(row) for row in bill_rows}
+
+    rows: dict[tuple, dict] = {}
+    for row in usage_rows:
+        row = quantized(row)
+        key = tuple(row[dim] for dim in dims)
+        rows[key] = {
+            **dict(zip(group_by, key, strict=True)),
+            "gpu_hours": row["gpu_hours"],
+            "unpriced_gpu_hours": row["unpriced_gpu_hours"],
+            "estimated_usd": row["estimated_usd"],
+            "allocated_usd": row["allocated_usd"],
+            "idle_usd": ZERO_USD,
+            "billed_usd": None,
+        }
+    blank = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
+             "allocated_usd": ZERO_USD}  # fmt: skip
+    for bill_key, bill in bills.items():
+        if by_bill_only:
+            target = rows.setdefault(
+                bill_key, {**dict(zip(group_by, bill_key, strict=True)), **blank, "idle_usd": ZERO_USD}
+            )
+            target["billed_usd"], target["idle_usd"] = bill["billed_usd"], bill["idle_usd"]
+        elif bill["idle_usd"]:
+            idle_key = tuple(bill_key[bill_dims.index(n)] if n in bill_dims else IDLE_LABEL for n in group_by)
+            rows[idle_key] = {
+                **dict(zip(group_by, idle_key, strict=True)),
+                **blank,
+                "idle_usd": bill["idle_usd"],
+                "billed_usd": None,
+            }
+    report.rows = sorted(rows.values(), key=lambda r: (-(r["allocated_usd"] + r["idle_usd"]), str(r)))
+    report.totals = {
+        "gpu_hours": sum((r["gpu_hours"] for r in report.rows), ZERO_HOURS),
+        "unpriced_gpu_hours": sum((r["unpriced_gpu_hours"] for r in report.rows), ZERO_HOURS),
+        "estimated_usd": sum((r["estimated_usd"] for r in report.rows), ZERO_USD),
+        "allocated_usd": sum((r["allocated_usd"] for r in report.rows), ZERO_USD),
+        "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
+        "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
+    }
+    return report
+
+
+@dataclass
+class AllocationCell:
+    """One (day, provider, GPU type): the bill, per-team allocation and idle. USD, GPU-hours."""
+
+    date: date
+    provider: str
+    gpu_type: str
+    billed_usd: Decimal | None
+    estimated_usd: Decimal
+    gpu_hours: Decimal
+    idle_usd: Decimal | None
+    teams: list[dict] = field(default_factory=list)
+
+
+def allocation_cells(
+    *, start: date, end: date, idle: str = SEPARATE, team_ids: Collection[UUID] | None = None
+) -> list[AllocationCell]:
+    """The bill of each cell in [start, end), allocated per team. Two queries.
+
+    sum(team allocated) + idle == billed for every billed cell; a cell with no
+    bill has billed and idle None and allocates the estimates. With `team_ids`,
+    only those teams' allocations are listed and bill and idle are None.
+    """
+    _validate(start, end, (), idle)
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
+    usage = UsageSnapshot.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        usage = usage.filter(team_id__in=team_ids)
+    teams_of: dict[tuple, list[dict]] = defaultdict(list)
+    for row in usage.order_by("date", "provider", "gpu_type", "team__name").values(
+        "date", "provider", "gpu_type", "team_id", "team__name", "gpu_hours", "estimated_cost_usd", allocated_field
+    ):
+        teams_of[(row["date"], row["provider"], row["gpu_type"])].append(
+            {
+                "team_id": row["team_id"],
+                "team": row["team__name"],
+                "gpu_hours": row["gpu_hours"],
+                "estimated_usd": row["estimated_cost_usd"],
+                "allocated_usd": row[allocated_field],
+            }
+        )
+    bills = {}
+    if team_ids is None:
+        bills = {
+            (bill["date"], bill["provider"], bill["gpu_type"]): bill
+            for bill in CostSnapshot.objects.filter(date__gte=start, date__lt=end).values(
+                "date", "provider", "gpu_type", "cost_usd", idle_field
+            )
+        }
+    cells = []
+    for key in sorted(set(teams_of) | set(bills)):
+        teams = teams_of.get(key, [])
+        bill = bills.get(key)
+        cells.append(
+            AllocationCell(
+                date=key[0],
+                provider=key[1],
+                gpu_type=key[2],
+                billed_usd=bill["cost_usd"] if bill else None,
+                estimated_usd=sum((t["estimated_usd"] for t in teams), ZERO),
+                gpu_hours=sum((t["gpu_hours"] for t in teams), ZERO),
+                idle_usd=bill[idle_field] if bill else None,
+                teams=teams,
+            )
+        )
+    return cells

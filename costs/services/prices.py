@@ -1,0 +1,350 @@
+"""Loading the price catalog: the shipped default files, Heliox CSVs and SkyPilot catalogs."""
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from costs.models import GpuPrice, InstanceType, PriceRefresh
+from heliox.errors import InputError
+from jobs.models import Pricing, Provider, gpu_type_validator
+
+CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
+DEFAULT_FILES = (CATALOG_DIR / "gpu_prices.csv", CATALOG_DIR / "instance_types.csv")
+PRICE_COLUMNS = ("provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from", "source")
+INSTANCE_COLUMNS = ("provider", "name", "gpu_type", "gpu_count")
+SKYPILOT_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
+FORMATS = ("heliox", "skypilot")
+
+
+@dataclass
+class PriceRow:
+    provider: str
+    gpu_type: str
+    region: str
+    pricing: str
+    usd_per_gpu_hour: Decimal
+    effective_from: datetime | None
+    source: str
+    line: int
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.provider, self.gpu_type, self.region, self.pricing)
+
+
+@dataclass
+class InstanceRow:
+    provider: str
+    name: str
+    gpu_type: str
+    gpu_count: int
+    vcpus: int | None
+    memory_gib: Decimal | None
+
+
+@dataclass
+class Catalog:
+    prices: list[PriceRow] = field(default_factory=list)
+    instance_types: list[InstanceRow] = field(default_factory=list)
+    rows_read: int = 0
+
+
+@dataclass
+class RefreshResult:
+    refresh: PriceRefresh | None
+    skipped_reason: str = ""
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise InputError(f"cannot open the file: {error.strerror}", path=str(path)) from error
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in required if name not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _decimal(value: str, *, path: Path, line: int, column: str, allow_empty: bool = False) -> Decimal | None:
+    value = (value or "").strip()
+    if not value and allow_empty:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise InputError("not a number", path=str(path), line=line, field=column, value=value) from None
+    if not number.is_finite() or number < 0:
+        raise InputError("must be a number >= 0", path=str(path), line=line, field=column, value=value)
+    return number
+
+
+def _choice(value: str, choices: list[str], *, path: Path, line: int, column: str) -> str:
+    value = (value or "").strip()
+    if value not in choices:
+        raise InputError(f"must be one of {', '.join(choices)}", path=str(path), line=line, field=column, value=value)
+    return value
+
+
+def _gpu_type(value: str, *, path: Path, line: int, column: str) -> str:
+    value = (value or "").strip()
+    try:
+        gpu_type_validator(value)
+    except Exception:  # noqa: BLE001 - a ValidationError; reported as an InputError
+        raise InputError("not a GPU type name", path=str(path), line=line, field=column, value=value) from None
+    return value
+
+
+def _instant(value: str, *, path: Path, line: int, column: str) -> datetime:
+    value = (value or "").strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError("not an ISO date or date-time", path=str(path), line=line, field=column, value=value) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_heliox(path: Path) -> Catalog:
+    """A Heliox CSV: prices (PRICE_COLUMNS) or instance types (INSTANCE_COLUMNS), told apart by header."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    catalog = Catalog()
+    if "usd_per_gpu_hour" in header:
+        for line, row in _rows(path, PRICE_COLUMNS):
+            catalog.rows_read += 1
+            catalog.prices.append(
+                PriceRow(
+                    provider=_choice(row["provider"], Provider.values, path=path, line=line, column="provider"),
+                    gpu_type=_gpu_type(row["gpu_type"], path=path, line=line, column="gpu_type"),
+                    region=(row["region"] or "").strip(),
+                    pricing=_choice(row["pricing"], Pricing.values, path=path, line=line, column="pricing"),
+                    usd_per_gpu_hour=_decimal(row["usd_per_gpu_hour"], path=path, line=line, column="usd_per_gpu_hour"),
+                    effective_from=_instant(row["effective_from"], path=path, line=line, column="effective_from"),
+                    source=(row["source"] or "").strip()[:300],
+                    line=line,
+                )
+            )
+    elif "gpu_count" in header:
+        for line, row in _rows(path, INSTANCE_COLUMNS):
+            catalog.rows_read += 1
+            count = _decimal(row["gpu_count"], path=path, line=line, column="gpu_count")
+            if count != int(count) or count < 1:
+                raise InputError("must be a whole number >= 1", path=str(path), line=line, field="gpu_count")
+            vcpus = _decimal(row.get("vcpus", ""), path=path, line=line, column="vcpus", allow_empty=True)
+            catalog.instance_types.append(
+                InstanceRow(
+                    provider=_choice(row["provider"], Provider.values, path=path, line=line, column="provider"),
+                    name=(row["name"] or "").strip(),
+                    gpu_type=_gpu_type(row["gpu_type"], path=path, line=line, column="gpu_type"),
+                    gpu_count=int(count),
+                    vcpus=int(vcpus) if vcpus is not None else None,
+                    memory_gib=_decimal(
+                        row.get("memory_gib", ""), path=path, line=line, column="memory_gib", allow_empty=True
+                    ),
+                )
+            )
+    else:
+        raise InputError(
+            "not a Heliox catalog: the header has neither usd_per_gpu_hour (prices) nor gpu_count (instance types)",
+            path=str(path),
+            line=1,
+        )
+    return catalog
+
+
+def _skypilot_provider(path: Path, provider: str | None) -> str:
+    """The provider of a SkyPilot vms.csv: given, or the folder it sits in (catalogs/v7/<cloud>/vms.csv)."""
+    guess = provider or path.parent.name
+    if guess not in Provider.values:
+        guess = next((value for value in Provider.values if path.name.startswith(value)), guess)
+    if guess not in Provider.values:
+        raise InputError(
+            f"cannot tell the provider of this SkyPilot catalog; pass --provider ({', '.join(Provider.values)})",
+            path=str(path),
+        )
+    return guess
+
+
+def parse_skypilot(path: Path, *, provider: str | None = None) -> Catalog:
+    """A SkyPilot catalog vms.csv: instance types and per-GPU prices per region.
+
+    Columns are found by name (clouds order them differently). Each GPU instance
+    type becomes an InstanceType; each region gets the per-GPU price (instance
+    price / accelerator count) of its largest instance of that GPU type, on-demand
+    from Price and spot from SpotPrice. The any-region price is the most common
+    regional price (the lowest on a tie), so that jobs without a region are priced.
+    """
+    provider = _skypilot_provider(path, provider)
+    catalog = Catalog()
+    best: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
+    instances: dict[str, InstanceRow] = {}
+    for line, row in _rows(path, SKYPILOT_COLUMNS):
+        catalog.rows_read += 1
+        gpu_type = (row["AcceleratorName"] or "").strip()
+        if not gpu_type:
+            continue  # a CPU-only instance type
+        gpu_type = _gpu_type(gpu_type, path=path, line=line, column="AcceleratorName")
+        count = _decimal(row["AcceleratorCount"], path=path, line=line, column="AcceleratorCount")
+        if count != int(count) or count < 1:
+            continue  # fractional GPUs (shared instances) have no per-GPU price
+        count = int(count)
+        name = row["InstanceType"].strip()
+        vcpus = _decimal(row.get("vCPUs", ""), path=path, line=line, column="vCPUs", allow_empty=True)
+        memory = _decimal(row.get("MemoryGiB", ""), path=path, line=line, column="MemoryGiB", allow_empty=True)
+        instances[name] = InstanceRow(
+            provider, name, gpu_type, count, int(vcpus) if vcpus is not None else None, memory
+        )
+        region = (row["Region"] or "").strip()
+        for pricing, column in ((Pricing.ON_DEMAND, "Price"), (Pricing.SPOT, "SpotPrice")):
+            price = _decimal(row.get(column, ""), path=path, line=line, column=column, allow_empty=True)
+            if price is None:
+                continue
+            per_gpu = (price / count).quantize(Decimal("0.0001"))
+            key = (gpu_type, region, pricing)
+            if key not in best or count > best[key][0]:
+                best[key] = (count, per_gpu)
+    source = f"SkyPilot catalog {path.name}"
+    regional: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for (gpu_type, region, pricing), (_, per_gpu) in sorted(best.items()):
+        regional[(gpu_type, pricing)].append(per_gpu)
+        catalog.prices.append(PriceRow(provider, gpu_type, region, pricing, per_gpu, None, source, 0))
+    for (gpu_type, pricing), values in sorted(regional.items()):
+        common = sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))[0][0]
+        catalog.prices.append(PriceRow(provider, gpu_type, "", pricing, common, None, source, 0))
+    catalog.instance_types = sorted(instances.values(), key=lambda row: row.name)
+    return catalog
+
+
+# --- applying ------------------------------------------------------------------------
+
+
+def _apply_prices(rows: list[PriceRow], now: datetime, path: str, result: PriceRefresh) -> None:
+    seen: set[tuple] = set()
+    existing: dict[tuple, list[GpuPrice]] = defaultdict(list)
+    for price in GpuPrice.objects.select_for_update().order_by("effective_from"):
+        existing[(price.provider, price.gpu_type, price.region, price.pricing)].append(price)
+    for row in sorted(rows, key=lambda r: (r.key, r.effective_from or now)):
+        start = row.effective_from or now
+        if (row.key, start) in seen:
+            raise InputError(
+                "duplicate price: same key and effective_from as an earlier line", path=path, line=row.line
+            )
+        seen.add((row.key, start))
+        history = existing[row.key]
+        same_start = next((price for price in history if price.effective_from == start), None)
+        if same_start:
+            if same_start.usd_per_gpu_hour != row.usd_per_gpu_hour:
+                same_start.usd_per_gpu_hour = row.usd_per_gpu_hour
+                same_start.source = row.source
+                same_start.save(update_fields=["usd_per_gpu_hour", "source", "updated_at"])
+                result.prices_corrected += 1
+            continue
+        latest = history[-1] if history else None
+        if latest and start < latest.effective_from:
+            raise InputError(
+                f"price starts {start:%Y-%m-%d %H:%M} UTC, before the catalog's current price for "
+                f"{' / '.join(filter(None, row.key))} (from {latest.effective_from:%Y-%m-%d %H:%M} UTC): "
+                "history is never rewritten",
+                path=path,
+                line=row.line,
+                field="effective_from",
+            )
+        if latest and latest.effective_to is None:
+            if latest.usd_per_gpu_hour == row.usd_per_gpu_hour:
+                continue  # unchanged: the open row stays
+            latest.effective_to = start
+            latest.save(update_fields=["effective_to", "updated_at"])
+            result.prices_closed += 1
+        created = GpuPrice.objects.create(
+            provider=row.provider,
+            gpu_type=row.gpu_type,
+            region=row.region,
+            pricing=row.pricing,
+            usd_per_gpu_hour=row.usd_per_gpu_hour,
+            effective_from=start,
+            source=row.source,
+        )
+        history.append(created)
+        result.prices_opened += 1
+
+
+def _apply_instance_types(rows: list[InstanceRow], result: PriceRefresh) -> None:
+    if not rows:
+        return
+    InstanceType.objects.bulk_create(
+        [
+            InstanceType(
+                provider=row.provider,
+                name=row.name,
+                gpu_type=row.gpu_type,
+                gpu_count=row.gpu_count,
+                vcpus=row.vcpus,
+                memory_gib=row.memory_gib,
+            )
+            for row in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["provider", "name"],
+        update_fields=["gpu_type", "gpu_count", "vcpus", "memory_gib", "updated_at"],
+    )
+    result.instance_types_saved += len(rows)
+
+
+def catalog_age(now: datetime | None = None) -> timedelta | None:
+    """How long ago the catalog was last refreshed; None if never."""
+    latest = PriceRefresh.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    return None if latest is None else (now or timezone.now()) - latest
+
+
+def prices_refresh(
+    *,
+    paths: list[Path] | None = None,
+    fmt: str = "heliox",
+    provider: str | None = None,
+    if_stale: bool = False,
+    now: datetime | None = None,
+) -> RefreshResult:
+    """Load catalog files (the shipped defaults when `paths` is None) in one transaction.
+
+    Prices are effective-dated: a changed price closes the open row at the new
+    row's effective_from (SkyPilot rows, which carry no date, take `now`) and opens
+    a new one; reloading the same file changes nothing.
+    """
+    now = now or timezone.now()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=fmt)
+    if if_stale:
+        age = catalog_age(now)
+        limit = timedelta(seconds=settings.PRICE_STALENESS_SECONDS)
+        if age is not None and age < limit:
+            return RefreshResult(None, f"the catalog was refreshed {age} ago, within PRICE_STALENESS_SECONDS ({limit})")
+    paths = list(paths) if paths else list(DEFAULT_FILES)
+    catalog = Catalog()
+    for path in paths:
+        if not path.is_file():
+            raise InputError("no such file", path=str(path))
+        parsed = parse_skypilot(path, provider=provider) if fmt == "skypilot" else parse_heliox(path)
+        catalog.prices += parsed.prices
+        catalog.instance_types += parsed.instance_types
+        catalog.rows_read += parsed.rows_read
+    source = "default catalog" if paths == list(DEFAULT_FILES) else ", ".join(str(path) for path in paths)
+    with transaction.atomic():
+        refresh = PriceRefresh(source=source[:500], format=fmt, rows_read=catalog.rows_read)
+        _apply_prices(catalog.prices, now, source, refresh)
+        _apply_instance_types(catalog.instance_types, refresh)
+        refresh.save()
+    return RefreshResult(refresh)

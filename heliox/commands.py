@@ -1,0 +1,33 @@
+"""Helpers shared by the management commands of every app."""
+
+import argparse
+import sys
+from contextlib import contextmanager
+from datetime import date
+
+from django.core.management.base import CommandError
+from tqdm import tqdm
+
+from heliox.errors import InputError
+
+
+def iso_date(value: str) -> date:
+    """argparse type for ISO dates (YYYY-MM-DD), with a message that names the value."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
+
+
+def progress_bar(*, total: int | None, desc: str, unit: str, enabled: bool = True) -> tqdm:
+    """A progress bar on stderr; silent when disabled or when stderr is not a terminal."""
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not enabled or not sys.stderr.isatty())
+
+
+@contextmanager
+def user_errors():
+    """Turn a service's InputError or ValueError into a CommandError: a message and exit 1, no traceback."""
+    try:
+        yield
+    except (InputError, ValueError) as error:
+        raise CommandError(str(error)) from error
