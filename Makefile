@@ -20,6 +20,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install migrate
+	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_admin
 	$(MANAGE) runserver 127.0.0.1:8000
 

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from costs.services.demo import demo_data_exists, demo_reset, demo_seed
+from heliox.commands import iso_date, progress_bar
+
+
+class Command(BaseCommand):
+    help = "Fill an empty database with a realistic demo organisation (teams, ~20,000 jobs, prices, bills)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=42, help="Random seed: same seed, same data.")
+        parser.add_argument("--days", type=int, default=90, help="Days of history up to --as-of (default 90).")
+        parser.add_argument("--as-of", type=iso_date, help="Last day of the demo (default: today, UTC).")
+        parser.add_argument("--reset", action="store_true", help="Delete all Heliox data first.")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing (exit 0) if data exists.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args, seed, days, as_of, reset, if_empty, no_progress, **options):
+        if days < 1:
+            raise CommandError(f"--days must be at least 1, got {days}")
+        if demo_data_exists():
+            if if_empty:
+                self.stdout.write("The database holds data already; no demo data loaded.")
+                return
+            if not reset:
+                raise CommandError(
+                    "The database is not empty: seed_demo only fills an empty database. "
+                    "Use --reset to delete all teams, jobs, prices and bills first."
+                )
+            demo_reset()
+        with progress_bar(total=days, desc="seed_demo", unit="day", enabled=not no_progress) as bar:
+            summary = demo_seed(seed=seed, days=days, as_of=as_of, progress=bar.update)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data: {summary.teams} teams, {summary.jobs:,} jobs ({summary.running} running) over "
+                f"{summary.days} days, {summary.bills:,} daily bills."
+            )
+        )
