@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import F, Q
 from django.utils import timezone
 
-from heliox.admin_utils import BoundedCountPaginator
+from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
 from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import Job, JobStatus
 
@@ -54,6 +54,9 @@ class JobAdmin(admin.ModelAdmin):
         ("Time (UTC)", {"fields": ["start_time", "end_time"]}),
         ("Other", {"fields": ["metadata", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def get_changelist(self, request, **kwargs):
+        return FastDateHierarchyChangeList
 
     @admin.display(description="Duration")
     def duration(self, job: Job) -> str:

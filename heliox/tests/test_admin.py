@@ -106,3 +106,18 @@ def test_job_changelist_never_counts_more_than_the_bound(staff_client, db, setti
 
     assert response.context["cl"].result_count == 5
     assert len(response.context["cl"].result_list) == 8
+
+
+def test_job_date_hierarchy_lists_periods_between_first_and_last_job(staff_client, db):
+    JobFactory(start_time=datetime(2024, 11, 5, 8, tzinfo=UTC))
+    JobFactory(start_time=datetime(2025, 1, 10, 8, tzinfo=UTC))
+    JobFactory(start_time=datetime(2025, 3, 20, 8, tzinfo=UTC))
+
+    years = staff_client.get(_url(Job, "changelist")).content.decode()
+    months = staff_client.get(_url(Job, "changelist") + "?start_time__year=2025").content.decode()
+
+    assert "?start_time__year=2024" in years
+    assert "?start_time__year=2025" in years
+    # every month from the first to the last job of the year, February included though empty
+    assert all(f"start_time__month={month}" in months for month in (1, 2, 3))
+    assert "start_time__month=4" not in months
