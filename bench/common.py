@@ -88,7 +88,7 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
             SELECT gen_random_uuid(), now(), now(), (ARRAY[{team_ids}])[raw.team + 1],
                    'model-' || raw.team || '-' || raw.model_pick,
                    c.provider, c.gpu_type, raw.gpus, '', 'on_demand', raw.start_time,
-                   raw.start_time + raw.seconds * interval '1 second', 'succeeded', '', '{{}}'::jsonb
+                   raw.start_time + raw.seconds * interval '1 second', 'succeeded', NULL, '{{}}'::jsonb
             FROM raw JOIN c ON c.n = (raw.team * 3 + raw.combo_pick) %% {len(PRICED)}
             """,
             [first_day, days, fleets, models, max_hours, jobs],

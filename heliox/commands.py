@@ -31,3 +31,21 @@ def user_errors():
         yield
     except (InputError, ValueError) as error:
         raise CommandError(str(error)) from error
+
+
+MAX_AUTO_ROLLUP_DAYS = 62
+
+
+def rollup_after_import(command, days: tuple, *, enabled: bool) -> None:
+    """Roll up the days an import touched, or say which `rollup` to run when they are many."""
+    if not days:
+        return
+    start, end = days
+    hint = f"manage.py rollup --start {start} --end {end}"
+    if not enabled or (end - start).days > MAX_AUTO_ROLLUP_DAYS:
+        command.stdout.write(f"The import touched {(end - start).days} day(s); run: {hint}")
+        return
+    from costs.services.rollup import usage_rollup  # costs sits above jobs: imported late
+
+    summary = usage_rollup(start=start, end=end)
+    command.stdout.write(f"Rolled up {summary.days} day(s) [{start}, {end}).")

@@ -1,13 +1,22 @@
+import tempfile
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
+from heliox.errors import InputError
 from jobs.gpus import KNOWN_GPU_TYPES
-from jobs.models import Job, JobStatus
+from jobs.models import ImportRecord, Job, JobStatus
+from jobs.services.records import UPLOAD_HANDLERS
 
 
 class GpuTypeFilter(admin.SimpleListFilter):
@@ -87,3 +96,67 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected jobs cancelled", permissions=["change"])
     def mark_cancelled(self, request, queryset):
         self._finish(request, queryset, JobStatus.CANCELLED)
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=ImportRecord.Kind.choices, help_text="Jobs (CSV, JSON, sacct) or billing (FOCUS).")
+    format = forms.ChoiceField(choices=[(f, f) for f in ("csv", "json", "sacct", "focus")])
+    file = forms.FileField(help_text="Plain or gzip-compressed.")
+    gpu_type = forms.CharField(required=False, help_text="sacct: GPU type when AllocTRES has gres/gpu=N untyped.")
+    replace = forms.BooleanField(required=False, help_text="Billing: replace the bill of the days it covers.")
+    dry_run = forms.BooleanField(required=False, help_text="Validate and report; write nothing.")
+
+    def clean(self):
+        data = super().clean()
+        handler = UPLOAD_HANDLERS.get(data.get("kind"))
+        if handler and data.get("format") not in handler.formats:
+            self.add_error("format", f"A {data['kind']} import takes {', '.join(handler.formats)}.")
+        return data
+
+
+@admin.register(ImportRecord)
+class ImportRecordAdmin(admin.ModelAdmin):
+    """The import log, read-only, with an upload form that runs the same services as the commands."""
+
+    list_display = ["created_at", "kind", "file_name", "format", "status", "rows_read", "rows_kept", "rows_skipped",
+                    "duration_ms", "run_by"]  # fmt: skip
+    list_filter = ["kind", "status", "format"]
+    search_fields = ["file_name", "sha256", "run_by"]
+    readonly_fields = [field.name for field in ImportRecord._meta.fields]
+    change_list_template = "admin/jobs/importrecord/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="jobs_importrecord_upload")
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request):
+        if not request.user.has_perm("jobs.add_job"):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            with tempfile.TemporaryDirectory() as folder:
+                target = Path(folder) / Path(data["file"].name).name
+                with target.open("wb") as out:
+                    for chunk in data["file"].chunks():
+                        out.write(chunk)
+                try:
+                    message = UPLOAD_HANDLERS[data["kind"]].run(
+                        path=target, fmt=data["format"], replace=data["replace"], dry_run=data["dry_run"],
+                        gpu_type=data["gpu_type"], run_by=request.user.get_username(),
+                    )  # fmt: skip
+                except InputError as error:
+                    error.path = target.name  # not the temporary folder it was saved in
+                    self.message_user(request, f"Import failed, nothing written: {error}", messages.ERROR)
+                else:
+                    self.message_user(request, message, messages.SUCCESS)
+                    return redirect("admin:jobs_importrecord_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a jobs or billing file",
+                   "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/jobs/importrecord/upload.html", context)

@@ -82,8 +82,10 @@ class Job(BaseModel):
     status = models.CharField(
         max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_comment="Lifecycle state."
     )
+    # NULL when unknown: a UNIQUE constraint treats NULLs as distinct on every database,
+    # and a plain (not partial) unique index is what upserts can target.
     external_id = models.CharField(
-        max_length=128, blank=True, default="", db_comment="Scheduler's job id; unique per provider when set."
+        max_length=128, null=True, blank=True, db_comment="Scheduler's job id; unique per provider; null if unknown."
     )
     metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form labels from the scheduler.")
 
@@ -100,11 +102,7 @@ class Job(BaseModel):
             ),
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="jobs_job_status_valid"),
             models.CheckConstraint(condition=models.Q(pricing__in=Pricing.values), name="jobs_job_pricing_valid"),
-            models.UniqueConstraint(
-                fields=["provider", "external_id"],
-                condition=~models.Q(external_id=""),
-                name="jobs_job_unique_provider_external_id",
-            ),
+            models.UniqueConstraint(fields=["provider", "external_id"], name="jobs_job_unique_provider_external_id"),
         ]
         indexes = [
             # Team job lists and "running jobs of team X" in the API and admin.
@@ -120,6 +118,7 @@ class Job(BaseModel):
 
     def save(self, *args, **kwargs) -> None:
         self.start_time, self.end_time = to_second(self.start_time), to_second(self.end_time)
+        self.external_id = self.external_id or None
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
@@ -137,3 +136,50 @@ class Job(BaseModel):
         """GPU-hours = gpu_count x duration in hours; None if not started."""
         hours = self.duration_hours(now)
         return None if hours is None else hours * self.gpu_count
+
+
+class ImportRecord(BaseModel):
+    """One run of an import (jobs or billing): what file, what it did, how it ended.
+
+    A file whose SHA-256 was already imported successfully is not imported again.
+    """
+
+    class Kind(models.TextChoices):
+        JOBS = "jobs", "Jobs"
+        BILLING = "billing", "Billing"
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        DRY_RUN = "dry_run", "Dry run"
+        DUPLICATE = "duplicate", "Already imported"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs or billing.")
+    file_name = models.CharField(max_length=500, db_comment="Name of the imported file.")
+    sha256 = models.CharField(max_length=64, db_comment="SHA-256 of the file's bytes, hex.")
+    format = models.CharField(max_length=16, db_comment="csv, json, sacct or focus.")
+    status = models.CharField(max_length=16, choices=Status.choices, db_comment="How the run ended.")
+    rows_read = models.PositiveIntegerField(default=0, db_comment="Data rows read.")
+    rows_kept = models.PositiveIntegerField(default=0, db_comment="Rows imported (GPU lines, GPU jobs).")
+    rows_skipped = models.PositiveIntegerField(default=0, db_comment="Rows skipped (non-GPU lines, jobs without GPUs).")
+    totals = models.JSONField(default=dict, blank=True, db_comment="What changed: created/updated counts, USD...")
+    error = models.TextField(blank=True, default="", db_comment="Why the run failed (file, line, column).")
+    duration_ms = models.PositiveIntegerField(default=0, db_comment="Wall-clock duration in milliseconds.")
+    run_by = models.CharField(max_length=150, blank=True, default="", db_comment="User or OS account that ran it.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        db_table_comment = "Log of job and billing imports; a checksum already imported is a no-op."
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["succeeded", "failed", "dry_run", "duplicate"]),
+                name="jobs_importrecord_status_valid",
+            ),
+        ]
+        indexes = [
+            # "Was this file imported already?" on every import.
+            models.Index(fields=["kind", "sha256", "status"], name="jobs_import_checksum_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import of {self.file_name} ({self.status})"

@@ -33,12 +33,13 @@ def test_database_rejects_duplicate_external_id_for_same_provider(db):
     assert_rejected_by_database(lambda: JobFactory(provider="aws", external_id="42"))
 
 
-def test_same_external_id_on_two_providers_and_blank_ids_are_allowed(db):
+def test_same_external_id_on_two_providers_and_unknown_ids_are_allowed(db):
     JobFactory(provider="aws", external_id="42")
     JobFactory(provider="gcp", external_id="42")
-    JobFactory(provider="aws", external_id="")
+    JobFactory(provider="aws", external_id=None)
     JobFactory(provider="aws", external_id="")
     assert Job.objects.count() == 4
+    assert Job.objects.filter(external_id__isnull=True).count() == 2
 
 
 def test_gpu_hours_of_finished_running_and_pending_jobs(db):

@@ -1,0 +1,146 @@
+"""Import speed and memory on PostgreSQL: 1,000,000 job rows (CSV) and a 1,000,000-line FOCUS bill.
+
+    .venv/bin/python bench/bench_imports.py [--rows 1000000]
+
+Writes its own files to a temporary folder, then measures, each in a fresh process
+(so that peak memory is the import's own): `import_jobs` of the CSV, a bare COPY of
+the same file into a table with the file's columns, and `import_billing` of the
+FOCUS file. Targets (issue #4): jobs under 30 s and within 2x the bare COPY; FOCUS
+under 45 s; peak memory under 300 MB for both.
+"""
+
+import argparse
+import csv
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import peak_rss_mb, setup_django
+
+FLEET = [("aws", "H100"), ("gcp", "A100"), ("azure", "A100-80GB"), ("lambda", "H100"), ("coreweave", "H100")]
+HEADER = ["team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
+          "status", "external_id"]  # fmt: skip
+FOCUS_HEADER = ["BilledCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ConsumedQuantity",
+                "ProviderName", "ChargeDescription", "ResourceName", "Tags"]  # fmt: skip
+
+
+def write_jobs(path: Path, rows: int) -> None:
+    rng = random.Random(7)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for n in range(rows):
+            provider, gpu = FLEET[n % len(FLEET)]
+            begin = start + timedelta(seconds=rng.randrange(365 * 86400))
+            end = begin + timedelta(seconds=rng.randrange(300, 86400))
+            writer.writerow([f"team-{n % 8}", f"model-{n % 13}", provider, gpu, 1 + n % 8, "", "on_demand",
+                             begin.isoformat(), end.isoformat(), "succeeded", f"job-{n}"])  # fmt: skip
+
+
+def write_focus(path: Path, rows: int) -> None:
+    rng = random.Random(7)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FOCUS_HEADER)
+        for n in range(rows):
+            hour = start + timedelta(hours=rng.randrange(365 * 24))
+            gpu_line = n % 10 == 0
+            description = ("$98.32 per On Demand Linux p5.48xlarge Instance Hour" if gpu_line
+                           else "$0.08 per GB-month of General Purpose (gp3) provisioned storage")  # fmt: skip
+            writer.writerow([f"{rng.uniform(0, 98.32):.8f}", "USD", hour.strftime("%Y-%m-%d %H:%M:%S"),
+                             (hour + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"), f"{rng.random():.6f}",
+                             "AWS", description, "NULL", "NULL"])  # fmt: skip
+
+
+def measure(kind: str, path: Path) -> None:
+    """Runs in a child process: one measurement, printed as `seconds peak_mib`."""
+    setup_django()
+    from django.db import connection
+
+    if kind in ("copy", "copy-indexed"):
+        # The file's columns; "copy-indexed" adds what jobs_job has: a random UUID key and its indexes.
+        indexed = kind == "copy-indexed"
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
+            cursor.execute(
+                "CREATE TABLE bench_bare_copy ("
+                + ("id uuid PRIMARY KEY DEFAULT gen_random_uuid(), " if indexed else "")
+                + "team text, model_name text, provider text, gpu_type text, gpu_count integer, region text, "
+                "pricing text, start_time timestamptz, end_time timestamptz, status text, external_id text)"
+            )
+            if indexed:
+                for columns in ("team, status", "provider, gpu_type", "start_time", "end_time"):
+                    cursor.execute(f"CREATE INDEX ON bench_bare_copy ({columns})")
+                cursor.execute("CREATE UNIQUE INDEX ON bench_bare_copy (provider, external_id)")
+            started = time.perf_counter()
+            columns = ", ".join(HEADER)
+            sql = f"COPY bench_bare_copy ({columns}) FROM STDIN (FORMAT csv, HEADER true)"
+            with cursor.cursor.copy(sql) as copy, path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+            elapsed = time.perf_counter() - started
+            cursor.execute("DROP TABLE bench_bare_copy")
+    elif kind == "jobs":
+        from jobs.models import ImportRecord, Job
+        from jobs.services.imports import JobImportOptions, jobs_import
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {Job._meta.db_table}")
+        ImportRecord.objects.all().delete()
+        started = time.perf_counter()
+        jobs_import(path=path, options=JobImportOptions(fmt="csv"))
+        elapsed = time.perf_counter() - started
+    else:
+        from costs.models import CostSnapshot
+        from costs.services.billing import billing_import
+        from costs.services.prices import prices_refresh
+        from jobs.models import ImportRecord
+
+        prices_refresh()
+        CostSnapshot.objects.all().delete()
+        ImportRecord.objects.all().delete()
+        started = time.perf_counter()
+        billing_import(path=path)
+        elapsed = time.perf_counter() - started
+    print(f"{elapsed:.3f} {peak_rss_mb():.0f}")
+
+
+def child(kind: str, path: Path) -> tuple[float, int]:
+    out = subprocess.run([sys.executable, __file__, "--measure", kind, str(path)], capture_output=True, text=True,
+                         check=True).stdout.split()  # fmt: skip
+    return float(out[-2]), int(out[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args.measure[0], Path(args.measure[1]))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        jobs_csv, focus_csv = Path(folder) / "jobs.csv", Path(folder) / "focus.csv"
+        write_jobs(jobs_csv, args.rows)
+        write_focus(focus_csv, args.rows)
+        print(f"files: jobs.csv {jobs_csv.stat().st_size / 2**20:.0f} MiB, focus.csv "
+              f"{focus_csv.stat().st_size / 2**20:.0f} MiB, {args.rows:,} rows each")  # fmt: skip
+        copy_s, copy_mb = child("copy", jobs_csv)
+        indexed_s, _ = child("copy-indexed", jobs_csv)
+        jobs_s, jobs_mb = child("jobs", jobs_csv)
+        focus_s, focus_mb = child("focus", focus_csv)
+    print(f"bare COPY of jobs.csv:   {copy_s:6.1f} s  peak {copy_mb} MiB")
+    print(f"bare COPY, jobs_job's UUID key and indexes: {indexed_s:6.1f} s")
+    print(f"import_jobs (csv):       {jobs_s:6.1f} s  peak {jobs_mb} MiB  ({jobs_s / copy_s:.1f}x the bare COPY, "
+          f"{jobs_s / indexed_s:.1f}x the indexed one)")  # fmt: skip
+    print(f"import_billing (focus):  {focus_s:6.1f} s  peak {focus_mb} MiB")
+
+
+if __name__ == "__main__":
+    main()

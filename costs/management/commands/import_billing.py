@@ -1,0 +1,44 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from costs.services.billing import FORMATS, billing_import
+from heliox.commands import progress_bar, user_errors
+
+
+class Command(BaseCommand):
+    help = "Import a FOCUS billing file (CSV, plain or .gz) into daily GPU CostSnapshots; all or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, metavar="PATH", help="FOCUS CSV file (plain or .gz).")
+        parser.add_argument("--format", choices=FORMATS, default="focus", dest="fmt", help="File format.")
+        parser.add_argument("--replace", action="store_true", help="Replace the bill of the days/providers it covers.")
+        parser.add_argument("--dry-run", action="store_true", help="Validate and report; write nothing.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args, path, fmt, replace, dry_run, no_progress, **options):
+        with progress_bar(total=None, desc="import", unit="line", enabled=not no_progress) as bar, user_errors():
+            outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run,
+                                             progress=bar.update)  # fmt: skip
+        if outcome is None:
+            self.stdout.write(f"{path.name} was imported before (same SHA-256): nothing to do.")
+            return
+        verb = "Would import" if dry_run else "Imported"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {path.name}: {counts.read:,} lines read, {counts.kept:,} GPU lines kept, "
+                f"{counts.skipped:,} skipped; ${counts.cost_usd:,.2f} over {counts.gpu_hours:,.4f} GPU-h "
+                f"in {len(counts.cells)} day/provider/GPU cells."
+            )
+        )
+        for (day, provider, gpu_type), cell in sorted(counts.cells.items()):
+            self.stdout.write(f"  {day} {provider:10} {gpu_type:10} ${cell.cost:,.2f}  {cell.gpu_hours:,.4f} GPU-h")
+        if counts.replaced:
+            self.stdout.write(f"Replaced {counts.replaced} existing day cell(s).")
+        if counts.added_to_existing and not replace:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{counts.added_to_existing} cell(s) already had a bill; amounts were added. "
+                    "If this file corrects an earlier one, re-run with --replace."
+                )
+            )

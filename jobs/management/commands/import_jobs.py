@@ -1,0 +1,51 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from heliox.commands import progress_bar, rollup_after_import, user_errors
+from jobs.models import Provider
+from jobs.services.imports import FORMATS, SACCT_FIELDS, JobImportOptions, jobs_import
+
+
+class Command(BaseCommand):
+    help = "Import job records from a Heliox CSV or JSON file or Slurm sacct output; all or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, metavar="PATH", help="File to import (plain or .gz).")
+        parser.add_argument("--format", choices=FORMATS, required=True, dest="fmt", help="File format.")
+        parser.add_argument("--provider", choices=Provider.values, help="sacct: provider (default on-prem).")
+        parser.add_argument("--gpu-type", help="sacct: GPU type when AllocTRES says gres/gpu=N without a type.")
+        parser.add_argument(
+            "--team-from", default="account", choices=SACCT_FIELDS, help="sacct: field naming the team."
+        )
+        parser.add_argument(
+            "--timezone", default="UTC", help="Zone of times written without one (sacct: the cluster's)."
+        )
+        parser.add_argument("--no-create-teams", action="store_true", help="Refuse rows of teams that do not exist.")
+        parser.add_argument("--dry-run", action="store_true", help="Validate and report; write nothing.")
+        parser.add_argument("--no-rollup", action="store_true", help="Do not roll up the affected days afterwards.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args, path, fmt, provider, gpu_type, team_from, timezone, no_create_teams, dry_run,
+               no_rollup, no_progress, **options):  # fmt: skip
+        options = JobImportOptions(
+            fmt=fmt, provider=provider, gpu_type=gpu_type, team_from=team_from, create_teams=not no_create_teams,
+            timezone=timezone, dry_run=dry_run,
+        )  # fmt: skip
+        with progress_bar(total=None, desc="import", unit="job", enabled=not no_progress) as bar, user_errors():
+            outcome, counts = jobs_import(path=path, options=options, progress=bar.update)
+        if outcome is None:
+            self.stdout.write(f"{path.name} was imported before (same SHA-256): nothing to do.")
+            return
+        verb = "Would import" if dry_run else "Imported"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {path.name}: {counts.read:,} rows read, {counts.kept:,} GPU jobs "
+                f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
+                f"{counts.skipped:,} skipped (no GPUs)."
+            )
+        )
+        if counts.teams_created:
+            self.stdout.write(f"{'Would create' if dry_run else 'Created'} teams: {', '.join(counts.teams_created)}")
+        if not dry_run:
+            rollup_after_import(self, outcome.affected_days, enabled=not no_rollup)

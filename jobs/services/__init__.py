@@ -1,0 +1,1 @@
+"""Writes of the jobs app: imports (HackSoft-style services)."""

@@ -1,0 +1,510 @@
+"""Importing job records: Heliox CSV and JSON, and Slurm `sacct --parsable2` output.
+
+Every format is parsed and validated row by row in Python (so that an error names
+the same line, column and value on every database), streaming, in constant memory.
+Valid rows are then written in batches: on PostgreSQL through COPY into a staging
+table and one set-based upsert; elsewhere through batched upserts. Jobs are keyed by
+(provider, external_id): a re-import updates a running job to its final state
+instead of duplicating it; within a file, the last line for a key wins.
+"""
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import ijson
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from heliox.errors import InputError
+from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
+from jobs.services.records import ImportOutcome, import_run, open_binary, open_text
+from teams.models import Team
+
+FORMATS = ("csv", "json", "sacct")
+REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "external_id")
+OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "metadata")
+SACCT_FIELDS = [
+    "jobid",
+    "jobidraw",
+    "cluster",
+    "partition",
+    "qos",
+    "account",
+    "group",
+    "gid",
+    "user",
+    "uid",
+    "submit",
+    "eligible",
+    "start",
+    "end",
+    "elapsed",
+    "exitcode",
+    "state",
+    "nnodes",
+    "ncpus",
+    "reqcpus",
+    "reqmem",
+    "reqtres",
+    "alloctres",
+    "timelimit",
+    "nodelist",
+    "jobname",
+]
+SACCT_STATES = {
+    "COMPLETED": JobStatus.SUCCEEDED,
+    "FAILED": JobStatus.FAILED,
+    "TIMEOUT": JobStatus.FAILED,
+    "NODE_FAIL": JobStatus.FAILED,
+    "OUT_OF_MEMORY": JobStatus.FAILED,
+    "BOOT_FAIL": JobStatus.FAILED,
+    "DEADLINE": JobStatus.FAILED,
+    "PREEMPTED": JobStatus.FAILED,
+    "CANCELLED": JobStatus.CANCELLED,
+    "RUNNING": JobStatus.RUNNING,
+    "COMPLETING": JobStatus.RUNNING,
+    "SUSPENDED": JobStatus.RUNNING,
+    "REQUEUED": JobStatus.PENDING,
+    "PENDING": JobStatus.PENDING,
+}
+GRES_GPU = re.compile(r"(?:^|,)gres/gpu(?::(?P<type>[^=,]+))?=(?P<count>\d+)")
+# Slurm GRES types are site-defined names; map the common spellings to the catalog's.
+GPU_ALIASES = {
+    "h100": "H100", "h100-80gb": "H100", "h200": "H200", "b200": "B200", "a100-80gb": "A100-80GB",
+    "a100_80gb": "A100-80GB", "a100-sxm4-80gb": "A100-80GB", "a100": "A100", "a100-40gb": "A100",
+    "l40s": "L40S", "l4": "L4", "a10g": "A10G", "a10": "A10", "a6000": "A6000", "rtx_a6000": "A6000",
+    "v100": "V100", "v100s": "V100", "t4": "T4", "m60": "M60", "k80": "K80",
+}  # fmt: skip
+BATCH = 5000
+# Django rebuilds Choices.values on every access; a row-by-row parser reads them millions of times.
+PROVIDERS, PRICINGS, STATUSES = tuple(Provider.values), tuple(Pricing.values), tuple(JobStatus.values)
+
+
+@dataclass(slots=True)
+class JobRow:
+    line: int
+    team: str
+    model_name: str
+    provider: str
+    gpu_type: str
+    gpu_count: int
+    region: str
+    pricing: str
+    start_time: datetime | None
+    end_time: datetime | None
+    status: str
+    external_id: str
+    metadata: dict
+
+
+@dataclass
+class JobImportOptions:
+    fmt: str
+    provider: str | None = None
+    gpu_type: str | None = None
+    team_from: str = "account"
+    create_teams: bool = True
+    timezone: str = "UTC"
+    dry_run: bool = False
+
+
+@dataclass
+class JobImportCounts:
+    read: int = 0
+    kept: int = 0
+    skipped: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    teams_created: list[str] = field(default_factory=list)
+    first_start: datetime | None = None
+    last_end: datetime | None = None
+
+
+# --- parsing and validation ------------------------------------------------------------
+
+
+class RowParser:
+    """Turns raw fields into a JobRow, raising InputError that names the path, line and column."""
+
+    def __init__(self, path: Path, options: JobImportOptions) -> None:
+        self.path, self.options = str(path), options
+        self.gpu_types: dict[str, str] = {}  # raw spelling -> validated canonical name
+        try:
+            self.zone = ZoneInfo(options.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError("unknown time zone", field="--timezone", value=options.timezone) from None
+
+    def fail(self, message: str, line: int, column: str, value: object = None):
+        raise InputError(message, path=self.path, line=line, field=column, value=value)
+
+    def instant(self, value: str | None, line: int, column: str) -> datetime | None:
+        value = (value or "").strip()
+        if value in ("", "Unknown", "None", "NULL", "null"):
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail("not an ISO 8601 date-time", line, column, value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.zone)
+        return parsed.astimezone(UTC).replace(microsecond=0)
+
+    def choice(self, value: str, choices: tuple[str, ...], line: int, column: str) -> str:
+        if value not in choices:
+            self.fail(f"must be one of {', '.join(choices)}", line, column, value)
+        return value
+
+    def gpu_type(self, value: str, line: int, column: str) -> str:
+        if value in self.gpu_types:
+            return self.gpu_types[value]
+        name = GPU_ALIASES.get(value.strip().lower(), value.strip())
+        try:
+            gpu_type_validator(name)
+        except ValidationError:
+            self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
+        self.gpu_types[value] = name
+        return name
+
+    def check(self, row: JobRow) -> JobRow:
+        if row.start_time and row.end_time and row.end_time < row.start_time:
+            self.fail("end_time is before start_time", row.line, "end_time", row.end_time.isoformat())
+        if not row.team:
+            self.fail("is required", row.line, "team")
+        if len(row.external_id) > 128 or len(row.model_name) > 200 or len(row.team) > 100:
+            self.fail("too long (external_id 128, model_name 200, team 100 characters)", row.line, "external_id")
+        return row
+
+    def heliox(self, line: int, raw: dict) -> JobRow:
+        """A row with Heliox's own columns (CSV or JSON). Hot path: a million calls per big file."""
+
+        def text(column: str) -> str:
+            value = raw.get(column)
+            return "" if value is None else value.strip() if isinstance(value, str) else str(value)
+
+        status = text("status")
+        for column in REQUIRED_COLUMNS:
+            if not text(column) and not (column == "start_time" and status == JobStatus.PENDING):
+                self.fail("is required", line, column)
+        count_text = text("gpu_count")
+        try:
+            count = int(count_text)
+        except ValueError:
+            self.fail("not a whole number", line, "gpu_count", count_text)
+        if count < 1:
+            self.fail("must be at least 1", line, "gpu_count", count_text)
+        metadata = raw.get("metadata") or {}
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except json.JSONDecodeError:
+                self.fail("not JSON", line, "metadata", metadata)
+        if not isinstance(metadata, dict):
+            self.fail("must be a JSON object", line, "metadata", metadata)
+        end_time = self.instant(text("end_time"), line, "end_time")
+        status = status or (JobStatus.SUCCEEDED if end_time else JobStatus.RUNNING)
+        return self.check(
+            JobRow(
+                line=line,
+                team=text("team"),
+                model_name=text("model_name"),
+                provider=self.choice(text("provider"), PROVIDERS, line, "provider"),
+                gpu_type=self.gpu_type(text("gpu_type"), line, "gpu_type"),
+                gpu_count=count,
+                region=text("region"),
+                pricing=self.choice(text("pricing") or Pricing.ON_DEMAND, PRICINGS, line, "pricing"),
+                start_time=self.instant(text("start_time"), line, "start_time"),
+                end_time=end_time,
+                status=self.choice(status, STATUSES, line, "status"),
+                external_id=text("external_id"),
+                metadata=metadata,
+            )
+        )
+
+    def sacct(self, line: int, fields: list[str]) -> JobRow | None:
+        """One `sacct --parsable2 --noheader --allocations` line; None for a job without GPUs."""
+        if len(fields) != len(SACCT_FIELDS):
+            self.fail(f"expected {len(SACCT_FIELDS)} '|'-separated fields, found {len(fields)}", line, "line")
+        raw = dict(zip(SACCT_FIELDS, fields, strict=True))
+        # Times are checked on every line, GPU or not: a broken file is refused whole.
+        start, end = self.instant(raw["start"], line, "start"), self.instant(raw["end"], line, "end")
+        match = GRES_GPU.search(raw["alloctres"])
+        if not match or int(match["count"]) == 0:
+            return None
+        gpu_type = match["type"] or self.options.gpu_type
+        if not gpu_type:
+            self.fail("GPUs without a type (gres/gpu=N): pass --gpu-type", line, "alloctres", raw["alloctres"])
+        state = raw["state"].split()[0] if raw["state"].strip() else ""
+        if state not in SACCT_STATES:
+            self.fail(f"unknown Slurm state; known: {', '.join(SACCT_STATES)}", line, "state", raw["state"])
+        team = raw[self.options.team_from].strip()
+        return self.check(
+            JobRow(
+                line=line,
+                team=team,
+                model_name=raw["jobname"].strip()[:200],
+                provider=self.options.provider or Provider.ON_PREM,
+                gpu_type=self.gpu_type(gpu_type, line, "alloctres"),
+                gpu_count=int(match["count"]),
+                region=raw["cluster"].strip(),
+                pricing=Pricing.ON_DEMAND,
+                start_time=start,
+                end_time=end,
+                status=SACCT_STATES[state],
+                external_id=raw["jobid"].strip(),
+                metadata={"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}},
+            )
+        )
+
+
+def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
+    if options.fmt == "csv":
+        reader = csv.DictReader(open_text(path))
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
+        for raw in reader:
+            counts.read += 1
+            yield parser.heliox(reader.line_num, raw)
+    elif options.fmt == "json":
+        yield from _json_rows(path, parser, counts)
+    else:
+        for line, text in enumerate(open_text(path), start=1):
+            if not text.strip():
+                continue
+            counts.read += 1
+            row = parser.sacct(line, text.rstrip("\r\n").split("|"))
+            if row is None:
+                counts.skipped += 1
+                continue
+            yield row
+
+
+def _json_rows(path: Path, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
+    """A JSON array of objects (streamed; errors name the item) or JSON Lines (errors name the line)."""
+    lines = open_text(path)
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith("["):
+        with open_binary(path) as handle:
+            try:
+                for index, item in enumerate(ijson.items(handle, "item", use_float=True), start=1):
+                    counts.read += 1
+                    if not isinstance(item, dict):
+                        raise InputError("each item must be a JSON object", path=str(path), field=f"item {index}")
+                    yield parser.heliox(index, item)
+            except ijson.JSONError as error:
+                raise InputError(f"not valid JSON ({error})", path=str(path)) from None
+        return
+    for number, text in enumerate([first, *lines], start=1):
+        if not text.strip():
+            continue
+        counts.read += 1
+        try:
+            item = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"not valid JSON ({error.msg})", path=str(path), line=number) from None
+        if not isinstance(item, dict):
+            raise InputError("each line must be a JSON object", path=str(path), line=number)
+        yield parser.heliox(number, item)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+class TeamResolver:
+    """Team name -> id, creating teams on first sight unless told not to."""
+
+    def __init__(self, path: Path, create: bool, counts: JobImportCounts) -> None:
+        self.path, self.create, self.counts = str(path), create, counts
+        self.ids = dict(Team.objects.values_list("name", "id"))
+
+    def __call__(self, row: JobRow):
+        if row.team not in self.ids:
+            if not self.create:
+                raise InputError(
+                    "unknown team (--no-create-teams is set)", path=self.path, line=row.line, field="team",
+                    value=row.team,
+                )  # fmt: skip
+            self.ids[row.team] = Team.objects.create(name=row.team).pk
+            self.counts.teams_created.append(row.team)
+        return self.ids[row.team]
+
+
+UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
+                 "status", "metadata")  # fmt: skip
+
+
+def _write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts) -> None:
+    """Batched upsert through the ORM: compares with what is stored to count created/updated/unchanged."""
+    latest = {(row.provider, row.external_id): row for row in batch}  # last line wins
+    existing = {}
+    for provider in {key[0] for key in latest}:
+        ids = [key[1] for key in latest if key[0] == provider]
+        for job in Job.objects.filter(provider=provider, external_id__in=ids).values("provider", "external_id",
+                                                                                     *UPDATE_FIELDS):  # fmt: skip
+            existing[(job["provider"], job["external_id"])] = job
+    changed = []
+    for key, row in latest.items():
+        job = Job(team_id=team_id(row), **{name: getattr(row, name) for name in (
+            "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
+            "status", "external_id", "metadata")})  # fmt: skip
+        stored = existing.get(key)
+        if stored is None:
+            counts.created += 1
+        elif all(stored[name] == getattr(job, name) for name in UPDATE_FIELDS):
+            counts.unchanged += 1
+            continue
+        else:
+            counts.updated += 1
+        changed.append(job)
+    if changed:
+        Job.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["provider", "external_id"],
+            update_fields=[*UPDATE_FIELDS, "updated_at"],
+        )
+
+
+STAGING = "heliox_job_import"
+
+
+def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCounts) -> None:
+    """Create the staged rows' unknown teams in one statement (or refuse the first line naming one)."""
+    table = Team._meta.db_table
+    cursor.execute(
+        f"SELECT s.team, MIN(s.line) FROM {STAGING} s LEFT JOIN {table} t ON t.name = s.team "
+        "WHERE t.id IS NULL GROUP BY s.team ORDER BY MIN(s.line)"
+    )
+    missing = cursor.fetchall()
+    if missing and not create:
+        team, line = missing[0]
+        raise InputError("unknown team (--no-create-teams is set)", path=str(path), line=line, field="team",
+                         value=team)  # fmt: skip
+    if missing:
+        cursor.execute(
+            f"INSERT INTO {table} (id, created_at, updated_at, name, description) "
+            f"SELECT gen_random_uuid(), now(), now(), s.team, '' FROM (SELECT DISTINCT team FROM {STAGING}) s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.name = s.team)"
+        )
+        counts.teams_created = [team for team, _ in missing]
+
+
+def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, counts: JobImportCounts) -> None:
+    """COPY the rows into a staging table, then one INSERT ... SELECT ... ON CONFLICT.
+
+    Nothing else may run on the connection while COPY streams, so teams are
+    resolved afterwards, in SQL.
+    """
+    columns = ("line", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
+               "start_time", "end_time", "status", "external_id", "metadata")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")  # left over by an enclosing transaction
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGING} (line integer, team text, model_name text, provider text, "
+            "gpu_type text, gpu_count integer, region text, pricing text, start_time timestamptz, "
+            "end_time timestamptz, status text, external_id text, metadata jsonb) ON COMMIT DROP"
+        )
+        raw = cursor.cursor  # psycopg's cursor, for COPY
+        with raw.copy(f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row.line, row.team, row.model_name, row.provider, row.gpu_type, row.gpu_count,
+                                row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
+                                json.dumps(row.metadata)))  # fmt: skip
+        _create_teams_postgres(cursor, path, create_teams, counts)
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # sort the staged rows in memory
+        names = ", ".join(UPDATE_FIELDS)
+        cursor.execute(
+            f"""
+            WITH latest AS (
+                SELECT DISTINCT ON (s.provider, s.external_id) s.*, t.id AS team_id
+                FROM {STAGING} s JOIN {Team._meta.db_table} t ON t.name = s.team
+                ORDER BY s.provider, s.external_id, s.line DESC
+            ), upserted AS (
+                INSERT INTO {Job._meta.db_table} (id, created_at, updated_at, provider, external_id, {names})
+                SELECT gen_random_uuid(), now(), now(), provider, external_id, {names} FROM latest
+                ON CONFLICT (provider, external_id) DO UPDATE SET
+                    updated_at = now(), {", ".join(f"{name} = EXCLUDED.{name}" for name in UPDATE_FIELDS)}
+                WHERE ({", ".join(f"{Job._meta.db_table}.{n}" for n in UPDATE_FIELDS)})
+                      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{n}" for n in UPDATE_FIELDS)})
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT (SELECT count(*) FROM latest),
+                   count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+            """
+        )
+        total, counts.created, counts.updated = cursor.fetchone()
+        counts.unchanged = total - counts.created - counts.updated
+
+
+def _tracked(rows: Iterable[JobRow], counts: JobImportCounts, progress) -> Iterator[JobRow]:
+    now = datetime.now(UTC)
+    for row in rows:
+        counts.kept += 1
+        if row.start_time and (counts.first_start is None or row.start_time < counts.first_start):
+            counts.first_start = row.start_time
+        end = row.end_time or (now if row.start_time else None)
+        if end and (counts.last_end is None or end > counts.last_end):
+            counts.last_end = end
+        if progress:
+            progress(1)
+        yield row
+
+
+def jobs_import(
+    *, path: Path, options: JobImportOptions, run_by: str = "", progress=None
+) -> tuple[ImportOutcome | None, JobImportCounts]:
+    """Import a jobs file all or nothing. Returns (None, counts) when the file was imported before."""
+    if options.fmt not in FORMATS:
+        raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=options.fmt)
+    if options.team_from not in SACCT_FIELDS:
+        raise InputError("not a sacct field", field="--team-from", value=options.team_from)
+    counts = JobImportCounts()
+    parser = RowParser(path, options)
+    with import_run(kind=ImportRecord.Kind.JOBS, path=path, fmt=options.fmt, dry_run=options.dry_run,
+                    run_by=run_by) as record:  # fmt: skip
+        if record is None:
+            return None, counts
+        rows = _tracked(_raw_rows(path, options, parser, counts), counts, progress)
+        if connection.vendor == "postgresql":
+            _write_postgres(rows, path, options.create_teams, counts)
+        else:
+            teams = TeamResolver(path, options.create_teams, counts)
+            while batch := list(islice(rows, BATCH)):
+                _write_batch_portable(batch, teams, counts)
+        record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
+        record.totals = {
+            "created": counts.created,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+            "teams_created": counts.teams_created,
+        }
+    days = ()
+    if counts.first_start and counts.last_end:
+        days = (counts.first_start.date(), (counts.last_end - timedelta(microseconds=1)).date() + timedelta(days=1))
+    return ImportOutcome(record=record, affected_days=days), counts
+
+
+def jobs_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type: str, run_by: str) -> str:
+    """The admin upload form's entry point: import and summarise in one line."""
+    outcome, counts = jobs_import(
+        path=path, options=JobImportOptions(fmt=fmt, gpu_type=gpu_type or None, dry_run=dry_run), run_by=run_by
+    )
+    if outcome is None:
+        return f"{path.name} was imported before (same SHA-256): nothing to do."
+    summary = (
+        f"{'Would import' if dry_run else 'Imported'} {path.name}: {counts.kept:,} GPU jobs "
+        f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
+        f"{counts.skipped:,} skipped."
+    )
+    if outcome.affected_days and not dry_run:
+        start, end = outcome.affected_days
+        summary += f" Run `manage.py rollup --start {start} --end {end}` to update the rollups."
+    return summary
