@@ -19,7 +19,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(VENV)/.installed
 
-run: install migrate
+# A local .env with DEBUG on, so that `.venv/bin/python manage.py ...` works outside make too.
+.env:
+	printf 'DEBUG=on\n' > .env
+	@echo "Wrote .env (DEBUG=on) for local development; see .env.example for every setting."
+
+run: install .env migrate
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_admin
 	$(MANAGE) runserver 127.0.0.1:8000

@@ -4,6 +4,12 @@ import pytest
 from django.db import connection
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 is slow on purpose; tests hash dozens of passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def staff_client(client, django_user_model):
     """A logged-in superuser (staff with every permission)."""
@@ -16,3 +22,53 @@ def staff_client(client, django_user_model):
 def postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def org(db):
+    """Two teams with jobs, prices, a bill and rollups; users of each role.
+
+    nlp (alice manager, bob member): llama 4 x H100 aws 1:00-3:00 on 2025-03-10 -> 8 GPU-h, $32.
+    vision (carol manager): vit 2 x H100 aws 1:00-2:00 -> 2 GPU-h, $8.
+    Bill for aws H100 that day: $50.00, so $10.00 idle.
+    """
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from costs.services.rollup import usage_rollup
+    from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory
+    from jobs.tests.factories import JobFactory
+    from teams.tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+    nlp, vision = TeamFactory(name="nlp"), TeamFactory(name="vision")
+    users = {name: UserFactory(username=name) for name in ("alice", "bob", "carol", "dave")}
+    users["staff"] = UserFactory(username="staff", is_staff=True)
+    MembershipFactory(user=users["alice"], team=nlp, role="manager")
+    MembershipFactory(user=users["bob"], team=nlp, role="member")
+    MembershipFactory(user=users["carol"], team=vision, role="manager")
+    GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))
+    day = datetime(2025, 3, 10, tzinfo=UTC)
+    jobs = {
+        "llama": JobFactory(team=nlp, model_name="llama", gpu_count=4, start_time=day.replace(hour=1),
+                            end_time=day.replace(hour=3), external_id="nlp-1"),
+        "vit": JobFactory(team=vision, model_name="vit", gpu_count=2, start_time=day.replace(hour=1),
+                          end_time=day.replace(hour=2), external_id="vision-1"),
+    }  # fmt: skip
+    CostSnapshotFactory(date=date(2025, 3, 10), cost_usd=Decimal("50.00"))
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11), now=datetime(2025, 3, 11, tzinfo=UTC))
+    return {"teams": {"nlp": nlp, "vision": vision}, "users": users, "jobs": jobs}
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.as_user(user)` logs in with a session."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+
+    def as_user(user):
+        client.force_authenticate(user=user)
+        return client
+
+    client.as_user = as_user
+    return client

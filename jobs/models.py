@@ -114,6 +114,8 @@ class Job(BaseModel):
             models.Index(fields=["start_time"], name="jobs_job_start_time_idx"),
             # The rollup's "ended after the start of the day (or still running)" half.
             models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
+            # Cursor pagination of /api/v1/jobs/ (newest first).
+            models.Index(fields=["created_at"], name="jobs_job_created_at_idx"),
         ]
 
     def save(self, *args, **kwargs) -> None:

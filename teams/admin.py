@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
+from knox.models import AuthToken
 
 from jobs.models import Job
 from teams.models import Membership, Team
@@ -51,3 +52,27 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["user", "team"]
     search_fields = ["user__username", "user__email", "team__name"]
     autocomplete_fields = ["user", "team"]
+
+
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: who, since when, until when. Neither the token nor its key is shown; deleting revokes it.
+
+    Tokens are created with `manage.py create_api_token`, which prints one once.
+    """
+
+    list_display = ["user", "created", "expiry"]
+    list_filter = ["created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

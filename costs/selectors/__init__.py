@@ -2,10 +2,22 @@
 
 from costs.selectors.spend import (
     GROUP_BY_FIELDS,
+    INTERVALS,
     AllocationCell,
     SpendReport,
     allocation_cells,
     spend_summary,
+    spend_timeseries,
+    team_spend,
 )
 
-__all__ = ["GROUP_BY_FIELDS", "AllocationCell", "SpendReport", "allocation_cells", "spend_summary"]
+__all__ = [
+    "GROUP_BY_FIELDS",
+    "INTERVALS",
+    "AllocationCell",
+    "SpendReport",
+    "allocation_cells",
+    "spend_summary",
+    "spend_timeseries",
+    "team_spend",
+]

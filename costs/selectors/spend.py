@@ -8,17 +8,19 @@ GPU-hours; ranges are [start, end) over UTC days.
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import DecimalField, Sum
+from django.db.models import DateField, DecimalField, Sum
+from django.db.models.functions import Trunc
 
 from costs.allocation import IDLE_MODES, SEPARATE
 from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
 from costs.money import CENT, ZERO
 
 GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
+INTERVALS = ("day", "week", "month")
 
 
 HOURS = Decimal("0.0001")
@@ -65,7 +67,9 @@ class SpendReport:
     totals: dict = field(default_factory=dict)
 
 
-def _validate(start: date, end: date, group_by: Sequence[str], idle: str) -> tuple[str, ...]:
+def _validate(start: date, end: date, group_by: Sequence[str], idle: str, interval: str | None = None) -> tuple:
+    if interval is not None and interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; use {', '.join(INTERVALS)}")
     if start >= end:
         raise ValueError(f"start ({start}) must be before end ({end})")
     unknown = [name for name in group_by if name not in GROUP_BY_FIELDS]
@@ -83,10 +87,18 @@ def spend_summary(
     group_by: Sequence[str] = ("team",),
     idle: str = SEPARATE,
     team_ids: Collection[UUID] | None = None,
+    interval: str | None = None,
 ) -> SpendReport:
-    """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Three queries."""
-    group_by = _validate(start, end, group_by, idle)
+    """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Two or three queries.
+
+    With `interval` (day, week, month), rows are also grouped by `period`: the
+    first day of the day, ISO week (Monday) or month.
+    """
+    group_by = _validate(start, end, group_by, idle, interval)
     report = SpendReport(start=start, end=end, group_by=group_by, idle=idle)
+    if interval:
+        group_by = ("period", *group_by)
+        report.group_by = group_by
     allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
     idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
     usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
@@ -94,22 +106,24 @@ def spend_summary(
     )
     if team_ids is not None:
         usage = usage.filter(team_id__in=team_ids)
+    period = {"period": Trunc("date", interval, output_field=DateField())} if interval else {}
+    usage = usage.annotate(**period)
     dims = [{"team": "team__name"}.get(name, name) for name in group_by]
-    usage_rows = (
-        usage.order_by()
-        .values(*dims)
-        .annotate(
-            gpu_hours=hours_sum("gpu_hours"),
-            unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
-            estimated_usd=money_sum("estimated_cost_usd"),
-            allocated_usd=money_sum(allocated_field),
-        )
-    )
-    by_bill_only = set(group_by) <= {"provider", "gpu_type"}
-    bill_dims = [name for name in group_by if name in ("provider", "gpu_type")]
+    usage_sums = {
+        "gpu_hours": hours_sum("gpu_hours"),
+        "unpriced_gpu_hours": hours_sum("unpriced_gpu_hours"),
+        "estimated_usd": money_sum("estimated_cost_usd"),
+        "allocated_usd": money_sum(allocated_field),
+    }
+    if dims:
+        usage_rows = usage.order_by().values(*dims).annotate(**usage_sums)
+    else:  # one total row; .values() without fields would group by every column
+        usage_rows = [usage.aggregate(**usage_sums)] if usage.exists() else []
+    by_bill_only = set(group_by) <= {"period", "provider", "gpu_type"}
+    bill_dims = [name for name in group_by if name in ("period", "provider", "gpu_type")]
     bills: dict[tuple, dict] = {}
     if team_ids is None:
-        bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by()
+        bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by().annotate(**period)
         sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
         if bill_dims:
             bill_rows = bill_rows.values(*bill_dims).annotate(**sums)
@@ -225,3 +239,81 @@ def allocation_cells(
             )
         )
     return cells
+
+
+def periods_between(start: date, end: date, interval: str) -> list[date]:
+    """The first day of every day, ISO week (Monday) or month that meets [start, end)."""
+    if interval == "day":
+        return [start + timedelta(days=n) for n in range((end - start).days)]
+    if interval == "week":
+        weeks, current = [], start - timedelta(days=start.weekday())
+        while current < end:
+            weeks.append(current)
+            current += timedelta(weeks=1)
+        return weeks
+    months, current = [], start.replace(day=1)
+    while current < end:
+        months.append(current)
+        current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return months
+
+
+def spend_timeseries(
+    *,
+    start: date,
+    end: date,
+    interval: str = "day",
+    group_by: Sequence[str] = (),
+    idle: str = SEPARATE,
+    team_ids: Collection[UUID] | None = None,
+) -> dict:
+    """One series per group: a point per period (zeros where nothing was used), plus totals.
+
+    Points carry gpu_hours, estimated_usd, allocated_usd, idle_usd and billed_usd with
+    the meaning they have in `spend_summary` rows.
+    """
+    report = spend_summary(start=start, end=end, group_by=group_by, idle=idle, team_ids=team_ids, interval=interval)
+    names = report.group_by[1:]
+    periods = periods_between(start, end, interval)
+    empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
+             "billed_usd": None}  # fmt: skip
+    series: dict[tuple, dict[date, dict]] = defaultdict(dict)
+    for row in report.rows:
+        point = {key: row[key] for key in empty}
+        series[tuple(row[name] for name in names)][row["period"]] = point
+    return {
+        "interval": interval,
+        "periods": periods,
+        "series": [
+            {
+                "group": dict(zip(names, key, strict=True)),
+                "points": [{"period": period, **points.get(period, empty)} for period in periods],
+            }
+            for key, points in sorted(series.items(), key=lambda item: [str(part) for part in item[0]])
+        ],
+        "totals": report.totals,
+    }
+
+
+def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, top: int = 10) -> dict:
+    """A team's totals, daily series and top models by allocated cost over [start, end). Three selector calls."""
+    totals = spend_summary(start=start, end=end, group_by=(), idle=idle, team_ids=[team_id]).totals
+    daily = spend_summary(start=start, end=end, group_by=(), idle=idle, team_ids=[team_id], interval="day")
+    models = spend_summary(start=start, end=end, group_by=("model_name",), idle=idle, team_ids=[team_id])
+    by_day = {row["period"]: row for row in daily.rows}
+    return {
+        "totals": totals,
+        "daily": [
+            {
+                "date": day,
+                "gpu_hours": by_day.get(day, {}).get("gpu_hours", ZERO_HOURS),
+                "estimated_usd": by_day.get(day, {}).get("estimated_usd", ZERO_USD),
+                "allocated_usd": by_day.get(day, {}).get("allocated_usd", ZERO_USD),
+            }
+            for day in periods_between(start, end, "day")
+        ],
+        "top_models": [
+            {key: row[key] for key in ("model_name", "gpu_hours", "estimated_usd", "allocated_usd")}
+            for row in models.rows[:top]
+        ],
+    }

@@ -1,0 +1,165 @@
+"""Catalog and snapshot endpoints, and the aggregates: summary, time series, allocation, a team's spend.
+
+Every figure comes from the costs selectors, the same functions behind `manage.py
+report` and the dashboard. Non-staff users get their teams' figures only; the
+organisation's bill and idle cost are left out for them.
+"""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.renderers import BrowsableAPIRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from costs.api.serializers import (
+    CostSnapshotSerializer,
+    GpuPriceSerializer,
+    InstanceTypeSerializer,
+    SummarySerializer,
+    UsageSnapshotSerializer,
+)
+from costs.models import CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.selectors import allocation_cells, spend_summary, spend_timeseries, team_spend
+from costs.services.allocation import allocation_refresh
+from heliox.api import CSVRenderer, ExactJSONRenderer, RangeParams, StaffWritePermission, TeamScopedMixin, team_scope
+from teams.models import Team
+
+
+class GpuPriceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """The price catalog (USD per GPU-hour, effective-dated). Staff write."""
+
+    team_field = None
+    serializer_class = GpuPriceSerializer
+    permission_classes = [StaffWritePermission]
+    queryset = GpuPrice.objects.order_by("provider", "gpu_type", "region", "pricing", "-effective_from")
+    filterset_fields = ["provider", "gpu_type", "region", "pricing"]
+
+
+class InstanceTypeViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """GPU instance types of each provider. Staff write."""
+
+    team_field = None
+    serializer_class = InstanceTypeSerializer
+    permission_classes = [StaffWritePermission]
+    queryset = InstanceType.objects.order_by("provider", "name")
+    filterset_fields = ["provider", "gpu_type", "name"]
+
+
+class CostSnapshotViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """The daily bill per provider and GPU type: the organisation's, so staff only. Writes re-allocate the day."""
+
+    staff_only = True
+    serializer_class = CostSnapshotSerializer
+    permission_classes = [StaffWritePermission]
+    queryset = CostSnapshot.objects.order_by("-date", "provider", "gpu_type")
+    filterset_fields = {"date": ["exact", "gte", "lt"], "provider": ["exact"], "gpu_type": ["exact"]}
+
+    def perform_create(self, serializer):
+        allocation_refresh(days=[serializer.save().date])
+        serializer.instance.refresh_from_db()  # the response shows the new idle figures
+
+    def perform_update(self, serializer):
+        before = serializer.instance.date
+        allocation_refresh(days={before, serializer.save().date})
+        serializer.instance.refresh_from_db()
+
+    def perform_destroy(self, instance):
+        day = instance.date
+        instance.delete()
+        allocation_refresh(days=[day])
+
+
+class UsageSnapshotViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """The daily rollup of the user's teams (built by `manage.py rollup`)."""
+
+    serializer_class = UsageSnapshotSerializer
+    queryset = UsageSnapshot.objects.select_related("team").order_by("-date", "team__name", "provider", "gpu_type")
+    filterset_fields = {"date": ["exact", "gte", "lt"], "team": ["exact"], "provider": ["exact"],
+                        "gpu_type": ["exact"]}  # fmt: skip
+
+
+class AggregateView(APIView):
+    """Shared by the aggregate endpoints: validated range parameters, JSON or `?format=csv`."""
+
+    renderer_classes = [ExactJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def params(self, request) -> dict:
+        params = RangeParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return params.validated_data
+
+    def wants_csv(self, request) -> bool:
+        return getattr(request.accepted_renderer, "format", "") == "csv"
+
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", str, description="First UTC day, YYYY-MM-DD (default: first day of this month)."),
+    OpenApiParameter("end", str, description="Day after the last one, exclusive (default: next month's first)."),
+    OpenApiParameter("idle", str, enum=["separate", "share"], description="Idle kept apart or shared."),
+]
+GROUP_BY = OpenApiParameter("group_by", str, description="Comma list of team, provider, gpu_type, model_name.")
+
+
+class CostSummaryView(AggregateView):
+    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY], responses=SummarySerializer)
+    def get(self, request):
+        """GPU-hours, estimated, allocated, idle and billed USD per group, with totals."""
+        params = self.params(request)
+        report = spend_summary(
+            start=params["start"], end=params["end"], group_by=params["group_by"] or ["team"],
+            idle=params["idle"], team_ids=team_scope(request.user),
+        )  # fmt: skip
+        data = SummarySerializer(report).data
+        if self.wants_csv(request):
+            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **data["totals"]}
+            return Response([*data["rows"], total])
+        return Response(data)
+
+
+class CostTimeseriesView(AggregateView):
+    @extend_schema(
+        parameters=[*RANGE_PARAMETERS, GROUP_BY, OpenApiParameter("interval", str, enum=["day", "week", "month"])],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        """One series per group, a point per day, week or month."""
+        params = self.params(request)
+        result = spend_timeseries(
+            start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
+            idle=params["idle"], team_ids=team_scope(request.user),
+        )  # fmt: skip
+        if self.wants_csv(request):
+            return Response([{**series["group"], **point} for series in result["series"] for point in series["points"]])
+        return Response({"start": params["start"], "end": params["end"], **result})
+
+
+class AllocationView(AggregateView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        """The bill of each (day, provider, GPU type), allocated per team, and its idle part."""
+        params = self.params(request)
+        cells = allocation_cells(start=params["start"], end=params["end"], idle=params["idle"],
+                                 team_ids=team_scope(request.user))  # fmt: skip
+        data = [
+            {"date": c.date, "provider": c.provider, "gpu_type": c.gpu_type, "billed_usd": c.billed_usd,
+             "estimated_usd": c.estimated_usd, "gpu_hours": c.gpu_hours, "idle_usd": c.idle_usd,
+             "teams": c.teams}
+            for c in cells
+        ]  # fmt: skip
+        return Response({"start": params["start"], "end": params["end"], "idle": params["idle"], "cells": data})
+
+
+class TeamSpendView(AggregateView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        """A team's totals, daily series and top models."""
+        scope = team_scope(request.user)
+        team = Team.objects.filter(pk=pk).first()
+        if team is None or (scope is not None and team.pk not in scope):
+            raise Http404
+        params = self.params(request)
+        result = team_spend(team_id=team.pk, start=params["start"], end=params["end"], idle=params["idle"])
+        return Response({"team": {"id": team.pk, "name": team.name}, "start": params["start"], "end": params["end"],
+                         **result})  # fmt: skip

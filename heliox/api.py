@@ -1,0 +1,177 @@
+"""What every Heliox API endpoint shares: team scoping, permissions, pagination, CSV, range parameters."""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import permissions, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.utils import encoders
+
+from costs.allocation import IDLE_MODES, SEPARATE
+from costs.selectors import GROUP_BY_FIELDS, INTERVALS
+from heliox.csv_safety import safe_cell
+from teams.models import Membership
+
+MAX_RANGE_DAYS = 3 * 366
+
+
+def member_team_ids(user, role: str | None = None) -> list:
+    """Ids of the teams `user` belongs to (with `role`, when given)."""
+    memberships = Membership.objects.filter(user=user)
+    if role:
+        memberships = memberships.filter(role=role)
+    return list(memberships.values_list("team_id", flat=True))
+
+
+def team_scope(user) -> list | None:
+    """None for staff (everything); otherwise the ids of the user's teams."""
+    return None if user.is_staff else member_team_ids(user)
+
+
+class TeamScopedMixin:
+    """Scopes every queryset to the user's teams; the one place where that rule lives.
+
+    `team_field` is the lookup from the model to its team ("team", or "pk" for Team
+    itself). None means the data is not a team's (the price catalog): everyone
+    authenticated reads it. `staff_only` hides the data from non-staff entirely
+    (the organisation's bill). Another team's object is then simply not found: 404.
+    """
+
+    team_field: str | None = "team"
+    staff_only: bool = False
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        user = self.request.user
+        if user.is_staff:
+            return queryset
+        if not user.is_authenticated:  # schema generation; requests are refused before this
+            return queryset.none()
+        if self.staff_only:
+            return queryset.none()
+        if self.team_field is None:
+            return queryset
+        return queryset.filter(**{f"{self.team_field}__in": member_team_ids(user)})
+
+
+class StaffWritePermission(permissions.BasePermission):
+    """Anyone authenticated reads (what their scope shows); only staff write."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated) and (
+            request.method in permissions.SAFE_METHODS or request.user.is_staff
+        )
+
+
+class JobPermission(permissions.BasePermission):
+    """Staff: everything. Members register jobs (create, finish); managers also edit and delete them."""
+
+    member_actions = ("create", "finish")
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(member_team_ids(request.user))
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+            return True
+        if view.action in self.member_actions:
+            return obj.team_id in member_team_ids(request.user)
+        return obj.team_id in member_team_ids(request.user, Membership.Role.MANAGER)
+
+
+class JobCursorPagination(CursorPagination):
+    """Cursor pagination: no COUNT of a table of millions, stable under inserts."""
+
+    ordering = "-created_at"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class DecimalAsStringEncoder(encoders.JSONEncoder):
+    """Money and hours stay exact: Decimal becomes a string, never a float (DRF's default)."""
+
+    def default(self, obj):
+        if isinstance(obj, Decimal):
+            return str(obj)
+        return super().default(obj)
+
+
+class ExactJSONRenderer(JSONRenderer):
+    encoder_class = DecimalAsStringEncoder
+
+
+class CSVRenderer(BaseRenderer):
+    """`?format=csv`: a list of flat rows as CSV; text that a spreadsheet would run as a formula is quoted."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict) and "rows" in data:
+            data = data["rows"]
+        if not isinstance(data, list):  # an error body
+            data = [data] if isinstance(data, dict) else [{"detail": str(data)}]
+        out = io.StringIO()
+        if data:
+            writer = csv.DictWriter(out, fieldnames=list(data[0]), lineterminator="\n", extrasaction="ignore")
+            writer.writeheader()
+            for row in data:
+                writer.writerow({key: safe_cell("" if value is None else value) for key, value in row.items()})
+        return out.getvalue().encode(self.charset)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+class RangeParams(serializers.Serializer):
+    """Query parameters of the aggregate endpoints. Dates are UTC days; `end` is exclusive.
+
+    A missing range is the current month; a missing end is the first day of the month after start.
+    """
+
+    start = serializers.DateField(required=False, help_text="First UTC day (YYYY-MM-DD).")
+    end = serializers.DateField(required=False, help_text="Day after the last one (exclusive).")
+    group_by = serializers.CharField(
+        required=False, default="", help_text=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
+    )
+    interval = serializers.ChoiceField(choices=INTERVALS, default="day", help_text="Time series step.")
+    idle = serializers.ChoiceField(
+        choices=IDLE_MODES, default=SEPARATE, help_text="separate: idle kept apart; share: spread by GPU-hours."
+    )
+
+    def validate_group_by(self, value: str) -> list[str]:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in GROUP_BY_FIELDS]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}. Use {', '.join(GROUP_BY_FIELDS)}.")
+        return list(dict.fromkeys(names))
+
+    def validate(self, attrs: dict) -> dict:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is None and end is None:
+            start = _month_start(timezone.now().date())
+        if start is None:
+            start = _month_start(end - timedelta(days=1))
+        if end is None:
+            end = _next_month(start)
+        if start >= end:
+            raise serializers.ValidationError({"end": f"Must be after start ({start}); end is exclusive."})
+        if (end - start).days > MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"end": f"The range may span at most 3 years ({MAX_RANGE_DAYS} days)."})
+        return {**attrs, "start": start, "end": end}

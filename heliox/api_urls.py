@@ -1,0 +1,42 @@
+"""/api/v1/: the REST API."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from knox import views as knox_views
+from rest_framework.routers import DefaultRouter
+
+from costs.api.views import (
+    AllocationView,
+    CostSnapshotViewSet,
+    CostSummaryView,
+    CostTimeseriesView,
+    GpuPriceViewSet,
+    InstanceTypeViewSet,
+    TeamSpendView,
+    UsageSnapshotViewSet,
+)
+from jobs.api.views import JobViewSet
+from teams.api.views import TeamViewSet
+
+# knox's views declare no serializer; tell the schema what they take and give.
+revoke = extend_schema(request=None, responses={204: None}, summary="Revoke the token used (or all of the user's)")
+LogoutView = revoke(type("LogoutView", (knox_views.LogoutView,), {}))
+LogoutAllView = revoke(type("LogoutAllView", (knox_views.LogoutAllView,), {}))
+
+router = DefaultRouter()
+router.register("teams", TeamViewSet, basename="team")
+router.register("jobs", JobViewSet, basename="job")
+router.register("prices", GpuPriceViewSet, basename="price")
+router.register("instance-types", InstanceTypeViewSet, basename="instance-type")
+router.register("cost-snapshots", CostSnapshotViewSet, basename="cost-snapshot")
+router.register("usage-snapshots", UsageSnapshotViewSet, basename="usage-snapshot")
+
+urlpatterns = [
+    path("costs/summary", CostSummaryView.as_view(), name="costs-summary"),
+    path("costs/timeseries", CostTimeseriesView.as_view(), name="costs-timeseries"),
+    path("allocation", AllocationView.as_view(), name="allocation"),
+    path("teams/<uuid:pk>/spend", TeamSpendView.as_view(), name="team-spend"),
+    path("auth/logout", LogoutView.as_view(), name="knox-logout"),
+    path("auth/logout-all", LogoutAllView.as_view(), name="knox-logout-all"),
+    *router.urls,
+]

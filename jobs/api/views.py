@@ -1,0 +1,34 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from heliox.api import JobCursorPagination, JobPermission, TeamScopedMixin
+from jobs.api.filters import JobFilter
+from jobs.api.serializers import FinishSerializer, JobSerializer
+from jobs.models import Job
+
+
+class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """GPU jobs of the user's teams. Members register (create, finish) jobs; managers also edit and delete."""
+
+    serializer_class = JobSerializer
+    permission_classes = [JobPermission]
+    queryset = Job.objects.select_related("team")
+    filterset_class = JobFilter
+    pagination_class = JobCursorPagination
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(request=FinishSerializer, responses=JobSerializer)
+    @action(detail=True, methods=["post"])
+    def finish(self, request, pk=None):
+        """Set end_time (default now) and the final status (default succeeded) of a running job."""
+        job = self.get_object()
+        body = FinishSerializer(data=request.data, context={"job": job})
+        body.is_valid(raise_exception=True)
+        job.end_time, job.status = body.validated_data["end_time"], body.validated_data["status"]
+        job.save(update_fields=["end_time", "status", "updated_at"])
+        return Response(self.get_serializer(job).data)

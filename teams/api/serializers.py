@@ -1,0 +1,20 @@
+from rest_framework import serializers
+
+from teams.models import Membership, Team
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = MemberSerializer(source="memberships", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "description", "members", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]

@@ -1,0 +1,154 @@
+"""Teams over the API, API tokens, the schema and docs, throttling, and no 5xx on random input."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+
+def test_member_lists_their_teams_with_members(org, api):
+    body = api.as_user(org["users"]["bob"]).get("/api/v1/teams/").json()
+    assert [(team["name"], team["members"]) for team in body["results"]] == [
+        ("nlp", [{"username": "alice", "role": "manager"}, {"username": "bob", "role": "member"}])
+    ]
+
+
+def test_only_staff_create_teams(org, api):
+    assert api.as_user(org["users"]["alice"]).post("/api/v1/teams/", {"name": "x"}, format="json").status_code == 403
+    response = api.as_user(org["users"]["staff"]).post("/api/v1/teams/", {"name": "nlp"}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()
+
+
+def test_team_list_queries_do_not_grow_with_members(org, api, django_assert_max_num_queries):
+    from teams.tests.factories import MembershipFactory
+
+    staff = api.as_user(org["users"]["staff"])
+    with django_assert_max_num_queries(4) as few:
+        staff.get("/api/v1/teams/")
+    MembershipFactory.create_batch(10, team=org["teams"]["vision"])
+    with django_assert_max_num_queries(4) as many:
+        staff.get("/api/v1/teams/")
+    assert len(few) == len(many)
+
+
+def token_for(username: str, *extra: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_api_token", username, *extra, stdout=out, stderr=err)
+    return out.getvalue().strip()
+
+
+def test_api_token_authenticates_and_is_stored_hashed(org):
+    token = token_for("bob", "--expires", "30")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    assert client.get("/api/v1/jobs/").status_code == 200
+    stored = AuthToken.objects.get(user=org["users"]["bob"])
+    assert token not in (stored.digest, stored.token_key)
+    assert timedelta(days=29) < stored.expiry - timezone.now() <= timedelta(days=30)
+
+
+def test_expired_and_revoked_tokens_are_refused(org):
+    token = token_for("bob")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.post("/api/v1/auth/logout").status_code == 204
+    assert client.get("/api/v1/jobs/").status_code == 401
+
+    token = token_for("bob")
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/jobs/").status_code == 401
+
+
+def test_create_api_token_refuses_unknown_users(db):
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("create_api_token", "ghost")
+
+
+def test_schema_and_docs_are_served_without_a_cdn(db, client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/costs/summary" in schema.content
+    docs = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs
+    assert "cdn." not in docs
+    assert "/static/drf_spectacular_sidecar/" in docs
+
+
+@pytest.mark.parametrize(("scope", "who", "url"), [("anon", None, "/api/schema/"), ("user", "bob", "/api/v1/jobs/")])
+def test_requests_past_the_rate_are_throttled(org, api, monkeypatch, scope, who, url):
+    from django.core.cache import cache
+    from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+    throttle = AnonRateThrottle if scope == "anon" else UserRateThrottle
+    monkeypatch.setattr(throttle, "THROTTLE_RATES", {**throttle.THROTTLE_RATES, scope: "2/minute"})
+    cache.clear()
+    client = api.as_user(org["users"][who]) if who else APIClient()
+    codes = [client.get(url).status_code for _ in range(3)]
+    cache.clear()
+    assert codes == [200, 200, 429]
+
+
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
+dates = st.one_of(st.dates().map(str), text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    endpoint=st.sampled_from(["costs/summary", "costs/timeseries", "allocation"]),
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "start": dates,
+            "end": dates,
+            "group_by": st.one_of(text, st.sampled_from(["team,model_name", "provider,gpu_type,team"])),
+            "interval": st.one_of(text, st.sampled_from(["day", "week", "month"])),
+            "idle": st.one_of(text, st.sampled_from(["separate", "share"])),
+            "format": st.sampled_from(["json", "csv"]),
+        },
+    ),
+)
+def test_random_aggregate_parameters_never_cause_a_5xx(org, api, endpoint, params):
+    response = api.as_user(org["users"]["staff"]).get(f"/api/v1/{endpoint}", params)
+    assert response.status_code in (200, 400, 404), (params, response.status_code)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "team": st.one_of(text, st.uuids().map(str)),
+            "provider": st.one_of(text, st.sampled_from(["aws", "gcp"])),
+            "gpu_type": text,
+            "gpu_count": st.one_of(st.integers(-5, 10**12), text),
+            "start_time": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), text),
+            "end_time": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), text, st.none()),
+            "status": text,
+            "external_id": st.one_of(text, st.none()),
+            "metadata": st.one_of(st.dictionaries(text, text, max_size=2), text),
+        },
+    )
+)
+def test_random_job_bodies_never_cause_a_5xx(org, api, body):
+    response = api.as_user(org["users"]["alice"]).post("/api/v1/jobs/", body, format="json")
+    assert response.status_code in (201, 400), (body, response.status_code, response.content[:200])
+
+
+def test_token_admin_never_shows_the_token_or_its_key(org, staff_client):
+    token = token_for("bob")
+    stored = AuthToken.objects.get()
+    pages = [staff_client.get("/admin/knox/authtoken/").content.decode(),
+             staff_client.get(f"/admin/knox/authtoken/{stored.pk}/change/").content.decode()]  # fmt: skip
+    for page in pages:
+        assert "bob" in page
+        assert token not in page
+        assert stored.token_key not in page  # (the row id is the token's one-way SHA-512 digest)
