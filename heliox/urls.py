@@ -1,16 +1,15 @@
 """Root URL configuration."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from heliox.views import health
 
-admin.site.site_header = "Heliox"
-admin.site.site_title = "Heliox"
-admin.site.index_title = "GPU cost and usage"
-
 urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("heliox/favicon.svg"), permanent=True)),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("heliox.api_urls")),

@@ -17,7 +17,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "job_count", "jobs_link", "created_at"]
+    list_display = ["name", "member_count", "job_count", "jobs_link", "spend_link", "created_at"]
     search_fields = ["name", "description"]
     inlines = [MembershipInline]
     readonly_fields = ["created_at", "updated_at"]
@@ -38,6 +38,10 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="Jobs", ordering="_job_count")
     def job_count(self, team: Team) -> int:
         return team._job_count or 0
+
+    @admin.display(description="")
+    def spend_link(self, team: Team) -> str:
+        return format_html('<a href="{}">Spend</a>', reverse("admin:team_dashboard", args=[team.pk]))
 
     @admin.display(description="")
     def jobs_link(self, team: Team) -> str:

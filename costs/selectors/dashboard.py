@@ -1,0 +1,134 @@
+"""Everything the admin dashboard and the team page show, from rollups and snapshots only.
+
+A bounded number of queries whatever the size of the data: each figure is one of
+the spend selectors (two or three queries) or an indexed count.
+"""
+
+import calendar
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import FloatField
+from django.db.models.expressions import RawSQL
+
+from costs.allocation import SEPARATE
+from costs.models import UsageSnapshot
+from costs.money import ZERO, to_cents
+from costs.selectors.spend import spend_summary, spend_timeseries, team_spend
+from jobs.models import Job
+from teams.models import Team
+
+
+def _money(value: Decimal | None) -> Decimal:
+    return value if value is not None else ZERO
+
+
+def _month_to_date(today: date, now: datetime) -> dict:
+    """Spend since the first of this month, and the month-end projection at the current run-rate."""
+    first = today.replace(day=1)
+    totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
+    spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
+    elapsed = Decimal((now - datetime.combine(first, time.min, tzinfo=UTC)).total_seconds()) / 86400
+    days = calendar.monthrange(today.year, today.month)[1]
+    projected = to_cents(spent / elapsed * days) if elapsed > 0 else spent
+    return {"spent": spent, "projected": projected, "days_in_month": days}
+
+
+def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE) -> dict:
+    """KPIs, chart series and tables for [start, end). USD, GPU-hours, UTC days."""
+    by_team = spend_summary(start=start, end=end, group_by=["team"], idle=idle)
+    by_provider = spend_summary(start=start, end=end, group_by=["provider"], idle=idle)
+    by_gpu = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle)
+    daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
+    daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
+    totals = by_provider.totals
+    billed, idle_usd = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    team_ids = dict(Team.objects.values_list("name", "id"))
+    unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
+    return {
+        "kpis": {
+            "spend": totals["allocated_usd"] + idle_usd,
+            "billed": billed,
+            "estimated": totals["estimated_usd"],
+            "gpu_hours": totals["gpu_hours"],
+            "idle": idle_usd,
+            "idle_share": (idle_usd / billed * 100).quantize(Decimal("0.1")) if billed else None,
+            "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
+            "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
+            "unpriced_rows": unpriced.count(),
+            "month": _month_to_date(now.date(), now),
+        },
+        "has_data": bool(by_provider.rows),
+        "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != "(idle)"],
+        "providers": by_provider.rows,
+        "gpu_types": sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"]),
+        "charts": {
+            "daily_by_provider": {
+                "labels": [period.isoformat() for period in daily["periods"]],
+                "datasets": [
+                    {
+                        "label": series["group"]["provider"],
+                        "data": [float(p["allocated_usd"] + p["idle_usd"]) for p in series["points"]],
+                    }
+                    for series in daily["series"]
+                ],
+            },
+            "spend_by_team": {
+                "labels": [row["team"] for row in by_team.rows if row["team"] != "(idle)"],
+                "data": [float(row["allocated_usd"]) for row in by_team.rows if row["team"] != "(idle)"],
+            },
+            "hours_by_gpu": {
+                "labels": [row["gpu_type"] for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
+                "data": [float(row["gpu_hours"]) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
+            },
+            "billed_vs_estimated": {
+                "labels": [row["provider"] for row in by_provider.rows],
+                "billed": [float(_money(row["billed_usd"])) for row in by_provider.rows],
+                "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
+            },
+            "idle_over_time": {
+                "labels": [period.isoformat() for period in daily_total["periods"]],
+                "data": [float(p["idle_usd"]) for s in daily_total["series"] for p in s["points"]],
+            },
+        },
+    }
+
+
+def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> dict:
+    """A team's spend: totals, daily series, top models, GPU types, largest jobs, share of the bill."""
+    spend = team_spend(team_id=team_id, start=start, end=end, idle=idle)
+    gpus = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle, team_ids=[team_id])
+    org = spend_summary(start=start, end=end, group_by=(), idle=idle).totals
+    billed = _money(org["billed_usd"])
+    mine = spend["totals"]["allocated_usd"]
+    largest = largest_jobs(team_id=team_id, start=start, end=end)
+    return {
+        "totals": spend["totals"],
+        "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
+        "daily": spend["daily"],
+        "top_models": spend["top_models"],
+        "gpu_types": gpus.rows,
+        "largest_jobs": largest,
+    }
+
+
+def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Job]:
+    """The team's finished jobs started in [start, end) with the most GPU-hours (computed in SQL)."""
+    # Only an ordering (no money): seconds x GPUs, in each database's own date arithmetic.
+    seconds = (
+        "EXTRACT(EPOCH FROM end_time - start_time)"
+        if connection.vendor == "postgresql"
+        else "(julianday(end_time) - julianday(start_time)) * 86400"
+    )
+    gpu_time = RawSQL(f"{seconds} * gpu_count", (), output_field=FloatField())  # noqa: S611 - constant SQL
+    return list(
+        Job.objects.filter(
+            team_id=team_id,
+            start_time__gte=datetime.combine(start, time.min, tzinfo=UTC),
+            start_time__lt=datetime.combine(end, time.min, tzinfo=UTC),
+            end_time__isnull=False,
+        )
+        .annotate(gpu_time=gpu_time)
+        .order_by("-gpu_time", "start_time")[:limit]
+    )

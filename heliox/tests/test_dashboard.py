@@ -1,0 +1,122 @@
+"""The admin dashboard and team page, rendered server-side."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from costs.tests.factories import CostSnapshotFactory
+from heliox.admin_site import dashboard_range
+
+INDEX = reverse("admin:index")
+RANGE = "?start=2025-03-10&end=2025-03-11"
+
+
+def test_anonymous_users_are_sent_to_login(client, db):
+    assert client.get(INDEX)["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_shows_the_exact_totals(org, staff_client):
+    response = staff_client.get(INDEX + RANGE)
+
+    assert response.status_code == 200
+    kpis = response.context["dashboard"]["kpis"]
+    assert (kpis["spend"], kpis["billed"], kpis["idle"], kpis["idle_share"], kpis["gpu_hours"]) == (
+        Decimal("50.00"), Decimal("50.00"), Decimal("10.00"), Decimal("20.0"), Decimal("10.0000"),
+    )  # fmt: skip
+    page = response.content.decode()
+    assert "USD 50.00" in page
+    assert "20.0 % of the bill" in page
+    assert 'data-chart="daily_by_provider"' in page
+    assert "/static/heliox/vendor/chart-4.6.1.umd.min.js" in page
+    charts = response.context["dashboard"]["charts"]
+    assert charts["spend_by_team"] == {"labels": ["nlp", "vision"], "data": [32.0, 8.0]}
+    assert charts["billed_vs_estimated"] == {"labels": ["aws"], "billed": [50.0], "estimated": [40.0]}
+    assert charts["idle_over_time"] == {"labels": ["2025-03-10"], "data": [10.0]}
+    assert reverse("admin:jobs_job_changelist") in page  # the model list stays reachable
+
+
+def test_dashboard_on_an_empty_database_explains_itself(staff_client):
+    page = staff_client.get(INDEX).content.decode()
+    assert 'id="hx-empty"' in page
+    assert "<canvas" not in page
+    assert "manage.py seed_demo" in page
+
+
+def test_dashboard_query_count_is_bounded(org, staff_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(30) as before:
+        staff_client.get(INDEX + RANGE)
+    for day in range(1, 28):
+        CostSnapshotFactory(date=date(2025, 3, day), provider="gcp", gpu_type="T4")
+    with django_assert_max_num_queries(30) as after:
+        staff_client.get(INDEX + RANGE)
+    assert len(before) == len(after)
+
+
+def test_month_projection_follows_the_run_rate(org, staff_client):
+    # Ten days into March 2025, $50 spent: projected 50 / 10 * 31 = 155.00
+    now = datetime(2025, 3, 11, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        kpis = staff_client.get(INDEX).context["dashboard"]["kpis"]
+    assert (kpis["month"]["spent"], kpis["month"]["projected"]) == (Decimal("50.00"), Decimal("155.00"))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, (date(2025, 3, 1), date(2025, 4, 1), "this-month")),
+        ({"range": "last-month"}, (date(2025, 2, 1), date(2025, 3, 1), "last-month")),
+        ({"range": "last-30"}, (date(2025, 2, 14), date(2025, 3, 16), "last-30")),
+        ({"range": "last-90"}, (date(2024, 12, 16), date(2025, 3, 16), "last-90")),
+        ({"start": "2025-01-05", "end": "2025-01-07"}, (date(2025, 1, 5), date(2025, 1, 7), "custom")),
+    ],
+)
+def test_range_presets(rf, query, expected):
+    start, end, preset, errors = dashboard_range(rf.get("/", query), date(2025, 3, 15))
+    assert ((start, end, preset), errors) == (expected, {})
+
+
+def test_a_bad_custom_range_falls_back_and_says_why(staff_client, db):
+    page = staff_client.get(INDEX + "?start=2025-03-10&end=2025-03-01").content.decode()
+    assert "Must be after start" in page
+
+
+def test_team_page_shows_the_teams_figures(org, staff_client):
+    nlp = org["teams"]["nlp"]
+    response = staff_client.get(reverse("admin:team_dashboard", args=[nlp.pk]) + RANGE)
+    assert response.status_code == 200
+    data = response.context["data"]
+    assert (data["totals"]["allocated_usd"], data["share_of_bill"]) == (Decimal("32.00"), Decimal("64.0"))
+    assert [row["model_name"] for row in data["top_models"]] == ["llama"]
+    assert [job.external_id for job in data["largest_jobs"]] == ["nlp-1"]
+    assert "USD 32.00" in response.content.decode()
+    assert (
+        reverse("admin:team_dashboard", args=[nlp.pk])
+        in staff_client.get(reverse("admin:teams_team_changelist")).content.decode()
+    )
+
+
+def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
+    org["teams"]["nlp"].name = "@SUM(A1)"
+    org["teams"]["nlp"].save()
+    response = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE)
+    assert response["Content-Type"] == "text/csv"
+    assert response.content.decode().splitlines() == [
+        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd",
+        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,",
+        "vision,2.0000,0.0000,8.00,8.00,0.00,",
+    ]
+
+
+def test_job_changelist_export_respects_the_filters(org, staff_client):
+    url = reverse("admin:jobs_job_export") + f"?team__id__exact={org['teams']['vision'].pk}"
+    lines = b"".join(staff_client.get(url).streaming_content).decode().splitlines()
+    assert (
+        lines[0]
+        == "id,team,model_name,provider,region,gpu_type,gpu_count,pricing,start_time,end_time,status,external_id"
+    )
+    assert len(lines) == 2
+    assert ",vision,vit,aws,,H100,2,on_demand," in lines[1]
+    assert reverse("admin:jobs_job_export") in staff_client.get(reverse("admin:jobs_job_changelist")).content.decode()
