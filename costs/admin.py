@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from costs.models import CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.models import Budget, BudgetAlert, CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.selectors.budgets import budget_statuses
+from costs.services.allocation import allocation_refresh
 from heliox.admin_utils import BoundedCountPaginator
 
 
@@ -26,9 +29,25 @@ class CostSnapshotAdmin(admin.ModelAdmin):
     list_filter = ["provider", "gpu_type"]
     date_hierarchy = "date"
     search_fields = ["gpu_type"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "idle_usd", "idle_shared_usd"]
     paginator = BoundedCountPaginator
     show_full_result_count = False
+
+    # The bill changed: re-allocate the day(s), as the API and the imports do.
+    def save_model(self, request, obj, form, change):
+        before = form.initial.get("date")
+        super().save_model(request, obj, form, change)
+        allocation_refresh(days={obj.date, before} - {None})
+
+    def delete_model(self, request, obj):
+        day = obj.date
+        super().delete_model(request, obj)
+        allocation_refresh(days=[day])
+
+    def delete_queryset(self, request, queryset):
+        days = set(queryset.values_list("date", flat=True))
+        super().delete_queryset(request, queryset)
+        allocation_refresh(days=days)
 
 
 @admin.register(UsageSnapshot)
@@ -52,3 +71,56 @@ class UsageSnapshotAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     paginator = BoundedCountPaginator
     show_full_result_count = False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """Budgets with where they stand today (computed for the whole list in a few queries)."""
+
+    list_display = ["team", "period", "amount_usd", "spent", "percent", "projected", "status", "active"]
+    list_filter = ["period", "active"]
+    list_select_related = ["team"]
+    autocomplete_fields = ["team"]
+    search_fields = ["team__name"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def changelist_view(self, request, extra_context=None):
+        today = timezone.now().date()
+        self._statuses = {s.budget.pk: s for s in budget_statuses(budgets=Budget.objects.all(), as_of=today)}
+        return super().changelist_view(request, extra_context)
+
+    def _status(self, budget: Budget):
+        return getattr(self, "_statuses", {}).get(budget.pk)
+
+    @admin.display(description="Spent (USD)")
+    def spent(self, budget: Budget):
+        return self._status(budget) and self._status(budget).spent
+
+    @admin.display(description="%")
+    def percent(self, budget: Budget):
+        return self._status(budget) and self._status(budget).percent
+
+    @admin.display(description="Projected (USD)")
+    def projected(self, budget: Budget):
+        return self._status(budget) and self._status(budget).projected
+
+    @admin.display(description="Status")
+    def status(self, budget: Budget):
+        return self._status(budget) and self._status(budget).status
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(admin.ModelAdmin):
+    """The alert log: what was sent, when, through which channel, and failures awaiting a retry."""
+
+    list_display = ["created_at", "budget", "period_start", "kind", "threshold", "channel", "outcome", "attempts",
+                    "sent_at"]  # fmt: skip
+    list_filter = ["outcome", "kind", "channel"]
+    list_select_related = ["budget__team"]
+    readonly_fields = [field.name for field in BudgetAlert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

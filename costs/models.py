@@ -1,5 +1,8 @@
 """The price catalog, the bill and the daily rollups of usage."""
 
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from heliox.models import BaseModel
@@ -23,7 +26,9 @@ class GpuPrice(BaseModel):
     pricing = models.CharField(
         max_length=16, choices=Pricing.choices, default=Pricing.ON_DEMAND, db_comment="Purchase option."
     )
-    usd_per_gpu_hour = models.DecimalField(max_digits=10, decimal_places=4, db_comment="USD per GPU-hour.")
+    usd_per_gpu_hour = models.DecimalField(
+        max_digits=10, decimal_places=4, validators=[MinValueValidator(0)], db_comment="USD per GPU-hour."
+    )
     effective_from = models.DateTimeField(db_comment="First instant this price applies (UTC, inclusive).")
     effective_to = models.DateTimeField(
         null=True, blank=True, db_comment="Instant this price stops applying (UTC, exclusive); null = open."
@@ -68,7 +73,7 @@ class InstanceType(BaseModel):
     provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
     name = models.CharField(max_length=100, db_comment="Provider's instance type name, e.g. p5.48xlarge.")
     gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model on board.")
-    gpu_count = models.PositiveIntegerField(db_comment="GPUs per instance (>= 1).")
+    gpu_count = models.PositiveIntegerField(validators=[MinValueValidator(1)], db_comment="GPUs per instance (>= 1).")
     vcpus = models.PositiveIntegerField(null=True, blank=True, db_comment="vCPUs per instance, if known.")
     memory_gib = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True, db_comment="Memory per instance in GiB, if known."
@@ -92,9 +97,16 @@ class CostSnapshot(BaseModel):
     date = models.DateField(db_comment="UTC day the charge is for.")
     provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
     gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model.")
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Billed cost, USD.")
+    cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(0)], db_comment="Billed cost, USD."
+    )
     gpu_hours = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, db_comment="Billed GPU-hours, if the bill says."
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        db_comment="Billed GPU-hours, if the bill says.",
     )
     idle_usd = models.DecimalField(
         max_digits=12,
@@ -253,3 +265,119 @@ class PriceRefresh(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.format} catalog from {self.source} at {self.created_at:%Y-%m-%d %H:%M} UTC"
+
+
+def default_thresholds() -> list[int]:
+    return [50, 80, 100]
+
+
+class Budget(BaseModel):
+    """A team's GPU budget for each month or quarter, with the thresholds (percent) that alert.
+
+    Spend against it is the team's allocated cost (idle kept apart), which on days
+    without a bill yet is the catalog estimate.
+    """
+
+    class Period(models.TextChoices):
+        MONTHLY = "monthly", "Monthly"
+        QUARTERLY = "quarterly", "Quarterly"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="budgets", db_comment="Team budgeted.")
+    amount_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        db_comment="Budget per period, USD.",
+    )
+    period = models.CharField(
+        max_length=16, choices=Period.choices, default=Period.MONTHLY, db_comment="monthly or quarterly."
+    )
+    thresholds = models.JSONField(
+        default=default_thresholds, db_comment="Percentages of the budget that send an alert, e.g. [50, 80, 100]."
+    )
+    emails = models.JSONField(default=list, blank=True, db_comment="E-mail addresses alerted.")
+    webhook_urls = models.JSONField(default=list, blank=True, db_comment="URLs POSTed a Slack-style JSON alert.")
+    run_rate_days = models.PositiveIntegerField(
+        default=7, validators=[MinValueValidator(1)], db_comment="Days of recent spend the forecast uses."
+    )
+    active = models.BooleanField(default=True, db_comment="Only active budgets are checked.")
+
+    class Meta:
+        ordering = ["team__name", "period"]
+        db_table_comment = "Team GPU budgets per month or quarter."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_usd__gt=0), name="costs_budget_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(period__in=["monthly", "quarterly"]), name="costs_budget_period_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(run_rate_days__gte=1), name="costs_budget_run_rate_days"),
+            models.UniqueConstraint(fields=["team", "period"], name="costs_budget_unique_team_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: ${self.amount_usd} {self.period}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.core.validators import URLValidator, validate_email
+
+        errors = {}
+        if (
+            not isinstance(self.thresholds, list)
+            or not self.thresholds
+            or not all(isinstance(t, int) and 0 < t <= 1000 for t in self.thresholds)
+        ):
+            errors["thresholds"] = "A list of whole percentages between 1 and 1000, e.g. [50, 80, 100]."
+        for field, check in (("emails", validate_email), ("webhook_urls", URLValidator(schemes=["http", "https"]))):
+            values = getattr(self, field)
+            if not isinstance(values, list):
+                errors[field] = "A list."
+                continue
+            for value in values:
+                try:
+                    check(value)
+                except ValidationError:
+                    errors[field] = f"Not valid: {value!r}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class BudgetAlert(BaseModel):
+    """One alert of one budget in one period through one channel: sent once, retried while it fails."""
+
+    class Kind(models.TextChoices):
+        THRESHOLD = "threshold", "Threshold crossed"
+        PROJECTED = "projected", "Projected overrun"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (retried next run)"
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts", db_comment="Budget.")
+    period_start = models.DateField(db_comment="First day of the budget period alerted.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="threshold or projected overrun.")
+    threshold = models.PositiveIntegerField(db_comment="Percent crossed (100 for a projected overrun).")
+    channel = models.CharField(max_length=16, db_comment="email or webhook.")
+    target = models.CharField(max_length=500, db_comment="Recipients (e-mail) or the webhook URL.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_comment="pending, sent or failed.")
+    attempts = models.PositiveIntegerField(default=0, db_comment="Delivery attempts so far.")
+    sent_at = models.DateTimeField(null=True, blank=True, db_comment="When it was delivered (UTC).")
+    error = models.TextField(blank=True, default="", db_comment="Why the last attempt failed.")
+    spend_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Spend when it was raised, USD.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        db_table_comment = "Budget alerts: one per budget, period, threshold and channel."
+        constraints = [
+            models.UniqueConstraint(
+                fields=["budget", "period_start", "kind", "threshold", "channel", "target"],
+                name="costs_budgetalert_once_per_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=["pending", "sent", "failed"]), name="costs_budgetalert_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} {self.period_start} {self.kind} {self.threshold}% via {self.channel}: {self.outcome}"

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from costs.api.views import (
     AllocationView,
+    BudgetViewSet,
     CostSnapshotViewSet,
     CostSummaryView,
     CostTimeseriesView,
@@ -30,6 +31,7 @@ router.register("prices", GpuPriceViewSet, basename="price")
 router.register("instance-types", InstanceTypeViewSet, basename="instance-type")
 router.register("cost-snapshots", CostSnapshotViewSet, basename="cost-snapshot")
 router.register("usage-snapshots", UsageSnapshotViewSet, basename="usage-snapshot")
+router.register("budgets", BudgetViewSet, basename="budget")
 
 urlpatterns = [
     path("costs/summary", CostSummaryView.as_view(), name="costs-summary"),

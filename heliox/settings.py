@@ -193,3 +193,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Budget alerts: webhook POSTs time out after this many seconds and are tried this many
+# times per run, waiting BUDGET_WEBHOOK_BACKOFF x 2^n seconds between tries.
+BUDGET_WEBHOOK_TIMEOUT = env.float("BUDGET_WEBHOOK_TIMEOUT", default=5.0)
+BUDGET_WEBHOOK_ATTEMPTS = env.int("BUDGET_WEBHOOK_ATTEMPTS", default=3)
+BUDGET_WEBHOOK_BACKOFF = env.float("BUDGET_WEBHOOK_BACKOFF", default=1.0)
+# Link to the dashboard in alert messages.
+HELIOX_BASE_URL = env.str("HELIOX_BASE_URL", default="http://127.0.0.1:8000")

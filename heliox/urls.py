@@ -1,15 +1,13 @@
 """Root URL configuration."""
 
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from heliox.views import health
+from heliox.views import favicon, health
 
 urlpatterns = [
-    path("favicon.ico", RedirectView.as_view(url=static("heliox/favicon.svg"), permanent=True)),
+    path("favicon.ico", favicon),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("heliox.api_urls")),

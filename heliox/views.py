@@ -1,7 +1,8 @@
 """Project-level views that belong to no app."""
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,3 +22,8 @@ def health(request):
     except Exception:  # noqa: BLE001 - any database failure means "not ready"
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico; the icon is a static SVG (resolved per request: hashed names in production)."""
+    return HttpResponsePermanentRedirect(static("heliox/favicon.svg"))

@@ -1,6 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from costs.models import CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from heliox.api import member_team_ids
+from teams.models import Membership, Team
 
 
 class GpuPriceSerializer(serializers.ModelSerializer):
@@ -66,3 +71,70 @@ class SummarySerializer(serializers.Serializer):
     idle = serializers.CharField()
     rows = SummaryRowSerializer(many=True)
     totals = SummaryRowSerializer()
+
+
+class BudgetSerializer(serializers.ModelSerializer):
+    """A team budget with where it stands today: spend, run-rate projection and status (USD)."""
+
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    period_start = serializers.SerializerMethodField()
+    spent_usd = serializers.SerializerMethodField()
+    projected_usd = serializers.SerializerMethodField()
+    percent = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Budget
+        fields = [
+            "id", "team", "team_name", "amount_usd", "period", "thresholds", "emails", "webhook_urls",
+            "run_rate_days", "active", "period_start", "spent_usd", "projected_usd", "percent", "status",
+        ]  # fmt: skip
+        read_only_fields = ["id"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request and request.user.is_authenticated and not request.user.is_staff:
+            fields["team"].queryset = Team.objects.filter(pk__in=member_team_ids(request.user, Membership.Role.MANAGER))
+        return fields
+
+    def _status(self, budget: Budget):
+        return self.context.get("statuses", {}).get(budget.pk)
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_period_start(self, budget: Budget):
+        status = self._status(budget)
+        return status and status.period_start
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_spent_usd(self, budget: Budget):
+        status = self._status(budget)
+        return status and str(status.spent)
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_projected_usd(self, budget: Budget):
+        status = self._status(budget)
+        return status and str(status.projected)
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_percent(self, budget: Budget):
+        status = self._status(budget)
+        return status and str(status.percent)
+
+    @extend_schema_field(serializers.ChoiceField(choices=["ok", "warning", "projected-overrun", "exceeded"]))
+    def get_status(self, budget: Budget):
+        status = self._status(budget)
+        return status and status.status
+
+    def validate(self, attrs: dict) -> dict:
+        current = (
+            {f: getattr(self.instance, f) for f in ("thresholds", "emails", "webhook_urls")} if self.instance else {}
+        )
+        candidate = Budget(**current, **{k: v for k, v in attrs.items() if k not in ("team", *current)})
+        for name in current:
+            setattr(candidate, name, attrs.get(name, current[name]))
+        try:
+            candidate.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        return attrs

@@ -6,25 +6,36 @@ organisation's bill and idle cost are left out for them.
 """
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
+from rest_framework import permissions, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from costs.api.serializers import (
+    BudgetSerializer,
     CostSnapshotSerializer,
     GpuPriceSerializer,
     InstanceTypeSerializer,
     SummarySerializer,
     UsageSnapshotSerializer,
 )
-from costs.models import CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
 from costs.selectors import allocation_cells, spend_summary, spend_timeseries, team_spend
+from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import allocation_refresh
-from heliox.api import CSVRenderer, ExactJSONRenderer, RangeParams, StaffWritePermission, TeamScopedMixin, team_scope
-from teams.models import Team
+from heliox.api import (
+    CSVRenderer,
+    ExactJSONRenderer,
+    RangeParams,
+    StaffWritePermission,
+    TeamScopedMixin,
+    member_team_ids,
+    team_scope,
+)
+from teams.models import Membership, Team
 
 
 class GpuPriceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
@@ -69,6 +80,38 @@ class CostSnapshotViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         day = instance.date
         instance.delete()
         allocation_refresh(days=[day])
+
+
+class BudgetPermission(permissions.BasePermission):
+    """Members read their teams' budgets; managers (of the budget's team) and staff write them."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(member_team_ids(request.user, Membership.Role.MANAGER))
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+            return True
+        return obj.team_id in member_team_ids(request.user, Membership.Role.MANAGER)
+
+
+class BudgetViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """Team budgets with spend to date, month/quarter-end projection and status."""
+
+    serializer_class = BudgetSerializer
+    permission_classes = [BudgetPermission]
+    queryset = Budget.objects.select_related("team").order_by("team__name", "period")
+    filterset_fields = ["team", "period", "active"]
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "swagger_fake_view", False) or not self.request.user.is_authenticated:
+            return context
+        statuses = budget_statuses(budgets=self.get_queryset(), as_of=timezone.now().date())
+        return {**context, "statuses": {status.budget.pk: status for status in statuses}}
 
 
 class UsageSnapshotViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):

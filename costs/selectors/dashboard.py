@@ -13,8 +13,9 @@ from django.db.models import FloatField
 from django.db.models.expressions import RawSQL
 
 from costs.allocation import SEPARATE
-from costs.models import UsageSnapshot
+from costs.models import Budget, UsageSnapshot
 from costs.money import ZERO, to_cents
+from costs.selectors.budgets import budget_statuses
 from costs.selectors.spend import spend_summary, spend_timeseries, team_spend
 from jobs.models import Job
 from teams.models import Team
@@ -57,6 +58,9 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
             "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
             "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
             "unpriced_rows": unpriced.count(),
+            "budgets": budget_statuses(
+                budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()
+            ),
             "month": _month_to_date(now.date(), now),
         },
         "has_data": bool(by_provider.rows),

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from costs.models import CostSnapshot, GpuPrice, InstanceType, PriceRefresh, UsageSnapshot
+from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, PriceRefresh, UsageSnapshot
 from costs.money import to_cents
 from costs.services.allocation import allocation_refresh
 from costs.services.prices import prices_refresh
@@ -214,6 +215,7 @@ def demo_seed(
         usage_rollup(start=first, end=as_of + timedelta(days=1), now=now)
         summary.bills = _bill(rng, first, as_of)
         allocation_refresh(days=[first + timedelta(days=n) for n in range(days)])
+        _budgets(rng, [team for team, _ in teams], as_of)
     return summary
 
 
@@ -239,3 +241,23 @@ def _bill(rng: random.Random, first: date, as_of: date) -> int:
     ]
     CostSnapshot.objects.bulk_create(bills, batch_size=2000)
     return len(bills)
+
+
+def _budgets(rng: random.Random, teams: list[Team], as_of: date) -> None:
+    """A monthly budget per team around its recent monthly spend: some comfortable, some over."""
+    recent = dict(
+        UsageSnapshot.objects.filter(date__gt=as_of - timedelta(days=30), date__lte=as_of)
+        .values_list("team__name")
+        .annotate(total=Sum("allocated_usd"))
+    )
+    for team in teams:
+        monthly = Decimal(recent.get(team.name) or 0)
+        if monthly <= 0:
+            continue
+        Budget.objects.create(
+            id=_uuid(rng),
+            team=team,
+            amount_usd=to_cents(monthly * Decimal(str(rng.choice([0.8, 0.95, 1.1, 1.3, 1.6])))),
+            period=Budget.Period.MONTHLY,
+            emails=[f"{team.name}-lead@{DEMO_EMAIL_DOMAIN}"],
+        )

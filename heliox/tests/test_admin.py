@@ -1,6 +1,7 @@
 """Every admin page answers, and the job changelist stays bounded."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib import admin
@@ -9,10 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
+from costs.models import Budget, BudgetAlert
 from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
-from teams.tests.factories import MembershipFactory
+from teams.tests.factories import MembershipFactory, TeamFactory
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
@@ -23,6 +25,11 @@ def one_of_each(db):
     MembershipFactory()
     JobFactory()
     AuthToken.objects.create(user=MembershipFactory().user)
+    budget = Budget.objects.create(team=TeamFactory(), amount_usd=Decimal("100.00"))
+    BudgetAlert.objects.create(
+        budget=budget, period_start=date(2025, 3, 1), kind="threshold", threshold=50, channel="email",
+        target="a@example.com", outcome="sent", spend_usd=Decimal("60"),
+    )  # fmt: skip
     ImportRecord.objects.create(kind="jobs", file_name="x.csv", sha256="0" * 64, format="csv", status="succeeded")
     GpuPriceFactory()
     InstanceTypeFactory()
@@ -37,7 +44,7 @@ def _url(model, view, *args):
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
 def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
     assert staff_client.get(_url(model, "changelist")).status_code == 200
-    read_only = model in (ImportRecord, AuthToken)  # written by imports / create_api_token only
+    read_only = model in (ImportRecord, AuthToken, BudgetAlert)  # written by imports, commands and checks only
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()
     assert staff_client.get(_url(model, "change", obj.pk)).status_code == 200

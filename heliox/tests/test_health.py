@@ -14,3 +14,8 @@ def test_health_is_503_when_the_database_is_down(client, db):
         response = client.get("/health/")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+
+
+def test_favicon_redirects_to_the_static_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/heliox/favicon.svg")

@@ -152,3 +152,35 @@ def test_token_admin_never_shows_the_token_or_its_key(org, staff_client):
         assert "bob" in page
         assert token not in page
         assert stored.token_key not in page  # (the row id is the token's one-way SHA-512 digest)
+
+
+numbers = st.one_of(st.integers(-(10**15), 10**15), st.decimals(allow_nan=True, allow_infinity=True).map(str), text)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    endpoint=st.sampled_from(["prices", "instance-types", "cost-snapshots", "budgets", "teams"]),
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "team": st.one_of(text, st.uuids().map(str)),
+            "provider": st.one_of(text, st.just("aws")),
+            "gpu_type": st.one_of(text, st.just("H100")),
+            "name": text,
+            "gpu_count": numbers,
+            "usd_per_gpu_hour": numbers,
+            "cost_usd": numbers,
+            "gpu_hours": numbers,
+            "amount_usd": numbers,
+            "run_rate_days": numbers,
+            "date": st.one_of(st.dates().map(str), text),
+            "effective_from": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), text),
+            "thresholds": st.one_of(st.lists(numbers, max_size=3), text),
+            "emails": st.one_of(st.lists(text, max_size=2), text),
+            "webhook_urls": st.one_of(st.lists(text, max_size=2), text),
+        },
+    ),
+)
+def test_random_bodies_on_every_writable_endpoint_never_cause_a_5xx(org, api, endpoint, body):
+    response = api.as_user(org["users"]["staff"]).post(f"/api/v1/{endpoint}/", body, format="json")
+    assert response.status_code in (201, 400), (endpoint, body, response.status_code, response.content[:300])

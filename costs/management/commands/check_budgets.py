@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from costs.services.budgets import budgets_check
+from heliox.commands import iso_date
+
+
+class Command(BaseCommand):
+    help = "Check every active budget, send due alerts (e-mail, webhook) once per threshold and period."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", type=iso_date, help="Day to evaluate (default: today, UTC).")
+        parser.add_argument("--dry-run", action="store_true", help="Show statuses and due alerts; send nothing.")
+
+    def handle(self, *args, date, dry_run, **options):
+        as_of = date or timezone.now().date()
+        checks = budgets_check(as_of=as_of, dry_run=dry_run)
+        if not checks:
+            self.stdout.write("No active budgets.")
+            return
+        header = ("team", "period", "budget", "spent", "%", "projected", "status", "alerts")
+        rows = []
+        for check in checks:
+            s = check.status
+            if dry_run:
+                alerts = ", ".join(f"{kind} {t}%" for kind, t in check.due) or "-"
+            else:
+                alerts = f"{len(check.sent)} sent, {len(check.failed)} failed"
+            rows.append((s.budget.team.name, f"{s.period_start}..{s.period_end}", f"{s.budget.amount_usd:,}",
+                         f"{s.spent:,}", f"{s.percent}", f"{s.projected:,}", s.status, alerts))  # fmt: skip
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            self.stdout.write("  ".join(str(value).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+        if dry_run:
+            self.stdout.write(f"As of {as_of} (dry run: the alerts listed would be due; nothing was sent).")
+        failed = sum(len(check.failed) for check in checks)
+        if failed:
+            self.stdout.write(self.style.WARNING(f"{failed} alert(s) failed; they are retried on the next run."))

@@ -1,0 +1,95 @@
+"""Budgets against spend: spend to date, run-rate projection and status. USD; UTC days.
+
+Spend = the team's allocated cost (idle kept apart), which on days without a bill
+is the catalog estimate (UsageSnapshot.allocated_usd). Queries are grouped by
+window, so checking every budget costs a few queries, not a few per budget.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from costs.models import Budget, UsageSnapshot
+from costs.money import ZERO, to_cents
+
+OK, WARNING, PROJECTED, EXCEEDED = "ok", "warning", "projected-overrun", "exceeded"
+
+
+def budget_period(period: str, day: date) -> tuple[date, date]:
+    """[start, end) of the month or quarter that contains `day`."""
+    if period == Budget.Period.QUARTERLY:
+        start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+        months = 3
+    else:
+        start, months = day.replace(day=1), 1
+    end_month = start.month - 1 + months
+    return start, start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
+
+
+@dataclass
+class BudgetStatus:
+    budget: Budget
+    as_of: date
+    period_start: date
+    period_end: date
+    spent: Decimal
+    run_rate: Decimal  # USD per day over the last run_rate_days days
+    projected: Decimal
+    percent: Decimal
+    status: str
+    crossed: list[int] = field(default_factory=list)
+
+    @property
+    def projected_percent(self) -> Decimal:
+        return (self.projected / self.budget.amount_usd * 100).quantize(Decimal("0.1"))
+
+
+def _spend(windows: dict[tuple[date, date], set]) -> dict[tuple, dict]:
+    """Allocated spend per team for each (start, end) window: one query per window."""
+    result = {}
+    for (start, end), teams in windows.items():
+        rows = (
+            UsageSnapshot.objects.filter(team_id__in=teams, date__gte=start, date__lt=end)
+            .values("team_id")
+            .annotate(total=Sum("allocated_usd"))
+            .order_by()
+        )
+        result[(start, end)] = {row["team_id"]: to_cents(Decimal(row["total"])) for row in rows}
+    return result
+
+
+def budget_statuses(*, budgets: Iterable[Budget], as_of: date) -> list[BudgetStatus]:
+    """Where each budget stands on `as_of` (spend through the end of that day)."""
+    budgets = list(budgets)
+    tomorrow = as_of + timedelta(days=1)
+    plans, windows = [], defaultdict(set)
+    for budget in budgets:
+        start, end = budget_period(budget.period, as_of)
+        recent = max(start, tomorrow - timedelta(days=budget.run_rate_days))
+        plans.append((budget, start, end, recent))
+        windows[(start, tomorrow)].add(budget.team_id)
+        windows[(recent, tomorrow)].add(budget.team_id)
+    spend = _spend(windows)
+    statuses = []
+    for budget, start, end, recent in plans:
+        spent = spend[(start, tomorrow)].get(budget.team_id, ZERO)
+        days = (tomorrow - recent).days
+        run_rate = spend[(recent, tomorrow)].get(budget.team_id, ZERO) / days if days > 0 else ZERO
+        projected = to_cents(spent + run_rate * max(0, (end - tomorrow).days))
+        percent = (spent / budget.amount_usd * 100).quantize(Decimal("0.1"))
+        crossed = sorted(t for t in budget.thresholds if spent >= budget.amount_usd * t / 100)
+        if spent >= budget.amount_usd:
+            status = EXCEEDED
+        elif projected > budget.amount_usd:
+            status = PROJECTED
+        elif crossed:
+            status = WARNING
+        else:
+            status = OK
+        statuses.append(BudgetStatus(budget, as_of, start, end, spent, to_cents(run_rate), projected, percent,
+                                     status, crossed))  # fmt: skip
+    return statuses
