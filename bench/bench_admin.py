@@ -10,9 +10,8 @@ query per row.
 
 import argparse
 import statistics
-import time
 
-from common import generate, setup_django
+from common import generate, p95, setup_django, time_requests
 
 
 def main() -> None:
@@ -23,7 +22,6 @@ def main() -> None:
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import setup_test_environment
 
@@ -43,18 +41,8 @@ def main() -> None:
     }
     print(f"{args.jobs:,} jobs; {args.requests} requests per page")
     for label, url in pages.items():
-        client.get(url)  # warm
-        times = []
-        for _ in range(args.requests):
-            reset_queries()
-            start = time.perf_counter()
-            response = client.get(url)
-            times.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-        times.sort()
-        p95 = times[max(0, int(len(times) * 0.95) - 1)]
-        queries = len(connection.queries)
-        print(f"{label:30s} median {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  {queries} queries")
+        times, queries = time_requests(client, url, args.requests)
+        print(f"{label:30s} median {statistics.median(times):7.1f} ms  p95 {p95(times):7.1f} ms  {queries} queries")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import statistics
 import time
 from datetime import UTC, date, datetime
 
-from common import generate, setup_django
+from common import generate, p95, setup_django, time_requests
 
 
 def build(jobs: int) -> None:
@@ -36,22 +36,6 @@ def build(jobs: int) -> None:
             "ON CONFLICT DO NOTHING"
         )
     allocation_refresh(days=[date.fromordinal(date(2025, 1, 1).toordinal() + n) for n in range(365)])
-
-
-def p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
-
-
-def timed_requests(client, url: str, count: int) -> list[float]:
-    client.get(url)  # warm
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    return samples
 
 
 def main() -> None:
@@ -84,7 +68,7 @@ def main() -> None:
          "/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=team,model_name"),
         ("jobs, a page of 100", "/api/v1/jobs/?page_size=100"),
     ):  # fmt: skip
-        samples = timed_requests(client, url, args.requests)
+        samples, _ = time_requests(client, url, args.requests)
         print(f"{label:42s} median {statistics.median(samples):6.1f} ms  p95 {p95(samples):6.1f} ms")
 
     rows = list(Job.objects.select_related("team").order_by("-created_at")[:10_000])

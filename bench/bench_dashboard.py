@@ -10,9 +10,8 @@ counts. Target (issue #6): under 300 ms with a bounded number of queries.
 
 import argparse
 import statistics
-import time
 
-from common import setup_django
+from common import p95, setup_django, time_requests
 
 
 def main() -> None:
@@ -22,7 +21,6 @@ def main() -> None:
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import setup_test_environment
 
@@ -44,18 +42,8 @@ def main() -> None:
         ("dashboard, a year", "/admin/?start=2025-01-01&end=2026-01-01"),
         ("team page, a year", f"/admin/dashboard/team/{team.pk}/?start=2025-01-01&end=2026-01-01"),
     ):
-        client.get(url)
-        samples = []
-        for _ in range(args.requests):
-            reset_queries()
-            start = time.perf_counter()
-            response = client.get(url)
-            samples.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200
-        samples.sort()
-        p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
-        print(f"{label:22s} median {statistics.median(samples):6.1f} ms  p95 {p95:6.1f} ms  "
-              f"{len(connection.queries)} queries")  # fmt: skip
+        samples, queries = time_requests(client, url, args.requests)
+        print(f"{label:22s} median {statistics.median(samples):6.1f} ms  p95 {p95(samples):6.1f} ms  {queries} queries")
 
 
 if __name__ == "__main__":

@@ -94,3 +94,26 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
             [first_day, days, fleets, models, max_hours, jobs],
         )
         cursor.execute("ANALYZE jobs_job")
+
+
+def time_requests(client, url: str, count: int) -> tuple[list[float], int]:
+    """GET `url` `count` times after one warm-up: (sorted milliseconds, queries of the last request).
+
+    Query counts are recorded only with settings.DEBUG on.
+    """
+    from django.db import connection, reset_queries
+
+    client.get(url)
+    samples = []
+    for _ in range(count):
+        reset_queries()
+        start = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    return sorted(samples), len(connection.queries)
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]

@@ -14,3 +14,27 @@ def assert_rejected_by_database(write: Callable[[], object]) -> None:
     """
     with pytest.raises(IntegrityError), transaction.atomic():
         write()
+
+
+def run_concurrently(work: Callable[[], object], threads: int) -> list[Exception]:
+    """Run `work` in `threads` threads at once, each with its own connection; return what they raised."""
+    import threading
+
+    from django.db import connection
+
+    errors: list[Exception] = []
+
+    def run():
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - returned to the test, which asserts on it
+            errors.append(error)
+        finally:
+            connection.close()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return errors

@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
 
 from costs.models import Budget, BudgetAlert
 from costs.selectors.budgets import budget_period, budget_statuses
 from costs.services.budgets import budgets_check
 from costs.tests.factories import UsageSnapshotFactory
+from heliox.testing import run_concurrently
 from teams.tests.factories import TeamFactory
 
 NOV = date(2025, 11, 1)
@@ -174,21 +174,7 @@ def test_concurrent_checks_send_each_alert_once(postgres_only, settings):
     team = TeamFactory(name="nlp")
     daily_spend(team, NOV, 10, "85.00")
     budget(team)
-    errors = []
-
-    def run():
-        try:
-            budgets_check(as_of=date(2025, 11, 10))
-        except Exception as error:  # noqa: BLE001 - asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_concurrently(lambda: budgets_check(as_of=date(2025, 11, 10)), threads=4)
     assert errors == []
     assert BudgetAlert.objects.count() == 3
     assert len(mail.outbox) == 3

@@ -1,15 +1,14 @@
 """The rollup's GPU-hours and costs, hand-computed (DESIGN.md "Cost semantics")."""
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from costs.models import ModelUsageSnapshot, UsageSnapshot
 from costs.services.rollup import usage_rollup
 from costs.tests.factories import GpuPriceFactory
+from heliox.testing import run_concurrently
 from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 
@@ -225,21 +224,7 @@ def test_concurrent_rollups_never_duplicate_rows(postgres_only):
     team = TeamFactory()
     for hour in range(10):
         JobFactory(team=team, start_time=at(D10, hour), end_time=at(D11, hour))
-    errors = []
-
-    def run():
-        try:
-            usage_rollup(start=D10, end=D12, now=NOW)
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_concurrently(lambda: usage_rollup(start=D10, end=D12, now=NOW), threads=3)
 
     assert errors == []
     assert UsageSnapshot.objects.count() == 2
