@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from heliox.models import BaseModel
 from jobs.models import Pricing, Provider, gpu_type_validator
@@ -252,7 +253,8 @@ class PriceRefresh(BaseModel):
     """One load of the price catalog; the newest row says how fresh the catalog is."""
 
     source = models.CharField(max_length=500, db_comment="File loaded (path or 'default catalog').")
-    format = models.CharField(max_length=16, db_comment="heliox or skypilot.")
+    catalog = models.CharField(max_length=8, default="gpu", db_comment="gpu (GPU-hour prices) or llm (token prices).")
+    format = models.CharField(max_length=16, db_comment="heliox, skypilot or litellm.")
     rows_read = models.PositiveIntegerField(default=0, db_comment="Data rows in the file.")
     prices_opened = models.PositiveIntegerField(default=0, db_comment="New price rows.")
     prices_closed = models.PositiveIntegerField(default=0, db_comment="Rows closed because the price changed.")
@@ -381,3 +383,167 @@ class BudgetAlert(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.budget} {self.period_start} {self.kind} {self.threshold}% via {self.channel}: {self.outcome}"
+
+
+PICO = 10**12  # LlmCall costs are stored in pico-USD: exact integers that SQL sums exactly on every database
+
+
+class ModelPrice(BaseModel):
+    """Per-token price of a hosted model (USD per million tokens), valid over [effective_from, effective_to)."""
+
+    provider = models.CharField(max_length=64, db_comment="Model provider, e.g. openai, anthropic, google.")
+    model = models.CharField(max_length=200, db_comment="Model name as the provider spells it.")
+    input_usd_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(0)], db_comment="USD per 1M input tokens."
+    )
+    output_usd_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(0)], db_comment="USD per 1M output tokens."
+    )
+    cached_input_usd_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        db_comment="USD per 1M cached input tokens; null = billed as input.",
+    )
+    effective_from = models.DateTimeField(db_comment="First instant this price applies (UTC).")
+    effective_to = models.DateTimeField(null=True, blank=True, db_comment="Instant it stops applying; null = open.")
+    source = models.CharField(max_length=300, blank=True, default="", db_comment="Where the price comes from.")
+
+    class Meta:
+        ordering = ["provider", "model", "-effective_from"]
+        db_table_comment = "Per-token model price catalog, effective-dated."
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(input_usd_per_mtok__gte=0, output_usd_per_mtok__gte=0)
+                & (models.Q(cached_input_usd_per_mtok__isnull=True) | models.Q(cached_input_usd_per_mtok__gte=0)),
+                name="costs_modelprice_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True) | models.Q(effective_to__gt=models.F("effective_from")),
+                name="costs_modelprice_effective_range",
+            ),
+            models.UniqueConstraint(fields=["provider", "model", "effective_from"], name="costs_modelprice_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}: ${self.input_usd_per_mtok} in, ${self.output_usd_per_mtok} out per 1M"
+
+
+class FxRate(BaseModel):
+    """Units of `currency` per USD from `as_of` until the next rate (USD stays canonical in storage)."""
+
+    currency = models.CharField(max_length=3, db_comment="ISO 4217 code, e.g. ZAR.")
+    rate_per_usd = models.DecimalField(
+        max_digits=18, decimal_places=8, validators=[MinValueValidator(Decimal("0.00000001"))],
+        db_comment="Units of the currency for 1 USD.",
+    )  # fmt: skip
+    as_of = models.DateField(db_comment="First UTC day the rate applies.")
+
+    class Meta:
+        ordering = ["currency", "-as_of"]
+        db_table_comment = "Exchange rates used to show USD figures in another currency."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rate_per_usd__gt=0), name="costs_fxrate_positive"),
+            models.UniqueConstraint(fields=["currency", "as_of"], name="costs_fxrate_unique_currency_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 USD = {self.rate_per_usd} {self.currency} from {self.as_of}"
+
+
+class LlmCall(BaseModel):
+    """One call to a hosted model: who made it, tokens, latency, and its cost at the price valid then."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="llm_calls", db_comment="Team that pays.")
+    provider = models.CharField(max_length=64, db_comment="Model provider, e.g. openai.")
+    model = models.CharField(max_length=200, db_comment="Model name.")
+    session_id = models.CharField(max_length=200, blank=True, default="", db_comment="Session or trace id.")
+    node_name = models.CharField(max_length=200, blank=True, default="", db_comment="Step or node of the app.")
+    input_tokens = models.BigIntegerField(null=True, blank=True, db_comment="Input tokens (cached included).")
+    output_tokens = models.BigIntegerField(null=True, blank=True, db_comment="Output tokens.")
+    cached_input_tokens = models.BigIntegerField(null=True, blank=True, db_comment="Input tokens read from cache.")
+    latency_ms = models.BigIntegerField(null=True, blank=True, db_comment="Latency in milliseconds.")
+    created_at = models.DateTimeField(default=timezone.now, db_comment="When the call was made (UTC).")
+    cost_picousd = models.BigIntegerField(
+        null=True, blank=True, db_comment="Cost in USD x 10^12 (exact); null when the model had no price."
+    )
+    metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form labels.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        db_table_comment = "Log of LLM API calls and their cost."
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(input_tokens__isnull=True) | models.Q(input_tokens__gte=0))
+                & (models.Q(output_tokens__isnull=True) | models.Q(output_tokens__gte=0))
+                & (models.Q(cached_input_tokens__isnull=True) | models.Q(cached_input_tokens__gte=0))
+                & (models.Q(latency_ms__isnull=True) | models.Q(latency_ms__gte=0)),
+                name="costs_llmcall_counts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost_picousd__isnull=True) | models.Q(cost_picousd__gte=0),
+                name="costs_llmcall_cost_non_negative",
+            ),
+        ]
+        indexes = [
+            # A team's calls over time; the daily LLM rollup.
+            models.Index(fields=["team", "created_at"], name="costs_llmcall_team_time_idx"),
+            # All calls of one session or trace.
+            models.Index(fields=["session_id"], name="costs_llmcall_session_idx"),
+            # The rollup's day range over every team.
+            models.Index(fields=["created_at"], name="costs_llmcall_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return None if self.cost_picousd is None else Decimal(self.cost_picousd) / PICO
+
+
+class LlmUsageSnapshot(BaseModel):
+    """Daily LLM spend per team, provider and model (built by `manage.py rollup`)."""
+
+    date = models.DateField(db_comment="UTC day.")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="llm_usage_snapshots", db_comment="Team.")
+    provider = models.CharField(max_length=64, db_comment="Model provider.")
+    model = models.CharField(max_length=200, db_comment="Model name.")
+    calls = models.PositiveIntegerField(db_comment="Calls made.")
+    input_tokens = models.BigIntegerField(db_comment="Input tokens.")
+    output_tokens = models.BigIntegerField(db_comment="Output tokens.")
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Cost of the priced calls, USD.")
+    unpriced_calls = models.PositiveIntegerField(default=0, db_comment="Calls with no price (not counted as $0).")
+
+    class Meta:
+        ordering = ["-date", "team__name", "provider", "model"]
+        db_table_comment = "Daily rollup of LLM calls per team, provider and model."
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cost_usd__gte=0, input_tokens__gte=0, output_tokens__gte=0),
+                name="costs_llmusage_non_negative",
+            ),
+            models.UniqueConstraint(fields=["date", "team", "provider", "model"], name="costs_llmusage_unique_key"),
+        ]
+        indexes = [models.Index(fields=["team", "date"], name="costs_llmusage_team_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.provider}/{self.model}: ${self.cost_usd}"
+
+
+class IdempotencyKey(BaseModel):
+    """An `Idempotency-Key` already used: a retried request gets the first response instead of a second write."""
+
+    key = models.CharField(max_length=200, db_comment="The client's Idempotency-Key header.")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, db_comment="Who sent it (keys are per user).")
+    response = models.JSONField(db_comment="The response body of the first request.")
+    status_code = models.PositiveIntegerField(db_comment="Its HTTP status.")
+
+    class Meta:
+        db_table_comment = "Idempotency keys of the LLM call ingest endpoint."
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="costs_idempotencykey_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.key}"

@@ -13,7 +13,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils import encoders
 
 from costs.allocation import IDLE_MODES, SEPARATE
+from costs.models import FxRate
 from costs.selectors import GROUP_BY_FIELDS, INTERVALS
+from costs.selectors.spend import KINDS
 from heliox.csv_safety import safe_cell
 from teams.models import Membership
 
@@ -154,6 +156,16 @@ class RangeParams(serializers.Serializer):
     idle = serializers.ChoiceField(
         choices=IDLE_MODES, default=SEPARATE, help_text="separate: idle kept apart; share: spread by GPU-hours."
     )
+    kind = serializers.ChoiceField(choices=KINDS, default="gpu", help_text="gpu, llm (API calls) or all.")
+    currency = serializers.CharField(
+        required=False, default="USD", help_text="Show money in this currency (rates set with set_fx_rate)."
+    )
+
+    def validate_currency(self, value: str) -> str:
+        code = value.strip().upper()
+        if code != "USD" and not FxRate.objects.filter(currency=code).exists():
+            raise serializers.ValidationError(f"Unknown currency {value!r}: no exchange rate is set for it.")
+        return code
 
     def validate_group_by(self, value: str) -> list[str]:
         names = [name.strip() for name in value.split(",") if name.strip()]

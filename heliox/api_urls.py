@@ -13,6 +13,7 @@ from costs.api.views import (
     CostTimeseriesView,
     GpuPriceViewSet,
     InstanceTypeViewSet,
+    LlmCallViewSet,
     TeamSpendView,
     UsageSnapshotViewSet,
 )
@@ -32,6 +33,7 @@ router.register("instance-types", InstanceTypeViewSet, basename="instance-type")
 router.register("cost-snapshots", CostSnapshotViewSet, basename="cost-snapshot")
 router.register("usage-snapshots", UsageSnapshotViewSet, basename="usage-snapshot")
 router.register("budgets", BudgetViewSet, basename="budget")
+router.register("llm-calls", LlmCallViewSet, basename="llm-call")
 
 urlpatterns = [
     path("costs/summary", CostSummaryView.as_view(), name="costs-summary"),

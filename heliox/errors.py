@@ -14,6 +14,9 @@ class InputError(ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        shown = f" (got {self.value!r})" if self.value is not None else ""
+        if not self.path and self.line is None:
+            return f"{self.field}: {self.message}{shown}" if self.field else f"{self.message}{shown}"
         where = self.path or "input"
         if self.line is not None:
             where += f", line {self.line}"

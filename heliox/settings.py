@@ -201,3 +201,5 @@ BUDGET_WEBHOOK_ATTEMPTS = env.int("BUDGET_WEBHOOK_ATTEMPTS", default=3)
 BUDGET_WEBHOOK_BACKOFF = env.float("BUDGET_WEBHOOK_BACKOFF", default=1.0)
 # Link to the dashboard in alert messages.
 HELIOX_BASE_URL = env.str("HELIOX_BASE_URL", default="http://127.0.0.1:8000")
+# LLM price catalog: `refresh_model_prices --if-stale` does nothing while it is younger.
+MODEL_PRICE_STALENESS_SECONDS = env.int("MODEL_PRICE_STALENESS_SECONDS", default=86_400)

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,22 +19,27 @@ from costs.api.serializers import (
     CostSnapshotSerializer,
     GpuPriceSerializer,
     InstanceTypeSerializer,
+    LlmCallSerializer,
     SummarySerializer,
     UsageSnapshotSerializer,
 )
-from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, LlmCall, UsageSnapshot
 from costs.selectors import allocation_cells, spend_summary, spend_timeseries, team_spend
 from costs.selectors.budgets import budget_statuses
+from costs.selectors.fx import spend_summary_in
 from costs.services.allocation import allocation_refresh
+from costs.services.llm import llm_calls_ingest
 from heliox.api import (
     CSVRenderer,
     ExactJSONRenderer,
+    JobCursorPagination,
     RangeParams,
     StaffWritePermission,
     TeamScopedMixin,
     member_team_ids,
     team_scope,
 )
+from heliox.errors import InputError
 from teams.models import Membership, Team
 
 
@@ -114,6 +119,36 @@ class BudgetViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         return {**context, "statuses": {status.budget.pk: status for status in statuses}}
 
 
+class LlmCallViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """LLM calls of the user's teams. POST one call or a list of up to 1,000, all or nothing.
+
+    Fields: team (id or name), provider, model, session_id, node_name, input_tokens,
+    output_tokens, cached_input_tokens, latency_ms, created_at, metadata. An
+    `Idempotency-Key` header makes a retried request store nothing new and answer as
+    the first one did. Members of a team may log its calls.
+    """
+
+    serializer_class = LlmCallSerializer
+    queryset = LlmCall.objects.select_related("team").order_by("-created_at")
+    pagination_class = JobCursorPagination
+    filterset_fields = ["team", "provider", "model", "session_id", "node_name"]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def create(self, request):
+        allowed = None if request.user.is_staff else member_team_ids(request.user)
+        try:
+            body, status, replayed = llm_calls_ingest(
+                payload=request.data, user=request.user, allowed_team_ids=allowed,
+                idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+            )  # fmt: skip
+        except InputError as error:
+            return Response({"detail": str(error)}, status=400)
+        response = Response(body, status=status)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
 class UsageSnapshotViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     """The daily rollup of the user's teams (built by `manage.py rollup`)."""
 
@@ -150,15 +185,25 @@ class CostSummaryView(AggregateView):
     def get(self, request):
         """GPU-hours, estimated, allocated, idle and billed USD per group, with totals."""
         params = self.params(request)
-        report = spend_summary(
-            start=params["start"], end=params["end"], group_by=params["group_by"] or ["team"],
-            idle=params["idle"], team_ids=team_scope(request.user),
-        )  # fmt: skip
-        data = SummarySerializer(report).data
+        arguments = {"start": params["start"], "end": params["end"], "group_by": params["group_by"] or ["team"],
+                     "idle": params["idle"], "team_ids": team_scope(request.user), "kind": params["kind"]}  # fmt: skip
+        rates = []
+        try:
+            if params["currency"] == "USD":
+                report = spend_summary(**arguments)
+            else:
+                report, rates = spend_summary_in(currency=params["currency"], **arguments)
+        except ValueError as error:  # e.g. no rate on the first day of the range
+            return Response({"currency": [str(error)]}, status=400)
         if self.wants_csv(request):
-            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **data["totals"]}
-            return Response([*data["rows"], total])
-        return Response(data)
+            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **report.totals}
+            return Response([*report.rows, total])
+        return Response({
+            "start": report.start, "end": report.end, "group_by": list(report.group_by), "idle": report.idle,
+            "kind": params["kind"], "currency": params["currency"],
+            "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in rates],
+            "rows": report.rows, "totals": report.totals,
+        })  # fmt: skip
 
 
 class CostTimeseriesView(AggregateView):
@@ -169,9 +214,12 @@ class CostTimeseriesView(AggregateView):
     def get(self, request):
         """One series per group, a point per day, week or month."""
         params = self.params(request)
+        if params["currency"] != "USD":
+            return Response({"currency": ["Time series are in USD; use costs/summary?interval=... for other "
+                                          "currencies."]}, status=400)  # fmt: skip
         result = spend_timeseries(
             start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
-            idle=params["idle"], team_ids=team_scope(request.user),
+            idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
         )  # fmt: skip
         if self.wants_csv(request):
             return Response([{**series["group"], **point} for series in result["series"] for point in series["points"]])

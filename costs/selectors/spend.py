@@ -12,15 +12,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import DateField, DecimalField, Sum
+from django.db.models import CharField, DateField, DecimalField, Sum, Value
 from django.db.models.functions import Trunc
 
 from costs.allocation import IDLE_MODES, SEPARATE
-from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.models import CostSnapshot, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
 from costs.money import CENT, ZERO
 
 GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
 INTERVALS = ("day", "week", "month")
+KINDS = ("gpu", "llm", "all")
+NO_GPU = "-"  # the gpu_type of LLM spend
 
 
 HOURS = Decimal("0.0001")
@@ -88,6 +90,7 @@ def spend_summary(
     idle: str = SEPARATE,
     team_ids: Collection[UUID] | None = None,
     interval: str | None = None,
+    kind: str = "gpu",
 ) -> SpendReport:
     """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Two or three queries.
 
@@ -95,6 +98,8 @@ def spend_summary(
     first day of the day, ISO week (Monday) or month.
     """
     group_by = _validate(start, end, group_by, idle, interval)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use {', '.join(KINDS)}")
     report = SpendReport(start=start, end=end, group_by=group_by, idle=idle)
     if interval:
         group_by = ("period", *group_by)
@@ -115,14 +120,16 @@ def spend_summary(
         "estimated_usd": money_sum("estimated_cost_usd"),
         "allocated_usd": money_sum(allocated_field),
     }
-    if dims:
+    if kind == "llm":
+        usage_rows = []
+    elif dims:
         usage_rows = usage.order_by().values(*dims).annotate(**usage_sums)
     else:  # one total row; .values() without fields would group by every column
         usage_rows = [usage.aggregate(**usage_sums)] if usage.exists() else []
     by_bill_only = set(group_by) <= {"period", "provider", "gpu_type"}
     bill_dims = [name for name in group_by if name in ("period", "provider", "gpu_type")]
     bills: dict[tuple, dict] = {}
-    if team_ids is None:
+    if team_ids is None and kind != "llm":
         bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by().annotate(**period)
         sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
         if bill_dims:
@@ -160,7 +167,10 @@ def spend_summary(
                 "idle_usd": bill["idle_usd"],
                 "billed_usd": None,
             }
-    report.rows = sorted(rows.values(), key=lambda r: (-(r["allocated_usd"] + r["idle_usd"]), str(r)))
+    if kind != "gpu":
+        _add_llm(rows, start=start, end=end, group_by=group_by, team_ids=team_ids, interval=interval, blank=blank)
+    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + r["idle_usd"]))
+    report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
     report.totals = {
         "gpu_hours": sum((r["gpu_hours"] for r in report.rows), ZERO_HOURS),
         "unpriced_gpu_hours": sum((r["unpriced_gpu_hours"] for r in report.rows), ZERO_HOURS),
@@ -169,7 +179,36 @@ def spend_summary(
         "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
         "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
     }
+    if kind != "gpu":
+        for name in ("llm_usd", "total_usd"):
+            report.totals[name] = sum((r[name] for r in report.rows), ZERO_USD)
+        report.totals["llm_calls"] = sum(r["llm_calls"] for r in report.rows)
     return report
+
+
+def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank) -> None:
+    """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd."""
+    llm = LlmUsageSnapshot.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        llm = llm.filter(team_id__in=team_ids)
+    if interval:
+        llm = llm.annotate(period=Trunc("date", interval, output_field=DateField()))
+    names = {"team": "team__name", "model_name": "model", "gpu_type": "gpu_type_none"}
+    llm = llm.annotate(gpu_type_none=Value(NO_GPU, output_field=CharField()))
+    dims = [names.get(name, name) for name in group_by]
+    sums = {"llm_usd": money_sum("cost_usd"), "llm_calls": Sum("calls")}
+    llm_rows = llm.order_by().values(*dims).annotate(**sums) if dims else (
+        [llm.aggregate(**sums)] if llm.exists() else [])  # fmt: skip
+    for row in rows.values():
+        row.update(llm_usd=ZERO_USD, llm_calls=0)
+    for row in llm_rows:
+        key = tuple(row[dim] for dim in dims)
+        target = rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank, "idle_usd": ZERO_USD,
+                                       "billed_usd": None, "llm_usd": ZERO_USD, "llm_calls": 0})  # fmt: skip
+        target["llm_usd"] += quantized({"llm_usd": row["llm_usd"]})["llm_usd"]
+        target["llm_calls"] += row["llm_calls"]
+    for row in rows.values():
+        row["total_usd"] = row["allocated_usd"] + row["idle_usd"] + row["llm_usd"]
 
 
 @dataclass
@@ -266,17 +305,22 @@ def spend_timeseries(
     group_by: Sequence[str] = (),
     idle: str = SEPARATE,
     team_ids: Collection[UUID] | None = None,
+    kind: str = "gpu",
 ) -> dict:
     """One series per group: a point per period (zeros where nothing was used), plus totals.
 
     Points carry gpu_hours, estimated_usd, allocated_usd, idle_usd and billed_usd with
     the meaning they have in `spend_summary` rows.
     """
-    report = spend_summary(start=start, end=end, group_by=group_by, idle=idle, team_ids=team_ids, interval=interval)
+    report = spend_summary(
+        start=start, end=end, group_by=group_by, idle=idle, team_ids=team_ids, interval=interval, kind=kind
+    )
     names = report.group_by[1:]
     periods = periods_between(start, end, interval)
     empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
              "billed_usd": None}  # fmt: skip
+    if kind != "gpu":
+        empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
     series: dict[tuple, dict[date, dict]] = defaultdict(dict)
     for row in report.rows:
         point = {key: row[key] for key in empty}

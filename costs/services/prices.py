@@ -232,11 +232,28 @@ def parse_skypilot(path: Path, *, provider: str | None = None) -> Catalog:
 # --- applying ------------------------------------------------------------------------
 
 
-def _apply_prices(rows: list[PriceRow], now: datetime, path: str, result: PriceRefresh) -> None:
+def apply_effective_dated(
+    *,
+    model,
+    key_fields: tuple[str, ...],
+    value_fields: tuple[str, ...],
+    rows: list,
+    now: datetime,
+    path: str,
+    result: PriceRefresh,
+) -> None:
+    """Merge effective-dated price rows into `model`, never rewriting history.
+
+    Each row has `key` (values of `key_fields`), the `value_fields`, `effective_from`
+    (None: `now`), `source` and `line`. Same key and start: a changed value is a
+    correction in place. A later start with a changed value closes the open row there
+    and opens a new one; an unchanged value changes nothing. An earlier start than
+    the current row is refused.
+    """  # fmt: skip
     seen: set[tuple] = set()
-    existing: dict[tuple, list[GpuPrice]] = defaultdict(list)
-    for price in GpuPrice.objects.select_for_update().order_by("effective_from"):
-        existing[(price.provider, price.gpu_type, price.region, price.pricing)].append(price)
+    existing: dict[tuple, list] = defaultdict(list)
+    for price in model.objects.select_for_update().order_by("effective_from"):
+        existing[tuple(getattr(price, f) for f in key_fields)].append(price)
     for row in sorted(rows, key=lambda r: (r.key, r.effective_from or now)):
         start = row.effective_from or now
         if (row.key, start) in seen:
@@ -244,13 +261,15 @@ def _apply_prices(rows: list[PriceRow], now: datetime, path: str, result: PriceR
                 "duplicate price: same key and effective_from as an earlier line", path=path, line=row.line
             )
         seen.add((row.key, start))
+        values = {f: getattr(row, f) for f in value_fields}
         history = existing[row.key]
         same_start = next((price for price in history if price.effective_from == start), None)
         if same_start:
-            if same_start.usd_per_gpu_hour != row.usd_per_gpu_hour:
-                same_start.usd_per_gpu_hour = row.usd_per_gpu_hour
+            if any(getattr(same_start, f) != v for f, v in values.items()):
+                for field_name, value in values.items():
+                    setattr(same_start, field_name, value)
                 same_start.source = row.source
-                same_start.save(update_fields=["usd_per_gpu_hour", "source", "updated_at"])
+                same_start.save(update_fields=[*value_fields, "source", "updated_at"])
                 result.prices_corrected += 1
             continue
         latest = history[-1] if history else None
@@ -264,19 +283,13 @@ def _apply_prices(rows: list[PriceRow], now: datetime, path: str, result: PriceR
                 field="effective_from",
             )
         if latest and latest.effective_to is None:
-            if latest.usd_per_gpu_hour == row.usd_per_gpu_hour:
+            if all(getattr(latest, f) == v for f, v in values.items()):
                 continue  # unchanged: the open row stays
             latest.effective_to = start
             latest.save(update_fields=["effective_to", "updated_at"])
             result.prices_closed += 1
-        created = GpuPrice.objects.create(
-            provider=row.provider,
-            gpu_type=row.gpu_type,
-            region=row.region,
-            pricing=row.pricing,
-            usd_per_gpu_hour=row.usd_per_gpu_hour,
-            effective_from=start,
-            source=row.source,
+        created = model.objects.create(
+            **dict(zip(key_fields, row.key, strict=True)), **values, effective_from=start, source=row.source
         )
         history.append(created)
         result.prices_opened += 1
@@ -304,9 +317,14 @@ def _apply_instance_types(rows: list[InstanceRow], result: PriceRefresh) -> None
     result.instance_types_saved += len(rows)
 
 
-def catalog_age(now: datetime | None = None) -> timedelta | None:
-    """How long ago the catalog was last refreshed; None if never."""
-    latest = PriceRefresh.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+def catalog_age(now: datetime | None = None, catalog: str = "gpu") -> timedelta | None:
+    """How long ago the (gpu or llm) catalog was last refreshed; None if never."""
+    latest = (
+        PriceRefresh.objects.filter(catalog=catalog)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     return None if latest is None else (now or timezone.now()) - latest
 
 
@@ -344,7 +362,10 @@ def prices_refresh(
     source = "default catalog" if paths == list(DEFAULT_FILES) else ", ".join(str(path) for path in paths)
     with transaction.atomic():
         refresh = PriceRefresh(source=source[:500], format=fmt, rows_read=catalog.rows_read)
-        _apply_prices(catalog.prices, now, source, refresh)
+        apply_effective_dated(
+            model=GpuPrice, key_fields=("provider", "gpu_type", "region", "pricing"),
+            value_fields=("usd_per_gpu_hour",), rows=catalog.prices, now=now, path=source, result=refresh,
+        )  # fmt: skip
         _apply_instance_types(catalog.instance_types, refresh)
         refresh.save()
     return RefreshResult(refresh)

@@ -17,10 +17,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from costs.models import GpuPrice, ModelUsageSnapshot, UsageSnapshot
+from costs.models import PICO, GpuPrice, LlmCall, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
 from costs.money import SECONDS_PER_HOUR, ZERO, to_cents
 from costs.pricing import PriceSegment, price_timeline
 from costs.services.allocation import allocation_apply
@@ -53,6 +54,9 @@ class RollupSummary:
     estimated_usd: Decimal = ZERO
     unpriced_jobs: int = 0
     unpriced_gpu_hours: Decimal = ZERO
+    llm_calls: int = 0
+    llm_usd: Decimal = ZERO
+    llm_unpriced_calls: int = 0
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -228,6 +232,31 @@ def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: lis
             )
 
 
+def _llm_day(day: date) -> list[LlmUsageSnapshot]:
+    """The day's LLM calls per team, provider and model: one GROUP BY; pico-USD sums are exact integers."""
+    day_start, day_end = day_bounds(day)
+    rows = (
+        LlmCall.objects.filter(created_at__gte=day_start, created_at__lt=day_end)
+        .values("team_id", "provider", "model")
+        .annotate(
+            calls=Count("pk"),
+            input=Sum(Coalesce("input_tokens", 0)),
+            output=Sum(Coalesce("output_tokens", 0)),
+            cost=Sum("cost_picousd"),
+            unpriced=Count("pk", filter=Q(cost_picousd__isnull=True)),
+        )
+        .order_by()
+    )
+    return [
+        LlmUsageSnapshot(
+            date=day, team_id=row["team_id"], provider=row["provider"], model=row["model"], calls=row["calls"],
+            input_tokens=row["input"], output_tokens=row["output"], unpriced_calls=row["unpriced"],
+            cost_usd=to_cents(Decimal(row["cost"] or 0) / PICO),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
 def _lock_rollups() -> None:
     """Serialise concurrent rollups on PostgreSQL (SQLite serialises writers already)."""
     if connection.vendor == "postgresql":
@@ -269,6 +298,13 @@ def usage_rollup(
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
+                llm_rows = _llm_day(day)
+                LlmUsageSnapshot.objects.filter(date=day).delete()
+                LlmUsageSnapshot.objects.bulk_create(llm_rows, batch_size=1000)
+                for row in llm_rows:
+                    summary.llm_calls += row.calls
+                    summary.llm_usd += row.cost_usd
+                    summary.llm_unpriced_calls += row.unpriced_calls
                 summary.days += 1
                 summary.rows += len(team_rows)
                 for row in team_rows:

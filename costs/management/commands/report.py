@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand
 
 from costs.allocation import IDLE_MODES, SEPARATE
 from costs.selectors import GROUP_BY_FIELDS, spend_summary
+from costs.selectors.fx import spend_summary_in
+from costs.selectors.spend import KINDS
 from heliox.commands import iso_date, user_errors
 from heliox.csv_safety import safe_cell
 
@@ -30,13 +32,25 @@ class Command(BaseCommand):
         )
         parser.add_argument("--idle", choices=IDLE_MODES, default=SEPARATE, help="Idle kept apart, or shared.")
         parser.add_argument("--format", choices=["table", "csv"], default="table", dest="fmt")
+        parser.add_argument("--kind", choices=KINDS, default="gpu", help="GPU jobs, LLM API calls, or all.")
+        parser.add_argument("--currency", default="USD", help="Convert at each day's rate (set_fx_rate).")
 
-    def handle(self, *args, start, end, group_by, idle, fmt, **options):
+    def handle(self, *args, start, end, group_by, idle, fmt, kind, currency, **options):
+        currency, rates = currency.upper(), []
         with user_errors():
-            report = spend_summary(start=start, end=end, group_by=group_by, idle=idle)
-        header = [*report.group_by, *COLUMNS]
-        rows = [[row[name] for name in report.group_by] + [row[c] for c in COLUMNS] for row in report.rows]
-        total = ["TOTAL", *[""] * (len(report.group_by) - 1)] + [report.totals[c] for c in COLUMNS]
+            if currency == "USD":
+                report = spend_summary(start=start, end=end, group_by=group_by, idle=idle, kind=kind)
+            else:
+                report, rates = spend_summary_in(currency=currency, start=start, end=end, group_by=group_by,
+                                                 idle=idle, kind=kind)  # fmt: skip
+        columns = [c for c in COLUMNS if kind != "llm" or c in ("llm_usd", "total_usd")]
+        if kind != "gpu":
+            columns += [c for c in ("llm_usd", "total_usd") if c not in columns]
+        columns = [c if currency == "USD" or not c.endswith("_usd") else c[:-4] + "_" + currency.lower()
+                   for c in columns]  # fmt: skip
+        header = [*report.group_by, *columns]
+        rows = [[row[name] for name in report.group_by] + [row.get(c) for c in columns] for row in report.rows]
+        total = ["TOTAL", *[""] * (len(report.group_by) - 1)] + [report.totals.get(c) for c in columns]
         if fmt == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
             writer.writerow(header)
@@ -53,4 +67,6 @@ class Command(BaseCommand):
             self.stdout.write(line)
             if index == 0 or index == len(cells) - 2:
                 self.stdout.write("  ".join("-" * w for w in widths))
-        self.stdout.write(f"USD; GPU-hours; UTC days [{start}, {end}); idle {idle}; billed covers days with a bill.")
+        used = "; ".join(f"1 USD = {r.rate_per_usd} {r.currency} from {r.as_of}" for r in rates)
+        self.stdout.write(f"{currency}{' at ' + used if used else ''}; GPU-hours; UTC days [{start}, {end}); "
+                          f"idle {idle}; billed covers days with a bill.")  # fmt: skip

@@ -30,6 +30,11 @@ class Command(BaseCommand):
                 f"{summary.jobs} job-days, {summary.gpu_hours:,} GPU-h, ${summary.estimated_usd:,} estimated."
             )
         )
+        if summary.llm_calls:
+            self.stdout.write(
+                f"LLM: {summary.llm_calls:,} calls, ${summary.llm_usd:,}"
+                + (f"; {summary.llm_unpriced_calls:,} unpriced (no model price)" if summary.llm_unpriced_calls else "")
+            )
         if summary.unpriced_jobs:
             self.stdout.write(
                 self.style.WARNING(

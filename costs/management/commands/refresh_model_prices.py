@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from costs.services.model_prices import FORMATS, model_prices_refresh
+from heliox.commands import user_errors
+
+
+class Command(BaseCommand):
+    help = "Load the LLM price catalog: the shipped default, a Heliox CSV or LiteLLM's model prices JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", nargs="?", type=Path, metavar="PATH", help="Catalog file; default: shipped.")
+        parser.add_argument("--format", choices=FORMATS, default="heliox", dest="fmt", help="File format.")
+        parser.add_argument(
+            "--if-stale",
+            action="store_true",
+            help="Do nothing while the catalog is younger than MODEL_PRICE_STALENESS_SECONDS.",
+        )
+
+    def handle(self, *args, path, fmt, if_stale, **options):
+        with user_errors():
+            result = model_prices_refresh(path=path, fmt=fmt, if_stale=if_stale)
+        if result.refresh is None:
+            self.stdout.write(f"Model catalog is fresh: {result.skipped_reason}. Nothing to do.")
+            return
+        r = result.refresh
+        self.stdout.write(self.style.SUCCESS(
+            f"Loaded {r.source} ({r.format}): {r.rows_read} models, {r.prices_opened} prices opened, "
+            f"{r.prices_closed} closed, {r.prices_corrected} corrected."
+        ))  # fmt: skip

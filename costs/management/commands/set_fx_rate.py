@@ -1,0 +1,41 @@
+import argparse
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from costs.models import FxRate
+from heliox.commands import iso_date
+
+
+def currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value) or value.upper() == "USD":
+        raise argparse.ArgumentTypeError(f"a three-letter ISO 4217 code other than USD, got {value!r}")
+    return value.upper()
+
+
+def rate(value: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number.is_finite() or number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Set how many units of a currency one USD buys from a day on (reports convert at each day's rate)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("currency", type=currency, help="ISO 4217 code, e.g. ZAR.")
+        parser.add_argument("rate", type=rate, help="Units of the currency per USD, e.g. 18.20.")
+        parser.add_argument("--date", type=iso_date, help="First day it applies (default: today, UTC).")
+
+    def handle(self, *args, currency, rate, date, **options):
+        as_of = date or timezone.now().date()
+        _, created = FxRate.objects.update_or_create(currency=currency, as_of=as_of, defaults={"rate_per_usd": rate})
+        self.stdout.write(self.style.SUCCESS(
+            f"{'Set' if created else 'Updated'}: 1 USD = {rate} {currency} from {as_of}."
+        ))  # fmt: skip
