@@ -1,10 +1,21 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from costs.models import Budget, BudgetAlert, CostSnapshot, GpuPrice, InstanceType, UsageSnapshot
+from costs.models import (
+    Budget,
+    BudgetAlert,
+    CostSnapshot,
+    FxRate,
+    GpuPrice,
+    InstanceType,
+    LlmCall,
+    LlmUsageSnapshot,
+    ModelPrice,
+    UsageSnapshot,
+)
 from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import allocation_refresh
-from heliox.admin_utils import BoundedCountPaginator
+from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
 
 
 @admin.register(GpuPrice)
@@ -124,3 +135,59 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["provider", "model", "input_usd_per_mtok", "cached_input_usd_per_mtok", "output_usd_per_mtok",
+                    "effective_from", "effective_to"]  # fmt: skip
+    list_filter = ["provider"]
+    search_fields = ["model", "provider", "source"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "rate_per_usd", "as_of"]
+    list_filter = ["currency"]
+    date_hierarchy = "as_of"
+
+
+@admin.register(LlmCall)
+class LlmCallAdmin(admin.ModelAdmin):
+    """The call log: read-only (calls arrive through the API or import_llm_calls)."""
+
+    list_display = ["created_at", "team", "provider", "model", "node_name", "input_tokens", "output_tokens",
+                    "latency_ms", "cost"]  # fmt: skip
+    list_filter = ["provider", "team"]
+    list_select_related = ["team"]
+    search_fields = ["model", "session_id", "node_name"]
+    date_hierarchy = "created_at"
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    readonly_fields = [field.name for field in LlmCall._meta.fields]
+
+    def get_changelist(self, request, **kwargs):
+        return FastDateHierarchyChangeList
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Cost (USD)")
+    def cost(self, call: LlmCall) -> str:
+        return "unpriced" if call.cost_usd is None else f"{call.cost_usd:.6f}"
+
+
+@admin.register(LlmUsageSnapshot)
+class LlmUsageSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["date", "team", "provider", "model", "calls", "input_tokens", "output_tokens", "cost_usd",
+                    "unpriced_calls"]  # fmt: skip
+    list_filter = ["provider", "team"]
+    list_select_related = ["team"]
+    date_hierarchy = "date"
+    readonly_fields = ["created_at", "updated_at"]
+    paginator = BoundedCountPaginator
+    show_full_result_count = False

@@ -45,11 +45,15 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
     daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
     totals = by_provider.totals
     billed, idle_usd = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    llm = spend_summary(start=start, end=end, group_by=["provider"], kind="llm")
     team_ids = dict(Team.objects.values_list("name", "id"))
     unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
     return {
         "kpis": {
             "spend": totals["allocated_usd"] + idle_usd,
+            "llm": llm.totals["llm_usd"],
+            "llm_calls": llm.totals["llm_calls"],
+            "all": totals["allocated_usd"] + idle_usd + llm.totals["llm_usd"],
             "billed": billed,
             "estimated": totals["estimated_usd"],
             "gpu_hours": totals["gpu_hours"],
@@ -63,7 +67,8 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
             ),
             "month": _month_to_date(now.date(), now),
         },
-        "has_data": bool(by_provider.rows),
+        "has_data": bool(by_provider.rows) or bool(llm.rows),
+        "llm_providers": llm.rows,
         "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != "(idle)"],
         "providers": by_provider.rows,
         "gpu_types": sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"]),
@@ -100,8 +105,9 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
 
 
 def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> dict:
-    """A team's spend: totals, daily series, top models, GPU types, largest jobs, share of the bill."""
+    """A team's spend: totals, daily series, top models, GPU types, largest jobs, share of the bill, LLM spend."""
     spend = team_spend(team_id=team_id, start=start, end=end, idle=idle)
+    llm = spend_summary(start=start, end=end, group_by=["model_name"], kind="llm", team_ids=[team_id])
     gpus = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle, team_ids=[team_id])
     org = spend_summary(start=start, end=end, group_by=(), idle=idle).totals
     billed = _money(org["billed_usd"])
@@ -114,6 +120,9 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "top_models": spend["top_models"],
         "gpu_types": gpus.rows,
         "largest_jobs": largest,
+        "llm_models": llm.rows,
+        "llm_usd": llm.totals["llm_usd"],
+        "all_usd": spend["totals"]["allocated_usd"] + llm.totals["llm_usd"],
     }
 
 

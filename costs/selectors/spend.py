@@ -183,6 +183,7 @@ def spend_summary(
         for name in ("llm_usd", "total_usd"):
             report.totals[name] = sum((r[name] for r in report.rows), ZERO_USD)
         report.totals["llm_calls"] = sum(r["llm_calls"] for r in report.rows)
+        report.totals["llm_unpriced_calls"] = sum(r["llm_unpriced_calls"] for r in report.rows)
     return report
 
 
@@ -196,17 +197,19 @@ def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank) -> 
     names = {"team": "team__name", "model_name": "model", "gpu_type": "gpu_type_none"}
     llm = llm.annotate(gpu_type_none=Value(NO_GPU, output_field=CharField()))
     dims = [names.get(name, name) for name in group_by]
-    sums = {"llm_usd": money_sum("cost_usd"), "llm_calls": Sum("calls")}
+    sums = {"llm_usd": money_sum("cost_usd"), "llm_calls": Sum("calls"), "llm_unpriced_calls": Sum("unpriced_calls")}
     llm_rows = llm.order_by().values(*dims).annotate(**sums) if dims else (
         [llm.aggregate(**sums)] if llm.exists() else [])  # fmt: skip
     for row in rows.values():
-        row.update(llm_usd=ZERO_USD, llm_calls=0)
+        row.update(llm_usd=ZERO_USD, llm_calls=0, llm_unpriced_calls=0)
     for row in llm_rows:
         key = tuple(row[dim] for dim in dims)
         target = rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank, "idle_usd": ZERO_USD,
-                                       "billed_usd": None, "llm_usd": ZERO_USD, "llm_calls": 0})  # fmt: skip
+                                       "billed_usd": None, "llm_usd": ZERO_USD, "llm_calls": 0,
+                                       "llm_unpriced_calls": 0})  # fmt: skip
         target["llm_usd"] += quantized({"llm_usd": row["llm_usd"]})["llm_usd"]
         target["llm_calls"] += row["llm_calls"]
+        target["llm_unpriced_calls"] += row["llm_unpriced_calls"]
     for row in rows.values():
         row["total_usd"] = row["allocated_usd"] + row["idle_usd"] + row["llm_usd"]
 

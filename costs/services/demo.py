@@ -12,9 +12,21 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, PriceRefresh, UsageSnapshot
+from costs.models import (
+    Budget,
+    CostSnapshot,
+    GpuPrice,
+    InstanceType,
+    LlmCall,
+    LlmUsageSnapshot,
+    ModelPrice,
+    PriceRefresh,
+    UsageSnapshot,
+)
 from costs.money import to_cents
 from costs.services.allocation import allocation_refresh
+from costs.services.llm import llm_calls_store
+from costs.services.model_prices import model_prices_refresh
 from costs.services.prices import prices_refresh
 from costs.services.rollup import usage_rollup
 from jobs.models import Job, JobStatus, Pricing
@@ -114,7 +126,8 @@ def demo_reset() -> None:
     """Delete every team (with its jobs and rollups), bill, price and the demo users."""
     with transaction.atomic():
         Team.objects.all().delete()
-        for model in (CostSnapshot, UsageSnapshot, GpuPrice, InstanceType, PriceRefresh):
+        for model in (CostSnapshot, UsageSnapshot, GpuPrice, InstanceType, PriceRefresh, ModelPrice, LlmCall,
+                      LlmUsageSnapshot):  # fmt: skip
             model.objects.all().delete()
         get_user_model().objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").delete()
 
@@ -165,6 +178,7 @@ def demo_seed(
     summary = DemoSummary(days=days)
     with transaction.atomic():
         prices_refresh(now=now)
+        model_prices_refresh(now=now)
         GpuPrice.objects.get_or_create(
             provider="on-prem",
             gpu_type="H100",
@@ -212,6 +226,7 @@ def demo_seed(
             summary.running += sum(1 for job in batch if job.end_time is None)
             if progress:
                 progress(1)
+        _llm_calls(rng, [team for team, _ in teams], first, days, now)
         usage_rollup(start=first, end=as_of + timedelta(days=1), now=now)
         summary.bills = _bill(rng, first, as_of)
         allocation_refresh(days=[first + timedelta(days=n) for n in range(days)])
@@ -261,3 +276,28 @@ def _budgets(rng: random.Random, teams: list[Team], as_of: date) -> None:
             period=Budget.Period.MONTHLY,
             emails=[f"{team.name}-lead@{DEMO_EMAIL_DOMAIN}"],
         )
+
+
+LLM_MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-3-5-sonnet"),
+              ("google", "gemini-1.5-flash"), ("vllm", "llama-3-8b-instruct"))  # fmt: skip
+
+
+def _llm_calls(rng: random.Random, teams: list[Team], first: date, days: int, now: datetime) -> None:
+    """A few hundred hosted-model calls a day from the product-facing teams (self-hosted vLLM is unpriced)."""
+    callers = [team for team in teams if team.name in ("inference-platform", "llm-research", "recsys")]
+    for offset in range(days):
+        day_start = datetime.combine(first + timedelta(days=offset), time.min, tzinfo=UTC)
+        calls = []
+        for _ in range(rng.randint(150, 300)):
+            created = day_start + timedelta(seconds=rng.randrange(86_400))
+            if created >= now:
+                continue
+            provider, model = rng.choice(LLM_MODELS)
+            prompt = rng.randint(200, 12_000)
+            calls.append(LlmCall(
+                id=_uuid(rng), team=rng.choice(callers), provider=provider, model=model,
+                session_id=f"s-{rng.getrandbits(32):08x}", node_name=rng.choice(["retrieve", "answer", "rerank"]),
+                input_tokens=prompt, cached_input_tokens=rng.choice([0, 0, prompt // 2]),
+                output_tokens=rng.randint(50, 1500), latency_ms=rng.randint(200, 9000), created_at=created,
+            ))  # fmt: skip
+        llm_calls_store(calls)

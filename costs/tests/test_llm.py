@@ -58,6 +58,8 @@ def test_unknown_model_is_stored_unpriced_never_zero(org, api, catalog):
     assert LlmCall.objects.get().cost_picousd is None
     usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11))
     assert LlmUsageSnapshot.objects.values_list("calls", "unpriced_calls", "cost_usd").get() == (1, 1, Decimal("0"))
+    report = spend_summary(start=date(2025, 3, 10), end=date(2025, 3, 11), group_by=["provider"], kind="llm")
+    assert (report.totals["llm_calls"], report.totals["llm_unpriced_calls"]) == (1, 1)
 
 
 def test_a_bad_item_rejects_the_whole_batch_naming_its_index(org, api, catalog):
@@ -124,7 +126,9 @@ def test_gpu_and_llm_spend_side_by_side_and_together(org, api, catalog):
     )  # fmt: skip
     assert (report.totals["llm_usd"], report.totals["total_usd"]) == (Decimal("10.00"), Decimal("60.00"))
     llm_only = spend_summary(start=date(2025, 3, 10), end=date(2025, 3, 11), group_by=["model_name"], kind="llm")
-    assert [(r["model_name"], r["llm_usd"], r["llm_calls"]) for r in llm_only.rows] == [("gpt-4o", Decimal("10.00"), 1)]
+    assert [(r["model_name"], r["llm_usd"], r["llm_calls"], r["llm_unpriced_calls"]) for r in llm_only.rows] == [
+        ("gpt-4o", Decimal("10.00"), 1, 0)
+    ]
 
 
 def test_currency_conversion_uses_each_days_rate(org):

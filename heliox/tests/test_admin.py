@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
-from costs.models import Budget, BudgetAlert
+from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice
 from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
@@ -30,6 +30,18 @@ def one_of_each(db):
         budget=budget, period_start=date(2025, 3, 1), kind="threshold", threshold=50, channel="email",
         target="a@example.com", outcome="sent", spend_usd=Decimal("60"),
     )  # fmt: skip
+    team = TeamFactory()
+    ModelPrice.objects.create(
+        provider="openai",
+        model="gpt-4o",
+        input_usd_per_mtok=Decimal("2.5"),
+        output_usd_per_mtok=Decimal("10"),
+        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.2"), as_of=date(2025, 1, 1))
+    LlmCall.objects.create(team=team, provider="openai", model="gpt-4o", input_tokens=10, cost_picousd=25_000_000)
+    LlmUsageSnapshot.objects.create(date=date(2025, 3, 10), team=team, provider="openai", model="gpt-4o", calls=1,
+                                    input_tokens=10, output_tokens=0, cost_usd=Decimal("0.00"))  # fmt: skip
     ImportRecord.objects.create(kind="jobs", file_name="x.csv", sha256="0" * 64, format="csv", status="succeeded")
     GpuPriceFactory()
     InstanceTypeFactory()
@@ -44,7 +56,7 @@ def _url(model, view, *args):
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
 def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
     assert staff_client.get(_url(model, "changelist")).status_code == 200
-    read_only = model in (ImportRecord, AuthToken, BudgetAlert)  # written by imports, commands and checks only
+    read_only = model in (ImportRecord, AuthToken, BudgetAlert, LlmCall)  # written by imports, commands, the API
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()
     assert staff_client.get(_url(model, "change", obj.pk)).status_code == 200

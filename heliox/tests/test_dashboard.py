@@ -120,3 +120,17 @@ def test_job_changelist_export_respects_the_filters(org, staff_client):
     assert len(lines) == 2
     assert ",vision,vit,aws,,H100,2,on_demand," in lines[1]
     assert reverse("admin:jobs_job_export") in staff_client.get(reverse("admin:jobs_job_changelist")).content.decode()
+
+
+def test_dashboard_and_team_page_show_llm_spend_beside_gpu_spend(org, staff_client):
+    from costs.models import LlmUsageSnapshot
+
+    nlp = org["teams"]["nlp"]
+    LlmUsageSnapshot.objects.create(date=date(2025, 3, 10), team=nlp, provider="openai", model="gpt-4o", calls=12,
+                                    input_tokens=1000, output_tokens=100, cost_usd=Decimal("7.50"))  # fmt: skip
+    response = staff_client.get(INDEX + RANGE)
+    kpis = response.context["dashboard"]["kpis"]
+    assert (kpis["llm"], kpis["llm_calls"], kpis["all"]) == (Decimal("7.50"), 12, Decimal("57.50"))
+    assert 'id="hx-llm"' in response.content.decode()
+    team = staff_client.get(reverse("admin:team_dashboard", args=[nlp.pk]) + RANGE)
+    assert (team.context["data"]["llm_usd"], team.context["data"]["all_usd"]) == (Decimal("7.50"), Decimal("39.50"))
