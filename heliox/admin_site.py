@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from costs.models import FxRate
 from costs.selectors.dashboard import dashboard_data, team_page_data
 from heliox.api import RangeParams
 from heliox.csv_safety import safe_cell
@@ -70,7 +71,15 @@ class HelioxAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         context = self._range_context(request)
-        context["dashboard"] = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
+        currency = request.GET.get("currency", "USD").strip().upper() or "USD"
+        try:
+            data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
+        except ValueError as error:  # no rate for that currency on some day of the range
+            context["range_errors"] = {**context["range_errors"], "currency": [str(error)]}
+            data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
+        context["dashboard"] = data
+        context["currencies"] = ["USD", *FxRate.objects.order_by("currency").values_list("currency", flat=True)
+                                 .distinct()]  # fmt: skip
         return super().index(request, extra_context={**context, **(extra_context or {})})
 
     def team_view(self, request, pk):

@@ -214,13 +214,14 @@ class CostTimeseriesView(AggregateView):
     def get(self, request):
         """One series per group, a point per day, week or month."""
         params = self.params(request)
-        if params["currency"] != "USD":
-            return Response({"currency": ["Time series are in USD; use costs/summary?interval=... for other "
-                                          "currencies."]}, status=400)  # fmt: skip
-        result = spend_timeseries(
-            start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
-            idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
-        )  # fmt: skip
+        try:
+            result = spend_timeseries(
+                start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
+                idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
+                currency=params["currency"],
+            )  # fmt: skip
+        except ValueError as error:  # no rate on some day of the range
+            return Response({"currency": [str(error)]}, status=400)
         if self.wants_csv(request):
             return Response([{**series["group"], **point} for series in result["series"] for point in series["points"]])
         return Response({"start": params["start"], "end": params["end"], **result})

@@ -16,6 +16,7 @@ from costs.allocation import SEPARATE
 from costs.models import Budget, UsageSnapshot
 from costs.money import ZERO, to_cents
 from costs.selectors.budgets import budget_statuses
+from costs.selectors.fx import fx_rates, spend_summary_in
 from costs.selectors.spend import spend_summary, spend_timeseries, team_spend
 from jobs.models import Job
 from teams.models import Team
@@ -25,10 +26,13 @@ def _money(value: Decimal | None) -> Decimal:
     return value if value is not None else ZERO
 
 
-def _month_to_date(today: date, now: datetime) -> dict:
+def _month_to_date(today: date, now: datetime, currency: str = "USD") -> dict:
     """Spend since the first of this month, and the month-end projection at the current run-rate."""
     first = today.replace(day=1)
-    totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
+    try:
+        totals = _summary(currency, start=first, end=today + timedelta(days=1), group_by=()).totals
+    except ValueError:  # no rate for part of this month: show it in USD rather than not at all
+        totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
     spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
     elapsed = Decimal((now - datetime.combine(first, time.min, tzinfo=UTC)).total_seconds()) / 86400
     days = calendar.monthrange(today.year, today.month)[1]
@@ -36,16 +40,34 @@ def _month_to_date(today: date, now: datetime) -> dict:
     return {"spent": spent, "projected": projected, "days_in_month": days}
 
 
-def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE) -> dict:
-    """KPIs, chart series and tables for [start, end). USD, GPU-hours, UTC days."""
-    by_team = spend_summary(start=start, end=end, group_by=["team"], idle=idle)
-    by_provider = spend_summary(start=start, end=end, group_by=["provider"], idle=idle)
+def _summary(currency: str, **kwargs):
+    """spend_summary in USD, or converted at each day's rate (same keys; the page names the currency)."""
+    if currency == "USD":
+        return spend_summary(**kwargs)
+    return spend_summary_in(currency=currency, rename=False, **kwargs)[0]
+
+
+def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD") -> dict:
+    """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
+
+    GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
+    ValueError when a day of the range has no rate for `currency`.
+    """
+    rows = fx_rates(currency, start, end) if currency != "USD" else {}
+    rates = {day: row.rate_per_usd for day, row in rows.items()}
+    used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
+    by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle)
+    by_provider = _summary(currency, start=start, end=end, group_by=["provider"], idle=idle)
     by_gpu = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle)
     daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
     daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
+
+    def daily_value(point: dict, value: Decimal) -> float:
+        return float(value * rates[point["period"]]) if rates else float(value)
+
     totals = by_provider.totals
     billed, idle_usd = _money(totals["billed_usd"]), _money(totals["idle_usd"])
-    llm = spend_summary(start=start, end=end, group_by=["provider"], kind="llm")
+    llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
     team_ids = dict(Team.objects.values_list("name", "id"))
     unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
     return {
@@ -65,7 +87,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
             "budgets": budget_statuses(
                 budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()
             ),
-            "month": _month_to_date(now.date(), now),
+            "month": _month_to_date(now.date(), now, currency),
         },
         "has_data": bool(by_provider.rows) or bool(llm.rows),
         "llm_providers": llm.rows,
@@ -78,7 +100,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
                 "datasets": [
                     {
                         "label": series["group"]["provider"],
-                        "data": [float(p["allocated_usd"] + p["idle_usd"]) for p in series["points"]],
+                        "data": [daily_value(p, p["allocated_usd"] + p["idle_usd"]) for p in series["points"]],
                     }
                     for series in daily["series"]
                 ],
@@ -98,9 +120,12 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
             },
             "idle_over_time": {
                 "labels": [period.isoformat() for period in daily_total["periods"]],
-                "data": [float(p["idle_usd"]) for s in daily_total["series"] for p in s["points"]],
+                "data": [daily_value(p, p["idle_usd"]) for s in daily_total["series"] for p in s["points"]],
             },
+            "currency": currency,
         },
+        "currency": currency,
+        "fx_rates": used,
     }
 
 

@@ -36,16 +36,24 @@ def _period(day: date, interval: str | None) -> date | None:
 
 
 def spend_summary_in(
-    *, currency: str, start: date, end: date, group_by: Sequence[str], interval: str | None = None, **kwargs
+    *,
+    currency: str,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+    interval: str | None = None,
+    rename: bool = True,
+    **kwargs,
 ) -> tuple[SpendReport, list[FxRate]]:
     """spend_summary with money in `currency`: each day converted at its own rate, rounded once per row.
 
-    Money columns are renamed from *_usd to *_<currency> (e.g. allocated_zar). Returns the
-    report and the rates used.
+    Money columns are renamed from *_usd to *_<currency> (e.g. allocated_zar), unless
+    `rename` is False (the dashboard labels the currency itself). Returns the report and
+    the rates used.
     """
     rates = fx_rates(currency, start, end)
     daily = spend_summary(start=start, end=end, group_by=group_by, interval="day", **kwargs)
-    suffix = f"_{currency.lower()}"
+    suffix = f"_{currency.lower()}" if rename else "_usd"
     names = [name for name in daily.group_by if name != "period"]
     rows: dict[tuple, dict] = {}
     for row in daily.rows:
@@ -67,16 +75,18 @@ def spend_summary_in(
     # Totals from the organisation's daily totals, so that the bill and idle (which are not
     # per team) are converted at each day's rate too.
     org_daily = spend_summary(start=start, end=end, group_by=(), interval="day", **kwargs)
-    totals: dict = {}
+    # The same keys as the USD report's totals, even when nothing was spent.
+    totals: dict = {
+        (field[:-4] + suffix if field.endswith("_usd") else field): (None if value is None else 0 * value)
+        for field, value in daily.totals.items()
+    }
     for row in org_daily.rows:
         rate = rates[row["period"]].rate_per_usd
         for field, value in row.items():
             if field == "period":
                 continue
             name = field[:-4] + suffix if field.endswith("_usd") else field
-            if value is None:
-                totals.setdefault(name, None)
-            else:
+            if value is not None:
                 totals[name] = (totals.get(name) or 0) + (value * rate if field.endswith("_usd") else value)
     for record in [*rows.values(), totals]:
         for field, value in record.items():

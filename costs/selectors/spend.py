@@ -309,27 +309,39 @@ def spend_timeseries(
     idle: str = SEPARATE,
     team_ids: Collection[UUID] | None = None,
     kind: str = "gpu",
+    currency: str = "USD",
 ) -> dict:
     """One series per group: a point per period (zeros where nothing was used), plus totals.
 
     Points carry gpu_hours, estimated_usd, allocated_usd, idle_usd and billed_usd with
-    the meaning they have in `spend_summary` rows.
+    the meaning they have in `spend_summary` rows; in another currency the money keys
+    end in its code (allocated_zar) and `fx_rates` lists the rates used.
     """
-    report = spend_summary(
-        start=start, end=end, group_by=group_by, idle=idle, team_ids=team_ids, interval=interval, kind=kind
-    )
+    arguments = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
+                 "interval": interval, "kind": kind}  # fmt: skip
+    used = []
+    if currency == "USD":
+        report = spend_summary(**arguments)
+    else:
+        from costs.selectors.fx import spend_summary_in  # fx builds on this module
+
+        report, used = spend_summary_in(currency=currency, **arguments)
     names = report.group_by[1:]
     periods = periods_between(start, end, interval)
     empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
              "billed_usd": None}  # fmt: skip
     if kind != "gpu":
         empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
+    if currency != "USD":
+        empty = {(k[:-4] + "_" + currency.lower() if k.endswith("_usd") else k): v for k, v in empty.items()}
     series: dict[tuple, dict[date, dict]] = defaultdict(dict)
     for row in report.rows:
-        point = {key: row[key] for key in empty}
+        point = {key: row.get(key, value) for key, value in empty.items()}
         series[tuple(row[name] for name in names)][row["period"]] = point
     return {
         "interval": interval,
+        "currency": currency,
+        "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in used],
         "periods": periods,
         "series": [
             {

@@ -205,3 +205,18 @@ def test_import_llm_calls_is_all_or_nothing_and_names_the_line(org, catalog, tmp
     call_command("import_llm_calls", str(path))
     assert "Imported 2 calls from calls.jsonl: $0.01, 0 unpriced" in capsys.readouterr().out  # $0.007
     assert [c.cost_picousd for c in LlmCall.objects.all()] == [3_500_000_000, 3_500_000_000]  # $0.0035 each
+
+
+def test_timeseries_in_another_currency_names_its_rates(org, api):
+    FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 1))
+    body = (
+        api.as_user(org["users"]["staff"])
+        .get("/api/v1/costs/timeseries?start=2025-03-10&end=2025-03-11&group_by=team&currency=ZAR")
+        .json()
+    )
+    nlp = next(s for s in body["series"] if s["group"] == {"team": "nlp"})
+    assert (nlp["points"][0]["allocated_zar"], body["fx_rates"][0]["rate_per_usd"]) == ("576.00", "18.00000000")
+    late = api.as_user(org["users"]["staff"]).get("/api/v1/costs/timeseries?start=2025-02-27&end=2025-03-11"
+                                                  "&currency=ZAR")  # fmt: skip
+    assert late.status_code == 400
+    assert "no ZAR rate on or before 2025-02-27" in late.json()["currency"][0]

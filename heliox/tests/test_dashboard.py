@@ -134,3 +134,24 @@ def test_dashboard_and_team_page_show_llm_spend_beside_gpu_spend(org, staff_clie
     assert 'id="hx-llm"' in response.content.decode()
     team = staff_client.get(reverse("admin:team_dashboard", args=[nlp.pk]) + RANGE)
     assert (team.context["data"]["llm_usd"], team.context["data"]["all_usd"]) == (Decimal("7.50"), Decimal("39.50"))
+
+
+def test_dashboard_converts_to_another_currency_at_each_days_rate(org, staff_client):
+    from costs.models import FxRate
+
+    FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 1))
+    response = staff_client.get(INDEX + RANGE + "&currency=ZAR")
+    data = response.context["dashboard"]
+    assert (data["currency"], data["kpis"]["spend"], data["kpis"]["idle"]) == ("ZAR", Decimal("900.00"),
+                                                                               Decimal("180.00"))  # fmt: skip
+    assert data["charts"]["spend_by_team"]["data"] == [576.0, 144.0]
+    assert data["charts"]["idle_over_time"]["data"] == [180.0]
+    page = response.content.decode()
+    assert "ZAR 900.00" in page
+    assert "1 USD = 18.0000 ZAR from 2025-03-01" in page
+
+
+def test_dashboard_without_a_rate_says_so_and_shows_usd(org, staff_client):
+    response = staff_client.get(INDEX + RANGE + "&currency=EUR")
+    assert response.context["dashboard"]["currency"] == "USD"
+    assert "unknown currency &#x27;EUR&#x27;" in response.content.decode()

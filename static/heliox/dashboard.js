@@ -5,11 +5,12 @@
   if (!source || typeof Chart === "undefined") { return; }
   const data = JSON.parse(source.textContent);
   Chart.defaults.animation = false; // draw at once: figures, not motion
-  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  const code = data.currency || "USD";
+  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
   const hours = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
   const money = { callbacks: { label: (c) => `${c.dataset.label || c.label}: ${usd.format(c.parsed.y ?? c.parsed.x ?? c.parsed)}` } };
   const gpuHours = { callbacks: { label: (c) => `${c.label}: ${hours.format(c.parsed)} GPU-h` } };
-  const usdAxis = { ticks: { callback: (v) => usd.format(v) }, title: { display: true, text: "USD" } };
+  const usdAxis = { ticks: { callback: (v) => usd.format(v) }, title: { display: true, text: code } };
   const configs = {
     daily_by_provider: (d) => ({
       type: "bar",
