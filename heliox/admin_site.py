@@ -14,6 +14,7 @@ from costs.models import FxRate
 from costs.selectors.dashboard import dashboard_data, team_page_data
 from heliox.api import RangeParams
 from heliox.csv_safety import safe_cell
+from heliox.dates import add_months, month_start
 from teams.models import Team
 
 PRESETS = {
@@ -41,14 +42,14 @@ def dashboard_range(request, today: date) -> tuple[date, date, str, dict]:
 
 def _preset(name: str, today: date) -> tuple[date, date]:
     tomorrow = today + timedelta(days=1)
-    first = today.replace(day=1)
+    first = month_start(today)
     if name == "last-month":
-        return (first - timedelta(days=1)).replace(day=1), first
+        return add_months(first, -1), first
     if name == "last-30":
         return tomorrow - timedelta(days=30), tomorrow
     if name == "last-90":
         return tomorrow - timedelta(days=90), tomorrow
-    return first, (first + timedelta(days=32)).replace(day=1)
+    return first, add_months(first, 1)
 
 
 class HelioxAdminSite(admin.AdminSite):

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -17,6 +17,7 @@ from costs.models import FxRate
 from costs.selectors import GROUP_BY_FIELDS, INTERVALS
 from costs.selectors.spend import KINDS
 from heliox.csv_safety import safe_cell
+from heliox.dates import add_months, month_start
 from teams.models import Membership
 
 MAX_RANGE_DAYS = 3 * 366
@@ -133,14 +134,6 @@ class CSVRenderer(BaseRenderer):
         return out.getvalue().encode(self.charset)
 
 
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 class RangeParams(serializers.Serializer):
     """Query parameters of the aggregate endpoints. Dates are UTC days; `end` is exclusive.
 
@@ -177,11 +170,11 @@ class RangeParams(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         start, end = attrs.get("start"), attrs.get("end")
         if start is None and end is None:
-            start = _month_start(timezone.now().date())
+            start = month_start(timezone.now().date())
         if start is None:
-            start = _month_start(end - timedelta(days=1))
+            start = month_start(end - timedelta(days=1))
         if end is None:
-            end = _next_month(start)
+            end = add_months(month_start(start), 1)
         if start >= end:
             raise serializers.ValidationError({"end": f"Must be after start ({start}); end is exclusive."})
         if (end - start).days > MAX_RANGE_DAYS:

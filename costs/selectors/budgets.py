@@ -15,6 +15,7 @@ from django.db.models import Sum
 
 from costs.models import Budget, UsageSnapshot
 from costs.money import ZERO, to_cents
+from heliox.dates import add_months, month_start
 
 OK, WARNING, PROJECTED, EXCEEDED = "ok", "warning", "projected-overrun", "exceeded"
 
@@ -23,11 +24,9 @@ def budget_period(period: str, day: date) -> tuple[date, date]:
     """[start, end) of the month or quarter that contains `day`."""
     if period == Budget.Period.QUARTERLY:
         start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-        months = 3
-    else:
-        start, months = day.replace(day=1), 1
-    end_month = start.month - 1 + months
-    return start, start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
+        return start, add_months(start, 3)
+    start = month_start(day)
+    return start, add_months(start, 1)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from django.db.models.functions import Trunc
 from costs.allocation import IDLE_MODES, SEPARATE
 from costs.models import CostSnapshot, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
 from costs.money import CENT, ZERO
+from heliox.dates import add_months, month_start
 
 GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
 INTERVALS = ("day", "week", "month")
@@ -293,10 +294,10 @@ def periods_between(start: date, end: date, interval: str) -> list[date]:
             weeks.append(current)
             current += timedelta(weeks=1)
         return weeks
-    months, current = [], start.replace(day=1)
+    months, current = [], month_start(start)
     while current < end:
         months.append(current)
-        current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        current = add_months(current, 1)
     return months
 
 

@@ -217,5 +217,5 @@ def billing_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_ty
         return f"{path.name} was imported before (same SHA-256): nothing to do."
     return (
         f"{'Would import' if dry_run else 'Imported'} {path.name}: {counts.kept:,} GPU lines of {counts.read:,}, "
-        f"${counts.cost_usd:,.2f} in {len(counts.cells)} day cells."
+        f"${to_cents(counts.cost_usd):,} in {len(counts.cells)} day cells."
     )

@@ -87,7 +87,8 @@ def test_projection_on_a_hand_built_month(team):
 
 def test_statuses(team):
     other = TeamFactory(name="vision")
-    daily_spend(team, NOV, 5, "110.00")  # 550: warning (50 % crossed), run-rate keeps it under? no: projected
+    # 550 by Nov 29 with a 30-day run-rate (550 / 29 a day, one day left): projected 568.97, so a warning only
+    daily_spend(team, NOV, 5, "110.00")
     daily_spend(other, NOV, 10, "120.00")  # 1,200: exceeded
     statuses = budget_statuses(budgets=[budget(team, run_rate_days=30), budget(other)], as_of=date(2025, 11, 29))
     assert [(s.budget.team.name, s.spent, s.status, s.crossed) for s in statuses] == [

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from costs.money import to_cents
 from costs.services.billing import FORMATS, billing_import
 from heliox.commands import progress_bar, user_errors
 
@@ -27,12 +28,14 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{verb} {path.name}: {counts.read:,} lines read, {counts.kept:,} GPU lines kept, "
-                f"{counts.skipped:,} skipped; ${counts.cost_usd:,.2f} over {counts.gpu_hours:,.4f} GPU-h "
+                f"{counts.skipped:,} skipped; ${to_cents(counts.cost_usd):,} over {counts.gpu_hours:,.4f} GPU-h "
                 f"in {len(counts.cells)} day/provider/GPU cells."
             )
         )
         for (day, provider, gpu_type), cell in sorted(counts.cells.items()):
-            self.stdout.write(f"  {day} {provider:10} {gpu_type:10} ${cell.cost:,.2f}  {cell.gpu_hours:,.4f} GPU-h")
+            self.stdout.write(
+                f"  {day} {provider:10} {gpu_type:10} ${to_cents(cell.cost):,}  {cell.gpu_hours:,.4f} GPU-h"
+            )
         if counts.replaced:
             self.stdout.write(f"Replaced {counts.replaced} existing day cell(s).")
         if counts.added_to_existing and not replace:
