@@ -24,6 +24,7 @@ from django.db import connection
 
 from heliox.errors import InputError
 from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
+from jobs.services.copy_csv import copy_csv_stage
 from jobs.services.records import ImportOutcome, import_run, open_binary, open_text
 from teams.models import Team
 
@@ -84,6 +85,9 @@ GPU_ALIASES = {
     "v100": "V100", "v100s": "V100", "t4": "T4", "m60": "M60", "k80": "K80",
 }  # fmt: skip
 BATCH = 5000
+# The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
+MAX_LENGTHS = (("team", 100), ("model_name", 200), ("gpu_type", 32), ("region", 64), ("external_id", 128))
+MAX_GPU_COUNT = 2**31 - 1
 # Django rebuilds Choices.values on every access; a row-by-row parser reads them millions of times.
 PROVIDERS, PRICINGS, STATUSES = tuple(Provider.values), tuple(Pricing.values), tuple(JobStatus.values)
 
@@ -127,6 +131,7 @@ class JobImportCounts:
     teams_created: list[str] = field(default_factory=list)
     first_start: datetime | None = None
     last_end: datetime | None = None
+    copied: bool = False  # checked in SQL after a COPY of the file as it is (PostgreSQL, CSV)
 
 
 # --- parsing and validation ------------------------------------------------------------
@@ -179,8 +184,15 @@ class RowParser:
             self.fail("end_time is before start_time", row.line, "end_time", row.end_time.isoformat())
         if not row.team:
             self.fail("is required", row.line, "team")
-        if len(row.external_id) > 128 or len(row.model_name) > 200 or len(row.team) > 100:
-            self.fail("too long (external_id 128, model_name 200, team 100 characters)", row.line, "external_id")
+        for column, limit in MAX_LENGTHS:
+            if len(getattr(row, column)) > limit:
+                self.fail(f"longer than {limit} characters", row.line, column, getattr(row, column)[:limit] + "...")
+            if "\x00" in getattr(row, column):  # PostgreSQL text cannot hold NUL
+                self.fail("contains a NUL character", row.line, column, getattr(row, column))
+        if row.metadata and "\\u0000" in json.dumps(row.metadata):
+            self.fail("contains a NUL character", row.line, "metadata", row.metadata)
+        if row.gpu_count > MAX_GPU_COUNT:
+            self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, "gpu_count", row.gpu_count)
         return row
 
     def heliox(self, line: int, raw: dict) -> JobRow:
@@ -376,6 +388,15 @@ def _write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts)
 
 
 STAGING = "heliox_job_import"
+# A UUIDv7 (RFC 9562) per staged row: the import's millisecond, then the file line as a counter,
+# then 44 random bits. Keys that grow in file order append to the primary key's index
+# instead of landing on random pages, which saves a bulk insert a fifth of its time.
+UUID7_BY_LINE = (
+    # (PostgreSQL's bit operators share one precedence, left to right: hence every parenthesis.)
+    "encode(int8send(((extract(epoch FROM now()) * 1000)::bigint << 16) | 28672 | ((line::bigint >> 18) & 4095))"
+    " || int8send(-9223372036854775808 | ((line::bigint & 262143) << 44) | (random() * 17592186044415)::bigint),"
+    " 'hex')::uuid"
+)
 
 
 def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCounts) -> None:
@@ -400,7 +421,7 @@ def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCo
 
 
 def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, counts: JobImportCounts) -> None:
-    """COPY the rows into a staging table, then one INSERT ... SELECT ... ON CONFLICT.
+    """COPY the parsed rows into a staging table, then upsert them.
 
     Nothing else may run on the connection while COPY streams, so teams are
     resolved afterwards, in SQL.
@@ -420,30 +441,67 @@ def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, coun
                 copy.write_row((row.line, row.team, row.model_name, row.provider, row.gpu_type, row.gpu_count,
                                 row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
                                 json.dumps(row.metadata)))  # fmt: skip
+    _upsert_staged(path, create_teams, counts)
+
+
+def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts) -> None:
+    """Create the staged rows' teams, then update the jobs that exist and insert the others; the last line wins.
+
+    The table is locked against other writers (readers go on) for the rest of the
+    import, so that a plain INSERT of the new keys cannot collide with a concurrent
+    one: a bulk INSERT costs a quarter less than INSERT ... ON CONFLICT.
+    """
+    table = Job._meta.db_table
+    with connection.cursor() as cursor:
         _create_teams_postgres(cursor, path, create_teams, counts)
-        cursor.execute("SET LOCAL work_mem = '256MB'")  # sort the staged rows in memory
+        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # hash and sort the staged rows in memory
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGING} GROUP BY provider, external_id HAVING count(*) > 1)")
+        # Sorting a million staged rows costs seconds: only a file that repeats a key pays for it.
+        latest = (
+            f"SELECT DISTINCT ON (s.provider, s.external_id) s.*, t.id AS team_id FROM {STAGING} s "
+            f"JOIN {Team._meta.db_table} t ON t.name = s.team ORDER BY s.provider, s.external_id, s.line DESC"
+            if cursor.fetchone()[0]
+            else f"SELECT s.*, t.id AS team_id FROM {STAGING} s JOIN {Team._meta.db_table} t ON t.name = s.team"
+        )
         names = ", ".join(UPDATE_FIELDS)
+        same_key = f"{table}.provider = latest.provider AND {table}.external_id = latest.external_id"
         cursor.execute(
             f"""
-            WITH latest AS (
-                SELECT DISTINCT ON (s.provider, s.external_id) s.*, t.id AS team_id
-                FROM {STAGING} s JOIN {Team._meta.db_table} t ON t.name = s.team
-                ORDER BY s.provider, s.external_id, s.line DESC
-            ), upserted AS (
-                INSERT INTO {Job._meta.db_table} (id, created_at, updated_at, provider, external_id, {names})
-                SELECT gen_random_uuid(), now(), now(), provider, external_id, {names} FROM latest
-                ON CONFLICT (provider, external_id) DO UPDATE SET
-                    updated_at = now(), {", ".join(f"{name} = EXCLUDED.{name}" for name in UPDATE_FIELDS)}
-                WHERE ({", ".join(f"{Job._meta.db_table}.{n}" for n in UPDATE_FIELDS)})
-                      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{n}" for n in UPDATE_FIELDS)})
-                RETURNING (xmax = 0) AS inserted
+            WITH latest AS ({latest}), updated AS (
+                UPDATE {table} SET updated_at = now(), {", ".join(f"{name} = latest.{name}" for name in UPDATE_FIELDS)}
+                FROM latest WHERE {same_key}
+                    AND ({", ".join(f"{table}.{name}" for name in UPDATE_FIELDS)})
+                        IS DISTINCT FROM ({", ".join(f"latest.{name}" for name in UPDATE_FIELDS)})
+                RETURNING 1
+            ), inserted AS (
+                INSERT INTO {table} (id, created_at, updated_at, provider, external_id, {names})
+                SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {names} FROM latest
+                WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same_key})
+                RETURNING 1
             )
-            SELECT (SELECT count(*) FROM latest),
-                   count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+            SELECT (SELECT count(*) FROM latest), (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
             """
         )
         total, counts.created, counts.updated = cursor.fetchone()
         counts.unchanged = total - counts.created - counts.updated
+
+
+def _copy_csv(path: Path, options: JobImportOptions, counts: JobImportCounts, progress) -> bool:
+    """The fast path: COPY the CSV file as it is and check it in SQL. False when rows must be parsed one by one."""
+    if connection.vendor != "postgresql" or options.fmt != "csv" or options.timezone != "UTC":
+        return False
+    rules = {"providers": PROVIDERS, "pricings": PRICINGS, "statuses": STATUSES, "aliases": GPU_ALIASES,
+             "default_pricing": Pricing.ON_DEMAND.value, "running": JobStatus.RUNNING.value,
+             "succeeded": JobStatus.SUCCEEDED.value, "pending": JobStatus.PENDING.value, "max_lengths": MAX_LENGTHS,
+             "now": datetime.now(UTC)}  # fmt: skip
+    staged = copy_csv_stage(path=path, staging=STAGING, required=REQUIRED_COLUMNS, rules=rules, progress=progress)
+    if staged is None:
+        return False
+    counts.read, counts.first_start, counts.last_end = staged
+    counts.kept, counts.copied = counts.read, True
+    _upsert_staged(path, options.create_teams, counts)
+    return True
 
 
 def _tracked(rows: Iterable[JobRow], counts: JobImportCounts, progress) -> Iterator[JobRow]:
@@ -474,13 +532,14 @@ def jobs_import(
                     run_by=run_by) as record:  # fmt: skip
         if record is None:
             return None, counts
-        rows = _tracked(_raw_rows(path, options, parser, counts), counts, progress)
-        if connection.vendor == "postgresql":
-            _write_postgres(rows, path, options.create_teams, counts)
-        else:
-            teams = TeamResolver(path, options.create_teams, counts)
-            while batch := list(islice(rows, BATCH)):
-                _write_batch_portable(batch, teams, counts)
+        if not _copy_csv(path, options, counts, progress):
+            rows = _tracked(_raw_rows(path, options, parser, counts), counts, progress)
+            if connection.vendor == "postgresql":
+                _write_postgres(rows, path, options.create_teams, counts)
+            else:
+                teams = TeamResolver(path, options.create_teams, counts)
+                while batch := list(islice(rows, BATCH)):
+                    _write_batch_portable(batch, teams, counts)
         record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
         record.totals = {
             "created": counts.created,

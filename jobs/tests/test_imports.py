@@ -166,6 +166,9 @@ def test_csv_import_with_heliox_columns(db, tmp_path):
         ("nlp,m,aws,H100,1,,,2025-03-10T08:00:00Z,2025-03-10T07:00:00Z,,x", "line 2, column end_time: end_time is "),
         ("nlp,m,aws,H100,1,,,2025-03-10T08:00:00Z,,done,x", "line 2, column status: must be one of"),
         ("nlp,m,aws,H100,1,,,2025-03-10T08:00:00Z,,,", "line 2, column external_id: is required"),
+        ("nlp,m,aws,H100,1," + "r" * 65 + ",,2025-03-10T08:00:00Z,,,x", "line 2, column region: longer than 64 "),
+        ("nlp,m\x00,aws,H100,1,,,2025-03-10T08:00:00Z,,,x", "line 2, column model_name: contains a NUL character"),
+        ("nlp,m,aws,H100,9999999999,,,2025-03-10T08:00:00Z,,,x", "line 2, column gpu_count: more than 2,147,483,647"),
     ],
 )
 def test_csv_errors_name_line_column_and_value(db, tmp_path, row, message):
