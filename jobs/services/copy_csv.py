@@ -89,6 +89,8 @@ def _stream(cursor, handle, columns: int, pattern: re.Pattern, progress) -> None
             data = rest + chunk
             cut = len(data) if not chunk else data.rfind(b"\n") + 1
             data, rest = data[:cut], data[cut:]
+            if len(rest) > CHUNK:  # a line longer than a chunk is no job: keep memory bounded
+                raise NeedsRowParser
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
             if len(pattern.findall(data)) != lines:
                 raise NeedsRowParser

@@ -284,9 +284,12 @@ def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: 
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
-        for raw in reader:
-            counts.read += 1
-            yield parser.heliox(reader.line_num, raw)
+        try:
+            for raw in reader:
+                counts.read += 1
+                yield parser.heliox(reader.line_num, raw)
+        except csv.Error as error:  # e.g. a field past csv.field_size_limit()
+            raise InputError(f"not valid CSV ({error})", path=str(path), line=reader.line_num + 1) from None
     elif options.fmt == "json":
         yield from _json_rows(path, parser, counts)
     else:

@@ -227,3 +227,11 @@ def test_last_line_wins_for_a_key_repeated_in_one_file(db, tmp_path):
 def test_import_rolls_up_the_days_it_touched(db, capsys):
     call_command("import_jobs", str(ACCOUNTING), "--format", "sacct", "--gpu-type", "A100", "--no-progress")
     assert "Rolled up 1 day(s) [2016-08-01, 2016-08-02)." in capsys.readouterr().out
+
+
+def test_csv_field_longer_than_the_csv_module_allows_is_named(db, tmp_path):
+    path = tmp_path / "jobs.csv"
+    path.write_text(CSV_HEADER + "nlp,m,aws,H100,1,,,2025-03-10T08:00:00Z,,," + "x" * 200_000 + "\n")
+    with pytest.raises(CommandError, match=r"line 2: not valid CSV \(field larger than field limit"):
+        run(path, "--format", "csv")
+    assert Job.objects.count() == 0
