@@ -126,8 +126,9 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
                 AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok) IS TRUE
                    AS valid
         FROM (
+            -- lower() in the C locale: ASCII rules, as str.lower() on the ASCII the regex let through
             SELECT r.n + 1 AS line, r.team, r.model_name, r.provider,
-                   coalesce(%(aliases)s::jsonb ->> lower(r.gpu_type), r.gpu_type) AS gpu_type,
+                   coalesce(%(aliases)s::jsonb ->> lower(r.gpu_type COLLATE "C"), r.gpu_type) AS gpu_type,
                    r.gpu_count::integer AS gpu_count, r.region, coalesce(nullif(r.pricing, ''), %(default_pricing)s)
                    AS pricing, {instant("start_time")} AS start_time, {instant("end_time")} AS end_time,
                    r.status AS raw_status, r.external_id, r.start_time <> '' AS has_start, {lengths} AS lengths_ok
