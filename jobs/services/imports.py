@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from psycopg import errors
 
 from heliox.errors import InputError
 from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
@@ -450,14 +451,12 @@ def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, coun
 def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts) -> None:
     """Create the staged rows' teams, then update the jobs that exist and insert the others; the last line wins.
 
-    The table is locked against other writers (readers go on) for the rest of the
-    import, so that a plain INSERT of the new keys cannot collide with a concurrent
-    one: a bulk INSERT costs a quarter less than INSERT ... ON CONFLICT.
+    A plain INSERT of the keys not yet stored costs a quarter less than INSERT ...
+    ON CONFLICT. If another writer stores one of those keys meanwhile, the INSERT
+    meets a unique violation and the statement is run again with ON CONFLICT.
     """
-    table = Job._meta.db_table
     with connection.cursor() as cursor:
         _create_teams_postgres(cursor, path, create_teams, counts)
-        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute("SET LOCAL work_mem = '256MB'")  # hash and sort the staged rows in memory
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGING} GROUP BY provider, external_id HAVING count(*) > 1)")
         # Sorting a million staged rows costs seconds: only a file that repeats a key pays for it.
@@ -467,27 +466,47 @@ def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts) -> N
             if cursor.fetchone()[0]
             else f"SELECT s.*, t.id AS team_id FROM {STAGING} s JOIN {Team._meta.db_table} t ON t.name = s.team"
         )
-        names = ", ".join(UPDATE_FIELDS)
-        same_key = f"{table}.provider = latest.provider AND {table}.external_id = latest.external_id"
-        cursor.execute(
-            f"""
-            WITH latest AS ({latest}), updated AS (
-                UPDATE {table} SET updated_at = now(), {", ".join(f"{name} = latest.{name}" for name in UPDATE_FIELDS)}
-                FROM latest WHERE {same_key}
-                    AND ({", ".join(f"{table}.{name}" for name in UPDATE_FIELDS)})
-                        IS DISTINCT FROM ({", ".join(f"latest.{name}" for name in UPDATE_FIELDS)})
-                RETURNING 1
-            ), inserted AS (
-                INSERT INTO {table} (id, created_at, updated_at, provider, external_id, {names})
-                SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {names} FROM latest
-                WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same_key})
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM latest), (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
-            """
-        )
+        try:
+            with transaction.atomic():
+                cursor.execute(_upsert_sql(latest, on_conflict=False))
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, errors.UniqueViolation):
+                raise
+            cursor.execute(_upsert_sql(latest, on_conflict=True))
         total, counts.created, counts.updated = cursor.fetchone()
         counts.unchanged = total - counts.created - counts.updated
+
+
+def _upsert_sql(latest: str, *, on_conflict: bool) -> str:
+    """One statement that updates the changed jobs and inserts the new ones; returns (rows, inserted, updated)."""
+    table, names = Job._meta.db_table, ", ".join(UPDATE_FIELDS)
+    changed = (
+        f"({', '.join(f'{table}.{name}' for name in UPDATE_FIELDS)}) IS DISTINCT FROM "
+        f"({', '.join(f'{{new}}.{name}' for name in UPDATE_FIELDS)})"
+    )
+    insert = f"INSERT INTO {table} (id, created_at, updated_at, provider, external_id, {names}) "
+    insert += f"SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {names} FROM latest"
+    if on_conflict:
+        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in UPDATE_FIELDS)
+        return f"""
+            WITH latest AS ({latest}), upserted AS (
+                {insert} ON CONFLICT (provider, external_id) DO UPDATE SET updated_at = now(), {assignments}
+                WHERE {changed.format(new="EXCLUDED")} RETURNING (xmax = 0) AS inserted
+            )
+            SELECT (SELECT count(*) FROM latest), count(*) FILTER (WHERE inserted),
+                   count(*) FILTER (WHERE NOT inserted) FROM upserted
+        """
+    same_key = f"{table}.provider = latest.provider AND {table}.external_id = latest.external_id"
+    assignments = ", ".join(f"{name} = latest.{name}" for name in UPDATE_FIELDS)
+    return f"""
+        WITH latest AS ({latest}), updated AS (
+            UPDATE {table} SET updated_at = now(), {assignments} FROM latest
+            WHERE {same_key} AND {changed.format(new="latest")} RETURNING 1
+        ), inserted AS (
+            {insert} WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same_key}) RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM latest), (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
+    """
 
 
 def _copy_csv(path: Path, options: JobImportOptions, counts: JobImportCounts, progress) -> bool:

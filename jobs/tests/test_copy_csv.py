@@ -218,3 +218,39 @@ def test_a_file_that_is_not_utf8_goes_to_the_row_parser_and_is_refused_by_name(p
         import_file(path)
 
     assert Job.objects.count() == 0
+
+
+def test_a_job_stored_by_another_writer_during_the_import_is_updated_not_duplicated(postgres_only, transactional_db,
+                                                                                     tmp_path):  # fmt: skip
+    import threading
+
+    from django.db import connection as main_connection
+
+    team = Team.objects.create(name="nlp")
+    path = tmp_path / "jobs.csv"
+    row = "nlp,m,aws,H100,{count},,,2025-03-10T08:00:00Z,,,{key}\n"
+    path.write_text(",".join(HEADER) + "\n" + "".join(row.format(count=2, key=key) for key in "abc"))
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_writer():  # stores job b in a transaction that commits while the import inserts
+        from django.db import connection
+
+        try:
+            with transaction.atomic():
+                Job.objects.create(team=team, provider="aws", external_id="b", gpu_type="H100", gpu_count=1)
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    inserted.wait(10)
+    threading.Timer(1.0, release.set).start()  # the import's INSERT waits on key b until then
+    _, counts = import_file(path)
+    writer.join()
+    main_connection.close()
+
+    assert counts.copied
+    assert (counts.created, counts.updated, counts.unchanged) == (2, 1, 0)
+    assert sorted(Job.objects.values_list("external_id", "gpu_count")) == [("a", 2), ("b", 2), ("c", 2)]
