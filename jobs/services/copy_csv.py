@@ -116,6 +116,8 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
     def instant(name: str) -> str:
         return f"CASE WHEN r.{name} <> ALL(%(no_instant)s) THEN date_trunc('second', r.{name}::timestamptz) END"
 
+    # Each level is a subquery kept apart by OFFSET 0, so that a value used several times above
+    # (a trimmed team, a parsed time) is computed once per row rather than at every use.
     lengths = " AND ".join(f"length(r.{column}) <= {limit}" for column, limit in max_lengths if column in trimmed)
     return f"""
         SELECT line, team, model_name, provider, gpu_type, gpu_count, region, pricing, start_time, end_time,

@@ -3,7 +3,10 @@
 Every format is parsed and validated row by row in Python (so that an error names
 the same line, column and value on every database), streaming, in constant memory.
 Valid rows are then written in batches: on PostgreSQL through COPY into a staging
-table and one set-based upsert; elsewhere through batched upserts. Jobs are keyed by
+table and one set-based upsert; elsewhere through batched upserts. A CSV file on
+PostgreSQL first tries the fast path of `copy_csv`, which stages the file without
+making Python objects of its rows and falls back to the row parser on anything
+unusual. Jobs are keyed by
 (provider, external_id): a re-import updates a running job to its final state
 instead of duplicating it; within a file, the last line for a key wins.
 """
