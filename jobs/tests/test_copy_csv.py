@@ -156,6 +156,24 @@ VALUES = {
     "metadata": (["", "{}"], ["[1]"]),
     "extra": (["", "whatever"], []),
 }  # fmt: skip
+# Values the fast path takes as they are: files drawn from these alone compare the two paths' values.
+CLEAN = {
+    "team": ["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000", "a b", "t" * 100],
+    "model_name": ["", "llama", " m ", "m" * 200],
+    "provider": ["aws", "gcp", "on-prem"],
+    "gpu_type": ["H100", "h100", "a100_80gb", "A100-80GB", "L4", "gpu-x.2", "RTX_A6000", "g" * 32],
+    "gpu_count": ["1", "8", "01", "123456789"],
+    "region": ["", "us-east-1", " eu ", "r" * 64],
+    "pricing": ["", "spot", "on_demand", "reserved"],
+    "start_time": ["2025-03-10T08:00:00Z", "2025-03-10 08:00", "2025-03-10", "2025-03-10T08:00:00.123456+02:00",
+                   "Unknown", "NULL", "2025-03-10T23:00:00-05:00", "2025-03-10T08:00:59.999999Z",
+                   "2025-03-10T08:00:00.5", "1999-12-31T23:59:59+23:59"],
+    "end_time": ["", "2025-03-11T09:00:00Z", "None", "2025-03-11", "null", "2025-03-12T00:00:00+14:00"],
+    "status": ["", "succeeded", "running", "pending", "failed", "cancelled"],
+    "external_id": ["j1", "j2", " j1", "j3", "x" * 128],
+    "metadata": [""],
+    "extra": ["", "whatever"],
+}  # fmt: skip
 MUTATIONS = ["none", "none", "none", "none", "crlf", "bom", "blank line", "end marker", "quoted", "ragged", "nul"]
 
 
@@ -163,10 +181,11 @@ MUTATIONS = ["none", "none", "none", "none", "crlf", "bom", "blank line", "end m
 def csv_files(draw):
     columns = draw(st.sampled_from([HEADER, HEADER[::-1], [*HEADER, "metadata"], [*HEADER, "extra", "team"],
                                     [c for c in HEADER if c != "region"]]))  # fmt: skip
-    values = {c: st.sampled_from(VALUES[c][0] * 8 + VALUES[c][1]) for c in set(columns)}
+    clean = draw(st.booleans())
+    values = {c: st.sampled_from(CLEAN[c] if clean else VALUES[c][0] * 8 + VALUES[c][1]) for c in set(columns)}
     rows = draw(st.lists(st.fixed_dictionaries(values), max_size=5))
     lines = [",".join(columns)] + [",".join(row[c] for c in columns) for row in rows]
-    mutation = draw(st.sampled_from(MUTATIONS))
+    mutation = "none" if clean else draw(st.sampled_from(MUTATIONS))
     if mutation == "blank line":
         lines.insert(1, "")
     elif mutation == "end marker":
