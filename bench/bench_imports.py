@@ -6,7 +6,8 @@ Writes its own files to a temporary folder, then measures, each in a fresh proce
 (so that peak memory is the import's own): a bare COPY of the jobs CSV into a table
 with the file's columns, then into one identical to jobs_job (key, created_at, the
 seven indexes); `import_jobs` of the CSV on the COPY fast path and through the row
-parser; `import_jobs` of a corrected copy over those jobs (a tenth changed); and
+parser; `import_jobs` of a corrected copy over those jobs (a tenth changed) and of
+the file with every field quoted; and
 `import_billing` of the FOCUS file. Targets (issue #4): jobs under 30 s and within
 2x the bare COPY into the identical table; FOCUS under 45 s; peak memory under 300 MB.
 """
@@ -30,12 +31,12 @@ FOCUS_HEADER = ["BilledCost", "BillingCurrency", "ChargePeriodStart", "ChargePer
                 "ProviderName", "ChargeDescription", "ResourceName", "Tags"]  # fmt: skip
 
 
-def write_jobs(path: Path, rows: int, corrected: bool = False) -> None:
+def write_jobs(path: Path, rows: int, corrected: bool = False, quoting: int = csv.QUOTE_MINIMAL) -> None:
     """Jobs in a year; `corrected`: the same jobs, every tenth now failed (a scheduler's later export)."""
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, quoting=quoting)
         writer.writerow(HEADER)
         for n in range(rows):
             provider, gpu = FLEET[n % len(FLEET)]
@@ -147,9 +148,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         jobs_csv, focus_csv = Path(folder) / "jobs.csv", Path(folder) / "focus.csv"
-        corrected_csv = Path(folder) / "jobs-corrected.csv"
+        corrected_csv, quoted_csv = Path(folder) / "jobs-corrected.csv", Path(folder) / "jobs-quoted.csv"
         write_jobs(jobs_csv, args.rows)
         write_jobs(corrected_csv, args.rows, corrected=True)
+        write_jobs(quoted_csv, args.rows, quoting=csv.QUOTE_ALL)
         write_focus(focus_csv, args.rows)
         print(f"files: jobs.csv {jobs_csv.stat().st_size / 2**20:.0f} MiB, focus.csv "
               f"{focus_csv.stat().st_size / 2**20:.0f} MiB, {args.rows:,} rows each")  # fmt: skip
@@ -158,6 +160,7 @@ def main() -> None:
         jobs_s, jobs_mb = child("jobs", jobs_csv)
         rows_s, rows_mb = child("jobs-rows", jobs_csv)
         update_s, update_mb = child("jobs-update", corrected_csv)
+        quoted_s, quoted_mb = child("jobs", quoted_csv)
         focus_s, focus_mb = child("focus", focus_csv)
     print(f"bare COPY of jobs.csv:   {copy_s:6.1f} s  peak {copy_mb} MiB")
     print(f"bare COPY, jobs_job's UUID key and indexes: {indexed_s:6.1f} s")
@@ -165,6 +168,7 @@ def main() -> None:
           f"{jobs_s / indexed_s:.1f}x the indexed one)")  # fmt: skip
     print(f"import_jobs, row parser: {rows_s:6.1f} s  peak {rows_mb} MiB  (a file that COPY cannot take as it is)")
     print(f"import_jobs, corrected:  {update_s:6.1f} s  peak {update_mb} MiB  (the same jobs again, a tenth changed)")
+    print(f"import_jobs, all quoted: {quoted_s:6.1f} s  peak {quoted_mb} MiB  (every field in quotes)")
     print(f"import_billing (focus):  {focus_s:6.1f} s  peak {focus_mb} MiB")
 
 

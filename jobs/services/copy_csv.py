@@ -5,7 +5,8 @@ becomes Python objects. The file's bytes stream into a temporary table of text
 columns while every chunk is matched against a regular expression built from the
 header, which admits only lines that the row parser accepts and reads the way
 PostgreSQL does: strict ISO 8601 times, plain digits for counts, the known
-providers, pricings, statuses and GPU type spellings, no quotes. One INSERT ...
+providers, pricings, statuses and GPU type spellings; a field either plain or quoted
+whole on one line (where both CSV readers agree). One INSERT ...
 SELECT then trims, types and checks what a regex cannot (required values, lengths,
 end after start), and the staged rows go through the same upsert as every other
 import. Tests compare the two paths on generated files.
@@ -13,8 +14,8 @@ import. Tests compare the two paths on generated files.
 Anything else makes this path give up (`copy_csv_stage` returns None inside a
 rolled-back savepoint) and the caller parses the file row by row, which names the
 line, column and value of the first error. Giving up costs a re-read; it happens on
-broken files and on valid but unusual ones (quoted fields, padded times, metadata,
-naive times in a zone other than UTC).
+broken files and on valid but unusual ones (quotes inside a field, a quoted line
+break, padded times, metadata, naive times in a zone other than UTC).
 """
 
 import csv
@@ -37,7 +38,9 @@ ISO_INSTANT = (
     rb"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?"
 )
 NO_INSTANT = ("Unknown", "None", "NULL", "null")  # RowParser.instant reads these (and '') as null
-FREE_TEXT = rb'[^,\r\n"]*'  # trimmed and checked in SQL; a quote anywhere sends the file to the row parser
+# A field is plain (no quote in it) or quoted whole, quotes doubled, without a line break: Python's
+# csv module and PostgreSQL's COPY read those alike; they part ways on a stray quote (a"b, "a"b, ' "a"').
+FREE_TEXT = rb'(?:[^,\r\n"]*|"(?:[^"\r\n]|"")*")'  # trimmed and checked in SQL
 
 # Rows, invalid rows and the span of time the staged jobs cover (a running job's ends now).
 SUMMARY = (
@@ -74,8 +77,8 @@ def line_pattern(header: list[str], rules: dict) -> re.Pattern:
         "status": _one_of(["", *rules["statuses"]]),
         "metadata": b"",  # JSON needs quotes; the row parser reads it
     }
-    columns = [values.get(name, FREE_TEXT) if last[name] == position else FREE_TEXT
-               for position, name in enumerate(header)]  # fmt: skip
+    columns = [b'(?:%s|"%s")' % (values[name], values[name]) if name in values and last[name] == position
+               else FREE_TEXT for position, name in enumerate(header)]  # fmt: skip
     return re.compile(b"^" + b",".join(columns) + rb"\r?$", re.MULTILINE | re.ASCII)
 
 
@@ -150,8 +153,6 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
     """
     with open_binary(path) as handle:
         first = handle.readline()
-        if b'"' in first:
-            return None
         header = next(csv.reader(io.StringIO(first.decode("utf-8-sig", errors="replace"))), [])
         if not header or any(name not in header for name in required):
             return None  # the row parser says which column is missing

@@ -89,14 +89,32 @@ def test_imported_jobs_get_uuid7_keys_in_file_order(postgres_only, db, tmp_path)
     assert {(uuid.version, uuid.variant) for _, uuid in ids} == {(7, "specified in RFC 4122")}
 
 
-def test_a_quoted_field_leaves_the_file_to_the_row_parser(postgres_only, db, tmp_path):
+def test_fields_quoted_whole_stay_on_the_fast_path(postgres_only, db, tmp_path):
     path = tmp_path / "jobs.csv"
-    path.write_text(",".join(HEADER) + '\nnlp,"llama, 8b",aws,H100,1,,,2025-03-10T08:00:00Z,,,run-1\n')
+    path.write_text('"' + '","'.join(HEADER) + '"\n'
+                    'nlp,"llama, 8b",aws,"H100","2",,"",2025-03-10T08:00:00Z,"",,"run ""1"""\n')  # fmt: skip
+
+    _, counts = import_file(path)
+
+    assert counts.copied
+    assert list(Job.objects.values_list("model_name", "gpu_type", "gpu_count", "pricing", "external_id")) == [
+        ("llama, 8b", "H100", 2, "on_demand", 'run "1"')
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model_field", "model_name"),
+    [('ll"ama', 'll"ama'), ('"llama"8b', "llama8b"), (' "llama"', '"llama"'), ('"llama\n8b"', "llama\n8b")],
+)
+def test_a_stray_quote_or_a_quoted_line_break_leaves_the_file_to_the_row_parser(postgres_only, db, tmp_path,
+                                                                                model_field, model_name):  # fmt: skip
+    path = tmp_path / "jobs.csv"
+    path.write_text(",".join(HEADER) + f"\nnlp,{model_field},aws,H100,1,,,2025-03-10T08:00:00Z,,,run-1\n")
 
     _, counts = import_file(path)
 
     assert not counts.copied
-    assert Job.objects.get().model_name == "llama, 8b"
+    assert Job.objects.get().model_name == model_name
 
 
 def test_a_bad_row_is_named_by_the_row_parser_and_nothing_is_written(postgres_only, db, tmp_path):
@@ -138,8 +156,8 @@ def test_dry_run_on_the_fast_path_counts_and_writes_nothing(postgres_only, db, t
 
 # Per column: values the row parser accepts (drawn more often, so that many files import), then odd ones.
 VALUES = {
-    "team": (["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000"], ["", "t" * 101]),
-    "model_name": (["", "llama", " m "], ["m" * 201]),
+    "team": (["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000"], ["", "t" * 101, 'n"lp']),
+    "model_name": (["", "llama", " m ", '"m, 8b"', '"say ""hi"""'], ["m" * 201, '"m"x', ' "m"', '"m']),
     "provider": (["aws", "gcp", " aws"], ["AWS", "ibm", ""]),
     "gpu_type": (["H100", "h100", "a100_80gb", "A100-80GB", "L4", "\u212a80", "gpu_x", "h100\u00a0", "A1.0"],
                  ["H 100", "-H100", "g" * 33, ""]),
@@ -159,7 +177,7 @@ VALUES = {
 # Values the fast path takes as they are: files drawn from these alone compare the two paths' values.
 CLEAN = {
     "team": ["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000", "a b", "t" * 100],
-    "model_name": ["", "llama", " m ", "m" * 200],
+    "model_name": ["", "llama", " m ", "m" * 200, 'say "hi", then go'],
     "provider": ["aws", "gcp", "on-prem"],
     "gpu_type": ["H100", "h100", "a100_80gb", "A100-80GB", "L4", "gpu-x.2", "RTX_A6000", "g" * 32],
     "gpu_count": ["1", "8", "01", "123456789"],
@@ -184,7 +202,13 @@ def csv_files(draw):
     clean = draw(st.booleans())
     values = {c: st.sampled_from(CLEAN[c] if clean else VALUES[c][0] * 8 + VALUES[c][1]) for c in set(columns)}
     rows = draw(st.lists(st.fixed_dictionaries(values), max_size=5))
-    lines = [",".join(columns)] + [",".join(row[c] for c in columns) for row in rows]
+    quoted = draw(st.sets(st.sampled_from(columns))) if clean else set()  # these columns quoted whole
+
+    def field(row, column):
+        value = row[column]
+        return '"' + value.replace('"', '""') + '"' if column in quoted else value
+
+    lines = [",".join(columns)] + [",".join(field(row, c) for c in columns) for row in rows]
     mutation = "none" if clean else draw(st.sampled_from(MUTATIONS))
     if mutation == "blank line":
         lines.insert(1, "")
