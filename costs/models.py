@@ -260,6 +260,12 @@ class PriceRefresh(BaseModel):
     prices_closed = models.PositiveIntegerField(default=0, db_comment="Rows closed because the price changed.")
     prices_corrected = models.PositiveIntegerField(default=0, db_comment="Rows corrected in place (same start).")
     instance_types_saved = models.PositiveIntegerField(default=0, db_comment="Instance types created or updated.")
+    rows_skipped = models.PositiveIntegerField(
+        default=0, db_comment="Rows or entries not loaded because Heliox does not price them (see skipped)."
+    )
+    skipped = models.JSONField(
+        default=dict, blank=True, db_comment="What was not loaded and why: {'<name>: <reason>': rows}."
+    )
 
     class Meta:
         ordering = ["-created_at"]

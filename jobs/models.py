@@ -29,9 +29,12 @@ class Pricing(models.TextChoices):
     RESERVED = "reserved", "Reserved"
 
 
-# GPU type names are the catalog's canonical spelling: H100, A100-80GB, L40S...
+# GPU type names are the catalog's canonical spelling: H100, A100-80GB, L40S... Vendors name some
+# accelerators with words (AMD "Radeon Pro V520", Habana "Gaudi HL-205" in AWS's catalog), so single
+# spaces between characters are allowed; leading, trailing and doubled spaces are not.
 gpu_type_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9.\-]*$", "GPU type is a name such as H100, A100-80GB or L4 (letters, digits, '-', '.')."
+    r"^[A-Za-z0-9](?:[A-Za-z0-9.\-]| (?=[A-Za-z0-9]))*$",
+    "GPU type is a name such as H100, A100-80GB or Radeon Pro V520 (letters, digits, '-', '.', single spaces).",
 )
 
 
