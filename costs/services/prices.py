@@ -20,7 +20,6 @@ CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 DEFAULT_FILES = (CATALOG_DIR / "gpu_prices.csv", CATALOG_DIR / "instance_types.csv")
 PRICE_COLUMNS = ("provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from", "source")
 INSTANCE_COLUMNS = ("provider", "name", "gpu_type", "gpu_count")
-SKYPILOT_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
 FORMATS = ("heliox", "skypilot")
 
 
@@ -55,6 +54,7 @@ class Catalog:
     prices: list[PriceRow] = field(default_factory=list)
     instance_types: list[InstanceRow] = field(default_factory=list)
     rows_read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # '<name> (<reason>)' -> rows not priced
 
 
 @dataclass
@@ -163,69 +163,6 @@ def parse_heliox(path: Path) -> Catalog:
             path=str(path),
             line=1,
         )
-    return catalog
-
-
-def _skypilot_provider(path: Path, provider: str | None) -> str:
-    """The provider of a SkyPilot vms.csv: given, or the folder it sits in (catalogs/v7/<cloud>/vms.csv)."""
-    guess = provider or path.parent.name
-    if guess not in Provider.values:
-        guess = next((value for value in Provider.values if path.name.startswith(value)), guess)
-    if guess not in Provider.values:
-        raise InputError(
-            f"cannot tell the provider of this SkyPilot catalog; pass --provider ({', '.join(Provider.values)})",
-            path=str(path),
-        )
-    return guess
-
-
-def parse_skypilot(path: Path, *, provider: str | None = None) -> Catalog:
-    """A SkyPilot catalog vms.csv: instance types and per-GPU prices per region.
-
-    Columns are found by name (clouds order them differently). Each GPU instance
-    type becomes an InstanceType; each region gets the per-GPU price (instance
-    price / accelerator count) of its largest instance of that GPU type, on-demand
-    from Price and spot from SpotPrice. The any-region price is the most common
-    regional price (the lowest on a tie), so that jobs without a region are priced.
-    """
-    provider = _skypilot_provider(path, provider)
-    catalog = Catalog()
-    best: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
-    instances: dict[str, InstanceRow] = {}
-    for line, row in _rows(path, SKYPILOT_COLUMNS):
-        catalog.rows_read += 1
-        gpu_type = (row["AcceleratorName"] or "").strip()
-        if not gpu_type:
-            continue  # a CPU-only instance type
-        gpu_type = _gpu_type(gpu_type, path=path, line=line, column="AcceleratorName")
-        count = _decimal(row["AcceleratorCount"], path=path, line=line, column="AcceleratorCount")
-        if count != int(count) or count < 1:
-            continue  # fractional GPUs (shared instances) have no per-GPU price
-        count = int(count)
-        name = row["InstanceType"].strip()
-        vcpus = _decimal(row.get("vCPUs", ""), path=path, line=line, column="vCPUs", allow_empty=True)
-        memory = _decimal(row.get("MemoryGiB", ""), path=path, line=line, column="MemoryGiB", allow_empty=True)
-        instances[name] = InstanceRow(
-            provider, name, gpu_type, count, int(vcpus) if vcpus is not None else None, memory
-        )
-        region = (row["Region"] or "").strip()
-        for pricing, column in ((Pricing.ON_DEMAND, "Price"), (Pricing.SPOT, "SpotPrice")):
-            price = _decimal(row.get(column, ""), path=path, line=line, column=column, allow_empty=True)
-            if price is None:
-                continue
-            per_gpu = (price / count).quantize(Decimal("0.0001"))
-            key = (gpu_type, region, pricing)
-            if key not in best or count > best[key][0]:
-                best[key] = (count, per_gpu)
-    source = f"SkyPilot catalog {path.name}"
-    regional: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
-    for (gpu_type, region, pricing), (_, per_gpu) in sorted(best.items()):
-        regional[(gpu_type, pricing)].append(per_gpu)
-        catalog.prices.append(PriceRow(provider, gpu_type, region, pricing, per_gpu, None, source, 0))
-    for (gpu_type, pricing), values in sorted(regional.items()):
-        common = sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))[0][0]
-        catalog.prices.append(PriceRow(provider, gpu_type, "", pricing, common, None, source, 0))
-    catalog.instance_types = sorted(instances.values(), key=lambda row: row.name)
     return catalog
 
 
@@ -342,6 +279,8 @@ def prices_refresh(
     row's effective_from (SkyPilot rows, which carry no date, take `now`) and opens
     a new one; reloading the same file changes nothing.
     """
+    from costs.services.skypilot import parse_skypilot  # it builds on this module's rows and readers
+
     now = now or timezone.now()
     if fmt not in FORMATS:
         raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=fmt)
@@ -359,9 +298,13 @@ def prices_refresh(
         catalog.prices += parsed.prices
         catalog.instance_types += parsed.instance_types
         catalog.rows_read += parsed.rows_read
+        catalog.skipped += parsed.skipped
     source = "default catalog" if paths == list(DEFAULT_FILES) else ", ".join(str(path) for path in paths)
     with transaction.atomic():
-        refresh = PriceRefresh(source=source[:500], format=fmt, rows_read=catalog.rows_read)
+        refresh = PriceRefresh(
+            source=source[:500], format=fmt, rows_read=catalog.rows_read,
+            rows_skipped=catalog.skipped.total(), skipped=dict(sorted(catalog.skipped.items())),
+        )  # fmt: skip
         apply_effective_dated(
             model=GpuPrice, key_fields=("provider", "gpu_type", "region", "pricing"),
             value_fields=("usd_per_gpu_hour",), rows=catalog.prices, now=now, path=source, result=refresh,

@@ -36,3 +36,6 @@ class Command(BaseCommand):
                 f"{r.instance_types_saved} instance types saved."
             )
         )
+        if r.rows_skipped:
+            listed = "; ".join(f"{label}: {rows}" for label, rows in r.skipped.items())
+            self.stdout.write(self.style.WARNING(f"Skipped {r.rows_skipped} row(s) Heliox does not price: {listed}."))
