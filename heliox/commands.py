@@ -49,3 +49,13 @@ def rollup_after_import(command, days: tuple, *, enabled: bool) -> None:
 
     summary = usage_rollup(start=start, end=end)
     command.stdout.write(f"Rolled up {summary.days} day(s) [{start}, {end}).")
+
+
+def counts_listed(counts: dict[str, int], *, verbosity: int, limit: int = 12) -> str:
+    """'label: n; label: n' with the largest counts first; past `limit` labels only at verbosity 2 or more."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = ordered if verbosity >= 2 else ordered[:limit]
+    text = "; ".join(f"{label}: {count}" for label, count in shown)
+    if len(shown) < len(ordered):
+        text += f"; and {len(ordered) - len(shown)} more (-v 2 lists them all)"
+    return text

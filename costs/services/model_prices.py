@@ -3,10 +3,10 @@
 import csv
 import json
 from bisect import bisect_right
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from costs.models import PICO, ModelPrice, PriceRefresh
+from costs.services.litellm import heliox_provider, model_name, rank
 from costs.services.prices import CATALOG_DIR, RefreshResult, apply_effective_dated, catalog_age
 from heliox.errors import InputError
 
@@ -33,29 +34,30 @@ class ModelPriceRow:
     cached_input_usd_per_mtok: Decimal | None
     effective_from: datetime | None
     source: str
-    line: int
+    line: int | None
+    entry: str = ""  # the key of a JSON file's entry, to name it in errors
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.model)
 
 
-def _number(value, *, path: str, line: int, field: str, optional: bool = False) -> Decimal | None:
+def _number(value, *, path: str, line: int | None, field: str, optional: bool = False, key: str = "") -> Decimal | None:
     text = "" if value is None else str(value).strip()
     if not text and optional:
         return None
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise InputError("not a number", path=path, line=line, field=field, value=text) from None
+        raise InputError("not a number", path=path, line=line, key=key, field=field, value=text) from None
     if not number.is_finite() or number < 0:
-        raise InputError("must be a number >= 0", path=path, line=line, field=field, value=text)
+        raise InputError("must be a number >= 0", path=path, line=line, key=key, field=field, value=text)
     return number
 
 
 def per_million(value: Decimal | None) -> Decimal | None:
-    """The catalog keeps USD per 1M tokens to 6 decimals (so that token x price is exact in pico-USD)."""
-    return None if value is None else value.quantize(Decimal("0.000001"))
+    """The catalog keeps USD per 1M tokens to 6 decimals, rounded half-up (token x price is exact in pico-USD)."""
+    return None if value is None else value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
@@ -89,8 +91,60 @@ def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
     return rows
 
 
-def parse_litellm(path: Path) -> list[ModelPriceRow]:
-    """LiteLLM's model_prices_and_context_window.json: per-token prices become per-million."""
+# Modes without output tokens: an entry with an input price alone is complete (output costs 0).
+NO_OUTPUT_MODES = frozenset({"embedding", "rerank", "moderation"})
+ALIAS_HOPS = 5
+PER_TOKEN = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+
+
+@dataclass
+class ParsedModels:
+    rows: list[ModelPriceRow]
+    entries: int
+    skipped: Counter[str] = field(default_factory=Counter)  # '<name> (<reason>)' -> entries not loaded
+
+
+def _resolve_alias(data: dict, key: str, spec) -> tuple[str, object]:
+    """The entry an alias (`{"alias_of": "<key>"}`) points to, followed up to ALIAS_HOPS times."""
+    for _ in range(ALIAS_HOPS):
+        if not (isinstance(spec, dict) and "alias_of" in spec):
+            break
+        key = str(spec["alias_of"])
+        spec = data.get(key)
+    return key, spec
+
+
+def _litellm_row(path: Path, key: str, source_key: str, spec: dict) -> tuple[ModelPriceRow | None, str]:
+    """One entry as a row under Heliox's provider and model name, or None and why it is not loaded."""
+    where = {"path": str(path), "line": None, "key": source_key, "optional": True}
+    per_token = {name: _number(spec.get(name), **where, field=name) for name in PER_TOKEN}
+    mode = str(spec.get("mode") or "chat")
+    price_in, price_out = per_token["input_cost_per_token"], per_token["output_cost_per_token"]
+    if price_in is not None and price_out is None and mode in NO_OUTPUT_MODES:
+        price_out = Decimal(0)
+    if price_in is None or price_out is None:
+        return None, f"mode {mode} (no price per input and per output token)"
+    litellm_provider = str(spec.get("litellm_provider") or "")
+    if not litellm_provider:
+        return None, f"{key} (no litellm_provider)"
+    model, _ = model_name(key, litellm_provider)
+    cached = per_token["cache_read_input_token_cost"]
+    return ModelPriceRow(
+        provider=heliox_provider(litellm_provider), model=model,
+        input_usd_per_mtok=per_million(price_in * MILLION), output_usd_per_mtok=per_million(price_out * MILLION),
+        cached_input_usd_per_mtok=None if cached is None else per_million(cached * MILLION), effective_from=None,
+        source=f"LiteLLM {path.name}: {key} ({litellm_provider}, {mode})"[:300], line=None, entry=key,
+    ), ""  # fmt: skip
+
+
+def parse_litellm(path: Path) -> ParsedModels:
+    """LiteLLM's model_prices_and_context_window.json: per-token prices become per-million, under Heliox's names.
+
+    Providers, model names and the choice among duplicates follow costs/services/litellm.py.
+    Entries without a price per input and per output token (images, audio seconds,
+    searches), `sample_spec` (the format's description) and aliases of missing keys
+    are counted in `skipped`; an alias takes the prices of the entry it names.
+    """
     name = str(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -98,26 +152,34 @@ def parse_litellm(path: Path) -> list[ModelPriceRow]:
         raise InputError(f"not valid JSON ({error})", path=name) from None
     if not isinstance(data, dict):
         raise InputError("expected a JSON object of model name -> prices", path=name)
-    rows = []
-    for model, spec in data.items():
-        if model == "sample_spec" or not isinstance(spec, dict) or "input_cost_per_token" not in spec:
+    parsed = ParsedModels(rows=[], entries=len(data))
+    candidates: dict[tuple[str, str], list[tuple[tuple, ModelPriceRow]]] = defaultdict(list)
+    for key, entry in data.items():
+        if key == "sample_spec":
+            parsed.skipped["sample_spec (LiteLLM's description of the format)"] += 1
             continue
-        where = {"path": name, "line": None}
-        per_token = {
-            key: _number(spec.get(key), **where, field=f"{model}.{key}", optional=True)
-            for key in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
-        }
-        provider = str(spec.get("litellm_provider") or "unknown")
-        short = model.split("/", 1)[1] if model.startswith(f"{provider}/") else model
-        rows.append(ModelPriceRow(
-            provider=provider, model=short,
-            input_usd_per_mtok=per_million((per_token["input_cost_per_token"] or Decimal(0)) * MILLION),
-            output_usd_per_mtok=per_million((per_token["output_cost_per_token"] or Decimal(0)) * MILLION),
-            cached_input_usd_per_mtok=None if per_token["cache_read_input_token_cost"] is None
-            else per_million(per_token["cache_read_input_token_cost"] * MILLION),
-            effective_from=None, source=f"LiteLLM {path.name} ({spec.get('mode', 'chat')})"[:300], line=0,
-        ))  # fmt: skip
-    return rows
+        source_key, spec = _resolve_alias(data, key, entry)
+        if not isinstance(spec, dict) or "alias_of" in spec:
+            parsed.skipped[f"{key} (an alias of no priced entry)"] += 1
+            continue
+        row, reason = _litellm_row(path, key, source_key, spec)
+        if row is None:
+            parsed.skipped[reason] += 1
+            continue
+        _, prefixed = model_name(key, str(spec["litellm_provider"]))
+        order = rank(key=key, litellm_provider=str(spec["litellm_provider"]), prefixed=prefixed,
+                     alias=source_key != key)  # fmt: skip
+        candidates[row.key].append((order, row))
+    for group in candidates.values():
+        group.sort(key=lambda item: item[0])
+        kept = group[0][1]
+        parsed.rows.append(kept)
+        for _, row in group[1:]:
+            if all(getattr(row, f) == getattr(kept, f) for f in VALUE_FIELDS):
+                parsed.skipped["(duplicates of a kept key, same prices)"] += 1
+            else:
+                parsed.skipped[f"{row.entry} (a duplicate of {kept.entry}, kept; prices differ)"] += 1
+    return parsed
 
 
 def model_prices_refresh(
@@ -135,12 +197,23 @@ def model_prices_refresh(
     path = path or DEFAULT_FILE
     if not path.is_file():
         raise InputError("no such file", path=str(path))
-    rows = parse_litellm(path) if fmt == "litellm" else parse_heliox_models(path)
+    if fmt == "litellm":
+        parsed = parse_litellm(path)
+    else:
+        rows = parse_heliox_models(path)
+        parsed = ParsedModels(rows=rows, entries=len(rows))
     source = "default model catalog" if path == DEFAULT_FILE else str(path)
     with transaction.atomic():
-        refresh = PriceRefresh(source=source[:500], format=fmt, catalog="llm", rows_read=len(rows))
+        refresh = PriceRefresh(
+            source=source[:500],
+            format=fmt,
+            catalog="llm",
+            rows_read=parsed.entries,
+            rows_skipped=parsed.skipped.total(),
+            skipped=dict(sorted(parsed.skipped.items())),
+        )
         apply_effective_dated(model=ModelPrice, key_fields=("provider", "model"), value_fields=VALUE_FIELDS,
-                              rows=rows, now=now, path=source, result=refresh)  # fmt: skip
+                              rows=parsed.rows, now=now, path=source, result=refresh)  # fmt: skip
         refresh.save()
     return RefreshResult(refresh)
 

@@ -195,8 +195,9 @@ def apply_effective_dated(
         start = row.effective_from or now
         if (row.key, start) in seen:
             raise InputError(
-                "duplicate price: same key and effective_from as an earlier line", path=path, line=row.line
-            )
+                f"duplicate price: {' / '.join(filter(None, row.key))} again, with the same effective_from",
+                path=path, line=row.line, key=getattr(row, "entry", ""),
+            )  # fmt: skip
         seen.add((row.key, start))
         values = {f: getattr(row, f) for f in value_fields}
         history = existing[row.key]
@@ -217,6 +218,7 @@ def apply_effective_dated(
                 "history is never rewritten",
                 path=path,
                 line=row.line,
+                key=getattr(row, "entry", ""),
                 field="effective_from",
             )
         if latest and latest.effective_to is None:

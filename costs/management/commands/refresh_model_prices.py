@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from costs.services.model_prices import FORMATS, model_prices_refresh
-from heliox.commands import user_errors
+from heliox.commands import counts_listed, user_errors
 
 
 class Command(BaseCommand):
@@ -26,6 +26,9 @@ class Command(BaseCommand):
             return
         r = result.refresh
         self.stdout.write(self.style.SUCCESS(
-            f"Loaded {r.source} ({r.format}): {r.rows_read} models, {r.prices_opened} prices opened, "
-            f"{r.prices_closed} closed, {r.prices_corrected} corrected."
+            f"Loaded {r.source} ({r.format}): {r.rows_read} entries read, {r.rows_read - r.rows_skipped} models "
+            f"priced, {r.prices_opened} prices opened, {r.prices_closed} closed, {r.prices_corrected} corrected."
         ))  # fmt: skip
+        if r.rows_skipped:
+            listed = counts_listed(r.skipped, verbosity=options["verbosity"])
+            self.stdout.write(self.style.WARNING(f"Skipped {r.rows_skipped} entries: {listed}."))

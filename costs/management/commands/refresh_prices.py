@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from costs.services.prices import FORMATS, prices_refresh
-from heliox.commands import user_errors
+from heliox.commands import counts_listed, user_errors
 from jobs.models import Provider
 
 
@@ -37,5 +37,5 @@ class Command(BaseCommand):
             )
         )
         if r.rows_skipped:
-            listed = "; ".join(f"{label}: {rows}" for label, rows in r.skipped.items())
+            listed = counts_listed(r.skipped, verbosity=options["verbosity"])
             self.stdout.write(self.style.WARNING(f"Skipped {r.rows_skipped} row(s) Heliox does not price: {listed}."))
