@@ -188,6 +188,7 @@ def apply_effective_dated(
     the current row is refused.
     """  # fmt: skip
     seen: set[tuple] = set()
+    opened, closed = [], []
     existing: dict[tuple, list] = defaultdict(list)
     for price in model.objects.select_for_update().order_by("effective_from"):
         existing[tuple(getattr(price, f) for f in key_fields)].append(price)
@@ -225,13 +226,19 @@ def apply_effective_dated(
             if all(getattr(latest, f) == v for f, v in values.items()):
                 continue  # unchanged: the open row stays
             latest.effective_to = start
-            latest.save(update_fields=["effective_to", "updated_at"])
+            if not latest._state.adding:  # a row opened earlier in this file is inserted closed
+                latest.updated_at = timezone.now()
+                closed.append(latest)
             result.prices_closed += 1
-        created = model.objects.create(
+        created = model(
             **dict(zip(key_fields, row.key, strict=True)), **values, effective_from=start, source=row.source
         )
         history.append(created)
+        opened.append(created)
         result.prices_opened += 1
+    # One statement per thousand rows rather than one per row: LiteLLM's file opens 3,857 prices.
+    model.objects.bulk_update(closed, ["effective_to", "updated_at"], batch_size=1000)
+    model.objects.bulk_create(opened, batch_size=1000)
 
 
 def _apply_instance_types(rows: list[InstanceRow], result: PriceRefresh) -> None:

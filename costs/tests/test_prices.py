@@ -188,3 +188,15 @@ def test_latest_price_wins_among_overlapping_rows_of_one_key(db):
     assert price_at(timeline, **key, at=datetime(2025, 1, 15, tzinfo=UTC)) == Decimal(4)
     assert price_at(timeline, **key, at=datetime(2025, 3, 1, tzinfo=UTC)) == Decimal(3)
     assert price_at(timeline, **key, at=datetime(2024, 12, 31, tzinfo=UTC)) is None
+
+
+def test_one_file_with_two_dates_of_a_price_opens_the_first_closed(db, tmp_path):
+    path = write(
+        tmp_path, HEADER + "aws,H100,,on_demand,12.29,2024-09-01,old\naws,H100,,on_demand,6.88,2025-06-01,new\n"
+    )
+
+    result = prices_refresh(paths=[path])
+
+    rows = list(GpuPrice.objects.order_by("effective_from").values_list("usd_per_gpu_hour", "effective_to"))
+    assert rows == [(Decimal("12.2900"), datetime(2025, 6, 1, tzinfo=UTC)), (Decimal("6.8800"), None)]
+    assert (result.refresh.prices_opened, result.refresh.prices_closed) == (2, 1)
