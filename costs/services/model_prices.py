@@ -94,6 +94,8 @@ def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
 # Modes without output tokens: an entry with an input price alone is complete (output costs 0).
 NO_OUTPUT_MODES = frozenset({"embedding", "rerank", "moderation"})
 ALIAS_HOPS = 5
+MODEL_LENGTH = ModelPrice._meta.get_field("model").max_length
+PROVIDER_LENGTH = ModelPrice._meta.get_field("provider").max_length
 PER_TOKEN = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
 
 
@@ -128,9 +130,12 @@ def _litellm_row(path: Path, key: str, source_key: str, spec: dict) -> tuple[Mod
     if not litellm_provider:
         return None, f"{key} (no litellm_provider)"
     model, _ = model_name(key, litellm_provider)
+    provider = heliox_provider(litellm_provider)
+    if len(model) > MODEL_LENGTH or len(provider) > PROVIDER_LENGTH:
+        return None, f"{key[:MODEL_LENGTH]} (a name longer than the catalog holds)"
     cached = per_token["cache_read_input_token_cost"]
     return ModelPriceRow(
-        provider=heliox_provider(litellm_provider), model=model,
+        provider=provider, model=model,
         input_usd_per_mtok=per_million(price_in * MILLION), output_usd_per_mtok=per_million(price_out * MILLION),
         cached_input_usd_per_mtok=None if cached is None else per_million(cached * MILLION), effective_from=None,
         source=f"LiteLLM {path.name}: {key} ({litellm_provider}, {mode})"[:300], line=None, entry=key,

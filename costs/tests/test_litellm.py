@@ -144,3 +144,16 @@ def test_the_whole_real_file_loads_and_prices_a_call_logged_as_google(db, tmp_pa
     assert (stored.unpriced, stored.cost_usd) == (0, Decimal("2.025"))
     deepseek = ModelPrice.objects.get(provider="deepseek", model="deepseek-chat")
     assert (deepseek.input_usd_per_mtok, deepseek.output_usd_per_mtok) == (Decimal("0.28"), Decimal("0.42"))
+
+
+def test_a_name_longer_than_the_catalog_holds_is_skipped_not_a_database_error(db, tmp_path):
+    entries = json.loads(EXCERPT.read_text())
+    long_key = "openai/" + "x" * 250
+    entries[long_key] = entries["gpt-4o"]
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(entries))
+
+    result = model_prices_refresh(path=path, fmt="litellm")
+
+    assert result.refresh.skipped[f"{long_key[:200]} (a name longer than the catalog holds)"] == 1
+    assert ModelPrice.objects.count() == 23
