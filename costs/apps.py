@@ -10,3 +10,9 @@ class CostsConfig(AppConfig):
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
         UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload)
+
+        from costs.services.rollup import usage_rollup_ranges
+        from jobs.services.changes import DAY_HANDLERS
+
+        if usage_rollup_ranges not in DAY_HANDLERS:
+            DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched

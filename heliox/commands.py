@@ -33,22 +33,19 @@ def user_errors():
         raise CommandError(str(error)) from error
 
 
-MAX_AUTO_ROLLUP_DAYS = 62
+def rollup_after_import(command, days, *, enabled: bool) -> None:
+    """Roll up the days an import changed (jobs.services.changes.AffectedDays), or say which `rollup` to run."""
+    from jobs.services.changes import MAX_INLINE_DAYS, jobs_changed
 
-
-def rollup_after_import(command, days: tuple, *, enabled: bool) -> None:
-    """Roll up the days an import touched, or say which `rollup` to run when they are many."""
     if not days:
         return
-    start, end = days
-    hint = f"manage.py rollup --start {start} --end {end}"
-    if not enabled or (end - start).days > MAX_AUTO_ROLLUP_DAYS:
-        command.stdout.write(f"The import touched {(end - start).days} day(s); run: {hint}")
+    count = days.count()
+    if not enabled or count > MAX_INLINE_DAYS:
+        hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
+        command.stdout.write(f"The import changed jobs on {count} day(s); run: {hints}")
         return
-    from costs.services.rollup import usage_rollup  # costs sits above jobs: imported late
-
-    summary = usage_rollup(start=start, end=end)
-    command.stdout.write(f"Rolled up {summary.days} day(s) [{start}, {end}).")
+    jobs_changed(days)  # outside a transaction: the rollup runs now
+    command.stdout.write(f"Rolled up {count} day(s): {days}.")
 
 
 def counts_listed(counts: dict[str, int], *, verbosity: int, limit: int = 12) -> str:

@@ -182,6 +182,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# A site's GPU type names (Slurm GRES types) -> Heliox GPU types: `a100_80=A100-80GB,big=H100`.
+# import_jobs --gpu-map adds to and overrides it. jobs.gpus documents the spellings read without it.
+try:
+    from jobs.gpus import parse_gpu_map
+
+    GPU_TYPE_MAP = parse_gpu_map(env.str("GPU_TYPE_MAP", default=""))
+except ValueError as error:
+    raise ImproperlyConfigured(f"GPU_TYPE_MAP: {error}") from None
+
 # Price catalog: `refresh_prices --if-stale` does nothing while the catalog is younger.
 PRICE_STALENESS_SECONDS = env.int("PRICE_STALENESS_SECONDS", default=86_400)
 

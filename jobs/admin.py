@@ -19,6 +19,7 @@ from heliox.csv_safety import safe_cell
 from heliox.errors import InputError
 from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import ImportRecord, Job, JobStatus
+from jobs.services.changes import AffectedDays, job_days, jobs_changed
 from jobs.services.records import UPLOAD_HANDLERS
 
 
@@ -77,6 +78,24 @@ class JobAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return FastDateHierarchyChangeList
 
+    # Edits and deletes roll up the days the jobs covered before and after (jobs.services.changes).
+    def save_model(self, request, obj, form, change):
+        days = job_days(Job.objects.filter(pk=obj.pk).first() if change else None)
+        super().save_model(request, obj, form, change)
+        days.add(obj.start_time, obj.end_time)
+        jobs_changed(days)
+
+    def delete_model(self, request, obj):
+        days = job_days(obj)
+        super().delete_model(request, obj)
+        jobs_changed(days)
+
+    def delete_queryset(self, request, queryset):
+        days = AffectedDays()
+        days.add_jobs(queryset)
+        super().delete_queryset(request, queryset)
+        jobs_changed(days)
+
     def get_urls(self):
         export = path("export.csv", self.admin_site.admin_view(self.export_view), name="jobs_job_export")
         return [export, *super().get_urls()]
@@ -118,9 +137,12 @@ class JobAdmin(admin.ModelAdmin):
         # end_time only where missing; a job that has not started yet (or starts in
         # the future) ends at its start so that end_time >= start_time holds.
         open_jobs = queryset.filter(end_time__isnull=True)
+        days = AffectedDays(now=now)  # they end now: the days they covered until now stay theirs
+        days.add_jobs(open_jobs)
         open_jobs.filter(Q(start_time__isnull=True) | Q(start_time__lte=now)).update(end_time=now)
         open_jobs.filter(start_time__gt=now).update(end_time=F("start_time"))
         updated = queryset.update(status=status, updated_at=now)
+        jobs_changed(days)
         self.message_user(request, f"{updated} job(s) marked {status}.", messages.SUCCESS)
 
     @admin.action(description="Mark selected jobs succeeded", permissions=["change"])

@@ -150,7 +150,8 @@ class Job(BaseModel):
 class ImportRecord(BaseModel):
     """One run of an import (jobs or billing): what file, what it did, how it ended.
 
-    A file whose SHA-256 was already imported successfully is not imported again.
+    A file whose SHA-256 was already imported successfully with the same options is
+    not imported again.
     """
 
     class Kind(models.TextChoices):
@@ -167,6 +168,15 @@ class ImportRecord(BaseModel):
     file_name = models.CharField(max_length=500, db_comment="Name of the imported file.")
     sha256 = models.CharField(max_length=64, db_comment="SHA-256 of the file's bytes, hex.")
     format = models.CharField(max_length=16, db_comment="csv, json, sacct or focus.")
+    options = models.JSONField(
+        default=dict, blank=True, db_comment="Options that change what the file imports as (--gpu-type...)."
+    )
+    options_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_comment="SHA-256 of the options; '' when none. Part of the duplicate check.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, db_comment="How the run ended.")
     rows_read = models.PositiveIntegerField(default=0, db_comment="Data rows read.")
     rows_kept = models.PositiveIntegerField(default=0, db_comment="Rows imported (GPU lines, GPU jobs).")

@@ -264,6 +264,11 @@ def _lock_rollups() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"heliox-rollup")])
 
 
+def usage_rollup_ranges(ranges: list[tuple[date, date]]) -> list[RollupSummary]:
+    """Roll up each [start, end) range of UTC days: what a change to jobs calls (jobs.services.changes)."""
+    return [usage_rollup(start=start, end=end) for start, end in ranges]
+
+
 def usage_rollup(
     *,
     start: date,

@@ -8,6 +8,7 @@ from heliox.api import JobCursorPagination, JobPermission, TeamScopedMixin
 from jobs.api.filters import JobFilter
 from jobs.api.serializers import FinishSerializer, JobSerializer
 from jobs.models import Job
+from jobs.services.changes import job_days, jobs_changed
 
 
 class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
@@ -22,6 +23,22 @@ class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
 
+    # Every write rolls up the days the job covered before and after it (jobs.services.changes).
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        jobs_changed(job_days(serializer.instance))
+
+    def perform_update(self, serializer):
+        days = job_days(serializer.instance)
+        super().perform_update(serializer)
+        days.add(serializer.instance.start_time, serializer.instance.end_time)
+        jobs_changed(days)
+
+    def perform_destroy(self, instance):
+        days = job_days(instance)
+        super().perform_destroy(instance)
+        jobs_changed(days)
+
     @extend_schema(request=FinishSerializer, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def finish(self, request, pk=None):
@@ -29,6 +46,9 @@ class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         job = self.get_object()
         body = FinishSerializer(data=request.data, context={"job": job})
         body.is_valid(raise_exception=True)
+        days = job_days(job)
         job.end_time, job.status = body.validated_data["end_time"], body.validated_data["status"]
         job.save(update_fields=["end_time", "status", "updated_at"])
+        days.add(job.start_time, job.end_time)
+        jobs_changed(days)
         return Response(self.get_serializer(job).data)

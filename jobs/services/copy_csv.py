@@ -5,8 +5,9 @@ becomes Python objects. The file's bytes stream into a temporary table of text
 columns while every chunk is matched against a regular expression built from the
 header, which admits only lines that the row parser accepts and reads the way
 PostgreSQL does: strict ISO 8601 times, plain digits for counts, the known
-providers, pricings, statuses and GPU type spellings; a field either plain or quoted
-whole on one line (where both CSV readers agree). One INSERT ...
+providers, pricings and statuses, GPU type words; a field either plain or quoted
+whole on one line (where both CSV readers agree). The few distinct GPU type
+spellings are then named by the row parser's own rule, in Python. One INSERT ...
 SELECT then trims, types and checks what a regex cannot (required values, lengths,
 end after start), and the staged rows go through the same upsert as every other
 import. Tests compare the two paths on generated files.
@@ -42,11 +43,9 @@ NO_INSTANT = ("Unknown", "None", "NULL", "null")  # RowParser.instant reads thes
 # csv module and PostgreSQL's COPY read those alike; they part ways on a stray quote (a"b, "a"b, ' "a"').
 FREE_TEXT = rb'(?:[^,\r\n"]*|"(?:[^"\r\n]|"")*")'  # trimmed and checked in SQL
 
-# Rows, invalid rows and the span of time the staged jobs cover (a running job's ends now).
-SUMMARY = (
-    "SELECT count(*), count(*) FILTER (WHERE NOT valid), min(start_time), "
-    "max(coalesce(end_time, CASE WHEN start_time IS NOT NULL THEN %s::timestamptz END)) FROM {staging}"
-)
+SUMMARY = "SELECT count(*), count(*) FILTER (WHERE NOT valid) FROM {staging}"
+# More distinct GPU type spellings than this is no real file: the row parser judges it.
+MAX_GPU_SPELLINGS = 10_000
 
 
 class NeedsRowParser(Exception):
@@ -65,7 +64,7 @@ def _one_of(values) -> bytes:
 
 def line_pattern(header: list[str], rules: dict) -> re.Pattern:
     """A line of data that the row parser would accept as far as each value alone goes."""
-    gpu_type = b"(?:[A-Za-z0-9][A-Za-z0-9.-]{0,%d}|(?i:%s))" % (rules["gpu_type_length"] - 1, _one_of(rules["aliases"]))
+    gpu_type = rb"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # named afterwards by rules["gpu_type"]
     last = {name: position for position, name in enumerate(header)}  # a repeated column: the last wins
     values = {
         "provider": _one_of(rules["providers"]),
@@ -131,9 +130,8 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
                 AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok) IS TRUE
                    AS valid
         FROM (
-            -- lower() in the C locale: ASCII rules, as str.lower() on the ASCII the regex let through
             SELECT r.n + 1 AS line, r.team, r.model_name, r.provider,
-                   coalesce(%(aliases)s::jsonb ->> lower(r.gpu_type COLLATE "C"), r.gpu_type) AS gpu_type,
+                   coalesce(%(gpu_types)s::jsonb ->> r.gpu_type, r.gpu_type) AS gpu_type,
                    r.gpu_count::integer AS gpu_count, r.region, coalesce(nullif(r.pricing, ''), %(default_pricing)s)
                    AS pricing, {instant("start_time")} AS start_time, {instant("end_time")} AS end_time,
                    r.status AS raw_status, r.external_id, r.start_time <> '' AS has_start, {lengths} AS lengths_ok
@@ -146,18 +144,18 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
 def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules: dict, progress=None):
     """Stage a Heliox CSV file into `staging` by COPY; None when the row parser must judge the file.
 
-    Returns (rows read, earliest start, latest end or `rules["now"]` for a running
-    job). On None, everything this did is rolled back. `rules` holds the parser's
-    vocabularies: providers, pricings, statuses, GPU type aliases, column sizes and
-    the defaults.
+    Returns (rows read, rows per GPU type spelling). On None, everything this did is
+    rolled back. `rules` holds the parser's vocabularies: providers, pricings,
+    statuses, column sizes, the defaults, and `gpu_type`, the parser's function from a
+    spelling to the stored GPU type (ValueError when it is none).
     """
     with open_binary(path) as handle:
         first = handle.readline()
         header = next(csv.reader(io.StringIO(first.decode("utf-8-sig", errors="replace"))), [])
         if not header or any(name not in header for name in required):
             return None  # the row parser says which column is missing
-        pattern = line_pattern(header, {**rules, "gpu_type_length": dict(rules["max_lengths"])["gpu_type"]})
-        params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT], "aliases": json.dumps(rules["aliases"]),
+        pattern = line_pattern(header, rules)
+        params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],
                   **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending")}}  # fmt: skip
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -167,15 +165,27 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
                     f"CREATE TEMPORARY TABLE {RAW} (n bigint GENERATED ALWAYS AS IDENTITY, {columns}) ON COMMIT DROP"
                 )
                 _stream(cursor.cursor, handle, len(header), pattern, progress)
+                spellings = _gpu_spellings(cursor, header)
+                params["gpu_types"] = json.dumps({raw: rules["gpu_type"](raw) for raw in spellings})
                 cursor.execute("SET LOCAL TimeZone = 'UTC'")  # naive times are UTC
                 cursor.execute(f"DROP TABLE IF EXISTS {staging}")
                 typed = _typed_rows_sql(header, rules["max_lengths"])
                 cursor.execute(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS {typed}", params)
-                cursor.execute(SUMMARY.format(staging=staging), [rules["now"]])
-                read, invalid, first_start, last_end = cursor.fetchone()
+                cursor.execute(SUMMARY.format(staging=staging))
+                read, invalid = cursor.fetchone()
                 if invalid:
                     raise NeedsRowParser
                 cursor.execute(f"DROP TABLE {RAW}")
-        except (NeedsRowParser, DataError, errors.DataError):
+        except (NeedsRowParser, DataError, errors.DataError, ValueError):
             return None
-    return read, first_start, last_end
+    return read, spellings
+
+
+def _gpu_spellings(cursor, header: list[str]) -> dict[str, int]:
+    """Rows per distinct GPU type spelling of the staged lines (quotes already removed by COPY)."""
+    column = f"c{len(header) - 1 - header[::-1].index('gpu_type')}"  # a repeated column: the last wins
+    cursor.execute(f"SELECT {column}, count(*) FROM {RAW} GROUP BY 1 LIMIT %s", [MAX_GPU_SPELLINGS + 1])  # noqa: S608
+    rows = cursor.fetchall()
+    if len(rows) > MAX_GPU_SPELLINGS or any(raw is None for raw, _ in rows):
+        raise NeedsRowParser
+    return dict(rows)

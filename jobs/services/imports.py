@@ -13,81 +13,32 @@ instead of duplicating it; within a file, the last line for a key wins.
 
 import csv
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from psycopg import errors
 
 from heliox.errors import InputError
+from jobs.gpus import gpu_type_name, unknown_gpu_type_name
 from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
+from jobs.services.changes import MAX_INLINE_DAYS, AffectedDays, jobs_changed
 from jobs.services.copy_csv import copy_csv_stage
 from jobs.services.records import ImportOutcome, import_run, open_binary, open_text
+from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
 from teams.models import Team
 
 FORMATS = ("csv", "json", "sacct")
 REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "external_id")
 OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "metadata")
 TEXT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS[:-1]
-SACCT_FIELDS = [
-    "jobid",
-    "jobidraw",
-    "cluster",
-    "partition",
-    "qos",
-    "account",
-    "group",
-    "gid",
-    "user",
-    "uid",
-    "submit",
-    "eligible",
-    "start",
-    "end",
-    "elapsed",
-    "exitcode",
-    "state",
-    "nnodes",
-    "ncpus",
-    "reqcpus",
-    "reqmem",
-    "reqtres",
-    "alloctres",
-    "timelimit",
-    "nodelist",
-    "jobname",
-]
-SACCT_STATES = {
-    "COMPLETED": JobStatus.SUCCEEDED,
-    "FAILED": JobStatus.FAILED,
-    "TIMEOUT": JobStatus.FAILED,
-    "NODE_FAIL": JobStatus.FAILED,
-    "OUT_OF_MEMORY": JobStatus.FAILED,
-    "BOOT_FAIL": JobStatus.FAILED,
-    "DEADLINE": JobStatus.FAILED,
-    "PREEMPTED": JobStatus.FAILED,
-    "CANCELLED": JobStatus.CANCELLED,
-    "RUNNING": JobStatus.RUNNING,
-    "COMPLETING": JobStatus.RUNNING,
-    "SUSPENDED": JobStatus.RUNNING,
-    "REQUEUED": JobStatus.PENDING,
-    "PENDING": JobStatus.PENDING,
-}
-GRES_GPU = re.compile(r"(?:^|,)gres/gpu(?::(?P<type>[^=,]+))?=(?P<count>\d+)")
-# Slurm GRES types are site-defined names; map the common spellings to the catalog's.
-GPU_ALIASES = {
-    "h100": "H100", "h100-80gb": "H100", "h200": "H200", "b200": "B200", "a100-80gb": "A100-80GB",
-    "a100_80gb": "A100-80GB", "a100-sxm4-80gb": "A100-80GB", "a100": "A100", "a100-40gb": "A100",
-    "l40s": "L40S", "l4": "L4", "a10g": "A10G", "a10": "A10", "a6000": "A6000", "rtx_a6000": "A6000",
-    "v100": "V100", "v100s": "V100", "t4": "T4", "m60": "M60", "k80": "K80",
-}  # fmt: skip
 BATCH = 5000
 # The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
 MAX_LENGTHS = (("team", 100), ("model_name", 200), ("gpu_type", 32), ("region", 64), ("external_id", 128))
@@ -121,7 +72,17 @@ class JobImportOptions:
     team_from: str = "account"
     create_teams: bool = True
     timezone: str = "UTC"
+    gpu_map: dict[str, str] = field(default_factory=dict)  # site spelling (lower-case) -> GPU type
     dry_run: bool = False
+
+    def site_gpu_map(self) -> dict[str, str]:
+        """The GPU_TYPE_MAP setting, overridden by --gpu-map; keys lower-case."""
+        return {**{k.lower(): v for k, v in settings.GPU_TYPE_MAP.items()}, **self.gpu_map}
+
+    def fingerprint(self) -> dict:
+        """The options that change what a file imports as: part of the duplicate check."""
+        return {"format": self.fmt, "provider": self.provider, "gpu_type": self.gpu_type,
+                "team_from": self.team_from, "timezone": self.timezone, "gpu_map": self.site_gpu_map()}  # fmt: skip
 
 
 @dataclass
@@ -133,8 +94,8 @@ class JobImportCounts:
     updated: int = 0
     unchanged: int = 0
     teams_created: list[str] = field(default_factory=list)
-    first_start: datetime | None = None
-    last_end: datetime | None = None
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # why lines were skipped (sacct)
+    unknown_gpu_types: dict[str, int] = field(default_factory=dict)  # GPU types kept that no table knows: rows
     copied: bool = False  # checked in SQL after a COPY of the file as it is (PostgreSQL, CSV)
 
 
@@ -144,9 +105,13 @@ class JobImportCounts:
 class RowParser:
     """Turns raw fields into a JobRow, raising InputError that names the path, line and column."""
 
-    def __init__(self, path: Path, options: JobImportOptions) -> None:
+    def __init__(self, path: Path, options: JobImportOptions, counts: JobImportCounts | None = None) -> None:
         self.path, self.options = str(path), options
+        self.counts = counts or JobImportCounts()
+        self.site_map = options.site_gpu_map()
         self.gpu_types: dict[str, str] = {}  # raw spelling -> validated canonical name
+        self.unknown: set[str] = set()  # raw spellings that no map or table knows
+        self.names = FIELD_OF if options.fmt == "sacct" else {}  # errors name the file's own fields
         try:
             self.zone = ZoneInfo(options.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -172,31 +137,48 @@ class RowParser:
             self.fail(f"must be one of {', '.join(choices)}", line, column, value)
         return value
 
-    def gpu_type(self, value: str, line: int, column: str) -> str:
-        if value in self.gpu_types:
-            return self.gpu_types[value]
-        name = GPU_ALIASES.get(value.strip().lower(), value.strip())
-        try:
+    def resolve_gpu_type(self, value: str) -> str:
+        """The GPU type stored for a spelling (cached); ValidationError when that is no valid name.
+
+        A spelling that neither the site's map nor Heliox's table knows is kept as its own
+        type (unpriced until the catalog has it) and counted in `unknown`.
+        """
+        if value not in self.gpu_types:
+            name = gpu_type_name(value, self.site_map)
+            if name is None:
+                self.unknown.add(value)
+                # A Slurm GRES type is the site's word (`nvidia_gh200_480gb`); a Heliox file names types itself.
+                name = unknown_gpu_type_name(value) if self.options.fmt == "sacct" else value.strip()
             gpu_type_validator(name)
+            self.gpu_types[value] = name
+        return self.gpu_types[value]
+
+    def gpu_type(self, value: str, line: int, column: str) -> str:
+        try:
+            name = self.resolve_gpu_type(value)
         except ValidationError:
             self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
-        self.gpu_types[value] = name
+        if value in self.unknown:
+            self.counts.unknown_gpu_types[name] = self.counts.unknown_gpu_types.get(name, 0) + 1
         return name
 
     def check(self, row: JobRow) -> JobRow:
+        name = self.names.get
         if row.start_time and row.end_time and row.end_time < row.start_time:
-            self.fail("end_time is before start_time", row.line, "end_time", row.end_time.isoformat())
+            self.fail(f"{name('end_time', 'end_time')} is before {name('start_time', 'start_time')}", row.line,
+                      name("end_time", "end_time"), row.end_time.isoformat())  # fmt: skip
         if not row.team:
-            self.fail("is required", row.line, "team")
+            self.fail("is required", row.line, name("team", "team"))
         for column, limit in MAX_LENGTHS:
+            shown = name(column, column)
             if len(getattr(row, column)) > limit:
-                self.fail(f"longer than {limit} characters", row.line, column, getattr(row, column)[:limit] + "...")
+                self.fail(f"longer than {limit} characters", row.line, shown, getattr(row, column)[:limit] + "...")
             if "\x00" in getattr(row, column):  # PostgreSQL text cannot hold NUL
-                self.fail("contains a NUL character", row.line, column, getattr(row, column))
+                self.fail("contains a NUL character", row.line, shown, getattr(row, column))
         if row.metadata and "\\u0000" in json.dumps(row.metadata):
             self.fail("contains a NUL character", row.line, "metadata", row.metadata)
         if row.gpu_count > MAX_GPU_COUNT:
-            self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, "gpu_count", row.gpu_count)
+            self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, name("gpu_count", "gpu_count"), row.gpu_count)
         return row
 
     def heliox(self, line: int, raw: dict) -> JobRow:
@@ -246,40 +228,62 @@ class RowParser:
             )
         )
 
-    def sacct(self, line: int, fields: list[str]) -> JobRow | None:
-        """One `sacct --parsable2 --noheader --allocations` line; None for a job without GPUs."""
-        if len(fields) != len(SACCT_FIELDS):
-            self.fail(f"expected {len(SACCT_FIELDS)} '|'-separated fields, found {len(fields)}", line, "line")
+    def sacct(self, line: int, text: str) -> list[JobRow] | str:
+        """One `sacct --parsable2 --noheader --allocations` line: its GPU jobs, or why it has none.
+
+        The job name is the last field and keeps any '|' in it. GPUs of two types make one
+        job per type, the job id suffixed `:TYPE`. A pending job array summary (`123_[1-3]`)
+        is no job until its tasks run (each then has a line of its own); a state that Slurm
+        does not document is skipped. Skips are returned as a reason and counted.
+        """
+        fields = split_line(text)
+        if fields is None:
+            self.fail(f"expected {len(SACCT_FIELDS)} '|'-separated fields, found {text.count('|') + 1}", line, "line")
         raw = dict(zip(SACCT_FIELDS, fields, strict=True))
         # Times are checked on every line, GPU or not: a broken file is refused whole.
         start, end = self.instant(raw["start"], line, "start"), self.instant(raw["end"], line, "end")
-        match = GRES_GPU.search(raw["alloctres"])
-        if not match or int(match["count"]) == 0:
-            return None
-        gpu_type = match["type"] or self.options.gpu_type
-        if not gpu_type:
-            self.fail("GPUs without a type (gres/gpu=N): pass --gpu-type", line, "alloctres", raw["alloctres"])
-        state = raw["state"].split()[0] if raw["state"].strip() else ""
+        jobid = raw["jobid"].strip()
+        if "." in jobid:  # a job step (sacct run without --allocations): its job's own line holds the GPUs
+            return "job steps"
+        gpus = gres_gpus(raw["alloctres"])
+        if not gpus.typed and not gpus.untyped:
+            return "without GPUs"
+        state = raw["state"].split()[0].upper() if raw["state"].strip() else ""
         if state not in SACCT_STATES:
-            self.fail(f"unknown Slurm state; known: {', '.join(SACCT_STATES)}", line, "state", raw["state"])
-        team = raw[self.options.team_from].strip()
-        return self.check(
-            JobRow(
-                line=line,
-                team=team,
-                model_name=raw["jobname"].strip()[:200],
-                provider=self.options.provider or Provider.ON_PREM,
-                gpu_type=self.gpu_type(gpu_type, line, "alloctres"),
-                gpu_count=int(match["count"]),
-                region=raw["cluster"].strip(),
-                pricing=Pricing.ON_DEMAND,
-                start_time=start,
-                end_time=end,
-                status=SACCT_STATES[state],
-                external_id=raw["jobid"].strip(),
-                metadata={"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}},
-            )
-        )
+            return f"in unknown state {state or '(empty)'}"
+        status = SACCT_STATES[state]
+        try:
+            tasks = array_tasks(jobid)
+        except ValueError as error:
+            self.fail(str(error), line, "jobid", jobid)
+        if tasks is not None and (status == JobStatus.PENDING or start is None):
+            return "pending job array summaries"
+        counts: dict[str, int] = {}  # two spellings of one type (a100, nvidia_a100-pcie-40gb) are one type
+        for spelling, count in gpus.typed:
+            name = self.gpu_type(spelling, line, "alloctres")
+            counts[name] = counts.get(name, 0) + count
+        if gpus.untyped:
+            if not self.options.gpu_type:
+                self.fail("GPUs without a type (gres/gpu=N): pass --gpu-type", line, "alloctres", raw["alloctres"])
+            name = self.gpu_type(self.options.gpu_type, line, "--gpu-type")
+            counts[name] = counts.get(name, 0) + gpus.untyped
+        if status == JobStatus.PENDING or start is None:  # not started (a requeued job waits again)
+            start = end = None
+        elif status == JobStatus.RUNNING:  # sacct writes a running job's end as Unknown or its start
+            end = None
+        metadata = {"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}}
+        if tasks or len(counts) > 1:
+            metadata["slurm"]["jobid"] = jobid
+        common = {"line": line, "team": raw[self.options.team_from].strip(), "model_name": raw["jobname"].strip()[:200],
+                  "provider": self.options.provider or Provider.ON_PREM, "region": raw["cluster"].strip(),
+                  "pricing": Pricing.ON_DEMAND, "start_time": start, "end_time": end, "status": status,
+                  "metadata": metadata}  # fmt: skip
+        return [
+            self.check(JobRow(**common, gpu_type=name, gpu_count=count, external_id=external_id))
+            for task in tasks or [jobid]
+            for name, count in counts.items()
+            for external_id in [task if len(counts) == 1 else f"{task}:{name}"]
+        ]
 
 
 def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
@@ -301,11 +305,12 @@ def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: 
             if not text.strip():
                 continue
             counts.read += 1
-            row = parser.sacct(line, text.rstrip("\r\n").split("|"))
-            if row is None:
+            result = parser.sacct(line, text)
+            if isinstance(result, str):
                 counts.skipped += 1
+                counts.skip_reasons[result] = counts.skip_reasons.get(result, 0) + 1
                 continue
-            yield row
+            yield from result
 
 
 def _json_rows(path: Path, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
@@ -362,8 +367,11 @@ UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pr
                  "status", "metadata")  # fmt: skip
 
 
-def _write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts) -> None:
-    """Batched upsert through the ORM: compares with what is stored to count created/updated/unchanged."""
+def _write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, days: AffectedDays) -> None:
+    """Batched upsert through the ORM: compares with what is stored to count created/updated/unchanged.
+
+    Adds to `days` the days each job covers now and, when its interval changes, covered before.
+    """
     latest = {(row.provider, row.external_id): row for row in batch}  # last line wins
     existing = {}
     for provider in {key[0] for key in latest}:
@@ -377,6 +385,9 @@ def _write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts)
             "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
             "status", "external_id", "metadata")})  # fmt: skip
         stored = existing.get(key)
+        days.add(row.start_time, row.end_time)
+        if stored is not None and (stored["start_time"], stored["end_time"]) != (row.start_time, row.end_time):
+            days.add(stored["start_time"], stored["end_time"])
         if stored is None:
             counts.created += 1
         elif all(stored[name] == getattr(job, name) for name in UPDATE_FIELDS):
@@ -427,7 +438,9 @@ def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCo
         counts.teams_created = [team for team, _ in missing]
 
 
-def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, counts: JobImportCounts) -> None:
+def _write_postgres(
+    rows: Iterable[JobRow], path: Path, create_teams: bool, counts: JobImportCounts, days: AffectedDays
+) -> None:
     """COPY the parsed rows into a staging table, then upsert them.
 
     Nothing else may run on the connection while COPY streams, so teams are
@@ -448,10 +461,32 @@ def _write_postgres(rows: Iterable[JobRow], path: Path, create_teams: bool, coun
                 copy.write_row((row.line, row.team, row.model_name, row.provider, row.gpu_type, row.gpu_count,
                                 row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
                                 json.dumps(row.metadata)))  # fmt: skip
-    _upsert_staged(path, create_teams, counts)
+    _upsert_staged(path, create_teams, counts, days)
 
 
-def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts) -> None:
+def _staged_days(cursor, days: AffectedDays) -> None:
+    """Add the days the staged jobs cover, and those their stored versions covered when the interval changes.
+
+    Runs before the upsert, which overwrites the stored intervals.
+    """
+    table = Job._meta.db_table
+
+    def spans(alias: str) -> str:
+        end = f"COALESCE({alias}.end_time, %(now)s)"
+        return (f"SELECT ({alias}.start_time AT TIME ZONE 'UTC')::date, "
+                f"max((({end}) - interval '1 microsecond') AT TIME ZONE 'UTC')::date")  # fmt: skip
+
+    cursor.execute(
+        f"{spans('s')} FROM {STAGING} s WHERE s.start_time < COALESCE(s.end_time, %(now)s) GROUP BY 1 UNION ALL "
+        f"{spans('j')} FROM {STAGING} s JOIN {table} j ON j.provider = s.provider AND j.external_id = s.external_id "
+        "WHERE j.start_time < COALESCE(j.end_time, %(now)s) "
+        "AND (j.start_time, j.end_time) IS DISTINCT FROM (s.start_time, s.end_time) GROUP BY 1",
+        {"now": days.now},
+    )
+    days.update(cursor.fetchall())
+
+
+def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts, days: AffectedDays) -> None:
     """Create the staged rows' teams, then update the jobs that exist and insert the others; the last line wins.
 
     A plain INSERT of the keys not yet stored costs a quarter less than INSERT ...
@@ -460,6 +495,7 @@ def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts) -> N
     """
     with connection.cursor() as cursor:
         _create_teams_postgres(cursor, path, create_teams, counts)
+        _staged_days(cursor, days)
         cursor.execute("SET LOCAL work_mem = '256MB'")  # hash and sort the staged rows in memory
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGING} GROUP BY provider, external_id HAVING count(*) > 1)")
         # Sorting a million staged rows costs seconds: only a file that repeats a key pays for it.
@@ -512,32 +548,42 @@ def _upsert_sql(latest: str, *, on_conflict: bool) -> str:
     """
 
 
-def _copy_csv(path: Path, options: JobImportOptions, counts: JobImportCounts, progress) -> bool:
+def _copy_csv(
+    path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts, days: AffectedDays, progress
+) -> bool:
     """The fast path: COPY the CSV file as it is and check it in SQL. False when rows must be parsed one by one."""
     if connection.vendor != "postgresql" or options.fmt != "csv" or options.timezone != "UTC":
         return False
-    rules = {"providers": PROVIDERS, "pricings": PRICINGS, "statuses": STATUSES, "aliases": GPU_ALIASES,
+
+    def gpu_type(raw: str) -> str:
+        name = parser.resolve_gpu_type(raw.strip())  # the row parser strips values first
+        if len(name) > dict(MAX_LENGTHS)["gpu_type"]:
+            raise ValueError(name)
+        return name
+
+    rules = {"providers": PROVIDERS, "pricings": PRICINGS, "statuses": STATUSES, "gpu_type": gpu_type,
              "default_pricing": Pricing.ON_DEMAND.value, "running": JobStatus.RUNNING.value,
-             "succeeded": JobStatus.SUCCEEDED.value, "pending": JobStatus.PENDING.value, "max_lengths": MAX_LENGTHS,
-             "now": datetime.now(UTC)}  # fmt: skip
-    staged = copy_csv_stage(path=path, staging=STAGING, required=REQUIRED_COLUMNS, rules=rules, progress=progress)
+             "succeeded": JobStatus.SUCCEEDED.value, "pending": JobStatus.PENDING.value,
+             "max_lengths": MAX_LENGTHS}  # fmt: skip
+    try:
+        staged = copy_csv_stage(path=path, staging=STAGING, required=REQUIRED_COLUMNS, rules=rules, progress=progress)
+    except ValidationError:
+        staged = None  # a spelling that makes no GPU type name: the row parser names its line
     if staged is None:
         return False
-    counts.read, counts.first_start, counts.last_end = staged
+    counts.read, spellings = staged
+    for raw, rows in spellings.items():
+        if raw.strip() in parser.unknown:
+            name = parser.gpu_types[raw.strip()]
+            counts.unknown_gpu_types[name] = counts.unknown_gpu_types.get(name, 0) + rows
     counts.kept, counts.copied = counts.read, True
-    _upsert_staged(path, options.create_teams, counts)
+    _upsert_staged(path, options.create_teams, counts, days)
     return True
 
 
 def _tracked(rows: Iterable[JobRow], counts: JobImportCounts, progress) -> Iterator[JobRow]:
-    now = datetime.now(UTC)
     for row in rows:
         counts.kept += 1
-        if row.start_time and (counts.first_start is None or row.start_time < counts.first_start):
-            counts.first_start = row.start_time
-        end = row.end_time or (now if row.start_time else None)
-        if end and (counts.last_end is None or end > counts.last_end):
-            counts.last_end = end
         if progress:
             progress(1)
         yield row
@@ -552,29 +598,29 @@ def jobs_import(
     if options.team_from not in SACCT_FIELDS:
         raise InputError("not a sacct field", field="--team-from", value=options.team_from)
     counts = JobImportCounts()
-    parser = RowParser(path, options)
+    parser = RowParser(path, options, counts)
+    days = AffectedDays()
     with import_run(kind=ImportRecord.Kind.JOBS, path=path, fmt=options.fmt, dry_run=options.dry_run,
-                    run_by=run_by) as record:  # fmt: skip
+                    run_by=run_by, options=options.fingerprint()) as record:  # fmt: skip
         if record is None:
             return None, counts
-        if not _copy_csv(path, options, counts, progress):
+        if not _copy_csv(path, options, parser, counts, days, progress):
             rows = _tracked(_raw_rows(path, options, parser, counts), counts, progress)
             if connection.vendor == "postgresql":
-                _write_postgres(rows, path, options.create_teams, counts)
+                _write_postgres(rows, path, options.create_teams, counts, days)
             else:
                 teams = TeamResolver(path, options.create_teams, counts)
                 while batch := list(islice(rows, BATCH)):
-                    _write_batch_portable(batch, teams, counts)
+                    _write_batch_portable(batch, teams, counts, days)
         record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
         record.totals = {
             "created": counts.created,
             "updated": counts.updated,
             "unchanged": counts.unchanged,
             "teams_created": counts.teams_created,
+            "skipped": counts.skip_reasons,
+            "unknown_gpu_types": counts.unknown_gpu_types,
         }
-    days = ()
-    if counts.first_start and counts.last_end:
-        days = (counts.first_start.date(), (counts.last_end - timedelta(microseconds=1)).date() + timedelta(days=1))
     return ImportOutcome(record=record, affected_days=days), counts
 
 
@@ -584,13 +630,34 @@ def jobs_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type:
         path=path, options=JobImportOptions(fmt=fmt, gpu_type=gpu_type or None, dry_run=dry_run), run_by=run_by
     )
     if outcome is None:
-        return f"{path.name} was imported before (same SHA-256): nothing to do."
+        return f"{path.name} was imported before (same SHA-256 and options): nothing to do."
     summary = (
         f"{'Would import' if dry_run else 'Imported'} {path.name}: {counts.kept:,} GPU jobs "
         f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
-        f"{counts.skipped:,} skipped."
+        f"{counts.skipped:,} skipped{skip_details(counts)}."
     )
-    if outcome.affected_days and not dry_run:
-        start, end = outcome.affected_days
-        summary += f" Run `manage.py rollup --start {start} --end {end}` to update the rollups."
+    if counts.unknown_gpu_types:
+        summary += f" {unknown_gpu_types_note(counts)}"
+    days = outcome.affected_days
+    if days and not dry_run:
+        if days.count() <= MAX_INLINE_DAYS:
+            jobs_changed(days)
+            summary += f" Rolled up {days.count()} day(s): {days}."
+        else:
+            hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
+            summary += f" Run `{hints}` to update the rollups."
     return summary
+
+
+def skip_details(counts: JobImportCounts) -> str:
+    """' (4,283 without GPUs, 1 pending job array summaries)', or '' when nothing says why."""
+    if not counts.skip_reasons:
+        return ""
+    return " (" + ", ".join(f"{n:,} {reason}" for reason, n in sorted(counts.skip_reasons.items())) + ")"
+
+
+def unknown_gpu_types_note(counts: JobImportCounts) -> str:
+    """The GPU types kept that Heliox's table does not know: unpriced until the catalog or a map names them."""
+    kinds = ", ".join(f"{name} ({n:,} row(s))" for name, n in sorted(counts.unknown_gpu_types.items()))
+    return (f"GPU types not in Heliox's table, kept as their own type and unpriced unless the catalog has "
+            f"them: {kinds}. Map a site's name with --gpu-map NAME=TYPE or the GPU_TYPE_MAP setting.")  # fmt: skip

@@ -4,6 +4,7 @@ import getpass
 import gzip
 import hashlib
 import io
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,7 +52,7 @@ class ImportOutcome:
 
     record: ImportRecord
     duplicate_of: ImportRecord | None = None
-    affected_days: tuple = ()
+    affected_days: object = ()  # jobs: an AffectedDays; billing: the days of the bill
     notes: list[str] = field(default_factory=list)
 
 
@@ -60,21 +61,32 @@ def check_file(path: Path) -> None:
         raise InputError("no such file", path=str(path))
 
 
+def options_key(options: dict | None) -> str:
+    """SHA-256 of the options that change what a file imports as ('' when there are none)."""
+    if not options:
+        return ""
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()
+
+
 @contextmanager
-def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = ""):
+def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = "", options: dict | None = None):
     """Run an import in one transaction and log it; yields the (unsaved) ImportRecord to fill.
 
-    A file already imported successfully (same kind and SHA-256) is not imported
-    again: the context yields None. A dry run rolls back. A failure rolls back the
-    data and logs the error, then re-raises it.
+    A file already imported successfully (same kind, SHA-256 and `options`: those that
+    change what the file imports as, e.g. --gpu-type) is not imported again: the
+    context yields None. A dry run rolls back. A failure rolls back the data and logs
+    the error, then re-raises it.
     """
     check_file(path)
     checksum = file_sha256(path)
     record = ImportRecord(
-        kind=kind, file_name=path.name, sha256=checksum, format=fmt, run_by=run_by or getpass.getuser()
-    )
+        kind=kind, file_name=path.name, sha256=checksum, format=fmt, run_by=run_by or getpass.getuser(),
+        options=options or {}, options_sha256=options_key(options),
+    )  # fmt: skip
     started = time.perf_counter()
-    previous = ImportRecord.objects.filter(kind=kind, sha256=checksum, status=ImportRecord.Status.SUCCEEDED).first()
+    previous = ImportRecord.objects.filter(
+        kind=kind, sha256=checksum, options_sha256=record.options_sha256, status=ImportRecord.Status.SUCCEEDED
+    ).first()
     if previous and not dry_run:
         record.status = ImportRecord.Status.DUPLICATE
         record.totals = {"duplicate_of": str(previous.pk)}

@@ -25,9 +25,10 @@ def test_upload_page_is_linked_from_the_import_log(staff_client):
 def test_uploading_sacct_imports_the_jobs_and_logs_the_run(staff_client):
     response = upload(staff_client, FIXTURES / "phillips_sacct.log", kind="jobs", format="sacct", gpu_type="V100")
 
-    assert "Imported phillips_sacct.log: 2 GPU jobs (2 new, 0 updated, 0 unchanged), 4,283 skipped." in (
-        response.content.decode()
-    )
+    assert (
+        "Imported phillips_sacct.log: 2 GPU jobs (2 new, 0 updated, 0 unchanged), 4,283 skipped (4,283 without GPUs)."
+        " Rolled up 11 day(s): [2016-12-22, 2017-01-02)."
+    ) in response.content.decode()
     assert Job.objects.count() == 2
     record = ImportRecord.objects.get()
     assert (record.status, record.run_by, record.rows_read) == ("succeeded", "boss", 4285)

@@ -2,7 +2,7 @@
 
 import dataclasses
 from contextlib import nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -51,7 +51,8 @@ def test_a_clean_file_is_checked_in_sql_and_never_parsed_in_python(postgres_only
          "running", {}),
         ("run-3", "vision", "", "gcp", "A100-80GB", 1, "", "on_demand", None, None, "pending", {}),
     ]  # fmt: skip
-    assert counts.first_start == datetime(2025, 3, 10, 7, tzinfo=UTC)
+    # run-2 runs from 2025-03-10 07:00 until now: every day since needs a rollup.
+    assert outcome.affected_days.ranges() == [(date(2025, 3, 10), datetime.now(UTC).date() + timedelta(days=1))]
     assert (outcome.record.rows_read, outcome.record.totals["created"]) == (3, 3)
 
 
@@ -160,7 +161,8 @@ VALUES = {
     "team": (["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000"], ["", "t" * 101, 'n"lp']),
     "model_name": (["", "llama", " m ", '"m, 8b"', '"say ""hi"""'], ["m" * 201, '"m"x', ' "m"', '"m']),
     "provider": (["aws", "gcp", " aws"], ["AWS", "ibm", ""]),
-    "gpu_type": (["H100", "h100", "a100_80gb", "A100-80GB", "L4", "\u212a80", "gpu_x", "h100\u00a0", "A1.0"],
+    "gpu_type": (["H100", "h100", "a100_80gb", "A100-80GB", "L4", "\u212a80", "gpu_x", "h100\u00a0", "A1.0",
+                  "nvidia_rtx_a6000", "NVIDIA_H200"],
                  ["H 100", "-H100", "g" * 33, ""]),
     "gpu_count": (["1", "8", "01", "+1", " 2 ", "1_0", "\u0663"], ["0", "two", "", "1234567890", "-1"]),
     "region": (["", "us-east-1"], ["r" * 65]),
@@ -180,7 +182,8 @@ CLEAN = {
     "team": ["nlp", " nlp ", "vision\t", "Équipe", "\u00a0nlp", "nlp\u3000", "a b", "t" * 100],
     "model_name": ["", "llama", " m ", "m" * 200, 'say "hi", then go'],
     "provider": ["aws", "gcp", "on-prem"],
-    "gpu_type": ["H100", "h100", "a100_80gb", "A100-80GB", "L4", "gpu-x.2", "RTX_A6000", "g" * 32],
+    "gpu_type": ["H100", "h100", "a100_80gb", "A100-80GB", "L4", "gpu-x.2", "RTX_A6000", "g" * 32,
+                 "nvidia_a100-sxm4-80gb", "tesla_v100-sxm2-16gb", "a100_80"],
     "gpu_count": ["1", "8", "01", "123456789"],
     "region": ["", "us-east-1", " eu ", "r" * 64],
     "pricing": ["", "spot", "on_demand", "reserved"],
@@ -230,14 +233,13 @@ def outcome_of(path, fast: bool):
     patch = nullcontext() if fast else mock.patch("jobs.services.imports._copy_csv", return_value=False)
     with transaction.atomic(), patch:
         try:
-            _, counts = import_file(path)
+            outcome, counts = import_file(path)
         except InputError as error:
             result = ("error", str(error))
         else:
             summary = dataclasses.asdict(counts)
             copied = summary.pop("copied")
-            if summary["last_end"] and abs(summary["last_end"] - datetime.now(UTC)) < timedelta(hours=1):
-                summary["last_end"] = "now"  # a running job counts until now
+            summary["days"] = outcome.affected_days.ranges()  # a running job counts until now (today)
             result = ("imported", stored_jobs(), sorted(Team.objects.values_list("name", flat=True)), summary)
             if fast:
                 event(f"copied in SQL: {copied}")

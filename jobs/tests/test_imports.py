@@ -1,12 +1,14 @@
 """import_jobs on real Slurm accounting files and on Heliox CSV/JSON; all or nothing; idempotent."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from costs.models import UsageSnapshot
 from jobs.models import ImportRecord, Job
 from teams.models import Team
 from teams.tests.factories import TeamFactory
@@ -40,7 +42,7 @@ def test_phillips_sacct_imports_its_two_gpu_jobs(db, capsys):
          datetime(2017, 1, 1, 21, 44, 50, tzinfo=UTC), datetime(2017, 1, 1, 21, 45, 7, tzinfo=UTC)),
     ]  # fmt: skip
     out = capsys.readouterr().out
-    assert "4,285 rows read, 2 GPU jobs (2 new, 0 updated, 0 unchanged), 4,283 skipped (no GPUs)" in out
+    assert "4,285 rows read, 2 GPU jobs (2 new, 0 updated, 0 unchanged), 4,283 skipped (4,283 without GPUs)" in out
     assert "Created teams: chaff" in out
     assert Job.objects.get(external_id="196835").model_name.startswith("b24c9088")
 
@@ -82,7 +84,7 @@ def test_importing_twice_leaves_the_database_unchanged(db, capsys):
 
     assert jobs() == first
     assert sorted(Job.objects.values_list("id", flat=True)) == ids
-    assert "imported before (same SHA-256)" in capsys.readouterr().out
+    assert "imported before with the same options (same SHA-256)" in capsys.readouterr().out
 
 
 def test_reimport_updates_a_running_job_to_its_final_state(db, tmp_path, capsys):
@@ -224,9 +226,16 @@ def test_last_line_wins_for_a_key_repeated_in_one_file(db, tmp_path):
     assert list(Job.objects.values_list("external_id", "status")) == [("dup", "failed")]
 
 
-def test_import_rolls_up_the_days_it_touched(db, capsys):
-    call_command("import_jobs", str(ACCOUNTING), "--format", "sacct", "--gpu-type", "A100", "--no-progress")
-    assert "Rolled up 1 day(s) [2016-08-01, 2016-08-02)." in capsys.readouterr().out
+def test_import_rolls_up_the_days_it_touched(db, capsys, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_jobs", str(PHILLIPS), "--format", "sacct", "--gpu-type", "V100", "--no-progress")
+
+    # 163485 holds 2 GPUs from 2016-12-22 07:15:13 to 2017-01-01 20:42:19, 196835 on 2017-01-01: 11 days.
+    assert "Rolled up 11 day(s): [2016-12-22, 2017-01-02)." in capsys.readouterr().out
+    days = sorted(UsageSnapshot.objects.values_list("date", flat=True))
+    assert (days[0], days[-1], len(days)) == (date(2016, 12, 22), date(2017, 1, 1), 11)
+    # 2016-12-22: 2 GPUs x (24:00 - 07:15:13) = 2 x 60,287 s = 120,574 s = 33.4928 GPU-h (rounded half-up)
+    assert UsageSnapshot.objects.get(date=date(2016, 12, 22)).gpu_hours == Decimal("33.4928")
 
 
 def test_csv_field_longer_than_the_csv_module_allows_is_named(db, tmp_path):

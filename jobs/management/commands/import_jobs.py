@@ -1,10 +1,27 @@
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 from heliox.commands import progress_bar, rollup_after_import, user_errors
+from jobs.gpus import parse_gpu_map
 from jobs.models import Provider
-from jobs.services.imports import FORMATS, SACCT_FIELDS, JobImportOptions, jobs_import
+from jobs.services.imports import (
+    FORMATS,
+    SACCT_FIELDS,
+    JobImportOptions,
+    jobs_import,
+    skip_details,
+    unknown_gpu_types_note,
+)
+
+
+def gpu_map(value: str) -> dict[str, str]:
+    """argparse type for --gpu-map: NAME=TYPE pairs, comma-separated."""
+    try:
+        return parse_gpu_map(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class Command(BaseCommand):
@@ -16,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--provider", choices=Provider.values, help="sacct: provider (default on-prem).")
         parser.add_argument("--gpu-type", help="sacct: GPU type when AllocTRES says gres/gpu=N without a type.")
         parser.add_argument(
+            "--gpu-map", type=gpu_map, action="append", default=[], metavar="NAME=TYPE[,NAME=TYPE]",
+            help="A site's GPU type names, e.g. a100_80=A100-80GB (over the GPU_TYPE_MAP setting; repeatable).",
+        )  # fmt: skip
+        parser.add_argument(
             "--team-from", default="account", choices=SACCT_FIELDS, help="sacct: field naming the team."
         )
         parser.add_argument(
@@ -26,26 +47,28 @@ class Command(BaseCommand):
         parser.add_argument("--no-rollup", action="store_true", help="Do not roll up the affected days afterwards.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
 
-    def handle(self, *args, path, fmt, provider, gpu_type, team_from, timezone, no_create_teams, dry_run,
+    def handle(self, *args, path, fmt, provider, gpu_type, gpu_map, team_from, timezone, no_create_teams, dry_run,
                no_rollup, no_progress, **options):  # fmt: skip
         options = JobImportOptions(
             fmt=fmt, provider=provider, gpu_type=gpu_type, team_from=team_from, create_teams=not no_create_teams,
-            timezone=timezone, dry_run=dry_run,
+            timezone=timezone, gpu_map={k: v for pairs in gpu_map for k, v in pairs.items()}, dry_run=dry_run,
         )  # fmt: skip
         with progress_bar(total=None, desc="import", unit="job", enabled=not no_progress) as bar, user_errors():
             outcome, counts = jobs_import(path=path, options=options, progress=bar.update)
         if outcome is None:
-            self.stdout.write(f"{path.name} was imported before (same SHA-256): nothing to do.")
+            self.stdout.write(f"{path.name} was imported before with the same options (same SHA-256): nothing to do.")
             return
         verb = "Would import" if dry_run else "Imported"
         self.stdout.write(
             self.style.SUCCESS(
                 f"{verb} {path.name}: {counts.read:,} rows read, {counts.kept:,} GPU jobs "
                 f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
-                f"{counts.skipped:,} skipped (no GPUs)."
+                f"{counts.skipped:,} skipped{skip_details(counts) or ' (no GPUs)'}."
             )
         )
         if counts.teams_created:
             self.stdout.write(f"{'Would create' if dry_run else 'Created'} teams: {', '.join(counts.teams_created)}")
+        if counts.unknown_gpu_types:
+            self.stdout.write(self.style.WARNING(unknown_gpu_types_note(counts)))
         if not dry_run:
             rollup_after_import(self, outcome.affected_days, enabled=not no_rollup)

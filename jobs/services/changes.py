@@ -1,0 +1,107 @@
+"""Which UTC days a change to jobs makes stale, and who is told.
+
+A job covers the UTC days that its interval [start, end) overlaps; a running job's
+interval ends now, as the rollup accrues running jobs up to the moment it runs. Any
+change to a job (an import, the API's create, update, finish and delete, an admin edit,
+action or delete) makes stale every day the job covered before the change *and* after
+it: a job that ends earlier than its rollups said must leave the days it no longer
+covers, one that moves must fill the new ones. `AffectedDays` collects those days from
+the old and new intervals; `jobs_changed` hands them, once the transaction commits, to
+the handlers other apps register (`costs` registers the rollup). Every writer of jobs
+goes through this one place, so that a queue of workers can later take exactly these
+days.
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Max, QuerySet
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+DayRanges = list[tuple[date, date]]
+# Called with [start, end) ranges of UTC days after a commit that changed jobs covering them.
+DAY_HANDLERS: list[Callable[[DayRanges], None]] = []
+ONE_DAY = timedelta(days=1)
+# Commands and the upload form roll up this many days at once; more, and they print the `rollup` to run.
+MAX_INLINE_DAYS = 62
+
+
+class AffectedDays:
+    """A set of UTC days, gathered from job intervals and kept as the latest last day per first day.
+
+    Memory grows with the distinct first days (a few thousand for years of jobs), not
+    with the jobs added.
+    """
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or timezone.now()
+        self._last: dict[date, date] = {}  # first day -> latest last day (inclusive)
+
+    def add(self, start: datetime | None, end: datetime | None) -> None:
+        """The days of one job interval as stored: no start covers nothing; no end runs until now."""
+        if start is None:
+            return
+        stop = end if end is not None else self.now
+        if stop <= start:  # no time held (or a start still ahead of a running job): no rollup row
+            return
+        self.add_span(start.astimezone(UTC).date(), (stop.astimezone(UTC) - timedelta(microseconds=1)).date())
+
+    def add_span(self, first: date, last: date) -> None:
+        """Days first..last, both included."""
+        if last >= first and self._last.get(first, first - ONE_DAY) < last:
+            self._last[first] = last
+
+    def add_jobs(self, jobs: QuerySet) -> None:
+        """The days every job of a queryset covers, in one grouped query (a day too many at most, never fewer)."""
+        spans = (
+            jobs.filter(start_time__isnull=False, start_time__lt=Coalesce("end_time", self.now))
+            .annotate(first=TruncDate("start_time", tzinfo=UTC))
+            .order_by()
+            .values("first")
+            .annotate(last=Max(TruncDate(Coalesce("end_time", self.now), tzinfo=UTC)))
+        )
+        for span in spans:
+            self.add_span(span["first"], span["last"])
+
+    def update(self, spans: Iterable[tuple[date, date]]) -> None:
+        for first, last in spans:
+            self.add_span(first, last)
+
+    def ranges(self) -> DayRanges:
+        """The days as sorted, disjoint [start, end) ranges; touching ranges are merged."""
+        merged: DayRanges = []
+        for first in sorted(self._last):
+            end = self._last[first] + ONE_DAY
+            if merged and first <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((first, end))
+        return merged
+
+    def count(self) -> int:
+        return sum((end - start).days for start, end in self.ranges())
+
+    def __bool__(self) -> bool:
+        return bool(self._last)
+
+    def __str__(self) -> str:
+        return ", ".join(f"[{start}, {end})" for start, end in self.ranges()) or "no days"
+
+
+def jobs_changed(days: AffectedDays) -> None:
+    """Tell the handlers (the rollup) about the days, once the current transaction commits."""
+    if not days:
+        return
+    ranges = days.ranges()
+    transaction.on_commit(lambda: [handler(ranges) for handler in DAY_HANDLERS])
+
+
+def job_days(*jobs) -> AffectedDays:
+    """The days that these job instances cover, as they are (a saved job, or its state before a change)."""
+    days = AffectedDays()
+    for job in jobs:
+        if job is not None:
+            days.add(job.start_time, job.end_time)
+    return days
