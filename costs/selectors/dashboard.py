@@ -100,7 +100,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
                 "datasets": [
                     {
                         "label": series["group"]["provider"],
-                        "data": [daily_value(p, p["allocated_usd"] + p["idle_usd"]) for p in series["points"]],
+                        "data": [daily_value(p, p["allocated_usd"] + _money(p["idle_usd"])) for p in series["points"]],
                     }
                     for series in daily["series"]
                 ],
@@ -120,7 +120,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
             },
             "idle_over_time": {
                 "labels": [period.isoformat() for period in daily_total["periods"]],
-                "data": [daily_value(p, p["idle_usd"]) for s in daily_total["series"] for p in s["points"]],
+                "data": [daily_value(p, _money(p["idle_usd"])) for s in daily_total["series"] for p in s["points"]],
             },
             "currency": currency,
         },

@@ -139,6 +139,10 @@ def spend_summary(
             bill_rows = [bill_rows.aggregate(**sums)] if bill_rows.exists() else []
         bills = {tuple(row[name] for name in bill_dims): quantized(row) for row in bill_rows}
 
+    # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
+    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
+    # a team's own view (which never shows the bill).
+    row_idle = ZERO_USD if team_ids is not None else None if by_bill_only or not bills else ZERO_USD
     rows: dict[tuple, dict] = {}
     for row in usage_rows:
         row = quantized(row)
@@ -149,7 +153,7 @@ def spend_summary(
             "unpriced_gpu_hours": row["unpriced_gpu_hours"],
             "estimated_usd": row["estimated_usd"],
             "allocated_usd": row["allocated_usd"],
-            "idle_usd": ZERO_USD,
+            "idle_usd": row_idle,
             "billed_usd": None,
         }
     blank = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
@@ -169,16 +173,18 @@ def spend_summary(
                 "billed_usd": None,
             }
     if kind != "gpu":
-        _add_llm(rows, start=start, end=end, group_by=group_by, team_ids=team_ids, interval=interval, blank=blank)
-    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + r["idle_usd"]))
+        _add_llm(rows, start=start, end=end, group_by=group_by, team_ids=team_ids, interval=interval, blank=blank,
+                 idle=row_idle)  # fmt: skip
+    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + (r["idle_usd"] or 0)))
     report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
     report.totals = {
         "gpu_hours": sum((r["gpu_hours"] for r in report.rows), ZERO_HOURS),
         "unpriced_gpu_hours": sum((r["unpriced_gpu_hours"] for r in report.rows), ZERO_HOURS),
         "estimated_usd": sum((r["estimated_usd"] for r in report.rows), ZERO_USD),
         "allocated_usd": sum((r["allocated_usd"] for r in report.rows), ZERO_USD),
-        "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
-        "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None else None,
+        # No bill in the range: billed and idle are unknown, not 0.00.
+        "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
+        "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
     }
     if kind != "gpu":
         for name in ("llm_usd", "total_usd"):
@@ -188,7 +194,7 @@ def spend_summary(
     return report
 
 
-def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank) -> None:
+def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle) -> None:
     """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd."""
     llm = LlmUsageSnapshot.objects.filter(date__gte=start, date__lt=end)
     if team_ids is not None:
@@ -205,14 +211,14 @@ def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank) -> 
         row.update(llm_usd=ZERO_USD, llm_calls=0, llm_unpriced_calls=0)
     for row in llm_rows:
         key = tuple(row[dim] for dim in dims)
-        target = rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank, "idle_usd": ZERO_USD,
+        target = rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank, "idle_usd": idle,
                                        "billed_usd": None, "llm_usd": ZERO_USD, "llm_calls": 0,
                                        "llm_unpriced_calls": 0})  # fmt: skip
         target["llm_usd"] += quantized({"llm_usd": row["llm_usd"]})["llm_usd"]
         target["llm_calls"] += row["llm_calls"]
         target["llm_unpriced_calls"] += row["llm_unpriced_calls"]
     for row in rows.values():
-        row["total_usd"] = row["allocated_usd"] + row["idle_usd"] + row["llm_usd"]
+        row["total_usd"] = row["allocated_usd"] + (row["idle_usd"] or ZERO_USD) + row["llm_usd"]
 
 
 @dataclass

@@ -2,9 +2,13 @@
 
 A line is a GPU line when an InstanceType of the catalog is named in it
 (ChargeDescription, ResourceName, SkuPriceDetails or an x_ column), e.g.
-"$1.624 per On Demand Linux g5.4xlarge Instance Hour". Its BilledCost is added to
-(UTC day of ChargePeriodStart, provider, GPU type) and its GPU-hours are
-ConsumedQuantity x the instance's GPU count. Other lines are counted and skipped.
+"$1.624 per On Demand Linux g5.4xlarge Instance Hour", or, on Azure, by its meter
+name ("Virtual Machines NCasT4_v3 Series - NC4as T4 v3 - US East" names
+Standard_NC4as_T4_v3). Its BilledCost is added to (UTC day of ChargePeriodStart,
+provider, GPU type) and, on a usage line, its GPU-hours are ConsumedQuantity x the
+instance's GPU count. Credits, adjustments and refunds (negative amounts, negative
+quantities of a corrected usage) net into the same cell; a cell that nets below zero
+is refused, naming the cell and its lines. Other lines are counted and skipped.
 Streaming: memory holds the day cells, not the lines.
 """
 
@@ -38,6 +42,25 @@ PROVIDERS = {
 }  # fmt: skip
 HOURS = Decimal("0.0001")
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*[A-Za-z0-9]")
+# FOCUS ChargeCategory values whose ConsumedQuantity is no usage (the spec wants it null there;
+# some exports fill it, e.g. Oracle's adjustments): they move money, not GPU-hours.
+NOT_USAGE = {"credit", "adjustment", "purchase", "tax"}
+# Azure names a VM size by its meter ("NC4as T4 v3", "NC4as T4 v3 Low Priority") inside
+# descriptions such as "Virtual Machines NCasT4_v3 Series - NC4as T4 v3 - US East".
+SEGMENT = re.compile(r"\s+-\s+|[/,;{}\"\[\]|:=]")
+METER_SUFFIX = re.compile(r"\s+(?:low priority|spot)\s*$", re.IGNORECASE)
+WORD = re.compile(r"[a-z0-9]+")
+# GPU names inside Azure sizes and meters (Standard_ND96asr_v4 is metered as "ND96asr A100 v4"): left out of the key.
+GPU_WORDS = {"a100", "h100", "h200", "b200", "l40s", "l4", "a10g", "a10", "a6000", "v100", "t4", "m60", "k80", "mi300x"}
+LINES_NAMED = 10  # lines an error names per cell
+
+
+def meter_key(text: str) -> str:
+    """`Standard_NC4as_T4_v3`, `NC4as T4 v3` and `NC4as T4 v3 Spot` -> 'nc4asv3': one key for every spelling."""
+    words = WORD.findall(METER_SUFFIX.sub("", text).lower())
+    if words and words[0] == "standard":
+        words = words[1:]
+    return "".join(word for word in words if word not in GPU_WORDS)
 
 
 @dataclass
@@ -45,6 +68,16 @@ class Cell:
     cost: Decimal = ZERO
     gpu_hours: Decimal = ZERO
     lines: int = 0
+    credits: int = 0  # lines with a negative amount
+    named: list[tuple[int, Decimal]] = field(default_factory=list)  # (line, BilledCost), the first LINES_NAMED
+
+    def add(self, line: int, cost: Decimal, hours: Decimal) -> None:
+        self.cost += cost
+        self.gpu_hours += hours
+        self.lines += 1
+        self.credits += cost < 0
+        if len(self.named) < LINES_NAMED:
+            self.named.append((line, cost))
 
 
 @dataclass
@@ -59,6 +92,12 @@ class BillingCounts:
 
     @property
     def cost_usd(self) -> Decimal:
+        """The file's GPU charges as stored: the sum of the cells, each rounded to cents."""
+        return sum((to_cents(cell.cost) for cell in self.cells.values()), ZERO)
+
+    @property
+    def raw_cost_usd(self) -> Decimal:
+        """The exact sum of the GPU lines' BilledCost, before any rounding."""
         return sum((cell.cost for cell in self.cells.values()), ZERO)
 
     @property
@@ -93,17 +132,42 @@ def _day(row: dict, path: str, line: int) -> date:
     return (moment if moment.tzinfo is None else moment.astimezone(UTC)).date()
 
 
-def _instances() -> dict[str, dict[str, InstanceType]]:
-    by_provider: dict[str, dict[str, InstanceType]] = defaultdict(dict)
-    for instance in InstanceType.objects.all():
-        by_provider[instance.provider][instance.name.lower()] = instance
-    return by_provider
+class Instances:
+    """The catalog's instance types by provider: by lower-case name, and Azure's also by meter key."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, InstanceType]] = defaultdict(dict)
+        self.by_meter: dict[str, InstanceType | None] = {}
+        for instance in InstanceType.objects.order_by("name"):
+            self.by_name[instance.provider][instance.name.lower()] = instance
+            if instance.provider == "azure":
+                key = meter_key(instance.name)
+                other = self.by_meter.get(key)
+                # Two sizes with one key but different GPUs would be a guess: neither is matched by meter.
+                ambiguous = key in self.by_meter and (
+                    other is None or (other.gpu_type, other.gpu_count) != (instance.gpu_type, instance.gpu_count)
+                )
+                self.by_meter[key] = None if ambiguous else instance
+
+    def find(self, provider: str, texts: list[str]) -> InstanceType | None:
+        known = self.by_name.get(provider, {})
+        for text in texts:
+            for token in TOKEN.findall(text):
+                if token.lower() in known:
+                    return known[token.lower()]
+        if provider == "azure":
+            for text in texts:
+                for segment in SEGMENT.split(text):
+                    instance = self.by_meter.get(meter_key(segment)) if segment.strip() else None
+                    if instance is not None:
+                        return instance
+        return None
 
 
 def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
     """Read and validate every line, summing the GPU lines into `counts.cells`."""
     name = str(path)
-    instances = _instances()
+    instances = Instances()
     reader = csv.DictReader(open_text(path))
     header = reader.fieldnames or []
     missing = [column for column in REQUIRED if column not in header]
@@ -113,6 +177,7 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
     if missing:
         raise InputError(f"not a FOCUS file: missing column(s) {', '.join(missing)}", path=name, line=1)
     text_columns = [c for c in header if c in TEXT_COLUMNS or c.startswith("x_")]
+    category_column = "ChargeCategory" if "ChargeCategory" in header else None
     for row in reader:
         line = reader.line_num
         counts.read += 1
@@ -129,24 +194,14 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
             counts.skipped += 1
             continue
         counts.covered.add((day, provider))
-        instance = None
-        known = instances.get(provider, {})
-        for column in text_columns:
-            instance = next((known[t.lower()] for t in TOKEN.findall(row.get(column) or "") if t.lower() in known),
-                            None)  # fmt: skip
-            if instance:
-                break
+        instance = instances.find(provider, [row.get(column) or "" for column in text_columns])
         if instance is None:
             counts.skipped += 1
             continue
-        quantity = _decimal(row, "ConsumedQuantity", name, line)
-        if quantity < 0:
-            raise InputError("must not be negative", path=name, line=line, field="ConsumedQuantity",
-                             value=_value(row, "ConsumedQuantity"))  # fmt: skip
-        cell = counts.cells[(day, provider, instance.gpu_type)]
-        cell.cost += cost
-        cell.gpu_hours += quantity * instance.gpu_count
-        cell.lines += 1
+        usage = not category_column or _value(row, category_column).lower() not in NOT_USAGE
+        # A corrected usage line (Azure's refunds) has a negative quantity: it takes its GPU-hours back.
+        quantity = _decimal(row, "ConsumedQuantity", name, line) if usage else ZERO
+        counts.cells[(day, provider, instance.gpu_type)].add(line, cost, quantity * instance.gpu_count)
         counts.kept += 1
 
 
@@ -164,20 +219,21 @@ def billing_write(counts: BillingCounts, *, replace: bool, path: str) -> None:
         (s.date, s.provider, s.gpu_type): s
         for s in CostSnapshot.objects.filter(date__in={day for day, _, _ in counts.cells})
     }
-    rows = []
+    rows, negative = [], []
     for key, cell in sorted(counts.cells.items()):
         current = existing.get(key)
-        cost, hours = cell.cost, cell.gpu_hours
+        cost, hours = to_cents(cell.cost), cell.gpu_hours
         if current:
             counts.added_to_existing += 1
             cost += current.cost_usd
             hours += current.gpu_hours or ZERO
-        if cost < 0:
-            raise InputError(f"the GPU charges of {key[0]} {key[1]} {key[2]} add up to a negative amount ({cost})",
-                             path=path, field="BilledCost")  # fmt: skip
         hours = hours.quantize(HOURS, rounding=ROUND_HALF_UP)
-        rows.append(CostSnapshot(date=key[0], provider=key[1], gpu_type=key[2], cost_usd=to_cents(cost),
-                                 gpu_hours=hours))  # fmt: skip
+        if cost < 0 or hours < 0:
+            negative.append((key, cell, current, cost, hours))
+            continue
+        rows.append(CostSnapshot(date=key[0], provider=key[1], gpu_type=key[2], cost_usd=cost, gpu_hours=hours))
+    if negative:
+        raise InputError(_negative_cells_message(negative), path=path, field="BilledCost")
     CostSnapshot.objects.bulk_create(
         rows,
         update_conflicts=True,
@@ -187,21 +243,54 @@ def billing_write(counts: BillingCounts, *, replace: bool, path: str) -> None:
     allocation_refresh(days={day for day, _ in counts.covered})
 
 
+def _negative_cells_message(negative: list) -> str:
+    """One sentence per cell that nets below zero, naming its lines and amounts."""
+    parts = []
+    for (day, provider, gpu_type), cell, current, cost, hours in negative[:LINES_NAMED]:
+        lines = ", ".join(f"{line} ({amount.normalize():f})" for line, amount in cell.named)
+        more = f" and {cell.lines - len(cell.named)} more" if cell.lines > len(cell.named) else ""
+        stored = f" with the ${current.cost_usd} already stored" if current else ""
+        figure = f"${cost}" if cost < 0 else f"{hours} GPU-hours"
+        parts.append(f"{day} {provider} {gpu_type} nets to {figure}{stored}: lines {lines}{more}")
+    more = f"; and {len(negative) - LINES_NAMED} more cell(s)" if len(negative) > LINES_NAMED else ""
+    return (
+        "credits or refunds exceed the GPU charges they correct (import the charges first, or with them): "
+        + "; ".join(parts)
+        + more
+    )
+
+
 def billing_import(
-    *, path: Path, fmt: str = "focus", replace: bool = False, dry_run: bool = False, run_by: str = "", progress=None
+    *,
+    path: Path,
+    fmt: str = "focus",
+    replace: bool = False,
+    dry_run: bool = False,
+    validate: bool = False,
+    run_by: str = "",
+    progress=None,
 ) -> tuple[ImportOutcome | None, BillingCounts]:
-    """Import a FOCUS file all or nothing. Returns (None, counts) when the file was imported before."""
+    """Import a FOCUS file all or nothing. Returns (None, counts) when the file was imported before.
+
+    With `validate`, focus-validator checks the file against the FOCUS spec first and a
+    failed check refuses it (an optional extra: requirements-focus.txt).
+    """
     if fmt not in FORMATS:
         raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=fmt)
     counts = BillingCounts()
     with import_run(kind=ImportRecord.Kind.BILLING, path=path, fmt=fmt, dry_run=dry_run, run_by=run_by) as record:
         if record is None:
             return None, counts
+        if validate:
+            from costs.services.focus_validation import focus_validate_or_refuse  # pandas: only when asked
+
+            focus_validate_or_refuse(path)
         billing_parse(path, counts, progress)
         billing_write(counts, replace=replace, path=str(path))
         record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
         record.totals = {
             "cost_usd": str(counts.cost_usd),
+            "raw_cost_usd": str(counts.raw_cost_usd),
             "gpu_hours": str(counts.gpu_hours),
             "cells": len(counts.cells),
             "added_to_existing": counts.added_to_existing,
@@ -217,5 +306,5 @@ def billing_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_ty
         return f"{path.name} was imported before (same SHA-256): nothing to do."
     return (
         f"{'Would import' if dry_run else 'Imported'} {path.name}: {counts.kept:,} GPU lines of {counts.read:,}, "
-        f"${to_cents(counts.cost_usd):,} in {len(counts.cells)} day cells."
+        f"${counts.cost_usd:,} in {len(counts.cells)} day cells."
     )

@@ -37,7 +37,7 @@ def test_uploading_sacct_imports_the_jobs_and_logs_the_run(staff_client):
 def test_uploading_a_bill_imports_it(staff_client, db):
     prices_refresh()
     response = upload(staff_client, FOCUS, kind="billing", format="focus")
-    assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.13 in 10 day cells." in response.content.decode()
+    assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells." in response.content.decode()
     assert CostSnapshot.objects.count() == 10
 
 

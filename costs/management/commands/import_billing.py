@@ -15,11 +15,15 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, default="focus", dest="fmt", help="File format.")
         parser.add_argument("--replace", action="store_true", help="Replace the bill of the days/providers it covers.")
         parser.add_argument("--dry-run", action="store_true", help="Validate and report; write nothing.")
+        parser.add_argument(
+            "--validate", action="store_true",
+            help="Check the file against the FOCUS spec with focus-validator first (requirements-focus.txt).",
+        )  # fmt: skip
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
 
-    def handle(self, *args, path, fmt, replace, dry_run, no_progress, **options):
+    def handle(self, *args, path, fmt, replace, dry_run, validate, no_progress, **options):
         with progress_bar(total=None, desc="import", unit="line", enabled=not no_progress) as bar, user_errors():
-            outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run,
+            outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, validate=validate,
                                              progress=bar.update)  # fmt: skip
         if outcome is None:
             self.stdout.write(f"{path.name} was imported before (same SHA-256): nothing to do.")
@@ -28,13 +32,14 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{verb} {path.name}: {counts.read:,} lines read, {counts.kept:,} GPU lines kept, "
-                f"{counts.skipped:,} skipped; ${to_cents(counts.cost_usd):,} over {counts.gpu_hours:,.4f} GPU-h "
+                f"{counts.skipped:,} skipped; ${counts.cost_usd:,} over {counts.gpu_hours:,.4f} GPU-h "
                 f"in {len(counts.cells)} day/provider/GPU cells."
             )
         )
         for (day, provider, gpu_type), cell in sorted(counts.cells.items()):
+            credits = f"  ({cell.credits} credit/refund line(s) netted)" if cell.credits else ""
             self.stdout.write(
-                f"  {day} {provider:10} {gpu_type:10} ${to_cents(cell.cost):,}  {cell.gpu_hours:,.4f} GPU-h"
+                f"  {day} {provider:10} {gpu_type:10} ${to_cents(cell.cost):,}  {cell.gpu_hours:,.4f} GPU-h{credits}"
             )
         if counts.replaced:
             self.stdout.write(f"Replaced {counts.replaced} existing day cell(s).")
