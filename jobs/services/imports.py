@@ -111,7 +111,8 @@ class RowParser:
         self.site_map = options.site_gpu_map()
         self.gpu_types: dict[str, str] = {}  # raw spelling -> validated canonical name
         self.unknown: set[str] = set()  # raw spellings that no map or table knows
-        self.names = FIELD_OF if options.fmt == "sacct" else {}  # errors name the file's own fields
+        # Errors name the file's own fields: sacct's `end`, `jobid`, and the field the team comes from.
+        self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
         try:
             self.zone = ZoneInfo(options.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -154,11 +155,13 @@ class RowParser:
         return self.gpu_types[value]
 
     def gpu_type(self, value: str, line: int, column: str) -> str:
-        try:
-            name = self.resolve_gpu_type(value)
-        except ValidationError:
-            self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
-        if value in self.unknown:
+        name = self.gpu_types.get(value)  # hot path: one lookup per row
+        if name is None:
+            try:
+                name = self.resolve_gpu_type(value)
+            except ValidationError:
+                self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
+        if self.unknown and value in self.unknown:
             self.counts.unknown_gpu_types[name] = self.counts.unknown_gpu_types.get(name, 0) + 1
         return name
 
@@ -170,11 +173,11 @@ class RowParser:
         if not row.team:
             self.fail("is required", row.line, name("team", "team"))
         for column, limit in MAX_LENGTHS:
-            shown = name(column, column)
-            if len(getattr(row, column)) > limit:
-                self.fail(f"longer than {limit} characters", row.line, shown, getattr(row, column)[:limit] + "...")
-            if "\x00" in getattr(row, column):  # PostgreSQL text cannot hold NUL
-                self.fail("contains a NUL character", row.line, shown, getattr(row, column))
+            value = getattr(row, column)
+            if len(value) > limit:
+                self.fail(f"longer than {limit} characters", row.line, name(column, column), value[:limit] + "...")
+            if "\x00" in value:  # PostgreSQL text cannot hold NUL
+                self.fail("contains a NUL character", row.line, name(column, column), value)
         if row.metadata and "\\u0000" in json.dumps(row.metadata):
             self.fail("contains a NUL character", row.line, "metadata", row.metadata)
         if row.gpu_count > MAX_GPU_COUNT:
@@ -495,8 +498,8 @@ def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts, days
     """
     with connection.cursor() as cursor:
         _create_teams_postgres(cursor, path, create_teams, counts)
-        _staged_days(cursor, days)
         cursor.execute("SET LOCAL work_mem = '256MB'")  # hash and sort the staged rows in memory
+        _staged_days(cursor, days)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGING} GROUP BY provider, external_id HAVING count(*) > 1)")
         # Sorting a million staged rows costs seconds: only a file that repeats a key pays for it.
         latest = (

@@ -26,7 +26,7 @@ def run(*args):
 
 def with_fields(line: str, **values) -> str:
     """A real sacct line with some of its 26 fields replaced (jobid, start, end, state, alloctres, jobname)."""
-    index = {"jobid": 0, "start": 12, "end": 13, "state": 16, "alloctres": 22, "jobname": 25}
+    index = {"jobid": 0, "account": 5, "start": 12, "end": 13, "state": 16, "alloctres": 22, "jobname": 25}
     fields = line.split("|", 25)
     for name, value in values.items():
         fields[index[name]] = value
@@ -239,6 +239,11 @@ def test_errors_name_sacct_fields(db, tmp_path):
 
     with pytest.raises(CommandError, match=r"line 1, column end: end is before start \(got '2017-01-01T21:00:00"):
         run(write(tmp_path, line), "--format", "sacct", "--gpu-type", "V100")
+
+
+def test_a_job_without_an_account_names_the_account_field(db, tmp_path):
+    with pytest.raises(CommandError, match=r"line 1, column account: is required"):
+        run(write(tmp_path, with_fields(REAL_LINE, account="")), "--format", "sacct", "--gpu-type", "V100")
 
 
 def test_a_line_with_too_few_fields_is_named(db, tmp_path):
