@@ -5,6 +5,10 @@ from collections.abc import Callable
 import pytest
 from django.db import IntegrityError, transaction
 
+# Each API request reads and writes its throttle counter in the cache, a database table by
+# default: a read, a count (the cache's cull check) and an upsert in a savepoint.
+THROTTLE_QUERIES = 6
+
 
 def assert_rejected_by_database(write: Callable[[], object]) -> None:
     """The database itself (a CHECK or UNIQUE constraint) refuses the write.
