@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
@@ -47,6 +48,11 @@ def one_of_each(db):
     InstanceTypeFactory()
     CostSnapshotFactory()
     UsageSnapshotFactory()
+    login = {"ip_address": "10.0.0.1", "user_agent": "test", "username": "bob", "http_accept": "*/*",
+             "path_info": "/admin/login/"}  # fmt: skip
+    AccessAttempt.objects.create(**login, failures_since_start=5)
+    AccessFailureLog.objects.create(**login)
+    AccessLog.objects.create(**login)
 
 
 def _url(model, view, *args):
@@ -56,7 +62,8 @@ def _url(model, view, *args):
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
 def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
     assert staff_client.get(_url(model, "changelist")).status_code == 200
-    read_only = model in (ImportRecord, AuthToken, BudgetAlert, LlmCall)  # written by imports, commands, the API
+    # Written by imports, commands, the API, the login lockout.
+    read_only = model in (ImportRecord, AuthToken, BudgetAlert, LlmCall, AccessAttempt, AccessFailureLog, AccessLog)
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()
     assert staff_client.get(_url(model, "change", obj.pk)).status_code == 200
