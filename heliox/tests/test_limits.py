@@ -106,3 +106,16 @@ def test_migrate_creates_the_cache_table(tmp_path):
     with sqlite3.connect(database) as sqlite:
         tables = {name for (name,) in sqlite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "heliox_cache" in tables
+
+
+def test_a_forged_forwarded_for_header_does_not_reset_the_anonymous_rate(db, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {**AnonRateThrottle.THROTTLE_RATES, "anon": "2/minute"})
+    cache.clear()
+    client = APIClient(REMOTE_ADDR="192.0.2.7")
+    codes = [client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)]
+    cache.clear()
+    assert codes == [200, 200, 429]
