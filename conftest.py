@@ -28,12 +28,15 @@ def postgres_only():
 def org(db):
     """Two teams with jobs, prices, a bill and rollups; users of each role.
 
+    staff: staff with every permission on Heliox's data (teams, jobs, costs); dave: no team.
     nlp (alice manager, bob member): llama 4 x H100 aws 1:00-3:00 on 2025-03-10 -> 8 GPU-h, $32.
     vision (carol manager): vit 2 x H100 aws 1:00-2:00 -> 2 GPU-h, $8.
     Bill for aws H100 that day: $50.00, so $10.00 idle.
     """
     from datetime import UTC, date, datetime
     from decimal import Decimal
+
+    from django.contrib.auth.models import Permission
 
     from costs.services.rollup import usage_rollup
     from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory
@@ -43,6 +46,8 @@ def org(db):
     nlp, vision = TeamFactory(name="nlp"), TeamFactory(name="vision")
     users = {name: UserFactory(username=name) for name in ("alice", "bob", "carol", "dave")}
     users["staff"] = UserFactory(username="staff", is_staff=True)
+    heliox_data = Permission.objects.filter(content_type__app_label__in=["teams", "jobs", "costs"])
+    users["staff"].user_permissions.set(heliox_data)
     MembershipFactory(user=users["alice"], team=nlp, role="manager")
     MembershipFactory(user=users["bob"], team=nlp, role="member")
     MembershipFactory(user=users["carol"], team=vision, role="manager")

@@ -58,7 +58,10 @@ def main() -> None:
         started = time.perf_counter()
         build(args.jobs)
         print(f"built a year of rollups from {args.jobs:,} jobs in {time.perf_counter() - started:.0f} s")
-    user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    # A superuser: staff without permissions would see only their own teams (none).
+    user, _ = get_user_model().objects.update_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
     client = APIClient()
     client.force_authenticate(user)
     for label, url in (

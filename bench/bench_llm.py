@@ -43,7 +43,10 @@ def main() -> None:
         cursor.execute(f"TRUNCATE {LlmCall._meta.db_table}")
     LlmUsageSnapshot.objects.all().delete()
     teams = [str(Team.objects.get_or_create(name=f"llm-team-{n}")[0].pk) for n in range(4)]
-    user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    # A superuser: staff without permissions would see only their own teams (none).
+    user, _ = get_user_model().objects.update_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
     client = APIClient()
     client.force_authenticate(user)
     rng = random.Random(7)

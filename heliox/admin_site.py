@@ -4,6 +4,7 @@ import csv
 from datetime import date, timedelta
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,6 +16,7 @@ from costs.selectors.dashboard import dashboard_data, team_page_data
 from heliox.api import RangeParams
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
+from heliox.permissions import sees_organisation_spend
 from teams.models import Team
 
 PRESETS = {
@@ -72,6 +74,10 @@ class HelioxAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         context = self._range_context(request)
+        if not sees_organisation_spend(request.user):
+            # Staff without the permissions see the admin's app list, not the organisation's spend.
+            context["dashboard"] = None
+            return super().index(request, extra_context={**context, **(extra_context or {})})
         currency = request.GET.get("currency", "USD").strip().upper() or "USD"
         try:
             data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
@@ -84,7 +90,7 @@ class HelioxAdminSite(admin.AdminSite):
         return super().index(request, extra_context={**context, **(extra_context or {})})
 
     def team_view(self, request, pk):
-        if not request.user.has_perm("teams.view_team"):
+        if not (request.user.has_perm("teams.view_team") and sees_organisation_spend(request.user)):
             raise Http404
         team = get_object_or_404(Team, pk=pk)
         context = self._range_context(request)
@@ -99,6 +105,8 @@ class HelioxAdminSite(admin.AdminSite):
         )  # fmt: skip
 
     def export_view(self, request, table: str):
+        if not sees_organisation_spend(request.user):
+            raise PermissionDenied
         if table not in EXPORTS:
             raise Http404
         context = self._range_context(request)

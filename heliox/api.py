@@ -18,6 +18,7 @@ from costs.selectors import GROUP_BY_FIELDS, INTERVALS
 from costs.selectors.spend import KINDS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
+from heliox.permissions import permission_for, sees_organisation_spend, staff_can
 from teams.models import Membership
 
 MAX_RANGE_DAYS = 3 * 366
@@ -32,8 +33,8 @@ def member_team_ids(user, role: str | None = None) -> list:
 
 
 def team_scope(user) -> list | None:
-    """None for staff (everything); otherwise the ids of the user's teams."""
-    return None if user.is_staff else member_team_ids(user)
+    """None (everything) for staff who may view the organisation's spend; otherwise the user's teams."""
+    return None if sees_organisation_spend(user) else member_team_ids(user)
 
 
 class TeamScopedMixin:
@@ -41,8 +42,9 @@ class TeamScopedMixin:
 
     `team_field` is the lookup from the model to its team ("team", or "pk" for Team
     itself). None means the data is not a team's (the price catalog): everyone
-    authenticated reads it. `staff_only` hides the data from non-staff entirely
-    (the organisation's bill). Another team's object is then simply not found: 404.
+    authenticated reads it. `staff_only` hides the data from everyone without the view
+    permission (the organisation's bill). Staff with the model's view permission see every
+    team's rows; another team's object is otherwise simply not found: 404.
     """
 
     team_field: str | None = "team"
@@ -51,10 +53,10 @@ class TeamScopedMixin:
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()
         user = self.request.user
-        if user.is_staff:
-            return queryset
         if not user.is_authenticated:  # schema generation; requests are refused before this
             return queryset.none()
+        if staff_can(user, "view", queryset.model):
+            return queryset
         if self.staff_only:
             return queryset.none()
         if self.team_field is None:
@@ -63,32 +65,48 @@ class TeamScopedMixin:
 
 
 class StaffWritePermission(permissions.BasePermission):
-    """Anyone authenticated reads (what their scope shows); only staff write."""
+    """Anyone authenticated reads (what their scope shows); staff write with the model's add/change/delete perm."""
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated) and (
-            request.method in permissions.SAFE_METHODS or request.user.is_staff
+            request.method in permissions.SAFE_METHODS
+            or staff_can(request.user, permission_for(request, view), view.queryset.model)
         )
 
 
-class JobPermission(permissions.BasePermission):
-    """Staff: everything. Members register jobs (create, finish); managers also edit and delete them."""
+class TeamRolePermission(permissions.BasePermission):
+    """Staff with the model permission: any team. Others by their role in the object's team.
 
-    member_actions = ("create", "finish")
+    Members may do `member_actions` (jobs: create, finish: a scheduler's account); managers
+    every write. Reads are scoped by TeamScopedMixin.
+    """
+
+    member_actions: tuple[str, ...] = ()
 
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+        if request.method in permissions.SAFE_METHODS or self._staff(request, view):
             return True
-        return bool(member_team_ids(request.user))
+        if view.action in self.member_actions:
+            return bool(member_team_ids(request.user))
+        return bool(member_team_ids(request.user, Membership.Role.MANAGER))
 
     def has_object_permission(self, request, view, obj) -> bool:
-        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
+        if request.method in permissions.SAFE_METHODS or self._staff(request, view):
             return True
         if view.action in self.member_actions:
             return obj.team_id in member_team_ids(request.user)
         return obj.team_id in member_team_ids(request.user, Membership.Role.MANAGER)
+
+    def _staff(self, request, view) -> bool:
+        return staff_can(request.user, permission_for(request, view), view.queryset.model)
+
+
+class JobPermission(TeamRolePermission):
+    """Members register jobs (create, finish); managers also edit and delete them."""
+
+    member_actions = ("create", "finish")
 
 
 class JobCursorPagination(CursorPagination):

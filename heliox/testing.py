@@ -8,6 +8,13 @@ from django.db import IntegrityError, transaction
 # Each API request reads and writes its throttle counter in the cache, a database table by
 # default: a read, a count (the cache's cull check) and an upsert in a savepoint.
 THROTTLE_QUERIES = 6
+# A staff user's model permissions, loaded once per request: their own and their groups'.
+PERMISSION_QUERIES = 2
+
+
+def fresh(user):
+    """The user as the next request loads it, without the permissions cached on this object."""
+    return type(user).objects.get(pk=user.pk)
 
 
 def assert_rejected_by_database(write: Callable[[], object]) -> None:

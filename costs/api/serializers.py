@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, LlmCall, UsageSnapshot
 from heliox.api import member_team_ids
+from heliox.permissions import staff_can
 from teams.models import Membership, Team
 
 
@@ -94,7 +95,8 @@ class BudgetSerializer(serializers.ModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         request = self.context.get("request")
-        if request and request.user.is_authenticated and not request.user.is_staff:
+        writes_any_team = request and staff_can(request.user, "change" if self.instance else "add", Budget)
+        if request and request.user.is_authenticated and not writes_any_team:
             fields["team"].queryset = Team.objects.filter(pk__in=member_team_ids(request.user, Membership.Role.MANAGER))
         return fields
 

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,12 +35,14 @@ from heliox.api import (
     JobCursorPagination,
     RangeParams,
     StaffWritePermission,
+    TeamRolePermission,
     TeamScopedMixin,
     member_team_ids,
     team_scope,
 )
 from heliox.errors import InputError
-from teams.models import Membership, Team
+from heliox.permissions import staff_can
+from teams.models import Team
 
 
 class GpuPriceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
@@ -87,20 +89,8 @@ class CostSnapshotViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         allocation_refresh(days=[day])
 
 
-class BudgetPermission(permissions.BasePermission):
-    """Members read their teams' budgets; managers (of the budget's team) and staff write them."""
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(member_team_ids(request.user, Membership.Role.MANAGER))
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.user.is_staff or request.method in permissions.SAFE_METHODS:
-            return True
-        return obj.team_id in member_team_ids(request.user, Membership.Role.MANAGER)
+class BudgetPermission(TeamRolePermission):
+    """Members read their teams' budgets; managers of the budget's team and staff with the permission write them."""
 
 
 class BudgetViewSet(TeamScopedMixin, viewsets.ModelViewSet):
@@ -135,7 +125,7 @@ class LlmCallViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
     def create(self, request):
-        allowed = None if request.user.is_staff else member_team_ids(request.user)
+        allowed = None if staff_can(request.user, "add", LlmCall) else member_team_ids(request.user)
         try:
             body, status, replayed = llm_calls_ingest(
                 payload=request.data, user=request.user, allowed_team_ids=allowed,

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from heliox.api import member_team_ids
+from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
 
@@ -41,7 +42,8 @@ class JobSerializer(serializers.ModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         request = self.context.get("request")
-        if request and not request.user.is_staff and request.user.is_authenticated:
+        writes_any_team = request and staff_can(request.user, "change" if self.instance else "add", Job)
+        if request and request.user.is_authenticated and not writes_any_team:
             fields["team"].queryset = Team.objects.filter(pk__in=member_team_ids(request.user))
         return fields
 
