@@ -1,6 +1,7 @@
 from datetime import UTC
 from decimal import Decimal
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -12,6 +13,20 @@ from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
 
 SECONDS_PER_HOUR, HOURS = Decimal(3600), Decimal("0.0001")
+
+# (provider, external_id) is unique across the organisation, so a clash may be with another
+# team's job: the answer is the same whoever owns it and names nothing about that job.
+EXTERNAL_ID_TAKEN = (
+    "This provider already has a job with this external_id. Scheduler ids must be unique per provider: "
+    "use another external_id, or leave it empty."
+)
+
+
+def external_id_taken(*, provider: str, external_id: str | None, exclude_pk=None) -> bool:
+    """Whether another job holds (provider, external_id); an empty id never clashes."""
+    if not external_id:
+        return False
+    return Job.objects.filter(provider=provider, external_id=external_id).exclude(pk=exclude_pk).exists()
 
 
 def iso(moment) -> str | None:
@@ -38,6 +53,8 @@ class JobSerializer(serializers.ModelSerializer):
             "start_time", "end_time", "status", "external_id", "metadata", "gpu_hours", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+        # DRF's unique-together validator is replaced by the check in validate(), which says less.
+        validators = []
 
     def get_fields(self):
         fields = super().get_fields()
@@ -86,7 +103,22 @@ class JobSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"end_time": "Must not be before start_time."})
         if end and not start:
             raise serializers.ValidationError({"start_time": "Required when end_time is set."})
+        provider = attrs.get("provider", getattr(self.instance, "provider", None))
+        external_id = attrs.get("external_id", getattr(self.instance, "external_id", None))
+        if external_id_taken(provider=provider, external_id=external_id, exclude_pk=getattr(self.instance, "pk", None)):
+            raise serializers.ValidationError({"external_id": EXTERNAL_ID_TAKEN})
         return attrs
+
+    def save(self, **kwargs) -> Job:
+        """A job that takes the same (provider, external_id) at the same moment: the same 400, not a 500."""
+        try:
+            with transaction.atomic():
+                return super().save(**kwargs)
+        except IntegrityError:
+            job = self.instance or Job(**self.validated_data)
+            if external_id_taken(provider=job.provider, external_id=job.external_id or None, exclude_pk=job.pk):
+                raise serializers.ValidationError({"external_id": [EXTERNAL_ID_TAKEN]}) from None
+            raise
 
 
 class FinishSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from heliox.testing import PERMISSION_QUERIES, THROTTLE_QUERIES, fresh
+from jobs.api.serializers import EXTERNAL_ID_TAKEN
 from jobs.models import Job
 from jobs.tests.factories import JobFactory
 
@@ -175,3 +176,49 @@ def test_job_list_queries_do_not_grow_with_rows(org, api, django_assert_max_num_
     with django_assert_max_num_queries(1 + THROTTLE_QUERIES + PERMISSION_QUERIES) as many:
         staff.get("/api/v1/jobs/")
     assert len(few) == len(many)
+
+
+def test_an_external_id_clash_says_the_same_whoever_owns_the_other_job(org, api):
+    bob = api.as_user(org["users"]["bob"])
+    body = {**NEW_JOB, "team": str(org["teams"]["nlp"].pk), "provider": "aws"}
+    own_team = bob.post("/api/v1/jobs/", {**body, "external_id": "nlp-1"}, format="json")
+    other_team = bob.post("/api/v1/jobs/", {**body, "external_id": "vision-1"}, format="json")
+    assert own_team.status_code == other_team.status_code == 400
+    assert own_team.json() == other_team.json() == {"external_id": [EXTERNAL_ID_TAKEN]}
+    assert "vision" not in other_team.content.decode()
+    assert str(org["jobs"]["vit"].pk) not in other_team.content.decode()
+    # The same id at another provider, or no id at all, is no clash.
+    assert (
+        bob.post("/api/v1/jobs/", {**body, "provider": "gcp", "external_id": "vision-1"}, format="json").status_code
+        == 201
+    )
+    assert bob.post("/api/v1/jobs/", {**body, "external_id": ""}, format="json").status_code == 201
+
+
+def test_an_edit_that_takes_another_teams_external_id_is_the_same_400(org, api):
+    llama = org["jobs"]["llama"]
+    alice = api.as_user(org["users"]["alice"])
+    response = alice.patch(f"/api/v1/jobs/{llama.pk}/", {"external_id": "vision-1"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"external_id": [EXTERNAL_ID_TAKEN]}
+    # Keeping its own id is no clash.
+    assert alice.patch(f"/api/v1/jobs/{llama.pk}/", {"external_id": "nlp-1"}, format="json").status_code == 200
+
+
+def test_an_external_id_taken_between_the_check_and_the_insert_is_the_same_400(org, api, monkeypatch):
+    # Two schedulers registering the same id at once: the database's unique constraint decides.
+    from jobs.api import serializers
+
+    real, calls = serializers.external_id_taken, []
+
+    def taken_only_after_the_check(**kwargs) -> bool:
+        calls.append(kwargs)
+        return len(calls) > 1 and real(**kwargs)
+
+    monkeypatch.setattr(serializers, "external_id_taken", taken_only_after_the_check)
+    body = {**NEW_JOB, "team": str(org["teams"]["nlp"].pk), "provider": "aws", "external_id": "vision-1"}
+    response = api.as_user(org["users"]["bob"]).post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"external_id": [EXTERNAL_ID_TAKEN]}
+    assert Job.objects.filter(external_id="vision-1").count() == 1
+    assert len(calls) == 2  # the check passed; the insert failed and was checked again
