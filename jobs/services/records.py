@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 
 from heliox.errors import InputError
 from jobs.models import ImportRecord
@@ -68,14 +68,30 @@ def options_key(options: dict | None) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _wait_for_other_runs(kind: str, checksum: str) -> None:
+    """Serialise runs of one file: a second run waits here until the first commits or rolls back.
+
+    PostgreSQL: a transaction-level advisory lock on (kind, checksum), whatever the options
+    (they write the same rows). SQLite: nothing to do, its transactions start IMMEDIATE,
+    so a second writer waits for the first already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"heliox-import:{kind}:{checksum}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 @contextmanager
 def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = "", options: dict | None = None):
     """Run an import in one transaction and log it; yields the (unsaved) ImportRecord to fill.
 
     A file already imported successfully (same kind, SHA-256 and `options`: those that
     change what the file imports as, e.g. --gpu-type) is not imported again: the
-    context yields None. A dry run rolls back. A failure rolls back the data and logs
-    the error, then re-raises it.
+    context yields None. Two runs of one file at once are serialised: the second waits
+    for the first and then finds it imported. The success is logged in the import's own
+    transaction, so that the data and its record commit together. A dry run rolls back.
+    A failure rolls back the data and logs the error, then re-raises it.
     """
     check_file(path)
     checksum = file_sha256(path)
@@ -84,28 +100,45 @@ def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = 
         options=options or {}, options_sha256=options_key(options),
     )  # fmt: skip
     started = time.perf_counter()
-    previous = ImportRecord.objects.filter(
-        kind=kind, sha256=checksum, options_sha256=record.options_sha256, status=ImportRecord.Status.SUCCEEDED
-    ).first()
-    if previous and not dry_run:
-        record.status = ImportRecord.Status.DUPLICATE
-        record.totals = {"duplicate_of": str(previous.pk)}
-        record.save()
-        yield None
-        return
     try:
         with transaction.atomic():
+            _wait_for_other_runs(kind, checksum)
+            previous = ImportRecord.objects.filter(
+                kind=kind, sha256=checksum, options_sha256=record.options_sha256, status=ImportRecord.Status.SUCCEEDED
+            ).first()
+            if previous and not dry_run:
+                record.status, record.totals = ImportRecord.Status.DUPLICATE, {"duplicate_of": str(previous.pk)}
+                record.save()
+                yield None
+                return
             yield record
+            record.duration_ms = int((time.perf_counter() - started) * 1000)
             if dry_run:
                 transaction.set_rollback(True)
+            else:
+                record.status = ImportRecord.Status.SUCCEEDED
+                record.save()
     except InputError as error:
-        record.status, record.error = ImportRecord.Status.FAILED, str(error)
-        record.duration_ms = int((time.perf_counter() - started) * 1000)
-        record.save()
+        _log_failure(record, str(error), started)
         raise
-    record.status = ImportRecord.Status.DRY_RUN if dry_run else ImportRecord.Status.SUCCEEDED
+    except IntegrityError:
+        # Another import (of another file) wrote the same new team or job at the same moment.
+        error = InputError(
+            "another import wrote the same rows at the same time and this one was rolled back; run it again",
+            path=str(path),
+        )
+        _log_failure(record, str(error), started)
+        raise error from None
+    if dry_run:
+        record.status = ImportRecord.Status.DRY_RUN
+        record.save()
+
+
+def _log_failure(record: ImportRecord, error: str, started: float) -> None:
+    record.status, record.error = ImportRecord.Status.FAILED, error
     record.duration_ms = int((time.perf_counter() - started) * 1000)
-    record.save()
+    record._state.adding = True  # a success saved in the rolled-back transaction is not there
+    record.save(force_insert=True)
 
 
 @dataclass(frozen=True)
