@@ -27,6 +27,7 @@ from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, LlmCall, 
 from costs.selectors import allocation_cells, spend_summary, spend_timeseries, team_spend
 from costs.selectors.budgets import budget_statuses
 from costs.selectors.fx import spend_summary_in
+from costs.selectors.spend import MAX_TIMESERIES_POINTS, TooManyPoints
 from costs.services.allocation import allocation_refresh
 from costs.services.llm import llm_calls_ingest
 from heliox.api import (
@@ -202,14 +203,16 @@ class CostTimeseriesView(AggregateView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        """One series per group, a point per day, week or month."""
+        """One series per group, a point per day, week or month; at most 20,000 points (periods x groups)."""
         params = self.params(request)
         try:
             result = spend_timeseries(
                 start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
                 idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
-                currency=params["currency"],
+                currency=params["currency"], max_points=MAX_TIMESERIES_POINTS,
             )  # fmt: skip
+        except TooManyPoints as error:
+            return Response({"detail": str(error)}, status=400)
         except ValueError as error:  # no rate on some day of the range
             return Response({"currency": [str(error)]}, status=400)
         if self.wants_csv(request):
