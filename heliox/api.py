@@ -5,9 +5,10 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+from csp.constants import UNSAFE_INLINE
 from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework import permissions, serializers
+from rest_framework import permissions, renderers, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils import encoders
@@ -129,6 +130,17 @@ class DecimalAsStringEncoder(encoders.JSONEncoder):
 
 class ExactJSONRenderer(JSONRenderer):
     encoder_class = DecimalAsStringEncoder
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's HTML pages. Their templates set a few inline styles (never an inline script), so these
+    pages, and only these, allow inline styles in the Content-Security-Policy."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_update = {"style-src": [UNSAFE_INLINE]}
+        return super().render(data, accepted_media_type, renderer_context)
 
 
 class CSVRenderer(BaseRenderer):

@@ -10,7 +10,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
-from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,6 +30,7 @@ from costs.selectors.spend import MAX_TIMESERIES_POINTS, TooManyPoints
 from costs.services.allocation import allocation_refresh
 from costs.services.llm import llm_calls_ingest
 from heliox.api import (
+    BrowsableAPIRenderer,
     CSVRenderer,
     ExactJSONRenderer,
     JobCursorPagination,

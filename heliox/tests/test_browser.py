@@ -35,9 +35,17 @@ def page(live_server, transactional_db, django_user_model, monkeypatch):
                   "--disable-sync", "--no-first-run"],
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.errors = []
+        page.errors, page.csp_violations, page.csp_headers = [], [], {}
         page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
         page.on("pageerror", lambda error: page.errors.append(str(error)))
+        # Every Content-Security-Policy violation of every page, and the policy each page was sent with.
+        page.expose_function("helioxCspViolation", lambda violation: page.csp_violations.append(violation))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', (e) => window.helioxCspViolation("
+            "`${e.violatedDirective} blocked ${e.blockedURI} in ${e.documentURI}`));"
+        )
+        page.on("response", lambda response: response.request.resource_type == "document" and page.csp_headers
+                .__setitem__(response.url, response.headers.get("content-security-policy")))  # fmt: skip
         page.goto(f"{live_server.url}/admin/login/")
         page.fill("#id_username", "admin")
         page.fill("#id_password", "correct-horse-battery")
@@ -82,9 +90,25 @@ def test_dashboard_draws_every_chart_and_the_date_picker_changes_totals(page):
     assert charts_drawn(page)["team_daily"] > 0
     page.screenshot(path=str(RESULTS / "team.png"), full_page=True)
     assert page.errors == []
+    assert page.csp_violations == []
+    assert all(policy and "script-src 'self'" in policy for policy in page.csp_headers.values()), page.csp_headers
 
 
 def test_empty_dashboard_renders_without_errors(page):
     page.goto(f"{page.base}/admin/")
     assert page.is_visible("#hx-empty")
     assert page.errors == []
+
+
+def test_swagger_ui_and_the_browsable_api_run_under_the_content_security_policy(page):
+    page.goto(f"{page.base}/api/docs/")
+    page.wait_for_selector(".swagger-ui .opblock-tag", timeout=30_000)  # the schema was fetched and drawn
+    page.click("text=costs >> nth=0")
+    page.wait_for_selector(".opblock-summary-path", timeout=10_000)
+    page.goto(f"{page.base}/api/v1/teams/")
+    page.wait_for_selector("text=Team List")
+    assert page.errors == []
+    assert page.csp_violations == []
+    docs = page.csp_headers[f"{page.base}/api/docs/"]
+    assert "script-src 'self'" in docs
+    assert "style-src 'self'" in docs
