@@ -38,3 +38,15 @@ def test_debug_on_runs_with_a_development_key():
     result = _load_settings(DEBUG="on")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_every_variable_the_settings_read_is_in_env_example_and_the_readme():
+    import re
+
+    names = set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]+)\"", (ROOT / "heliox" / "settings.py").read_text()))
+    assert {"DEBUG", "SECRET_KEY", "REDIS_URL", "AXES_FAILURE_LIMIT", "CSP_REPORT_ONLY"} <= names
+    example = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme[readme.index("## Configuration") : readme.index("## Data model")]
+    assert sorted(names - example) == []
+    assert sorted(name for name in names if f"`{name}`" not in configuration) == []
