@@ -114,7 +114,10 @@ if env.str("CACHE_URL", default=""):
 elif env.str("REDIS_URL", default=""):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "heliox_cache"}}
+    # Past MAX_ENTRIES the table is culled, expired rows first, then live counters: room for
+    # 10,000 clients a minute (each set also counts the rows, so not unbounded). Use Redis for more.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "heliox_cache",
+                          "OPTIONS": {"MAX_ENTRIES": 10_000}}}  # fmt: skip
 CACHES["default"].setdefault("KEY_PREFIX", "heliox")
 
 # Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from

@@ -86,7 +86,8 @@ def _cache_setting(**env: str) -> str:
 
 def test_the_cache_is_the_database_by_default_and_redis_or_any_url_when_set():
     assert _cache_setting() == str({"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                                    "LOCATION": "heliox_cache", "KEY_PREFIX": "heliox"})  # fmt: skip
+                                    "LOCATION": "heliox_cache", "OPTIONS": {"MAX_ENTRIES": 10_000},
+                                    "KEY_PREFIX": "heliox"})  # fmt: skip
     assert _cache_setting(REDIS_URL="redis://cache:6379/2") == str(
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://cache:6379/2",
          "KEY_PREFIX": "heliox"}
