@@ -138,8 +138,8 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         response = (renderer_context or {}).get("response")
-        if response is not None:
-            response._csp_update = {"style-src": [UNSAFE_INLINE]}
+        if response is not None:  # django-csp adds it to the enforced or the report-only policy, whichever is set
+            response._csp_update = response._csp_update_ro = {"style-src": [UNSAFE_INLINE]}
         return super().render(data, accepted_media_type, renderer_context)
 
 

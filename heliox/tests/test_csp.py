@@ -53,3 +53,14 @@ def test_only_the_browsable_api_allows_inline_styles_and_never_inline_scripts(st
     assert policy["style-src"] == "'self' 'unsafe-inline'"
     assert policy["script-src"] == "'self'"
     assert directives(staff_client.get("/api/v1/teams/")["Content-Security-Policy"])["style-src"] == "'self'"
+
+
+def test_report_only_mode_sends_the_same_policy_as_report_only(staff_client, settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.CONTENT_SECURITY_POLICY
+    settings.CONTENT_SECURITY_POLICY = None
+    login = staff_client.get("/admin/login/")
+    assert "Content-Security-Policy" not in login
+    assert directives(login["Content-Security-Policy-Report-Only"]) == directives(POLICY)
+    browsable = staff_client.get("/api/v1/teams/", HTTP_ACCEPT="text/html")
+    assert "Content-Security-Policy" not in browsable
+    assert directives(browsable["Content-Security-Policy-Report-Only"])["style-src"] == "'self' 'unsafe-inline'"
