@@ -21,7 +21,7 @@ import django
 django.setup()
 from django.test import RequestFactory
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle
+from heliox.throttling import AnonRateThrottle
 ip, tries = sys.argv[1], int(sys.argv[2])
 allowed = sum(
     AnonRateThrottle().allow_request(Request(RequestFactory().get("/api/schema/", REMOTE_ADDR=ip)), None)
@@ -112,7 +112,8 @@ def test_migrate_creates_the_cache_table(tmp_path):
 def test_a_forged_forwarded_for_header_does_not_reset_the_anonymous_rate(db, monkeypatch):
     from django.core.cache import cache
     from rest_framework.test import APIClient
-    from rest_framework.throttling import AnonRateThrottle
+
+    from heliox.throttling import AnonRateThrottle
 
     monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {**AnonRateThrottle.THROTTLE_RATES, "anon": "2/minute"})
     cache.clear()
