@@ -175,7 +175,8 @@ def test_report_without_bills_shows_billed_and_idle_unknown(unbilled, capsys):
 
 
 def test_summary_api_without_bills_returns_null_billed_and_idle(unbilled, api, django_user_model):
-    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    # The organisation-wide figures need the view permissions (a superuser holds them).
+    staff = django_user_model.objects.create_user("staff", is_staff=True, is_superuser=True)
 
     body = api.as_user(staff).get("/api/v1/costs/summary?start=2025-03-10&end=2025-03-11&group_by=team").json()
 
