@@ -1,7 +1,33 @@
 """Fixtures shared by every app's tests."""
 
+import socket
+
 import pytest
 from django.db import connection
+
+# The tests' DNS: no test depends on the network. A value may be a callable (an answer that changes).
+FAKE_DNS = {
+    "hooks.example.com": ["93.184.215.14"],
+    "hooks.slack.com": ["2600:1f18:24e6:b900::1", "54.84.61.11"],
+    "localhost": ["127.0.0.1", "::1"],
+    "metadata.example.com": ["169.254.169.254"],
+    "intranet.example.com": ["10.1.2.3"],
+}
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch):
+    """Host name -> addresses for heliox.net (webhook checks); edit the returned dict to change answers."""
+    table = dict(FAKE_DNS)
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = table[host]
+        return list(answer() if callable(answer) else answer)
+
+    monkeypatch.setattr("heliox.net.resolve", resolve)
+    return table
 
 
 @pytest.fixture(autouse=True)
