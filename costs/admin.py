@@ -12,6 +12,7 @@ from costs.models import (
     LlmUsageSnapshot,
     ModelPrice,
     UsageSnapshot,
+    WebhookEndpoint,
 )
 from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import allocation_refresh
@@ -117,7 +118,10 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status(self, budget: Budget):
-        return self._status(budget) and self._status(budget).status
+        status = self._status(budget)
+        if status is None:
+            return None
+        return f"{status.status}: {status.problem}" if status.problem else status.status
 
 
 @admin.register(BudgetAlert)
@@ -134,6 +138,20 @@ class BudgetAlertAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Webhook URLs' delivery health. Deleting a row (or clearing its next try) lets the next run try it at once."""
+
+    list_display = ["url", "failures", "next_attempt_at", "last_success_at", "last_error"]
+    list_filter = ["failures"]
+    search_fields = ["url"]
+    fields = ["url", "failures", "next_attempt_at", "last_success_at", "last_error"]
+    readonly_fields = ["url", "failures", "last_success_at", "last_error"]
+
+    def has_add_permission(self, request):
         return False
 
 

@@ -23,6 +23,9 @@ from heliox.permissions import permission_for, sees_organisation_spend, staff_ca
 from teams.models import Membership
 
 MAX_RANGE_DAYS = 3 * 366
+# Money and hours go out as decimal strings ("32.00"), never JSON numbers: the schema says so.
+DECIMAL_STRING = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+DECIMAL_STRING_OR_NULL = {**DECIMAL_STRING, "nullable": True}
 
 
 def member_team_ids(user, role: str | None = None) -> list:

@@ -267,10 +267,19 @@ LOGGING = {
 }
 
 # Budget alerts: webhook POSTs time out after this many seconds and are tried this many
-# times per run, waiting BUDGET_WEBHOOK_BACKOFF x 2^n seconds between tries.
+# times per run (a timeout is not tried again), waiting BUDGET_WEBHOOK_BACKOFF x 2^n seconds
+# between tries. All deliveries of one check_budgets run share BUDGET_WEBHOOK_RUN_SECONDS;
+# what does not fit waits for the next run. A URL that failed is skipped for
+# BUDGET_WEBHOOK_RETRY_AFTER x 2^(failures - 1) seconds, at most BUDGET_WEBHOOK_RETRY_MAX.
 BUDGET_WEBHOOK_TIMEOUT = env.float("BUDGET_WEBHOOK_TIMEOUT", default=5.0)
 BUDGET_WEBHOOK_ATTEMPTS = env.int("BUDGET_WEBHOOK_ATTEMPTS", default=3)
 BUDGET_WEBHOOK_BACKOFF = env.float("BUDGET_WEBHOOK_BACKOFF", default=1.0)
+BUDGET_WEBHOOK_RUN_SECONDS = env.float("BUDGET_WEBHOOK_RUN_SECONDS", default=30.0)
+BUDGET_WEBHOOK_RETRY_AFTER = env.int("BUDGET_WEBHOOK_RETRY_AFTER", default=300)
+BUDGET_WEBHOOK_RETRY_MAX = env.int("BUDGET_WEBHOOK_RETRY_MAX", default=86_400)
+# Webhooks reach public addresses only; these host names, addresses or networks (CIDR) may be
+# internal, e.g. chat.internal.example.com,10.20.0.0/16.
+BUDGET_WEBHOOK_ALLOWED_HOSTS = env.list("BUDGET_WEBHOOK_ALLOWED_HOSTS", default=[])
 # Link to the dashboard in alert messages.
 HELIOX_BASE_URL = env.str("HELIOX_BASE_URL", default="http://127.0.0.1:8000")
 # LLM price catalog: `refresh_model_prices --if-stale` does nothing while it is younger.

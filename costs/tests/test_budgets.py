@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
-from costs.models import Budget, BudgetAlert
+from costs.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.selectors.budgets import budget_period, budget_statuses
 from costs.services.budgets import budgets_check
 from costs.tests.factories import UsageSnapshotFactory
@@ -41,6 +42,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook(settings):
     settings.BUDGET_WEBHOOK_TIMEOUT, settings.BUDGET_WEBHOOK_ATTEMPTS, settings.BUDGET_WEBHOOK_BACKOFF = 0.3, 2, 0.01
+    settings.BUDGET_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the test's server is on loopback
     Hook.mode, Hook.received = 200, []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -138,7 +140,7 @@ def test_quarterly_budget_spans_three_months(team):
 
 
 @pytest.mark.parametrize("mode", [500, "slow"])
-def test_a_failing_webhook_is_logged_retried_next_run_and_does_not_block_email(team, webhook, mode):
+def test_a_failing_webhook_is_logged_backed_off_across_runs_and_does_not_block_email(team, webhook, mode, settings):
     daily_spend(team, NOV, 10, "55.00")  # 550: only the 50 % threshold; projected 1,650
     budget(team, webhook, thresholds=[50])
     Hook.mode = mode
@@ -146,15 +148,43 @@ def test_a_failing_webhook_is_logged_retried_next_run_and_does_not_block_email(t
     checks = budgets_check(as_of=date(2025, 11, 10))
 
     assert len(mail.outbox) == 2  # threshold + projected overrun, by e-mail
-    failed = BudgetAlert.objects.filter(channel="webhook")
-    assert sorted(failed.values_list("outcome", "attempts")) == [("failed", 1), ("failed", 1)]
-    assert all(alert.error for alert in failed)
-    assert len(checks[0].failed) == 2
+    alerts = BudgetAlert.objects.filter(channel="webhook")
+    assert list(alerts.values_list("kind", "outcome", "attempts")) == [("threshold", "failed", 1)]
+    assert alerts.get().error
+    # The second alert to the same URL is not tried in this run: the URL just failed.
+    assert [(kind, why.split(";")[0]) for kind, _, why in checks[0].deferred] == [
+        ("projected", "the URL failed 1 time(s) in a row")
+    ]
+    endpoint = WebhookEndpoint.objects.get(url=webhook)
+    assert endpoint.failures == 1
+    assert endpoint.next_attempt_at > timezone.now() + timedelta(seconds=290)
 
-    Hook.mode = 200
+    Hook.mode, posts = 200, len(Hook.received)
+    checks = budgets_check(as_of=date(2025, 11, 10))  # within the back-off: nothing is tried
+    assert (len(checks[0].sent), len(checks[0].failed), len(checks[0].deferred)) == (0, 0, 2)
+    assert len(Hook.received) == posts
+
+    WebhookEndpoint.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     budgets_check(as_of=date(2025, 11, 10))
-    assert sorted(failed.values_list("outcome", "attempts")) == [("sent", 2), ("sent", 2)]
+    assert sorted(alerts.values_list("kind", "outcome", "attempts")) == [("projected", "sent", 1),
+                                                                          ("threshold", "sent", 2)]  # fmt: skip
     assert len(mail.outbox) == 2  # not sent again
+    endpoint.refresh_from_db()
+    assert (endpoint.failures, endpoint.next_attempt_at, endpoint.last_success_at is not None) == (0, None, True)
+
+
+def test_the_back_off_doubles_with_each_failure_up_to_the_maximum(team, webhook, settings):
+    settings.BUDGET_WEBHOOK_RETRY_AFTER, settings.BUDGET_WEBHOOK_RETRY_MAX = 100, 300
+    daily_spend(team, NOV, 10, "55.00")
+    budget(team, webhook, thresholds=[50])
+    Hook.mode = 500
+    pauses = []
+    for _ in range(4):
+        WebhookEndpoint.objects.update(next_attempt_at=None)
+        before = timezone.now()
+        budgets_check(as_of=date(2025, 11, 10))
+        pauses.append(round((WebhookEndpoint.objects.get().next_attempt_at - before).total_seconds(), -1))
+    assert pauses == [100, 200, 300, 300]
 
 
 def test_check_budgets_command_prints_a_table_and_dry_run_sends_nothing(team, capsys):

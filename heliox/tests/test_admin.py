@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
-from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice
+from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice, WebhookEndpoint
 from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
@@ -53,6 +53,7 @@ def one_of_each(db):
     AccessAttempt.objects.create(**login, failures_since_start=5)
     AccessFailureLog.objects.create(**login)
     AccessLog.objects.create(**login)
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/x", failures=1)
 
 
 def _url(model, view, *args):
@@ -63,7 +64,9 @@ def _url(model, view, *args):
 def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
     assert staff_client.get(_url(model, "changelist")).status_code == 200
     # Written by imports, commands, the API, the login lockout.
-    read_only = model in (ImportRecord, AuthToken, BudgetAlert, LlmCall, AccessAttempt, AccessFailureLog, AccessLog)
+    read_only = model in (
+        ImportRecord, AuthToken, BudgetAlert, LlmCall, WebhookEndpoint, AccessAttempt, AccessFailureLog, AccessLog
+    )  # fmt: skip
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()
     assert staff_client.get(_url(model, "change", obj.pk)).status_code == 200

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from costs.selectors.budgets import INVALID
 from costs.services.budgets import budgets_check
 from heliox.commands import iso_date
 
@@ -22,12 +23,16 @@ class Command(BaseCommand):
         rows = []
         for check in checks:
             s = check.status
-            if dry_run:
+            if s.status == INVALID:
+                alerts = "-"
+            elif dry_run:
                 alerts = ", ".join(f"{kind} {t}%" for kind, t in check.due) or "-"
             else:
                 alerts = f"{len(check.sent)} sent, {len(check.failed)} failed"
-            rows.append((s.budget.team.name, f"{s.period_start}..{s.period_end}", f"{s.budget.amount_usd:,}",
-                         f"{s.spent:,}", f"{s.percent}", f"{s.projected:,}", s.status, alerts))  # fmt: skip
+                alerts += f", {len(check.deferred)} deferred" if check.deferred else ""
+            period = f"{s.period_start}..{s.period_end}" if s.period_start else s.budget.period
+            rows.append((s.budget.team.name, period, f"{s.budget.amount_usd:,}", _figure(s.spent),
+                         _figure(s.percent), _figure(s.projected), s.status, alerts))  # fmt: skip
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             self.stdout.write("  ".join(str(value).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
@@ -35,4 +40,22 @@ class Command(BaseCommand):
             self.stdout.write(f"As of {as_of} (dry run: the alerts listed would be due; nothing was sent).")
         failed = sum(len(check.failed) for check in checks)
         if failed:
-            self.stdout.write(self.style.WARNING(f"{failed} alert(s) failed; they are retried on the next run."))
+            self.stdout.write(self.style.WARNING(f"{failed} alert(s) failed; they are retried on a later run."))
+        for check in checks:
+            for *_, why in check.deferred[:1]:
+                self.stdout.write(self.style.WARNING(
+                    f"{check.status.budget.team.name}: {len(check.deferred)} webhook alert(s) deferred to a later "
+                    f"run ({why})."
+                ))  # fmt: skip
+        # An invalid budget (a row out of bounds) needs a person: exit 1, after every other budget was served.
+        invalid = [check.status for check in checks if check.status.status == INVALID]
+        if invalid:
+            names = "; ".join(f"{s.budget.team.name} {s.budget.period} ({s.problem})" for s in invalid)
+            raise CommandError(
+                f"{len(invalid)} budget{'s' if len(invalid) > 1 else ''} could not be checked: {names}. "
+                "Every other budget was checked and alerted; fix these in the admin."
+            )
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:,}"
