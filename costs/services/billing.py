@@ -12,7 +12,6 @@ is refused, naming the cell and its lines. Other lines are counted and skipped.
 Streaming: memory holds the day cells, not the lines.
 """
 
-import csv
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from costs.models import CostSnapshot, InstanceType
 from costs.money import ZERO, to_cents
 from costs.services.allocation import allocation_refresh
 from heliox.errors import InputError
+from heliox.reading import CsvReader
 from jobs.models import ImportRecord
-from jobs.services.records import ImportOutcome, import_run, open_text
+from jobs.services.records import ImportOutcome, import_run
 
 FORMATS = ("focus",)
 # FOCUS 1.2 renamed ProviderName to ServiceProviderName; either will do.
@@ -53,6 +53,8 @@ WORD = re.compile(r"[a-z0-9]+")
 # GPU names inside Azure sizes and meters (Standard_ND96asr_v4 is metered as "ND96asr A100 v4"): left out of the key.
 GPU_WORDS = {"a100", "h100", "h200", "b200", "l40s", "l4", "a10g", "a10", "a6000", "v100", "t4", "m60", "k80", "mi300x"}
 LINES_NAMED = 10  # lines an error names per cell
+# Memory holds a cell per (day, provider, GPU type): a year of six clouds' GPU types is ~40,000.
+MAX_CELLS = 200_000
 
 
 def meter_key(text: str) -> str:
@@ -168,7 +170,7 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
     """Read and validate every line, summing the GPU lines into `counts.cells`."""
     name = str(path)
     instances = Instances()
-    reader = csv.DictReader(open_text(path))
+    reader = CsvReader(path)  # bounded lines, fields and header; plain or gzip
     header = reader.fieldnames or []
     missing = [column for column in REQUIRED if column not in header]
     provider_column = next((column for column in PROVIDER_COLUMNS if column in header), None)
@@ -194,6 +196,9 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
             counts.skipped += 1
             continue
         counts.covered.add((day, provider))
+        if len(counts.covered) > MAX_CELLS:
+            raise InputError(f"covers more than {MAX_CELLS:,} (day, provider) pairs: split the file", path=name,
+                             line=line, field="ChargePeriodStart")  # fmt: skip
         instance = instances.find(provider, [row.get(column) or "" for column in text_columns])
         if instance is None:
             counts.skipped += 1
@@ -202,6 +207,9 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
         # A corrected usage line (Azure's refunds) has a negative quantity: it takes its GPU-hours back.
         quantity = _decimal(row, "ConsumedQuantity", name, line) if usage else ZERO
         counts.cells[(day, provider, instance.gpu_type)].add(line, cost, quantity * instance.gpu_count)
+        if len(counts.cells) > MAX_CELLS:
+            raise InputError(f"more than {MAX_CELLS:,} (day, provider, GPU type) cells: split the file", path=name,
+                             line=line, field="ChargePeriodStart")  # fmt: skip
         counts.kept += 1
 
 

@@ -1,7 +1,5 @@
 """The LLM price catalog: per-token prices from the shipped file, a Heliox CSV or LiteLLM's JSON."""
 
-import csv
-import json
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -15,10 +13,18 @@ from django.utils import timezone
 
 from costs.models import PICO, ModelPrice, PriceRefresh
 from costs.services.litellm import heliox_provider, model_name, rank
-from costs.services.prices import CATALOG_DIR, RefreshResult, apply_effective_dated, catalog_age
+from costs.services.prices import (
+    CATALOG_DIR,
+    MAX_CATALOG_ROWS,
+    RefreshResult,
+    apply_effective_dated,
+    catalog_age,
+)
 from heliox.errors import InputError
+from heliox.reading import CsvReader, json_object_items
 
 DEFAULT_FILE = CATALOG_DIR / "model_prices.csv"
+MAX_JSON_CATALOG_BYTES = 32 << 20  # LiteLLM's file is ~1.5 MB
 FORMATS = ("heliox", "litellm")
 COLUMNS = ("provider", "model", "input_usd_per_mtok", "output_usd_per_mtok", "effective_from")
 MILLION = Decimal(1_000_000)
@@ -62,32 +68,33 @@ def per_million(value: Decimal | None) -> Decimal | None:
 
 def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
     name, rows = str(path), []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", path=name, line=1)
-        for row in reader:
-            line = reader.line_num
-            try:
-                start = datetime.fromisoformat(row["effective_from"].strip())
-            except ValueError:
-                raise InputError("not an ISO date", path=name, line=line, field="effective_from",
-                                 value=row["effective_from"]) from None  # fmt: skip
-            if not row["provider"].strip() or not row["model"].strip():
-                raise InputError("provider and model are required", path=name, line=line, field="model")
-            rows.append(ModelPriceRow(
-                provider=row["provider"].strip(), model=row["model"].strip(),
-                input_usd_per_mtok=per_million(_number(row["input_usd_per_mtok"], path=name, line=line,
-                                                       field="input_usd_per_mtok")),
-                output_usd_per_mtok=per_million(_number(row["output_usd_per_mtok"], path=name, line=line,
-                                                        field="output_usd_per_mtok")),
-                cached_input_usd_per_mtok=per_million(_number(row.get("cached_input_usd_per_mtok"), path=name,
-                                                              line=line, field="cached_input_usd_per_mtok",
-                                                              optional=True)),
-                effective_from=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
-                source=(row.get("source") or "").strip()[:300], line=line,
-            ))  # fmt: skip
+    reader = CsvReader(path)  # bounded lines, fields and header; plain or gzip
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path=name, line=1)
+    for row in reader:
+        line = reader.line_num
+        if len(rows) == MAX_CATALOG_ROWS:
+            raise InputError(f"more than {MAX_CATALOG_ROWS:,} rows: not a price catalog", path=name, line=line)
+        try:
+            start = datetime.fromisoformat(row["effective_from"].strip())
+        except ValueError:
+            raise InputError("not an ISO date", path=name, line=line, field="effective_from",
+                             value=row["effective_from"]) from None  # fmt: skip
+        if not row["provider"].strip() or not row["model"].strip():
+            raise InputError("provider and model are required", path=name, line=line, field="model")
+        rows.append(ModelPriceRow(
+            provider=row["provider"].strip(), model=row["model"].strip(),
+            input_usd_per_mtok=per_million(_number(row["input_usd_per_mtok"], path=name, line=line,
+                                                   field="input_usd_per_mtok")),
+            output_usd_per_mtok=per_million(_number(row["output_usd_per_mtok"], path=name, line=line,
+                                                    field="output_usd_per_mtok")),
+            cached_input_usd_per_mtok=per_million(_number(row.get("cached_input_usd_per_mtok"), path=name,
+                                                          line=line, field="cached_input_usd_per_mtok",
+                                                          optional=True)),
+            effective_from=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
+            source=(row.get("source") or "").strip()[:300], line=line,
+        ))  # fmt: skip
     return rows
 
 
@@ -151,12 +158,11 @@ def parse_litellm(path: Path) -> ParsedModels:
     are counted in `skipped`; an alias takes the prices of the entry it names.
     """
     name = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"not valid JSON ({error})", path=name) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object of model name -> prices", path=name)
+    data = {}  # aliases name other entries, so the catalog is held whole: bounded in entries and bytes
+    for key, entry in json_object_items(path, max_bytes=MAX_JSON_CATALOG_BYTES):
+        if len(data) == MAX_CATALOG_ROWS:
+            raise InputError(f"more than {MAX_CATALOG_ROWS:,} entries: not a price catalog", path=name)
+        data[key] = entry
     parsed = ParsedModels(rows=[], entries=len(data))
     candidates: dict[tuple[str, str], list[tuple[tuple, ModelPriceRow]]] = defaultdict(list)
     for key, entry in data.items():

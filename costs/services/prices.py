@@ -1,6 +1,5 @@
 """Loading the price catalog: the shipped default files, Heliox CSVs and SkyPilot catalogs."""
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from costs.models import GpuPrice, InstanceType, PriceRefresh
 from heliox.errors import InputError
+from heliox.reading import CsvReader, csv_header
 from jobs.models import Pricing, Provider, gpu_type_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
@@ -21,6 +21,8 @@ DEFAULT_FILES = (CATALOG_DIR / "gpu_prices.csv", CATALOG_DIR / "instance_types.c
 PRICE_COLUMNS = ("provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from", "source")
 INSTANCE_COLUMNS = ("provider", "name", "gpu_type", "gpu_count")
 FORMATS = ("heliox", "skypilot")
+# A catalog is held in memory while it is applied: SkyPilot's largest (aws) has ~30,000 rows.
+MAX_CATALOG_ROWS = 200_000
 
 
 @dataclass
@@ -67,17 +69,19 @@ class RefreshResult:
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = CsvReader(path)  # bounded lines, fields and header; plain or gzip
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        fieldnames = reader.fieldnames or []
     except OSError as error:
         raise InputError(f"cannot open the file: {error.strerror}", path=str(path)) from error
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [name for name in required if name not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
-        for row in reader:
-            yield reader.line_num, row
+    missing = [name for name in required if name not in fieldnames]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
+    for number, row in enumerate(reader, start=1):
+        if number > MAX_CATALOG_ROWS:
+            raise InputError(f"more than {MAX_CATALOG_ROWS:,} rows: not a price catalog", path=str(path),
+                             line=reader.line_num)  # fmt: skip
+        yield reader.line_num, row
 
 
 def _decimal(value: str, *, path: Path, line: int, column: str, allow_empty: bool = False) -> Decimal | None:
@@ -120,8 +124,7 @@ def _instant(value: str, *, path: Path, line: int, column: str) -> datetime:
 
 def parse_heliox(path: Path) -> Catalog:
     """A Heliox CSV: prices (PRICE_COLUMNS) or instance types (INSTANCE_COLUMNS), told apart by header."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
+    header = csv_header(path)
     catalog = Catalog()
     if "usd_per_gpu_hour" in header:
         for line, row in _rows(path, PRICE_COLUMNS):

@@ -29,7 +29,7 @@ from pathlib import Path
 from django.db import DataError, connection, transaction
 from psycopg import errors
 
-from jobs.services.records import CHUNK, open_binary
+from heliox.reading import CHUNK, MAX_COLUMNS, MAX_LINE_BYTES, open_binary
 
 RAW = "heliox_job_import_raw"
 # What `datetime.fromisoformat` reads as PostgreSQL's timestamptz input does: years 1000-2999
@@ -150,9 +150,14 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
     spelling to the stored GPU type (ValueError when it is none).
     """
     with open_binary(path) as handle:
-        first = handle.readline()
-        header = next(csv.reader(io.StringIO(first.decode("utf-8-sig", errors="replace"))), [])
-        if not header or any(name not in header for name in required):
+        first = handle.readline(MAX_LINE_BYTES + 1)
+        if len(first) > MAX_LINE_BYTES:
+            return None  # the row parser names the line that is too long
+        try:
+            header = next(csv.reader(io.StringIO(first.decode("utf-8-sig", errors="replace"))), [])
+        except csv.Error:
+            return None
+        if not header or len(header) > MAX_COLUMNS or any(name not in header for name in required):
             return None  # the row parser says which column is missing
         pattern = line_pattern(header, rules)
         params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],

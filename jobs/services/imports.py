@@ -11,7 +11,6 @@ unusual. Jobs are keyed by
 instead of duplicating it; within a file, the last line for a key wins.
 """
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,18 +19,19 @@ from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import ijson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from psycopg import errors
 
 from heliox.errors import InputError
+from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
+from heliox.validation import json_problem, text_problem
 from jobs.gpus import gpu_type_name, unknown_gpu_type_name
 from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
 from jobs.services.changes import MAX_INLINE_DAYS, AffectedDays, jobs_changed
 from jobs.services.copy_csv import copy_csv_stage
-from jobs.services.records import ImportOutcome, import_run, open_binary, open_text
+from jobs.services.records import ImportOutcome, import_run
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
 from teams.models import Team
 
@@ -131,7 +131,10 @@ class RowParser:
             self.fail("not an ISO 8601 date-time", line, column, value)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self.zone)
-        return parsed.astimezone(UTC).replace(microsecond=0)
+        try:
+            return parsed.astimezone(UTC).replace(microsecond=0)
+        except OverflowError:
+            self.fail("out of range (year 1 to 9999, in UTC)", line, column, value)
 
     def choice(self, value: str, choices: tuple[str, ...], line: int, column: str) -> str:
         if value not in choices:
@@ -176,10 +179,12 @@ class RowParser:
             value = getattr(row, column)
             if len(value) > limit:
                 self.fail(f"longer than {limit} characters", row.line, name(column, column), value[:limit] + "...")
-            if "\x00" in value:  # PostgreSQL text cannot hold NUL
-                self.fail("contains a NUL character", row.line, name(column, column), value)
-        if row.metadata and "\\u0000" in json.dumps(row.metadata):
-            self.fail("contains a NUL character", row.line, "metadata", row.metadata)
+            problem = text_problem(value)  # PostgreSQL text holds no NUL, UTF-8 no lone surrogate
+            if problem:
+                self.fail(problem, row.line, name(column, column), value)
+        problem = json_problem(row.metadata) if row.metadata else None
+        if problem:
+            self.fail(problem[1], row.line, ".".join(filter(None, ("metadata", problem[0]))))
         if row.gpu_count > MAX_GPU_COUNT:
             self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, name("gpu_count", "gpu_count"), row.gpu_count)
         return row
@@ -205,10 +210,7 @@ class RowParser:
             self.fail("must be at least 1", line, "gpu_count", count_text)
         metadata = raw.get("metadata") or {}
         if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except json.JSONDecodeError:
-                self.fail("not JSON", line, "metadata", metadata)
+            metadata = loads(metadata, path=self.path, line=line, field="metadata")
         if not isinstance(metadata, dict):
             self.fail("must be a JSON object", line, "metadata", metadata)
         end_time = self.instant(text("end_time"), line, "end_time")
@@ -291,16 +293,13 @@ class RowParser:
 
 def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
     if options.fmt == "csv":
-        reader = csv.DictReader(open_text(path))
+        reader = CsvReader(path)  # bounded lines, fields and header; csv errors name the line
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
-        try:
-            for raw in reader:
-                counts.read += 1
-                yield parser.heliox(reader.line_num, raw)
-        except csv.Error as error:  # e.g. a field past csv.field_size_limit()
-            raise InputError(f"not valid CSV ({error})", path=str(path), line=reader.line_num + 1) from None
+        for raw in reader:
+            counts.read += 1
+            yield parser.heliox(reader.line_num, raw)
     elif options.fmt == "json":
         yield from _json_rows(path, parser, counts)
     else:
@@ -317,28 +316,19 @@ def _raw_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: 
 
 
 def _json_rows(path: Path, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
-    """A JSON array of objects (streamed; errors name the item) or JSON Lines (errors name the line)."""
-    lines = open_text(path)
-    first = next((line for line in lines if line.strip()), "")
-    if first.lstrip().startswith("["):
-        with open_binary(path) as handle:
-            try:
-                for index, item in enumerate(ijson.items(handle, "item", use_float=True), start=1):
-                    counts.read += 1
-                    if not isinstance(item, dict):
-                        raise InputError("each item must be a JSON object", path=str(path), field=f"item {index}")
-                    yield parser.heliox(index, item)
-            except ijson.JSONError as error:
-                raise InputError(f"not valid JSON ({error})", path=str(path)) from None
+    """A JSON array of objects (streamed; errors name the item) or JSON Lines (errors name the line).
+
+    The reading layer bounds each item (and line) and checks its strings and depth.
+    """
+    if first_byte(path) == b"[":
+        for index, item in json_array_items(path):
+            counts.read += 1
+            if not isinstance(item, dict):
+                raise InputError("each item must be a JSON object", path=str(path), field=f"item {index}")
+            yield parser.heliox(index, item)
         return
-    for number, text in enumerate([first, *lines], start=1):
-        if not text.strip():
-            continue
+    for number, item in json_lines(path):
         counts.read += 1
-        try:
-            item = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(f"not valid JSON ({error.msg})", path=str(path), line=number) from None
         if not isinstance(item, dict):
             raise InputError("each line must be a JSON object", path=str(path), line=number)
         yield parser.heliox(number, item)

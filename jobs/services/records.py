@@ -1,23 +1,18 @@
 """Bookkeeping shared by every import: checksum, duplicate detection, timing, the ImportRecord."""
 
 import getpass
-import gzip
 import hashlib
-import io
 import json
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from django.db import IntegrityError, connection, transaction
 
 from heliox.errors import InputError
+from heliox.reading import CHUNK, open_binary, open_text  # noqa: F401 - the importers' bounded readers
 from jobs.models import ImportRecord
-
-CHUNK = 1 << 20
 
 
 def file_sha256(path: Path) -> str:
@@ -26,24 +21,6 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def open_binary(path: Path) -> BinaryIO:
-    """The file's bytes, transparently gunzipped when it starts with gzip's magic number."""
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
-
-
-def open_text(path: Path) -> Iterator[str]:
-    """Lines of a text file, plain or gzip, decoded as UTF-8 (a BOM is dropped)."""
-    raw = open_binary(path)
-
-    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-        try:
-            yield from text
-        except UnicodeDecodeError as error:
-            raise InputError(f"not UTF-8 text ({error.reason})", path=str(path)) from None
 
 
 @dataclass

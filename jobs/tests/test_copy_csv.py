@@ -260,7 +260,7 @@ def test_a_file_that_is_not_utf8_goes_to_the_row_parser_and_is_refused_by_name(p
     path = tmp_path / "jobs.csv"
     path.write_bytes((",".join(HEADER) + "\nÉquipe,m,aws,H100,1,,,2025-03-10T08:00:00Z,,,a\n").encode("latin-1"))
 
-    with pytest.raises(InputError, match=r"jobs\.csv: not UTF-8 text"):
+    with pytest.raises(InputError, match=r"jobs\.csv, line 2: not UTF-8 text"):
         import_file(path)
 
     assert Job.objects.count() == 0

@@ -1,4 +1,3 @@
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -8,8 +7,8 @@ from django.db import transaction
 from costs.money import to_cents
 from costs.services.llm import CallValidator, IngestResult, llm_calls_store
 from heliox.commands import user_errors
-from heliox.errors import InputError
-from jobs.services.records import check_file, open_text
+from heliox.reading import json_lines
+from jobs.services.records import check_file
 
 BATCH = 5000
 
@@ -30,13 +29,7 @@ class Command(BaseCommand):
             result, batch = IngestResult(0, 0, Decimal(0)), []
             # Streamed in batches inside one transaction: constant memory, and a bad line
             # anywhere rolls back every batch before it.
-            for number, line in enumerate(open_text(path), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputError(f"not valid JSON ({error.msg})", path=str(path), line=number) from None
+            for number, item in json_lines(path):  # each line bounded, its strings and depth checked
                 batch.append(validate(number, item))
                 if len(batch) == BATCH:
                     result = result + llm_calls_store(batch)

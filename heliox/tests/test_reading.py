@@ -1,0 +1,167 @@
+"""Every file reader bounds a line, a field and a JSON value, compressed or not, and stays in bounded memory.
+
+The "bombs" are small gzip files that expand to a gigabyte: the same 1 MiB member
+compressed once and repeated (a gzip stream may hold many members), so building one
+costs milliseconds. Before the bounds, such a file took 2-8 GB of memory to refuse.
+"""
+
+import gzip
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.urls import reverse
+
+from heliox.reading import MAX_LINE_BYTES, open_text
+from jobs.models import ImportRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+GIB = 1 << 30
+JOBS_HEADER = b"team,model_name,provider,gpu_type,gpu_count,region,pricing,start_time,end_time,status,external_id\n"
+FOCUS_HEADER = b"BilledCost,BillingCurrency,ChargePeriodStart,ConsumedQuantity,ProviderName,ChargeDescription\n"
+
+
+def bomb(path: Path, head: bytes, fill: bytes = b"a", size: int = GIB, tail: bytes = b"") -> Path:
+    """A gzip file: `head`, then `size` bytes of `fill` repeated, then `tail`; a few MB on disk at most."""
+    block = gzip.compress((fill * (1 << 20))[: 1 << 20], compresslevel=9)
+    with path.open("wb") as out:
+        out.write(gzip.compress(head))
+        for _ in range(size >> 20):
+            out.write(block)
+        out.write(gzip.compress(tail))
+    return path
+
+
+def long_line(path: Path, head: bytes, tail: bytes = b"\n") -> Path:
+    """A plain file whose next line after `head` is 3 MiB long."""
+    path.write_bytes(head + b"a" * (3 << 20) + tail)
+    return path
+
+
+# What each importer and loader says of a line, a field or a JSON value past its bound.
+CASES = {
+    "jobs-csv-header": (["import_jobs", "--format", "csv"], b"team,", b"", r"line 1: line longer than 1,048,576 bytes"),
+    "jobs-csv-row": (["import_jobs", "--format", "csv"], JOBS_HEADER + b"nlp,", b"", r"line 2: line longer than"),
+    "jobs-csv-quoted": (["import_jobs", "--format", "csv"], JOBS_HEADER + b'nlp,"', b"a\n",
+                        r"line \d+: not valid CSV \(a field longer than 131,072 characters\)"),
+    "jobs-json": (["import_jobs", "--format", "json"], b'[{"team": "', b"", r"column item 1: a JSON value longer than"),
+    "jobs-json-deep": (["import_jobs", "--format", "json"], b"[", b"[", r"column item 1: nested deeper than 32 levels"),
+    "jobs-jsonl": (["import_jobs", "--format", "json"], b'{"team": "', b"", r"line 1: line longer than"),
+    "sacct": (["import_jobs", "--format", "sacct"], b"1|1|c|", b"", r"line 1: line longer than"),
+    "focus-line": (["import_billing"], FOCUS_HEADER + b"1,USD,", b"", r"line 2: line longer than"),
+    "focus-field": (["import_billing"], FOCUS_HEADER + b'1,USD,2025-03-10,1,AWS,"', b"x\n",
+                    r"line \d+: not valid CSV \(a field longer than 131,072 characters\)"),
+    "llm-calls": (["import_llm_calls"], b'{"team": "', b"", r"line 1: line longer than"),
+    "gpu-prices": (["refresh_prices"], b"provider,gpu_type,", b"", r"line 1: line longer than"),
+    "litellm": (["refresh_model_prices", "--format", "litellm"], b'{"gpt": {"mode": "', b"",
+                r"column entry 1: a JSON value longer than"),
+}  # fmt: skip
+
+
+def command(case: str, path: Path) -> list[str]:
+    name, *options = CASES[case][0]
+    return [name, str(path), *options, *(["--no-progress"] if name in ("import_jobs", "import_billing") else [])]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_plain_file_with_a_line_or_value_past_the_bound_is_refused_naming_it(case, tmp_path, db):
+    _, head, fill, message = CASES[case]
+    path = tmp_path / f"{case}.txt"
+    if fill == b"a\n" or fill == b"x\n" or fill == b"[":  # a quoted field over many lines; nesting
+        path.write_bytes(head + fill * ((3 << 20) // len(fill)))
+    else:
+        long_line(path, head)
+    with pytest.raises(CommandError, match=message) as error:
+        call_command(*command(case, path))
+    assert str(error.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_gzip_bomb_is_refused_naming_the_line(case, tmp_path, db):
+    _, head, fill, message = CASES[case]
+    path = bomb(tmp_path / f"{case}.gz", head, fill or b"a", size=64 << 20)
+    with pytest.raises(CommandError, match=message):
+        call_command(*command(case, path))
+
+
+def test_a_line_at_the_bound_is_read(tmp_path):
+    path = tmp_path / "ok.txt"
+    path.write_bytes(b"a" * MAX_LINE_BYTES + b"\n" + b"b\r\nc\rd\n")
+    assert [len(line) for line in open_text(path)] == [MAX_LINE_BYTES + 1, 3, 2, 2]
+
+
+def _database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return ""
+    user = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+    return f"postgres://{user}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, resource, sys
+    import django
+    from django.core.management import CommandError, call_command
+    from django.db import transaction
+
+    django.setup()
+    if os.environ.get("MIGRATE"):
+        call_command("migrate", verbosity=0)
+    results = {}
+    for name, args in json.loads(sys.argv[1]).items():
+        with transaction.atomic():  # the test database stays as it was
+            try:
+                call_command(*args)
+                results[name] = "imported"
+            except CommandError as error:
+                results[name] = str(error)
+            transaction.set_rollback(True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB -> MiB (Linux)
+    print(json.dumps({"results": results, "peak_mib": peak}))
+    """
+)
+
+
+@pytest.mark.django_db
+def test_gigabyte_bombs_of_every_format_stay_under_300_mb(tmp_path):
+    """Each importer and loader on a 1.3 MB .gz that expands to 1 GiB on one line or in one value."""
+    commands = {case: command(case, bomb(tmp_path / f"{case}.gz", CASES[case][1], CASES[case][2] or b"a"))
+                for case in CASES}  # fmt: skip
+    assert max(os.path.getsize(args[1]) for args in commands.values()) < 2_000_000
+    env = {**os.environ, "DEBUG": "on", "DJANGO_SETTINGS_MODULE": "heliox.settings"}
+    if url := _database_url():
+        env["DATABASE_URL"] = url  # the test database, written in transactions that roll back
+    else:
+        env["DATABASE_URL"], env["MIGRATE"] = f"sqlite:///{tmp_path / 'db.sqlite3'}", "1"
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(commands)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    for case, (*_, message) in CASES.items():
+        assert re.search(message, report["results"][case]), (case, report["results"][case])
+    assert report["peak_mib"] < 300, report
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024 < 300
+
+
+def test_the_admin_upload_of_a_bomb_is_a_message_and_a_failed_import_record(staff_client, tmp_path):
+    path = bomb(tmp_path / "jobs.csv.gz", b"team,", size=256 << 20)
+    file = SimpleUploadedFile(path.name, path.read_bytes())
+    response = staff_client.post(reverse("admin:jobs_importrecord_upload"),
+                                 {"file": file, "kind": "jobs", "format": "csv"}, follow=True)  # fmt: skip
+    assert response.status_code == 200
+    assert "Import failed, nothing written: jobs.csv.gz, line 1: line longer than 1,048,576 bytes" in (
+        response.content.decode()
+    )
+    record = ImportRecord.objects.get()
+    assert record.status == "failed"
+    assert "line 1: line longer than 1,048,576 bytes" in record.error

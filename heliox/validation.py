@@ -1,0 +1,48 @@
+"""Checks of user-supplied values that every interface shares (API bodies, imports): what no column can hold."""
+
+MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a JSON value (metadata, request bodies)
+
+
+def text_problem(text: str) -> str:
+    """Why `text` cannot be stored ('' when it can): PostgreSQL text holds no NUL, UTF-8 no lone surrogate."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (not valid Unicode)"
+    return ""
+
+
+def json_problem(value: object, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
+    """The first part of a parsed JSON value that cannot be stored, as (where, why); None when all can.
+
+    `where` is a path such as `metadata.tags[2]` ('' for the value itself). Strings and
+    keys are checked with text_problem; objects and arrays may nest `max_depth` deep.
+    Iterative, so that depth itself cannot exhaust the stack.
+    """
+    stack = [(value, "", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                return where, problem
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > max_depth:
+            return where, f"nested deeper than {max_depth} levels"
+        if isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else str(key)
+                problem = text_problem(key) if isinstance(key, str) else ""
+                if problem:
+                    return path, f"key {problem}"
+                children.append((child, path, depth + 1))
+        else:
+            children = [(child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item)]
+        stack.extend(reversed(children))
+    return None
