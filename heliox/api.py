@@ -2,14 +2,23 @@
 
 import csv
 import io
-from datetime import timedelta
+import json
+from datetime import UTC, timedelta
 from decimal import Decimal
 
+import django_filters
 from csp.constants import UNSAFE_INLINE
+from django import forms
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework import permissions, renderers, serializers
+from django_filters.fields import IsoDateTimeField
+from rest_framework import exceptions, permissions, renderers, serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils import encoders
 
@@ -20,6 +29,7 @@ from costs.selectors.spend import KINDS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
 from heliox.permissions import permission_for, sees_organisation_spend, staff_can
+from heliox.validation import json_problem
 from teams.models import Membership
 
 MAX_RANGE_DAYS = 3 * 366
@@ -111,6 +121,98 @@ class JobPermission(TeamRolePermission):
     """Members register jobs (create, finish); managers also edit and delete them."""
 
     member_actions = ("create", "finish")
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "request_too_large"
+
+
+class JSONBodyParser(JSONParser):
+    """The API's only parser: JSON of at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes, every string storable.
+
+    One place for what no serializer field can judge: a body too large (413), nesting
+    past the interpreter's limit, and strings (values and keys, anywhere in the body)
+    with a NUL character or a lone surrogate, or nesting deeper than 32 levels (400
+    naming the field by its path, e.g. `metadata.tags[2]`).
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1 if limit is not None else -1)
+        if limit is not None and len(raw) > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).")
+        try:
+            text = raw.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+            data = json.loads(text, parse_constant=_no_constant if self.strict else None)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
+        except ValueError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None
+        problem = json_problem(data)
+        if problem:
+            where, message = problem
+            raise exceptions.ParseError({where or "body": [message]})
+        return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus Django's request errors (too large, too many fields) as JSON rather than an HTML page."""
+    from rest_framework.views import exception_handler  # views read the settings that name this module
+
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = BodyTooLarge(f"The request body is larger than {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).")
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc))
+    return exception_handler(exc, context)
+
+
+# The columns' ranges on PostgreSQL, applied on every database (SQLite would take any 64-bit value).
+INTEGER_RANGES = BaseDatabaseOperations.integer_field_ranges
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """ModelSerializer whose integer fields accept exactly what their column holds, on every database."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if isinstance(model_field, models.IntegerField) and not model_field.choices:
+            low, high = INTEGER_RANGES.get(model_field.get_internal_type(), (None, None))
+            if low is not None:
+                kwargs["min_value"] = max(kwargs.get("min_value", low), low)
+                kwargs["max_value"] = min(kwargs.get("max_value", high), high)
+        return field_class, kwargs
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, turned into UTC: offsets PostgreSQL refuses (-17:35) and years past 1..9999 are errors."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or timezone.is_naive(moment):
+            return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range once in UTC (years 1 to 9999).", code="overflow") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+class FilterSet(django_filters.FilterSet):
+    """The API's FilterSet: date-times are compared in UTC, whatever offset they were given with."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateTimeField: {"filter_class": UTCDateTimeFilter},
+    }
 
 
 class JobCursorPagination(CursorPagination):

@@ -211,6 +211,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["heliox.api.ExactJSONRenderer", "heliox.api.BrowsableAPIRenderer"],
+    # JSON only, bounded, every string storable (heliox.api.JSONBodyParser); Django's request errors as JSON.
+    "DEFAULT_PARSER_CLASSES": ["heliox.api.JSONBodyParser"],
+    "EXCEPTION_HANDLER": "heliox.api.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,

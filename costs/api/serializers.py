@@ -20,12 +20,12 @@ from costs.models import (
     validate_webhook_urls,
 )
 from costs.selectors.budgets import STATUSES
-from heliox.api import DECIMAL_STRING_OR_NULL, member_team_ids
+from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer, member_team_ids
 from heliox.permissions import staff_can
 from teams.models import Membership, Team
 
 
-class GpuPriceSerializer(serializers.ModelSerializer):
+class GpuPriceSerializer(ModelSerializer):
     class Meta:
         model = GpuPrice
         fields = ["id", "provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from",
@@ -40,21 +40,21 @@ class GpuPriceSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class InstanceTypeSerializer(serializers.ModelSerializer):
+class InstanceTypeSerializer(ModelSerializer):
     class Meta:
         model = InstanceType
         fields = ["id", "provider", "name", "gpu_type", "gpu_count", "vcpus", "memory_gib"]
         read_only_fields = ["id"]
 
 
-class CostSnapshotSerializer(serializers.ModelSerializer):
+class CostSnapshotSerializer(ModelSerializer):
     class Meta:
         model = CostSnapshot
         fields = ["id", "date", "provider", "gpu_type", "cost_usd", "gpu_hours", "idle_usd", "idle_shared_usd"]
         read_only_fields = ["id", "idle_usd", "idle_shared_usd"]
 
 
-class UsageSnapshotSerializer(serializers.ModelSerializer):
+class UsageSnapshotSerializer(ModelSerializer):
     team_name = serializers.CharField(source="team.name", read_only=True)
 
     class Meta:
@@ -97,7 +97,7 @@ class StoredList(serializers.ListField):
         return list(data) if isinstance(data, list) else []
 
 
-class BudgetSerializer(serializers.ModelSerializer):
+class BudgetSerializer(ModelSerializer):
     """A team budget with where it stands today: spend, run-rate projection and status (USD).
 
     `emails` and `webhook_urls` are secrets: only staff and the team's managers see
@@ -216,7 +216,7 @@ def _model_check(check, value):
     return value
 
 
-class LlmCallSerializer(serializers.ModelSerializer):
+class LlmCallSerializer(ModelSerializer):
     """One logged LLM call (read side). Writes go through the batch ingest, which validates the whole list."""
 
     team_name = serializers.CharField(source="team.name", read_only=True)

@@ -131,7 +131,11 @@ def _day(row: dict, path: str, line: int) -> date:
         raise InputError("not an ISO 8601 date-time", path=path, line=line, field="ChargePeriodStart",
                          value=text) from None  # fmt: skip
     # FOCUS requires a zone; real exports often omit it, meaning UTC.
-    return (moment if moment.tzinfo is None else moment.astimezone(UTC)).date()
+    try:
+        return (moment if moment.tzinfo is None else moment.astimezone(UTC)).date()
+    except OverflowError:
+        raise InputError("out of range (year 1 to 9999, in UTC)", path=path, line=line, field="ChargePeriodStart",
+                         value=text) from None  # fmt: skip
 
 
 class Instances:

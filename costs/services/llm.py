@@ -12,11 +12,14 @@ from django.utils import timezone
 from costs.models import PICO, IdempotencyKey, LlmCall
 from costs.services.model_prices import ModelPriceBook, call_cost_picousd
 from heliox.errors import InputError
+from heliox.validation import json_problem, text_problem
 from teams.models import Team
 
 MAX_BATCH = 1000
 INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "latency_ms")
 TEXT_FIELDS = {"provider": 64, "model": 200, "session_id": 200, "node_name": 200}
+MAX_COUNT = 10**12  # tokens or milliseconds of one call; far past any real call, far within bigint
+MAX_COST_PICOUSD = 2**63 - 1  # the cost column is a bigint of pico-USD: about $9.2 million per call
 
 
 @dataclass
@@ -57,32 +60,47 @@ class CallValidator:
             value = raw.get(field, "")
             if not isinstance(value, str) or len(value) > limit:
                 self.fail(index, field, f"must be text of at most {limit} characters", value)
+            if text_problem(value):
+                self.fail(index, field, text_problem(value))
             if field in ("provider", "model") and not value.strip():
                 self.fail(index, field, "is required")
             values[field] = value.strip()
         for field in INT_FIELDS:
             value = raw.get(field)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0
-                                      or value > 2**62):  # fmt: skip
-                self.fail(index, field, "must be a whole number >= 0 (or null)", value)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= MAX_COUNT):  # fmt: skip
+                self.fail(index, field, f"must be a whole number from 0 to {MAX_COUNT:,} (or null)", value)
             values[field] = value
-        created = raw.get("created_at")
-        if created is None:
-            moment = timezone.now()
-        else:
-            try:
-                moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-            except ValueError:
-                self.fail(index, "created_at", "not an ISO 8601 date-time", created)
-            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         metadata = raw.get("metadata") or {}
         if not isinstance(metadata, dict):
             self.fail(index, "metadata", "must be a JSON object", metadata)
-        return LlmCall(team_id=team, created_at=moment, metadata=metadata, **values)
+        problem = json_problem(metadata)
+        if problem:
+            self.fail(index, ".".join(filter(None, ("metadata", problem[0]))), problem[1])
+        call = LlmCall(team_id=team, created_at=self.instant(index, raw.get("created_at")), metadata=metadata,
+                       **values)  # fmt: skip
+        call.source_index = index  # where it came from, for errors found when it is priced
+        return call
+
+    def instant(self, index: int, created) -> datetime:
+        if created is None:
+            return timezone.now()
+        try:
+            moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(index, "created_at", "not an ISO 8601 date-time", created)
+        try:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError:
+            self.fail(index, "created_at", "out of range (year 1 to 9999, in UTC)", created)
 
 
-def llm_calls_store(calls: list[LlmCall]) -> IngestResult:
-    """Price each call at its own time (unknown models stay unpriced, never $0) and store them all."""
+def llm_calls_store(calls: list[LlmCall], *, fail=None) -> IngestResult:
+    """Price each call at its own time (unknown models stay unpriced, never $0) and store them all.
+
+    A call that would cost more than the column holds is refused through `fail(index, field, message)`
+    (the validator's, so that the error names the item or line), or an InputError.
+    """
     book = ModelPriceBook({(call.provider, call.model) for call in calls})
     unpriced, total = 0, 0
     for call in calls:
@@ -95,6 +113,14 @@ def llm_calls_store(calls: list[LlmCall]) -> IngestResult:
             price, input_tokens=call.input_tokens or 0, output_tokens=call.output_tokens or 0,
             cached_input_tokens=call.cached_input_tokens or 0,
         )  # fmt: skip
+        if call.cost_picousd > MAX_COST_PICOUSD:
+            field = "output_tokens" if (call.output_tokens or 0) >= (call.input_tokens or 0) else "input_tokens"
+            message = (
+                f"the call would cost more than ${MAX_COST_PICOUSD // PICO:,} at {call.provider}/{call.model}'s price"
+            )
+            if fail is None:
+                raise InputError(f"{field}: {message}")
+            fail(getattr(call, "source_index", 0), field, message)
         total += call.cost_picousd
     if calls:
         LlmCall.objects.bulk_create(calls, batch_size=1000)
@@ -119,7 +145,7 @@ def llm_calls_ingest(*, payload, user, allowed_team_ids, idempotency_key: str = 
             except IntegrityError:
                 previous = IdempotencyKey.objects.get(key=idempotency_key, user=user)
                 return previous.response, previous.status_code, True
-        body = llm_calls_store(calls).as_dict()
+        body = llm_calls_store(calls, fail=validate.fail).as_dict()
         if idempotency_key:
             record.response, record.status_code = body, 201
             record.save(update_fields=["response", "status_code", "updated_at"])

@@ -119,7 +119,11 @@ def _instant(value: str, *, path: Path, line: int, column: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InputError("not an ISO date or date-time", path=str(path), line=line, field=column, value=value) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise InputError("out of range (year 1 to 9999, in UTC)", path=str(path), line=line, field=column,
+                         value=value) from None  # fmt: skip
 
 
 def parse_heliox(path: Path) -> Catalog:

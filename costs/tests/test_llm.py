@@ -67,7 +67,9 @@ def test_a_bad_item_rejects_the_whole_batch_naming_its_index(org, api, catalog):
     batch = [call(nlp), call(nlp), call(nlp, input_tokens=-5)]
     response = api.as_user(org["users"]["bob"]).post("/api/v1/llm-calls/", batch, format="json")
     assert response.status_code == 400
-    assert response.json()["detail"] == "item 2, input_tokens: must be a whole number >= 0 (or null) (got -5)"
+    assert response.json()["detail"] == (
+        "item 2, input_tokens: must be a whole number from 0 to 1,000,000,000,000 (or null) (got -5)"
+    )
     assert LlmCall.objects.count() == 0
 
 

@@ -165,3 +165,64 @@ def test_the_admin_upload_of_a_bomb_is_a_message_and_a_failed_import_record(staf
     record = ImportRecord.objects.get()
     assert record.status == "failed"
     assert "line 1: line longer than 1,048,576 bytes" in record.error
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "args", "message"),
+    [
+        (
+            "jobs.csv",
+            JOBS_HEADER + b"nlp,m,aws,H100,1,,,0001-01-01T00:00:00+01:00,,,j-1\n",
+            ["import_jobs", "--format", "csv"],
+            r"jobs\.csv, line 2, column start_time: out of range \(year 1 to 9999, in UTC\)",
+        ),
+        (
+            "jobs.json",
+            b'[{"team": "nlp", "metadata": {"k": "\\u0000"}}]',
+            ["import_jobs", "--format", "json"],
+            r"jobs\.json, column item 1\.metadata\.k: contains a NUL character",
+        ),
+        (
+            "surrogate.jsonl",
+            b'{"team": "nlp", "metadata": {"k": "\\ud800"}}',
+            ["import_jobs", "--format", "json"],
+            r"surrogate\.jsonl, line 1, column metadata\.k: contains a lone surrogate",
+        ),
+        (
+            "jobs.jsonl",
+            b'{"team": "nlp", "provider": "aws\\u0000"}\n',
+            ["import_jobs", "--format", "json"],
+            r"jobs\.jsonl, line 1, column provider: contains a NUL character",
+        ),
+        (
+            "meta.csv",
+            b"team,provider,gpu_type,gpu_count,start_time,external_id,metadata\nnlp,aws,H100,1,2025-03-10,"
+            b'j,"' + b'{""a"": ' * 40 + b"1" + b"}" * 40 + b'"\n',
+            ["import_jobs", "--format", "csv"],
+            r"meta\.csv, line 2, column metadata(\.a)+: nested deeper than 32 levels",
+        ),
+        (
+            "focus.csv",
+            FOCUS_HEADER + b"1,USD,0001-01-01T00:00:00+01:00,1,AWS,x\n",
+            ["import_billing"],
+            r"focus\.csv, line 2, column ChargePeriodStart: out of range",
+        ),
+    ],
+)
+def test_values_no_column_can_hold_are_a_command_error_naming_the_line(name, content, args, message, tmp_path, db):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command(args[0], str(path), *args[1:])
+
+
+def test_the_admin_upload_of_a_bill_with_a_field_too_long_is_a_message_and_a_failed_record(staff_client):
+    content = FOCUS_HEADER + b'1,USD,2025-03-10,1,AWS,"' + b"x" * 131_073 + b'"\n'
+    file = SimpleUploadedFile("focus.csv", content)
+    response = staff_client.post(reverse("admin:jobs_importrecord_upload"),
+                                 {"file": file, "kind": "billing", "format": "focus"}, follow=True)  # fmt: skip
+    assert response.status_code == 200
+    assert "focus.csv, line 2: not valid CSV (a field longer than 131,072 characters)" in response.content.decode()
+    record = ImportRecord.objects.get()
+    assert (record.kind, record.status) == ("billing", "failed")
+    assert record.error.endswith("line 2: not valid CSV (a field longer than 131,072 characters)")

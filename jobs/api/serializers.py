@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from heliox.api import member_team_ids
+from heliox.api import ModelSerializer, member_team_ids
 from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
@@ -39,7 +39,7 @@ def iso(moment) -> str | None:
     return moment.astimezone(UTC).isoformat()[:-6] + "Z"
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     """A GPU job. `team` is the team's id; non-staff may only name their own teams."""
 
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from heliox.api import ModelSerializer
 from teams.models import Membership, Team
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
@@ -11,7 +12,7 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["username", "role"]
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ModelSerializer):
     members = MemberSerializer(source="memberships", many=True, read_only=True)
 
     class Meta:

@@ -32,9 +32,9 @@ class Command(BaseCommand):
             for number, item in json_lines(path):  # each line bounded, its strings and depth checked
                 batch.append(validate(number, item))
                 if len(batch) == BATCH:
-                    result = result + llm_calls_store(batch)
+                    result = result + llm_calls_store(batch, fail=validate.fail)
                     batch = []
-            result = result + llm_calls_store(batch)
+            result = result + llm_calls_store(batch, fail=validate.fail)
             if dry_run:
                 transaction.set_rollback(True)
         verb = "Would import" if dry_run else "Imported"
