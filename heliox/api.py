@@ -248,6 +248,18 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
+def error_rows(errors, field: str = ""):
+    """DRF's error body as (field, message) rows: {"end": ["Must be after start."]} -> end, Must be after start."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            yield from error_rows(value, f"{field}.{key}" if field else str(key))
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            yield from error_rows(value, field if not isinstance(value, dict | list) else f"{field}[{index}]")
+    else:
+        yield {"field": field, "message": str(errors)}
+
+
 class CSVRenderer(BaseRenderer):
     """`?format=csv`: a list of flat rows as CSV; text that a spreadsheet would run as a formula is quoted."""
 
@@ -256,13 +268,18 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, dict) and "rows" in data:
-            data = data["rows"]
-        if not isinstance(data, list):  # an error body
+        response = (renderer_context or {}).get("response")
+        columns = None
+        if response is not None and response.status_code >= 400:
+            data, columns = list(error_rows(data)), ["field", "message"]
+        if isinstance(data, dict) and "rows" in data:  # {"rows": [...], "columns": [...] (when there may be none)}
+            data, columns = data["rows"], data.get("columns")
+        if not isinstance(data, list):
             data = [data] if isinstance(data, dict) else [{"detail": str(data)}]
         out = io.StringIO()
-        if data:
-            writer = csv.DictWriter(out, fieldnames=list(data[0]), lineterminator="\n", extrasaction="ignore")
+        columns = list(data[0]) if data else columns
+        if columns:
+            writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
             for row in data:
                 writer.writerow({key: safe_cell("" if value is None else value) for key, value in row.items()})

@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "heliox.schema.AutoSchema",  # documents the error answers too
     # DRF's sliding window in 60 buckets: a small entry in the shared cache whatever the rate.
     "DEFAULT_THROTTLE_CLASSES": ["heliox.throttling.AnonRateThrottle", "heliox.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -66,30 +66,6 @@ class UsageSnapshotSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class SummaryRowSerializer(serializers.Serializer):
-    """One group of a spend summary. USD as decimal strings; billed null where unknown."""
-
-    team = serializers.CharField(required=False)
-    provider = serializers.CharField(required=False)
-    gpu_type = serializers.CharField(required=False)
-    model_name = serializers.CharField(required=False)
-    gpu_hours = serializers.DecimalField(max_digits=18, decimal_places=4)
-    unpriced_gpu_hours = serializers.DecimalField(max_digits=18, decimal_places=4)
-    estimated_usd = serializers.DecimalField(max_digits=16, decimal_places=2)
-    allocated_usd = serializers.DecimalField(max_digits=16, decimal_places=2)
-    idle_usd = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
-    billed_usd = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
-
-
-class SummarySerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    group_by = serializers.ListField(child=serializers.CharField())
-    idle = serializers.CharField()
-    rows = SummaryRowSerializer(many=True)
-    totals = SummaryRowSerializer()
-
-
 class StoredList(serializers.ListField):
     """A JSON list column: validated on the way in; shown as stored (a budget stored out of bounds is `invalid`)."""
 
@@ -242,7 +218,7 @@ class LlmCallSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(DECIMAL_STRING_OR_NULL)
     def get_cost_usd(self, call: LlmCall) -> str | None:
         """Exact (12 decimals); null when the model had no price at the call's time."""
         return None if call.cost_usd is None else f"{call.cost_usd:.12f}"

@@ -7,26 +7,25 @@ organisation's bill and idle cost are left out for them.
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from costs.api import schemas
 from costs.api.serializers import (
     BudgetSerializer,
     CostSnapshotSerializer,
     GpuPriceSerializer,
     InstanceTypeSerializer,
     LlmCallSerializer,
-    SummarySerializer,
     UsageSnapshotSerializer,
 )
 from costs.models import Budget, CostSnapshot, GpuPrice, InstanceType, LlmCall, UsageSnapshot
 from costs.selectors import allocation_cells, spend_summary, spend_timeseries, team_spend
 from costs.selectors.budgets import budget_statuses
 from costs.selectors.fx import spend_summary_in
-from costs.selectors.spend import MAX_TIMESERIES_POINTS, TooManyPoints
+from costs.selectors.spend import IDLE_LABEL, MAX_TIMESERIES_POINTS, TooManyPoints
 from costs.services.allocation import allocation_refresh
 from costs.services.llm import llm_calls_ingest
 from heliox.api import (
@@ -124,7 +123,7 @@ class LlmCallViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
     pagination_class = JobCursorPagination
     filterset_fields = ["team", "provider", "model", "session_id", "node_name"]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @extend_schema(request={"application/json": schemas.LLM_CALLS}, responses={201: schemas.INGESTED})
     def create(self, request):
         allowed = None if staff_can(request.user, "add", LlmCall) else member_team_ids(request.user)
         try:
@@ -169,10 +168,13 @@ RANGE_PARAMETERS = [
     OpenApiParameter("idle", str, enum=["separate", "share"], description="Idle kept apart or shared."),
 ]
 GROUP_BY = OpenApiParameter("group_by", str, description="Comma list of team, provider, gpu_type, model_name.")
+CSV_ALLOCATION = ["date", "provider", "gpu_type", "billed_usd", "team", "gpu_hours", "estimated_usd", "allocated_usd"]
+KIND = OpenApiParameter("kind", str, enum=["gpu", "llm", "all"], description="GPU spend, LLM API spend, or both.")
+CURRENCY = OpenApiParameter("currency", str, description="Money in this currency (a rate must be set), e.g. ZAR.")
 
 
 class CostSummaryView(AggregateView):
-    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY], responses=SummarySerializer)
+    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY, KIND, CURRENCY], responses={200: schemas.SUMMARY})
     def get(self, request):
         """GPU-hours, estimated, allocated, idle and billed USD per group, with totals."""
         params = self.params(request)
@@ -199,8 +201,14 @@ class CostSummaryView(AggregateView):
 
 class CostTimeseriesView(AggregateView):
     @extend_schema(
-        parameters=[*RANGE_PARAMETERS, GROUP_BY, OpenApiParameter("interval", str, enum=["day", "week", "month"])],
-        responses=OpenApiTypes.OBJECT,
+        parameters=[
+            *RANGE_PARAMETERS,
+            GROUP_BY,
+            KIND,
+            CURRENCY,
+            OpenApiParameter("interval", str, enum=["day", "week", "month"]),
+        ],
+        responses={200: schemas.TIMESERIES},
     )
     def get(self, request):
         """One series per group, a point per day, week or month; at most 20,000 points (periods x groups)."""
@@ -216,17 +224,20 @@ class CostTimeseriesView(AggregateView):
         except ValueError as error:  # no rate on some day of the range
             return Response({"currency": [str(error)]}, status=400)
         if self.wants_csv(request):
-            return Response([{**series["group"], **point} for series in result["series"] for point in series["points"]])
+            rows = [{**series["group"], **point} for series in result["series"] for point in series["points"]]
+            return Response({"rows": rows, "columns": [*params["group_by"], "period"]})
         return Response({"start": params["start"], "end": params["end"], **result})
 
 
 class AllocationView(AggregateView):
-    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: schemas.ALLOCATION})
     def get(self, request):
         """The bill of each (day, provider, GPU type), allocated per team, and its idle part."""
         params = self.params(request)
         cells = allocation_cells(start=params["start"], end=params["end"], idle=params["idle"],
                                  team_ids=team_scope(request.user))  # fmt: skip
+        if self.wants_csv(request):
+            return Response({"rows": list(_allocation_rows(cells)), "columns": CSV_ALLOCATION})
         data = [
             {"date": c.date, "provider": c.provider, "gpu_type": c.gpu_type, "billed_usd": c.billed_usd,
              "estimated_usd": c.estimated_usd, "gpu_hours": c.gpu_hours, "idle_usd": c.idle_usd,
@@ -236,8 +247,18 @@ class AllocationView(AggregateView):
         return Response({"start": params["start"], "end": params["end"], "idle": params["idle"], "cells": data})
 
 
+def _allocation_rows(cells):
+    """A CSV row per team of each cell, and one for its idle part: the allocated column adds up to the bill."""
+    for cell in cells:
+        where = {"date": cell.date, "provider": cell.provider, "gpu_type": cell.gpu_type, "billed_usd": cell.billed_usd}
+        for share in cell.teams:
+            yield {**where, **{key: share[key] for key in ("team", "gpu_hours", "estimated_usd", "allocated_usd")}}
+        if cell.idle_usd:
+            yield {**where, "team": IDLE_LABEL, "allocated_usd": cell.idle_usd}
+
+
 class TeamSpendView(AggregateView):
-    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: schemas.TEAM_SPEND})
     def get(self, request, pk):
         """A team's totals, daily series and top models."""
         scope = team_scope(request.user)
@@ -246,5 +267,8 @@ class TeamSpendView(AggregateView):
             raise Http404
         params = self.params(request)
         result = team_spend(team_id=team.pk, start=params["start"], end=params["end"], idle=params["idle"])
+        if self.wants_csv(request):  # the daily series
+            return Response({"rows": result["daily"], "columns": ["date", "gpu_hours", "estimated_usd",
+                                                                   "allocated_usd"]})  # fmt: skip
         return Response({"team": {"id": team.pk, "name": team.name}, "start": params["start"], "end": params["end"],
                          **result})  # fmt: skip

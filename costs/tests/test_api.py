@@ -228,3 +228,28 @@ def test_every_route_refuses_anonymous_users(db, client, route):
         "<uuid:pk>", "00000000-0000-0000-0000-000000000000"
     )
     assert client.get(url).status_code in (401, 403)
+
+
+def test_a_csv_request_gets_its_errors_as_csv_rows(org, api):
+    response = api.as_user(org["users"]["staff"]).get(
+        "/api/v1/costs/summary?format=csv&start=2025-03-10&end=2025-03-01"
+    )
+    assert (response.status_code, response["Content-Type"]) == (400, "text/csv; charset=utf-8")
+    assert response.content.decode() == "field,message\nend,Must be after start (2025-03-10); end is exclusive.\n"
+
+
+def test_allocation_and_team_spend_as_csv_are_flat_rows(org, api):
+    staff = api.as_user(org["users"]["staff"])
+    body = staff.get("/api/v1/allocation?start=2025-03-10&end=2025-03-11&format=csv").content.decode()
+    assert body.splitlines() == [
+        "date,provider,gpu_type,billed_usd,team,gpu_hours,estimated_usd,allocated_usd",
+        "2025-03-10,aws,H100,50.00,nlp,8.0000,32.00,32.00",
+        "2025-03-10,aws,H100,50.00,vision,2.0000,8.00,8.00",
+        "2025-03-10,aws,H100,50.00,(idle),,,10.00",
+    ]
+    nlp = org["teams"]["nlp"].pk
+    body = staff.get(f"/api/v1/teams/{nlp}/spend?start=2025-03-10&end=2025-03-12&format=csv").content.decode()
+    assert body.splitlines() == ["date,gpu_hours,estimated_usd,allocated_usd", "2025-03-10,8.0000,32.00,32.00",
+                                 "2025-03-11,0.0000,0.00,0.00"]  # fmt: skip
+    body = staff.get("/api/v1/costs/timeseries?start=2024-01-01&end=2024-01-03&group_by=team&format=csv")
+    assert (body.status_code, body.content.decode()) == (200, "team,period\n")

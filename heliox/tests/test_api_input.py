@@ -160,3 +160,14 @@ def test_an_oversized_form_is_a_413_in_json_too(org, settings):
 def test_only_json_bodies_are_taken(org, api):
     response = api.as_user(org["users"]["bob"]).post("/api/v1/jobs/", {"model_name": "x"})  # multipart
     assert (response.status_code, response["Content-Type"]) == (415, "application/json")
+
+
+def test_an_api_path_no_endpoint_serves_is_a_json_404(org, api):
+    bob = api.as_user(org["users"]["bob"])
+    for url in ("/api/v1/jobs/0.5/finish/", "/api/v1/teams/null,null/spend", "/api/v1/nothing/"):
+        response = bob.post(url, {}, format="json") if "finish" in url else bob.get(url)
+        assert (response.status_code, response["Content-Type"], response.json()) == (
+            404, "application/json", {"detail": "Not found."},
+        )  # fmt: skip
+    response = bob.get("/api/v1/jobs?status=running")
+    assert (response.status_code, response["Location"]) == (301, "/api/v1/jobs/?status=running")

@@ -3,11 +3,10 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from heliox.api import ModelSerializer, member_team_ids
+from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer, member_team_ids
 from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
@@ -64,7 +63,7 @@ class JobSerializer(ModelSerializer):
             fields["team"].queryset = Team.objects.filter(pk__in=member_team_ids(request.user))
         return fields
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(DECIMAL_STRING_OR_NULL)
     def get_gpu_hours(self, job: Job) -> str | None:
         """A decimal string like every other figure (the JSON encoder would turn a Decimal into a float)."""
         if job.start_time is None:
