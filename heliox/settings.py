@@ -199,6 +199,9 @@ if env.bool("CSP_REPORT_ONLY", default=False):
 else:
     CONTENT_SECURITY_POLICY = _CSP
 
+# The largest request body (not counting uploaded files) Django and the API read: a 413 past it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="heliox@localhost")
