@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heliox.errors import InputError
+from heliox.reading import CsvReader
 from jobs.services.records import open_binary
 
 FOCUS_VERSION = "1.0"
 FINDINGS_SHOWN = 20
 VALUES_SHOWN = 3
+# pandas holds the whole file, several times its size: past this, validating would not fit in memory.
+MAX_VALIDATED_BYTES = 32 << 20
 ERRORED = re.compile(r"^[A-Za-z]+(?:Error|Exception)\(")  # focus-validator reports a check that crashed this way
 
 
@@ -65,6 +68,7 @@ def focus_validate(path: Path, *, version: str = FOCUS_VERSION) -> list[Finding]
         override_filename=None, rule_set_path=DEFAULT_VERSION_SETS_PATH, rules_version=version, column_namespace=None
     )
     rules.load()
+    _bounded_first(path)
     with open_binary(path) as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' dtype guesses on mixed columns
         try:
@@ -81,6 +85,20 @@ def focus_validate(path: Path, *, version: str = FOCUS_VERSION) -> list[Finding]
         # focus-validator counts data rows from 1; the file's line is one more (the header).
         findings.append(Finding(check, description.strip(), _ranges([row + 1 for row in rows]), ", ".join(values)))
     return findings
+
+
+def _bounded_first(path: Path) -> None:
+    """Read the file through the bounded reader before pandas does: a line, field or file too large is refused."""
+    size = 0
+    for row in CsvReader(path):
+        size += sum(len(value) for value in row.values() if isinstance(value, str)) + len(row)
+        if size > MAX_VALIDATED_BYTES:
+            raise InputError(
+                f"larger than {MAX_VALIDATED_BYTES >> 20} MiB: too large for --validate (focus-validator holds the "
+                "whole file in memory); import it without --validate, or validate a part",
+                path=str(path),
+                field="--validate",
+            )
 
 
 def focus_validate_or_refuse(path: Path) -> None:

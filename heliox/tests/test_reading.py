@@ -6,6 +6,7 @@ costs milliseconds. Before the bounds, such a file took 2-8 GB of memory to refu
 """
 
 import gzip
+import importlib.util
 import json
 import os
 import re
@@ -64,6 +65,13 @@ CASES = {
     "litellm": (["refresh_model_prices", "--format", "litellm"], b'{"gpt": {"mode": "', b"",
                 r"column entry 1: a JSON value longer than"),
 }  # fmt: skip
+if importlib.util.find_spec("focus_validator"):  # the optional extra reads the file with pandas: bounded first
+    CASES["focus-validate"] = (
+        ["import_billing", "--validate"],
+        FOCUS_HEADER + b"1,USD,",
+        b"",
+        r"line 2: line longer than",
+    )
 
 
 def command(case: str, path: Path) -> list[str]:
@@ -230,3 +238,10 @@ def test_the_admin_upload_of_a_bill_with_a_field_too_long_is_a_message_and_a_fai
     record = ImportRecord.objects.get()
     assert (record.kind, record.status) == ("billing", "failed")
     assert record.error.endswith("line 2: not valid CSV (a field longer than 131,072 characters)")
+
+
+def test_validate_refuses_a_bill_too_large_for_pandas_before_reading_it(tmp_path, db):
+    pytest.importorskip("focus_validator")
+    path = bomb(tmp_path / "big.csv.gz", FOCUS_HEADER, b"1,USD,2025-03-10,1,AWS,x\n", size=40 << 20)
+    with pytest.raises(CommandError, match=r"big\.csv\.gz, column --validate: larger than 32 MiB: too large for"):
+        call_command("import_billing", str(path), "--validate", "--no-progress")
