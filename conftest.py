@@ -5,6 +5,9 @@ import socket
 import pytest
 from django.db import connection
 
+# Redis, Celery worker and beat fixtures for tests of background work (see ops/testing.py).
+pytest_plugins = ["ops.testing"]
+
 # The tests' DNS: no test depends on the network. A value may be a callable (an answer that changes).
 FAKE_DNS = {
     "hooks.example.com": ["93.184.215.14"],

@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from heliox.views import api_not_found, favicon, health
+from heliox.views import api_not_found, favicon, healthz, readyz
 
 urlpatterns = [
     path("favicon.ico", favicon),
-    path("health/", health, name="health"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("health/", readyz, name="health"),  # the old name of /readyz, for existing probes
     path("admin/", admin.site.urls),
     path("api/v1/", include("heliox.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

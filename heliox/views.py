@@ -1,6 +1,5 @@
 """Project-level views that belong to no app."""
 
-from django.db import connection
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import Resolver404, resolve
@@ -8,22 +7,31 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from heliox.health import readiness
+
 
 @never_cache
 @require_GET
-def health(request):
-    """Liveness and readiness: 200 when the database answers, 503 when it does not.
+def healthz(request):
+    """Liveness: the process answers requests. Touches nothing else (a database outage must not restart web)."""
+    return JsonResponse({"status": "ok"})
 
-    Unauthenticated on purpose (load balancers and the compose healthcheck call it);
-    it reveals nothing but "ok" or "unavailable".
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 when the database, the cache and the broker (if configured) answer, else 503.
+
+    The body names each check: {"status": "ok", "database": "ok", "cache": "ok", "broker": "embedded"};
+    on 503, "failed" lists the checks that failed. Unauthenticated on purpose (load balancers and the
+    compose healthcheck call it); it reveals nothing but those words. /health/ is the same view (its
+    old name, kept for existing probes).
     """
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:  # noqa: BLE001 - any database failure means "not ready"
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    ready, checks = readiness()
+    if ready:
+        return JsonResponse({"status": "ok", **checks})
+    failed = [name for name, status in checks.items() if status not in ("ok", "embedded")]
+    return JsonResponse({"status": "unavailable", **checks, "failed": failed}, status=503)
 
 
 def favicon(request):

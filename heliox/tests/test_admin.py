@@ -9,12 +9,14 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSchedule
 from knox.models import AuthToken
 
 from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice, WebhookEndpoint
 from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
+from ops.models import TaskRun
 from teams.tests.factories import MembershipFactory, TeamFactory
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
@@ -54,6 +56,11 @@ def one_of_each(db):
     AccessFailureLog.objects.create(**login)
     AccessLog.objects.create(**login)
     WebhookEndpoint.objects.create(url="https://hooks.example.com/x", failures=1)
+    # Beat schedules (the crontab and periodic task of the default prune schedule exist already).
+    ClockedSchedule.objects.create(clocked_time=datetime(2025, 3, 10, 6, 0, tzinfo=UTC))
+    IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
+    SolarSchedule.objects.create(event="sunrise", latitude=Decimal("52.37"), longitude=Decimal("4.89"))
+    TaskRun.objects.create(task_id="t-1", name="ops.ping", state="succeeded", attempts=1, result='"pong"')
 
 
 def _url(model, view, *args):
@@ -63,9 +70,10 @@ def _url(model, view, *args):
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
 def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, model):
     assert staff_client.get(_url(model, "changelist")).status_code == 200
-    # Written by imports, commands, the API, the login lockout.
+    # Written by imports, commands, the API, the login lockout, the tasks.
     read_only = model in (
-        ImportRecord, AuthToken, BudgetAlert, LlmCall, WebhookEndpoint, AccessAttempt, AccessFailureLog, AccessLog
+        ImportRecord, AuthToken, BudgetAlert, LlmCall, WebhookEndpoint, AccessAttempt, AccessFailureLog, AccessLog,
+        TaskRun,
     )  # fmt: skip
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()

@@ -1,0 +1,64 @@
+"""Readiness checks for /readyz: the database, the cache and the broker (when one is configured).
+
+Each answers "ok" or what is wrong in one word; the cause goes to the log, never to the
+unauthenticated caller.
+"""
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+# A probe answers within a load balancer's timeout even when the broker hangs.
+BROKER_TIMEOUT = 2.0
+
+
+def database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # any database failure means "not ready"
+        logger.warning("readiness: the database does not answer", exc_info=True)
+        return "unreachable"
+    return "ok"
+
+
+def cache_status() -> str:
+    """The shared cache (the throttle counters) takes a write and gives it back."""
+    key, value = "heliox:readyz", secrets.token_hex(8)
+    try:
+        cache.set(key, value, timeout=10)
+        if cache.get(key) != value:
+            logger.warning("readiness: the cache did not return what was just written")
+            return "unreachable"
+    except Exception:  # any cache failure means "not ready"
+        logger.warning("readiness: the cache does not answer", exc_info=True)
+        return "unreachable"
+    return "ok"
+
+
+def broker_status() -> str:
+    """ "embedded" when tasks run in-process (no CELERY_BROKER_URL); else whether the broker takes a connection."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "embedded"
+    from kombu import Connection
+
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "socket_timeout": BROKER_TIMEOUT,
+               "socket_connect_timeout": BROKER_TIMEOUT}  # fmt: skip
+    try:
+        with Connection(settings.CELERY_BROKER_URL, transport_options=options) as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT)
+    except Exception:  # any broker failure means "not ready"
+        logger.warning("readiness: the broker does not answer", exc_info=True)
+        return "unreachable"
+    return "ok"
+
+
+def readiness() -> tuple[bool, dict[str, str]]:
+    """(ready, {"database": ..., "cache": ..., "broker": ...})."""
+    checks = {"database": database_status(), "cache": cache_status(), "broker": broker_status()}
+    return all(status in ("ok", "embedded") for status in checks.values()), checks
