@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 # production sets DEBUG=off and a SECRET_KEY (see .env.example).
 export DEBUG ?= on
 
-.PHONY: install run migrate migration test lint format check clean
+.PHONY: install run worker beat migrate migration test lint format check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ run: install .env migrate
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_admin
 	$(MANAGE) runserver 127.0.0.1:8000
+
+# Background work on workers: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) in .env, then
+# run `make run`, `make worker` (as many as you like) and one `make beat`, each in its own terminal.
+# Without a broker, tasks run inside `make run` itself, and these two say so and stop.
+worker: install .env migrate
+	$(BIN)/celery -A heliox worker --loglevel INFO
+
+beat: install .env migrate
+	$(BIN)/celery -A heliox beat --loglevel INFO
 
 migrate: install
 	$(MANAGE) migrate --noinput

@@ -7,7 +7,7 @@ A pytest plugin (conftest.py lists it in `pytest_plugins`), for every app's test
 - `celery_broker`: points this process's Celery app at that Redis (emptied first) for one test, so
   `.delay()` sends real messages instead of running in-process; yields the broker URL.
 - `celery_worker` / `celery_beat`: start `celery worker` / `celery beat` subprocesses against that
-  broker and the test database; every one is stopped (SIGKILL at the latest) after the test.
+  broker and the test database; every one is killed after the test.
   `worker = celery_worker(include=["costs.tests.sample_tasks"], env={"CELERY_TASK_TIME_LIMIT": "5"})`,
   then `worker.kill()` (SIGKILL to it and its pool: a machine lost mid-task) or `worker.stop()`.
   They need PostgreSQL: pytest-django's SQLite test database lives in this process's memory, where
@@ -262,7 +262,7 @@ def celery_worker(celery_broker, transactional_db, tmp_path) -> Iterator[Callabl
 
     yield start
     for worker in started:
-        worker.stop()
+        worker.kill()  # its messages go with the test's Redis data; a warm shutdown would only take longer
 
 
 @pytest.fixture
@@ -284,7 +284,7 @@ def celery_beat(celery_broker, transactional_db, tmp_path) -> Iterator[Callable[
 
     yield start
     for beat in started:
-        beat.stop()
+        beat.kill()
 
 
 def task_run(task_id: str, states: tuple[str, ...] = ("succeeded", "failed"), timeout: float = 30.0):

@@ -65,7 +65,7 @@ def _settings(**env: str) -> subprocess.CompletedProcess:
         "import django; django.setup(); from django.conf import settings as s; "
         "options = s.CELERY_BROKER_TRANSPORT_OPTIONS; "
         "print(s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_TASK_TIME_LIMIT, s.CELERY_TASK_SOFT_TIME_LIMIT, "
-        "options['visibility_timeout'], options['unacked_restore_interval'])"
+        "options['visibility_timeout'], options['unacked_restore_interval'], s.CELERY_WORKER_CONCURRENCY)"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
@@ -74,9 +74,10 @@ def _settings(**env: str) -> subprocess.CompletedProcess:
 def test_a_broker_url_turns_the_embedded_mode_off_and_the_visibility_timeout_follows_the_time_limit():
     result = _settings(CELERY_BROKER_URL="redis://127.0.0.1:6379/0", CELERY_TASK_TIME_LIMIT="600")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "600", "540", "1200", "60"]
-    short = _settings(CELERY_TASK_TIME_LIMIT="5", CELERY_VISIBILITY_TIMEOUT="7", CELERY_RESTORE_INTERVAL="1")
-    assert short.stdout.split() == ["True", "5", "4", "7", "1"]
+    assert result.stdout.split() == ["False", "600", "540", "1200", "60", "None"]  # None: a process per core
+    short = _settings(CELERY_TASK_TIME_LIMIT="5", CELERY_VISIBILITY_TIMEOUT="7", CELERY_RESTORE_INTERVAL="1",
+                      CELERY_WORKER_CONCURRENCY="3", CELERY_TASK_SOFT_TIME_LIMIT="")  # fmt: skip
+    assert short.stdout.split() == ["True", "5", "4", "7", "1", "3"]
 
 
 @pytest.mark.parametrize(
