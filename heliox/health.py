@@ -62,3 +62,23 @@ def readiness() -> tuple[bool, dict[str, str]]:
     """(ready, {"database": ..., "cache": ..., "broker": ...})."""
     checks = {"database": database_status(), "cache": cache_status(), "broker": broker_status()}
     return all(status in ("ok", "embedded") for status in checks.values()), checks
+
+
+class ProbeMiddleware:
+    """Answers the health probes before the Host header is checked against ALLOWED_HOSTS.
+
+    Load balancers and orchestrators probe a container by its address (Host: 10.0.3.7:8000),
+    which no ALLOWED_HOSTS lists: Django would answer 400 and the instance would count as down.
+    The probes build no URL from the host, so the check protects nothing there. Placed after
+    SecurityMiddleware and the CSP middleware, so their headers still apply.
+    """
+
+    def __init__(self, get_response):
+        from heliox import views
+
+        self.get_response = get_response
+        self.probes = {"/healthz": views.healthz, "/readyz": views.readyz, "/health/": views.readyz}
+
+    def __call__(self, request):
+        probe = self.probes.get(request.path_info)
+        return probe(request) if probe is not None else self.get_response(request)

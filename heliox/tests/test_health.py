@@ -75,6 +75,15 @@ def test_probes_are_not_redirected_to_https(client, db, settings, url):
     assert client.get("/admin/login/").status_code == 301
 
 
+@pytest.mark.parametrize("url", ["/healthz", "/readyz", "/health/"])
+def test_probes_answer_a_load_balancer_that_asks_by_address(client, db, settings, url):
+    """A probe's Host is the container's address, which ALLOWED_HOSTS does not list; pages still refuse it."""
+    settings.ALLOWED_HOSTS = ["heliox.example.com"]
+    assert client.get(url, HTTP_HOST="10.0.3.7:8000").status_code == 200
+    assert client.get("/admin/login/", HTTP_HOST="10.0.3.7:8000").status_code == 400
+    assert client.get("/readyz/", HTTP_HOST="10.0.3.7:8000").status_code == 400  # only the probes themselves
+
+
 @pytest.mark.parametrize("url", ["/healthz", "/readyz"])
 def test_probes_answer_get_only(client, db, url):
     assert client.post(url).status_code == 405
