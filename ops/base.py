@@ -68,8 +68,10 @@ class HelioxTask(DjangoTask):
 
     def __call__(self, *args, **kwargs):
         request = self.request
-        if request.called_directly or not self.track_runs:  # a plain function call: no run to record
+        if request.called_directly:  # a plain function call: no run to record
             return super().__call__(*args, **kwargs)
+        if not self.track_runs:  # run under the worker's request (its id, its retries), as Celery would
+            return self.run(*args, **kwargs)
         worker = f"in-process: {request.hostname}" if request.is_eager else (request.hostname or "")
         _record(services.task_run_started, task_id=request.id, name=self.name, args=args, kwargs=kwargs, worker=worker)
         self._progress_written = 0.0

@@ -32,6 +32,9 @@ def echo(*args, **kwargs) -> dict:
     return {"args": list(args), "kwargs": kwargs}
 
 
-@shared_task(name="ops_tests.untracked", track_runs=False)
-def untracked() -> str:
-    return "not logged"
+@shared_task(name="ops_tests.untracked", bind=True, track_runs=False, max_retries=1)
+def untracked(self) -> str:
+    """Retried once (so it needs its request, as a tracked task does), then answers."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return f"not logged, attempt {self.request.retries + 1}"
