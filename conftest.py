@@ -67,8 +67,9 @@ def org(db):
 
     from django.contrib.auth.models import Permission
 
-    from costs.services.rollup import usage_rollup
-    from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory
+    from costs.billing.tests.factories import CostSnapshotFactory
+    from costs.catalog.tests.factories import GpuPriceFactory
+    from costs.usage.services.rollup import usage_rollup
     from jobs.tests.factories import JobFactory
     from teams.tests.factories import MembershipFactory, TeamFactory, UserFactory
 

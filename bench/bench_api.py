@@ -21,9 +21,9 @@ from common import generate, p95, setup_django, time_requests
 def build(jobs: int) -> None:
     from django.db import connection
 
-    from costs.services.allocation import allocation_refresh
-    from costs.services.prices import prices_refresh
-    from costs.services.rollup import usage_rollup
+    from costs.catalog.services.gpu_prices import prices_refresh
+    from costs.usage.services.allocation import allocation_refresh
+    from costs.usage.services.rollup import usage_rollup
 
     prices_refresh()
     generate(jobs, "2025-01-01", 365, 30, 3, 3)

@@ -94,8 +94,8 @@ def timed_twice(load) -> tuple[float, float]:
 
 def main() -> None:
     setup_django()
-    from costs.services.model_prices import model_prices_refresh
-    from costs.services.prices import prices_refresh
+    from costs.catalog.services.gpu_prices import prices_refresh
+    from costs.catalog.services.model_prices import model_prices_refresh
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)

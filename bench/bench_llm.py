@@ -31,9 +31,9 @@ def main() -> None:
     from django.db import connection
     from rest_framework.test import APIClient
 
+    from costs.catalog.services.model_prices import model_prices_refresh
     from costs.models import LlmCall, LlmUsageSnapshot
-    from costs.services.model_prices import model_prices_refresh
-    from costs.services.rollup import usage_rollup
+    from costs.usage.services.rollup import usage_rollup
     from teams.models import Team
 
     settings.ALLOWED_HOSTS = ["testserver"]

@@ -22,8 +22,8 @@ def main() -> None:
     parser.add_argument("--fleets", type=int, default=3, help="(provider, GPU type) pairs per team (default 3).")
     args = parser.parse_args()
     setup_django()
-    from costs.services.prices import prices_refresh
-    from costs.services.rollup import usage_rollup
+    from costs.catalog.services.gpu_prices import prices_refresh
+    from costs.usage.services.rollup import usage_rollup
 
     prices_refresh()
     results: dict[str, float] = {}

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from costs.budgets.selectors import budget_statuses
 from costs.models import (
     Budget,
     BudgetAlert,
@@ -14,8 +15,7 @@ from costs.models import (
     UsageSnapshot,
     WebhookEndpoint,
 )
-from costs.selectors.budgets import budget_statuses
-from costs.services.allocation import allocation_refresh
+from costs.usage.services.allocation import allocation_refresh
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
 
 

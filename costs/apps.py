@@ -6,12 +6,12 @@ class CostsConfig(AppConfig):
     verbose_name = "Costs"
 
     def ready(self) -> None:
-        from costs.services.billing import FORMATS, billing_upload
+        from costs.billing.services.focus import FORMATS, billing_upload
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
         UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload)
 
-        from costs.services.rollup import usage_rollup_ranges
+        from costs.usage.services.rollup import usage_rollup_ranges
         from jobs.services.changes import DAY_HANDLERS
 
         if usage_rollup_ranges not in DAY_HANDLERS:

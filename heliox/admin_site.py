@@ -11,9 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from costs.dashboard.selectors import dashboard_data, team_page_data
 from costs.models import FxRate
-from costs.selectors.dashboard import dashboard_data, team_page_data
-from heliox.api import RangeParams
+from costs.usage.api.params import RangeParams
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
 from heliox.permissions import sees_organisation_spend

@@ -1,9 +1,9 @@
-"""What every Heliox API endpoint shares: team scoping, permissions, pagination, CSV, range parameters."""
+"""What every Heliox API endpoint shares and no app owns: the parser, errors, serializers, pagination, CSV."""
 
 import csv
 import io
 import json
-from datetime import UTC, timedelta
+from datetime import UTC
 from decimal import Decimal
 
 import django_filters
@@ -13,114 +13,20 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
-from rest_framework import exceptions, permissions, renderers, serializers
+from rest_framework import exceptions, renderers, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils import encoders
 
-from costs.allocation import IDLE_MODES, SEPARATE
-from costs.models import FxRate
-from costs.selectors import GROUP_BY_FIELDS, INTERVALS
-from costs.selectors.spend import KINDS
 from heliox.csv_safety import safe_cell
-from heliox.dates import add_months, month_start
-from heliox.permissions import permission_for, sees_organisation_spend, staff_can
 from heliox.validation import json_problem
-from teams.models import Membership
 
-MAX_RANGE_DAYS = 3 * 366
 # Money and hours go out as decimal strings ("32.00"), never JSON numbers: the schema says so.
 DECIMAL_STRING = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
 DECIMAL_STRING_OR_NULL = {**DECIMAL_STRING, "nullable": True}
-
-
-def member_team_ids(user, role: str | None = None) -> list:
-    """Ids of the teams `user` belongs to (with `role`, when given)."""
-    memberships = Membership.objects.filter(user=user)
-    if role:
-        memberships = memberships.filter(role=role)
-    return list(memberships.values_list("team_id", flat=True))
-
-
-def team_scope(user) -> list | None:
-    """None (everything) for staff who may view the organisation's spend; otherwise the user's teams."""
-    return None if sees_organisation_spend(user) else member_team_ids(user)
-
-
-class TeamScopedMixin:
-    """Scopes every queryset to the user's teams; the one place where that rule lives.
-
-    `team_field` is the lookup from the model to its team ("team", or "pk" for Team
-    itself). None means the data is not a team's (the price catalog): everyone
-    authenticated reads it. `staff_only` hides the data from everyone without the view
-    permission (the organisation's bill). Staff with the model's view permission see every
-    team's rows; another team's object is otherwise simply not found: 404.
-    """
-
-    team_field: str | None = "team"
-    staff_only: bool = False
-
-    def get_queryset(self) -> QuerySet:
-        queryset = super().get_queryset()
-        user = self.request.user
-        if not user.is_authenticated:  # schema generation; requests are refused before this
-            return queryset.none()
-        if staff_can(user, "view", queryset.model):
-            return queryset
-        if self.staff_only:
-            return queryset.none()
-        if self.team_field is None:
-            return queryset
-        return queryset.filter(**{f"{self.team_field}__in": member_team_ids(user)})
-
-
-class StaffWritePermission(permissions.BasePermission):
-    """Anyone authenticated reads (what their scope shows); staff write with the model's add/change/delete perm."""
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated) and (
-            request.method in permissions.SAFE_METHODS
-            or staff_can(request.user, permission_for(request, view), view.queryset.model)
-        )
-
-
-class TeamRolePermission(permissions.BasePermission):
-    """Staff with the model permission: any team. Others by their role in the object's team.
-
-    Members may do `member_actions` (jobs: create, finish: a scheduler's account); managers
-    every write. Reads are scoped by TeamScopedMixin.
-    """
-
-    member_actions: tuple[str, ...] = ()
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if request.method in permissions.SAFE_METHODS or self._staff(request, view):
-            return True
-        if view.action in self.member_actions:
-            return bool(member_team_ids(request.user))
-        return bool(member_team_ids(request.user, Membership.Role.MANAGER))
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in permissions.SAFE_METHODS or self._staff(request, view):
-            return True
-        if view.action in self.member_actions:
-            return obj.team_id in member_team_ids(request.user)
-        return obj.team_id in member_team_ids(request.user, Membership.Role.MANAGER)
-
-    def _staff(self, request, view) -> bool:
-        return staff_can(request.user, permission_for(request, view), view.queryset.model)
-
-
-class JobPermission(TeamRolePermission):
-    """Members register jobs (create, finish); managers also edit and delete them."""
-
-    member_actions = ("create", "finish")
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -284,51 +190,3 @@ class CSVRenderer(BaseRenderer):
             for row in data:
                 writer.writerow({key: safe_cell("" if value is None else value) for key, value in row.items()})
         return out.getvalue().encode(self.charset)
-
-
-class RangeParams(serializers.Serializer):
-    """Query parameters of the aggregate endpoints. Dates are UTC days; `end` is exclusive.
-
-    A missing range is the current month; a missing end is the first day of the month after start.
-    """
-
-    start = serializers.DateField(required=False, help_text="First UTC day (YYYY-MM-DD).")
-    end = serializers.DateField(required=False, help_text="Day after the last one (exclusive).")
-    group_by = serializers.CharField(
-        required=False, default="", help_text=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
-    )
-    interval = serializers.ChoiceField(choices=INTERVALS, default="day", help_text="Time series step.")
-    idle = serializers.ChoiceField(
-        choices=IDLE_MODES, default=SEPARATE, help_text="separate: idle kept apart; share: spread by GPU-hours."
-    )
-    kind = serializers.ChoiceField(choices=KINDS, default="gpu", help_text="gpu, llm (API calls) or all.")
-    currency = serializers.CharField(
-        required=False, default="USD", help_text="Show money in this currency (rates set with set_fx_rate)."
-    )
-
-    def validate_currency(self, value: str) -> str:
-        code = value.strip().upper()
-        if code != "USD" and not FxRate.objects.filter(currency=code).exists():
-            raise serializers.ValidationError(f"Unknown currency {value!r}: no exchange rate is set for it.")
-        return code
-
-    def validate_group_by(self, value: str) -> list[str]:
-        names = [name.strip() for name in value.split(",") if name.strip()]
-        unknown = [name for name in names if name not in GROUP_BY_FIELDS]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}. Use {', '.join(GROUP_BY_FIELDS)}.")
-        return list(dict.fromkeys(names))
-
-    def validate(self, attrs: dict) -> dict:
-        start, end = attrs.get("start"), attrs.get("end")
-        if start is None and end is None:
-            start = month_start(timezone.now().date())
-        if start is None:
-            start = month_start(end - timedelta(days=1))
-        if end is None:
-            end = add_months(month_start(start), 1)
-        if start >= end:
-            raise serializers.ValidationError({"end": f"Must be after start ({start}); end is exclusive."})
-        if (end - start).days > MAX_RANGE_DAYS:
-            raise serializers.ValidationError({"end": f"The range may span at most 3 years ({MAX_RANGE_DAYS} days)."})
-        return {**attrs, "start": start, "end": end}

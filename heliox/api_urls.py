@@ -5,15 +5,14 @@ from drf_spectacular.utils import extend_schema
 from knox import views as knox_views
 from rest_framework.routers import DefaultRouter
 
-from costs.api.views import (
+from costs.billing.api.views import CostSnapshotViewSet
+from costs.budgets.api.views import BudgetViewSet
+from costs.catalog.api.views import GpuPriceViewSet, InstanceTypeViewSet
+from costs.llm.api.views import LlmCallViewSet
+from costs.usage.api.views import (
     AllocationView,
-    BudgetViewSet,
-    CostSnapshotViewSet,
     CostSummaryView,
     CostTimeseriesView,
-    GpuPriceViewSet,
-    InstanceTypeViewSet,
-    LlmCallViewSet,
     TeamSpendView,
     UsageSnapshotViewSet,
 )

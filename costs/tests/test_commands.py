@@ -4,8 +4,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from costs.billing.tests.factories import CostSnapshotFactory
+from costs.catalog.tests.factories import GpuPriceFactory
 from costs.models import UsageSnapshot
-from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory
 from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 

@@ -12,8 +12,10 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSchedule
 from knox.models import AuthToken
 
+from costs.billing.tests.factories import CostSnapshotFactory
+from costs.catalog.tests.factories import GpuPriceFactory, InstanceTypeFactory
 from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice, WebhookEndpoint
-from costs.tests.factories import CostSnapshotFactory, GpuPriceFactory, InstanceTypeFactory, UsageSnapshotFactory
+from costs.usage.tests.factories import UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
 from ops.models import TaskRun

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from costs.catalog.services.model_prices import model_prices_refresh
 from costs.models import LlmCall
-from costs.services.model_prices import model_prices_refresh
 from jobs.models import Job
 
 NEW_JOB = {"provider": "lambda", "gpu_type": "H100", "gpu_count": 8, "start_time": "2025-03-11T08:00:00Z",

@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from costs.tests.factories import CostSnapshotFactory
+from costs.billing.tests.factories import CostSnapshotFactory
 from heliox.admin_site import dashboard_range
 
 INDEX = reverse("admin:index")

@@ -6,10 +6,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer, member_team_ids
+from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer
 from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
+from teams.selectors import member_team_ids
 
 SECONDS_PER_HOUR, HOURS = Decimal(3600), Decimal("0.0001")
 

@@ -4,11 +4,13 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from heliox.api import JobCursorPagination, JobPermission, TeamScopedMixin
+from heliox.api import JobCursorPagination
 from jobs.api.filters import JobFilter
+from jobs.api.permissions import JobPermission
 from jobs.api.serializers import FinishSerializer, JobSerializer
 from jobs.models import Job
 from jobs.services.changes import job_days, jobs_changed
+from teams.api.permissions import TeamScopedMixin
 
 
 class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from costs.models import UsageSnapshot
-from costs.services.rollup import usage_rollup
+from costs.usage.services.rollup import usage_rollup
 from jobs.models import Job
 from jobs.services.changes import AffectedDays
 from jobs.tests.factories import JobFactory

@@ -1,7 +1,7 @@
 from django.db.models import Prefetch
 from rest_framework import viewsets
 
-from heliox.api import StaffWritePermission, TeamScopedMixin
+from teams.api.permissions import StaffWritePermission, TeamScopedMixin
 from teams.api.serializers import TeamSerializer
 from teams.models import Membership, Team
 

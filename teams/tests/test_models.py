@@ -1,5 +1,5 @@
 from costs.models import UsageSnapshot
-from costs.tests.factories import UsageSnapshotFactory
+from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import assert_rejected_by_database
 from jobs.models import Job
 from jobs.tests.factories import JobFactory

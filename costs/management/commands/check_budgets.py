@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from costs.selectors.budgets import INVALID
-from costs.services.budgets import budgets_check
+from costs.budgets.selectors import INVALID
+from costs.budgets.services.alerts import budgets_check
 from heliox.commands import iso_date
 
 

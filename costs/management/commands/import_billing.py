@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from costs.money import to_cents
-from costs.services.billing import FORMATS, billing_import
+from costs.billing.money import to_cents
+from costs.billing.services.focus import FORMATS, billing_import
 from heliox.commands import progress_bar, user_errors
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from costs.money import to_cents
-from costs.services.llm import CallValidator, IngestResult, llm_calls_store
+from costs.billing.money import to_cents
+from costs.llm.services.ingest import CallValidator, IngestResult, llm_calls_store
 from heliox.commands import user_errors
 from heliox.reading import json_lines
 from jobs.services.records import check_file

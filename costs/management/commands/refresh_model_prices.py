@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from costs.services.model_prices import FORMATS, model_prices_refresh
+from costs.catalog.services.model_prices import FORMATS, model_prices_refresh
 from heliox.commands import counts_listed, user_errors
 
 

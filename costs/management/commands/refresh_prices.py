@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from costs.services.prices import FORMATS, prices_refresh
+from costs.catalog.services.gpu_prices import FORMATS, prices_refresh
 from heliox.commands import counts_listed, user_errors
 from jobs.models import Provider
 

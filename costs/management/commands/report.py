@@ -3,10 +3,9 @@ import csv
 
 from django.core.management.base import BaseCommand
 
-from costs.allocation import IDLE_MODES, SEPARATE
-from costs.selectors import GROUP_BY_FIELDS, spend_summary
-from costs.selectors.fx import spend_summary_in
-from costs.selectors.spend import KINDS
+from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.usage.selectors.fx import spend_summary_in
+from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, spend_summary
 from heliox.commands import iso_date, user_errors
 from heliox.csv_safety import safe_cell
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from costs.services.rollup import usage_rollup
+from costs.usage.services.rollup import usage_rollup
 from heliox.commands import iso_date, progress_bar, user_errors
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from costs.services.demo import demo_data_exists, demo_reset, demo_seed
+from costs.demo.services import demo_data_exists, demo_reset, demo_seed
 from heliox.commands import iso_date, progress_bar
 
 

@@ -1,0 +1,172 @@
+"""Everything the admin dashboard and the team page show, from rollups and snapshots only.
+
+A bounded number of queries whatever the size of the data: each figure is one of
+the spend selectors (two or three queries) or an indexed count.
+"""
+
+import calendar
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import FloatField
+from django.db.models.expressions import RawSQL
+
+from costs.billing.allocation import SEPARATE
+from costs.billing.money import ZERO, to_cents
+from costs.budgets.selectors import budget_statuses
+from costs.models import Budget, UsageSnapshot
+from costs.usage.selectors.fx import fx_rates, spend_summary_in
+from costs.usage.selectors.spend import spend_summary, spend_timeseries, team_spend
+from jobs.models import Job
+from teams.models import Team
+
+
+def _money(value: Decimal | None) -> Decimal:
+    return value if value is not None else ZERO
+
+
+def _month_to_date(today: date, now: datetime, currency: str = "USD") -> dict:
+    """Spend since the first of this month, and the month-end projection at the current run-rate."""
+    first = today.replace(day=1)
+    try:
+        totals = _summary(currency, start=first, end=today + timedelta(days=1), group_by=()).totals
+    except ValueError:  # no rate for part of this month: show it in USD rather than not at all
+        totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
+    spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
+    elapsed = Decimal((now - datetime.combine(first, time.min, tzinfo=UTC)).total_seconds()) / 86400
+    days = calendar.monthrange(today.year, today.month)[1]
+    projected = to_cents(spent / elapsed * days) if elapsed > 0 else spent
+    return {"spent": spent, "projected": projected, "days_in_month": days}
+
+
+def _summary(currency: str, **kwargs):
+    """spend_summary in USD, or converted at each day's rate (same keys; the page names the currency)."""
+    if currency == "USD":
+        return spend_summary(**kwargs)
+    return spend_summary_in(currency=currency, rename=False, **kwargs)[0]
+
+
+def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD") -> dict:
+    """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
+
+    GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
+    ValueError when a day of the range has no rate for `currency`.
+    """
+    rows = fx_rates(currency, start, end) if currency != "USD" else {}
+    rates = {day: row.rate_per_usd for day, row in rows.items()}
+    used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
+    by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle)
+    by_provider = _summary(currency, start=start, end=end, group_by=["provider"], idle=idle)
+    by_gpu = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle)
+    daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
+    daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
+
+    def daily_value(point: dict, value: Decimal) -> float:
+        return float(value * rates[point["period"]]) if rates else float(value)
+
+    totals = by_provider.totals
+    billed, idle_usd = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
+    team_ids = dict(Team.objects.values_list("name", "id"))
+    unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
+    return {
+        "kpis": {
+            "spend": totals["allocated_usd"] + idle_usd,
+            "llm": llm.totals["llm_usd"],
+            "llm_calls": llm.totals["llm_calls"],
+            "all": totals["allocated_usd"] + idle_usd + llm.totals["llm_usd"],
+            "billed": billed,
+            "estimated": totals["estimated_usd"],
+            "gpu_hours": totals["gpu_hours"],
+            "idle": idle_usd,
+            "idle_share": (idle_usd / billed * 100).quantize(Decimal("0.1")) if billed else None,
+            "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
+            "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
+            "unpriced_rows": unpriced.count(),
+            "budgets": budget_statuses(
+                budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()
+            ),
+            "month": _month_to_date(now.date(), now, currency),
+        },
+        "has_data": bool(by_provider.rows) or bool(llm.rows),
+        "llm_providers": llm.rows,
+        "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != "(idle)"],
+        "providers": by_provider.rows,
+        "gpu_types": sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"]),
+        "charts": {
+            "daily_by_provider": {
+                "labels": [period.isoformat() for period in daily["periods"]],
+                "datasets": [
+                    {
+                        "label": series["group"]["provider"],
+                        "data": [daily_value(p, p["allocated_usd"] + _money(p["idle_usd"])) for p in series["points"]],
+                    }
+                    for series in daily["series"]
+                ],
+            },
+            "spend_by_team": {
+                "labels": [row["team"] for row in by_team.rows if row["team"] != "(idle)"],
+                "data": [float(row["allocated_usd"]) for row in by_team.rows if row["team"] != "(idle)"],
+            },
+            "hours_by_gpu": {
+                "labels": [row["gpu_type"] for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
+                "data": [float(row["gpu_hours"]) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
+            },
+            "billed_vs_estimated": {
+                "labels": [row["provider"] for row in by_provider.rows],
+                "billed": [float(_money(row["billed_usd"])) for row in by_provider.rows],
+                "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
+            },
+            "idle_over_time": {
+                "labels": [period.isoformat() for period in daily_total["periods"]],
+                "data": [daily_value(p, _money(p["idle_usd"])) for s in daily_total["series"] for p in s["points"]],
+            },
+            "currency": currency,
+        },
+        "currency": currency,
+        "fx_rates": used,
+    }
+
+
+def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> dict:
+    """A team's spend: totals, daily series, top models, GPU types, largest jobs, share of the bill, LLM spend."""
+    spend = team_spend(team_id=team_id, start=start, end=end, idle=idle)
+    llm = spend_summary(start=start, end=end, group_by=["model_name"], kind="llm", team_ids=[team_id])
+    gpus = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle, team_ids=[team_id])
+    org = spend_summary(start=start, end=end, group_by=(), idle=idle).totals
+    billed = _money(org["billed_usd"])
+    mine = spend["totals"]["allocated_usd"]
+    largest = largest_jobs(team_id=team_id, start=start, end=end)
+    return {
+        "totals": spend["totals"],
+        "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
+        "daily": spend["daily"],
+        "top_models": spend["top_models"],
+        "gpu_types": gpus.rows,
+        "largest_jobs": largest,
+        "llm_models": llm.rows,
+        "llm_usd": llm.totals["llm_usd"],
+        "all_usd": spend["totals"]["allocated_usd"] + llm.totals["llm_usd"],
+    }
+
+
+def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Job]:
+    """The team's finished jobs started in [start, end) with the most GPU-hours (computed in SQL)."""
+    # Only an ordering (no money): seconds x GPUs, in each database's own date arithmetic.
+    seconds = (
+        "EXTRACT(EPOCH FROM end_time - start_time)"
+        if connection.vendor == "postgresql"
+        else "(julianday(end_time) - julianday(start_time)) * 86400"
+    )
+    gpu_time = RawSQL(f"{seconds} * gpu_count", (), output_field=FloatField())  # noqa: S611 - constant SQL
+    return list(
+        Job.objects.filter(
+            team_id=team_id,
+            start_time__gte=datetime.combine(start, time.min, tzinfo=UTC),
+            start_time__lt=datetime.combine(end, time.min, tzinfo=UTC),
+            end_time__isnull=False,
+        )
+        .annotate(gpu_time=gpu_time)
+        .order_by("-gpu_time", "start_time")[:limit]
+    )

@@ -1,0 +1,73 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from costs.models import CostSnapshot, UsageSnapshot
+from costs.usage.selectors.spend import allocation_cells
+from jobs.models import Job
+from teams.models import Team
+
+SEED_ARGS = ["--days", "4", "--as-of", "2025-03-31", "--no-progress"]
+
+
+def job_fingerprint():
+    return list(
+        Job.objects.order_by("id").values_list(
+            "id", "team__name", "model_name", "provider", "gpu_type", "gpu_count", "start_time", "end_time", "status"
+        )
+    )
+
+
+def test_seed_demo_is_deterministic_for_a_seed(db):
+    call_command("seed_demo", "--seed", "7", *SEED_ARGS)
+    first = job_fingerprint()
+    bills = list(CostSnapshot.objects.order_by("date", "provider", "gpu_type").values_list("cost_usd", flat=True))
+
+    call_command("seed_demo", "--seed", "7", "--reset", *SEED_ARGS)
+
+    assert job_fingerprint() == first
+    assert (
+        list(CostSnapshot.objects.order_by("date", "provider", "gpu_type").values_list("cost_usd", flat=True)) == bills
+    )
+    assert len(first) > 500
+
+
+def test_another_seed_gives_other_data(db):
+    call_command("seed_demo", "--seed", "7", *SEED_ARGS)
+    first = job_fingerprint()
+    call_command("seed_demo", "--seed", "8", "--reset", *SEED_ARGS)
+    assert job_fingerprint() != first
+
+
+def test_seed_demo_refuses_a_non_empty_database_without_reset(db):
+    Team.objects.create(name="real-team")
+
+    with pytest.raises(CommandError, match="not empty"):
+        call_command("seed_demo", *SEED_ARGS)
+
+    assert list(Team.objects.values_list("name", flat=True)) == ["real-team"]
+
+
+def test_seed_demo_if_empty_leaves_existing_data_alone(db, capsys):
+    Team.objects.create(name="real-team")
+    call_command("seed_demo", "--if-empty", *SEED_ARGS)
+    assert "no demo data loaded" in capsys.readouterr().out
+    assert Job.objects.count() == 0
+
+
+def test_demo_org_has_idle_cost_unpriced_jobs_and_bills_that_add_up(db):
+    call_command("seed_demo", *SEED_ARGS)
+
+    assert Team.objects.count() == 6
+    assert set(Job.objects.values_list("provider", flat=True)) == {
+        "aws", "gcp", "azure", "lambda", "coreweave", "on-prem"
+    }  # fmt: skip
+    assert UsageSnapshot.objects.filter(unpriced_gpu_hours__gt=0, provider="on-prem").exists()
+    cells = allocation_cells(start=date(2025, 3, 28), end=date(2025, 4, 1))
+    billed = [cell for cell in cells if cell.billed_usd is not None]
+    assert sum(cell.idle_usd for cell in billed) > 0
+    for cell in billed:
+        assert sum((t["allocated_usd"] for t in cell.teams), Decimal(0)) + cell.idle_usd == cell.billed_usd
+    assert not CostSnapshot.objects.filter(date=date(2025, 3, 31)).exists()  # today's bill has not arrived

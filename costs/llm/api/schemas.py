@@ -1,0 +1,19 @@
+"""OpenAPI schemas of the LLM call ingest: one call or a batch in, counts and cost out."""
+
+from costs.usage.api.schemas import INTEGER, STRING, obj
+from heliox.schema import decimal
+
+INGESTED = obj(
+    {"stored": INTEGER, "unpriced": INTEGER, "cost_usd": decimal(description="Cost of the priced calls.")},
+    required=("stored", "unpriced", "cost_usd"),
+)  # fmt: skip
+
+CALL = obj(
+    {"team": {**STRING, "description": "Team id or name."}, "provider": STRING, "model": STRING,
+     "session_id": STRING, "node_name": STRING, "input_tokens": {**INTEGER, "nullable": True},
+     "output_tokens": {**INTEGER, "nullable": True}, "cached_input_tokens": {**INTEGER, "nullable": True},
+     "latency_ms": {**INTEGER, "nullable": True}, "created_at": {"type": "string", "format": "date-time"},
+     "metadata": {"type": "object"}},
+    required=("team", "provider", "model"), extra=True,
+)  # fmt: skip
+LLM_CALLS = {"oneOf": [CALL, {"type": "array", "items": CALL, "minItems": 1, "maxItems": 1000}]}

@@ -1,1 +1,0 @@
-"""Writes of the costs app: the price catalog, rollups and allocation (HackSoft-style services)."""

@@ -1,0 +1,61 @@
+"""The query parameters of the aggregate endpoints (and the dashboard's range): validated, with defaults."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.usage.models import FxRate
+from costs.usage.selectors.spend import GROUP_BY_FIELDS, INTERVALS, KINDS
+from heliox.dates import add_months, month_start
+
+MAX_RANGE_DAYS = 3 * 366
+
+
+class RangeParams(serializers.Serializer):
+    """Query parameters of the aggregate endpoints. Dates are UTC days; `end` is exclusive.
+
+    A missing range is the current month; a missing end is the first day of the month after start.
+    """
+
+    start = serializers.DateField(required=False, help_text="First UTC day (YYYY-MM-DD).")
+    end = serializers.DateField(required=False, help_text="Day after the last one (exclusive).")
+    group_by = serializers.CharField(
+        required=False, default="", help_text=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
+    )
+    interval = serializers.ChoiceField(choices=INTERVALS, default="day", help_text="Time series step.")
+    idle = serializers.ChoiceField(
+        choices=IDLE_MODES, default=SEPARATE, help_text="separate: idle kept apart; share: spread by GPU-hours."
+    )
+    kind = serializers.ChoiceField(choices=KINDS, default="gpu", help_text="gpu, llm (API calls) or all.")
+    currency = serializers.CharField(
+        required=False, default="USD", help_text="Show money in this currency (rates set with set_fx_rate)."
+    )
+
+    def validate_currency(self, value: str) -> str:
+        code = value.strip().upper()
+        if code != "USD" and not FxRate.objects.filter(currency=code).exists():
+            raise serializers.ValidationError(f"Unknown currency {value!r}: no exchange rate is set for it.")
+        return code
+
+    def validate_group_by(self, value: str) -> list[str]:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in GROUP_BY_FIELDS]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}. Use {', '.join(GROUP_BY_FIELDS)}.")
+        return list(dict.fromkeys(names))
+
+    def validate(self, attrs: dict) -> dict:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is None and end is None:
+            start = month_start(timezone.now().date())
+        if start is None:
+            start = month_start(end - timedelta(days=1))
+        if end is None:
+            end = add_months(month_start(start), 1)
+        if start >= end:
+            raise serializers.ValidationError({"end": f"Must be after start ({start}); end is exclusive."})
+        if (end - start).days > MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"end": f"The range may span at most 3 years ({MAX_RANGE_DAYS} days)."})
+        return {**attrs, "start": start, "end": end}

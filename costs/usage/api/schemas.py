@@ -1,0 +1,81 @@
+"""OpenAPI schemas of the aggregate answers: money and hours are decimal strings, unknown money is null.
+
+In another currency (`currency=ZAR`) the money keys end in the currency's code
+(`allocated_zar`): the rows allow further decimal-string keys for that reason.
+"""
+
+from heliox.schema import decimal
+
+STRING = {"type": "string"}
+DATE = {"type": "string", "format": "date"}
+INTEGER = {"type": "integer"}
+
+
+def obj(properties: dict, required: tuple = (), extra: dict | bool = False, description: str = "") -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": extra}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+FIGURES = {
+    "gpu_hours": decimal(description="GPU-hours."),
+    "unpriced_gpu_hours": decimal(description="GPU-hours without a catalog price."),
+    "estimated_usd": decimal(description="Catalog cost of the priced GPU-hours."),
+    "allocated_usd": decimal(description="Share of the bill (the estimate on days without a bill)."),
+    "idle_usd": decimal(nullable=True, description="Bill nobody used; null when not yours to see."),
+    "billed_usd": decimal(nullable=True, description="The bill; null where there is none (unknown, not 0)."),
+    "llm_usd": decimal(description="LLM API spend (kind=llm or all)."),
+    "total_usd": decimal(description="GPU + LLM spend (kind=llm or all)."),
+    "llm_calls": INTEGER,
+    "llm_unpriced_calls": INTEGER,
+}
+GROUPS = dict.fromkeys(("team", "provider", "gpu_type", "model_name"), STRING)
+# A money key in another currency (allocated_zar): a decimal string or null.
+CONVERTED = decimal(nullable=True, description="Money in the requested currency (key ends in its code).")
+ROW = obj({**GROUPS, **FIGURES}, extra=CONVERTED, description="One group (or the totals).")
+FX_RATES = {"type": "array", "items": obj({"currency": STRING, "rate_per_usd": decimal(), "as_of": DATE},
+                                          required=("currency", "rate_per_usd", "as_of"))}  # fmt: skip
+
+SUMMARY = obj(
+    {"start": DATE, "end": DATE, "group_by": {"type": "array", "items": STRING}, "idle": STRING, "kind": STRING,
+     "currency": STRING, "fx_rates": FX_RATES, "rows": {"type": "array", "items": ROW}, "totals": ROW},
+    required=("start", "end", "group_by", "idle", "kind", "currency", "fx_rates", "rows", "totals"),
+)  # fmt: skip
+
+POINT = obj({"period": DATE, **FIGURES}, required=("period",), extra=CONVERTED)
+TIMESERIES = obj(
+    {"start": DATE, "end": DATE, "interval": STRING, "currency": STRING, "fx_rates": FX_RATES,
+     "periods": {"type": "array", "items": DATE},
+     "series": {"type": "array", "items": obj(
+         {"group": obj(GROUPS), "points": {"type": "array", "items": POINT}}, required=("group", "points"))},
+     "totals": ROW},
+    required=("start", "end", "interval", "currency", "fx_rates", "periods", "series", "totals"),
+)  # fmt: skip
+
+TEAM_SHARE = obj(
+    {"team_id": {"type": "string", "format": "uuid"}, "team": STRING, "gpu_hours": decimal(),
+     "estimated_usd": decimal(), "allocated_usd": decimal()},
+    required=("team_id", "team", "gpu_hours", "estimated_usd", "allocated_usd"),
+)  # fmt: skip
+CELL = obj(
+    {"date": DATE, "provider": STRING, "gpu_type": STRING, "billed_usd": decimal(nullable=True),
+     "estimated_usd": decimal(), "gpu_hours": decimal(), "idle_usd": decimal(nullable=True),
+     "teams": {"type": "array", "items": TEAM_SHARE}},
+    required=("date", "provider", "gpu_type", "billed_usd", "estimated_usd", "gpu_hours", "idle_usd", "teams"),
+)  # fmt: skip
+ALLOCATION = obj({"start": DATE, "end": DATE, "idle": STRING, "cells": {"type": "array", "items": CELL}},
+                 required=("start", "end", "idle", "cells"))  # fmt: skip
+
+DAY = obj({"date": DATE, "gpu_hours": decimal(), "estimated_usd": decimal(), "allocated_usd": decimal()},
+          required=("date", "gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
+MODEL = obj({"model_name": STRING, "gpu_hours": decimal(), "estimated_usd": decimal(), "allocated_usd": decimal()},
+            required=("model_name", "gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
+TEAM_SPEND = obj(
+    {"team": obj({"id": {"type": "string", "format": "uuid"}, "name": STRING}, required=("id", "name")),
+     "start": DATE, "end": DATE, "totals": ROW, "daily": {"type": "array", "items": DAY},
+     "top_models": {"type": "array", "items": MODEL}},
+    required=("team", "start", "end", "totals", "daily", "top_models"),
+)  # fmt: skip

@@ -1,0 +1,166 @@
+"""The rollup and the aggregates: summary, time series, allocation, a team's spend.
+
+Every figure comes from the usage selectors, the same functions behind `manage.py
+report` and the dashboard. Users without the organisation's view get their teams'
+figures only; the organisation's bill and idle cost are left out for them.
+"""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from costs.usage.api import schemas
+from costs.usage.api.params import RangeParams
+from costs.usage.api.serializers import UsageSnapshotSerializer
+from costs.usage.models import UsageSnapshot
+from costs.usage.selectors.fx import spend_summary_in
+from costs.usage.selectors.spend import (
+    IDLE_LABEL,
+    MAX_TIMESERIES_POINTS,
+    TooManyPoints,
+    allocation_cells,
+    spend_summary,
+    spend_timeseries,
+    team_spend,
+)
+from heliox.api import BrowsableAPIRenderer, CSVRenderer, ExactJSONRenderer
+from teams.api.permissions import TeamScopedMixin
+from teams.models import Team
+from teams.selectors import team_scope
+
+
+class UsageSnapshotViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """The daily rollup of the user's teams (built by `manage.py rollup`)."""
+
+    serializer_class = UsageSnapshotSerializer
+    queryset = UsageSnapshot.objects.select_related("team").order_by("-date", "team__name", "provider", "gpu_type")
+    filterset_fields = {"date": ["exact", "gte", "lt"], "team": ["exact"], "provider": ["exact"],
+                        "gpu_type": ["exact"]}  # fmt: skip
+
+
+class AggregateView(APIView):
+    """Shared by the aggregate endpoints: validated range parameters, JSON or `?format=csv`."""
+
+    renderer_classes = [ExactJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def params(self, request) -> dict:
+        params = RangeParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return params.validated_data
+
+    def wants_csv(self, request) -> bool:
+        return getattr(request.accepted_renderer, "format", "") == "csv"
+
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", str, description="First UTC day, YYYY-MM-DD (default: first day of this month)."),
+    OpenApiParameter("end", str, description="Day after the last one, exclusive (default: next month's first)."),
+    OpenApiParameter("idle", str, enum=["separate", "share"], description="Idle kept apart or shared."),
+]
+GROUP_BY = OpenApiParameter("group_by", str, description="Comma list of team, provider, gpu_type, model_name.")
+CSV_ALLOCATION = ["date", "provider", "gpu_type", "billed_usd", "team", "gpu_hours", "estimated_usd", "allocated_usd"]
+KIND = OpenApiParameter("kind", str, enum=["gpu", "llm", "all"], description="GPU spend, LLM API spend, or both.")
+CURRENCY = OpenApiParameter("currency", str, description="Money in this currency (a rate must be set), e.g. ZAR.")
+
+
+class CostSummaryView(AggregateView):
+    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY, KIND, CURRENCY], responses={200: schemas.SUMMARY})
+    def get(self, request):
+        """GPU-hours, estimated, allocated, idle and billed USD per group, with totals."""
+        params = self.params(request)
+        arguments = {"start": params["start"], "end": params["end"], "group_by": params["group_by"] or ["team"],
+                     "idle": params["idle"], "team_ids": team_scope(request.user), "kind": params["kind"]}  # fmt: skip
+        rates = []
+        try:
+            if params["currency"] == "USD":
+                report = spend_summary(**arguments)
+            else:
+                report, rates = spend_summary_in(currency=params["currency"], **arguments)
+        except ValueError as error:  # e.g. no rate on the first day of the range
+            return Response({"currency": [str(error)]}, status=400)
+        if self.wants_csv(request):
+            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **report.totals}
+            return Response([*report.rows, total])
+        return Response({
+            "start": report.start, "end": report.end, "group_by": list(report.group_by), "idle": report.idle,
+            "kind": params["kind"], "currency": params["currency"],
+            "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in rates],
+            "rows": report.rows, "totals": report.totals,
+        })  # fmt: skip
+
+
+class CostTimeseriesView(AggregateView):
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS,
+            GROUP_BY,
+            KIND,
+            CURRENCY,
+            OpenApiParameter("interval", str, enum=["day", "week", "month"]),
+        ],
+        responses={200: schemas.TIMESERIES},
+    )
+    def get(self, request):
+        """One series per group, a point per day, week or month; at most 20,000 points (periods x groups)."""
+        params = self.params(request)
+        try:
+            result = spend_timeseries(
+                start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
+                idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
+                currency=params["currency"], max_points=MAX_TIMESERIES_POINTS,
+            )  # fmt: skip
+        except TooManyPoints as error:
+            return Response({"detail": str(error)}, status=400)
+        except ValueError as error:  # no rate on some day of the range
+            return Response({"currency": [str(error)]}, status=400)
+        if self.wants_csv(request):
+            rows = [{**series["group"], **point} for series in result["series"] for point in series["points"]]
+            return Response({"rows": rows, "columns": [*params["group_by"], "period"]})
+        return Response({"start": params["start"], "end": params["end"], **result})
+
+
+class AllocationView(AggregateView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: schemas.ALLOCATION})
+    def get(self, request):
+        """The bill of each (day, provider, GPU type), allocated per team, and its idle part."""
+        params = self.params(request)
+        cells = allocation_cells(start=params["start"], end=params["end"], idle=params["idle"],
+                                 team_ids=team_scope(request.user))  # fmt: skip
+        if self.wants_csv(request):
+            return Response({"rows": list(_allocation_rows(cells)), "columns": CSV_ALLOCATION})
+        data = [
+            {"date": c.date, "provider": c.provider, "gpu_type": c.gpu_type, "billed_usd": c.billed_usd,
+             "estimated_usd": c.estimated_usd, "gpu_hours": c.gpu_hours, "idle_usd": c.idle_usd,
+             "teams": c.teams}
+            for c in cells
+        ]  # fmt: skip
+        return Response({"start": params["start"], "end": params["end"], "idle": params["idle"], "cells": data})
+
+
+def _allocation_rows(cells):
+    """A CSV row per team of each cell, and one for its idle part: the allocated column adds up to the bill."""
+    for cell in cells:
+        where = {"date": cell.date, "provider": cell.provider, "gpu_type": cell.gpu_type, "billed_usd": cell.billed_usd}
+        for share in cell.teams:
+            yield {**where, **{key: share[key] for key in ("team", "gpu_hours", "estimated_usd", "allocated_usd")}}
+        if cell.idle_usd:
+            yield {**where, "team": IDLE_LABEL, "allocated_usd": cell.idle_usd}
+
+
+class TeamSpendView(AggregateView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: schemas.TEAM_SPEND})
+    def get(self, request, pk):
+        """A team's totals, daily series and top models."""
+        scope = team_scope(request.user)
+        team = Team.objects.filter(pk=pk).first()
+        if team is None or (scope is not None and team.pk not in scope):
+            raise Http404
+        params = self.params(request)
+        result = team_spend(team_id=team.pk, start=params["start"], end=params["end"], idle=params["idle"])
+        if self.wants_csv(request):  # the daily series
+            return Response({"rows": result["daily"], "columns": ["date", "gpu_hours", "estimated_usd",
+                                                                   "allocated_usd"]})  # fmt: skip
+        return Response({"team": {"id": team.pk, "name": team.name}, "start": params["start"], "end": params["end"],
+                         **result})  # fmt: skip

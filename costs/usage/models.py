@@ -1,0 +1,136 @@
+"""The daily rollups of job usage (per team, and per team and model) and the exchange rates they are shown in."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from heliox.models import BaseModel
+from jobs.models import Provider, gpu_type_validator
+from teams.models import Team
+
+
+class UsageFigures(BaseModel):
+    """The figures of a usage rollup row, shared by the team and the model rollups."""
+
+    date = models.DateField(db_comment="UTC day.")
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, validators=[gpu_type_validator], db_comment="GPU model.")
+    gpu_hours = models.DecimalField(max_digits=14, decimal_places=4, db_comment="GPU-hours used on the day.")
+    estimated_cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, db_comment="Catalog cost of the priced GPU-hours, USD."
+    )
+    job_count = models.PositiveIntegerField(db_comment="Jobs that held GPUs during the day.")
+    unpriced_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours with no catalog price."
+    )
+    unpriced_job_count = models.PositiveIntegerField(default=0, db_comment="Jobs with unpriced GPU-hours.")
+    allocated_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        db_comment="Share of the bill, idle kept apart; the estimate on a day with no bill (derived).",
+    )
+    allocated_shared_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        db_comment="Share of the bill, idle shared by GPU-hours; the estimate on a day with no bill (derived).",
+    )
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def figure_constraints(prefix: str) -> list[models.BaseConstraint]:
+        return [
+            models.CheckConstraint(condition=models.Q(gpu_hours__gte=0), name=f"{prefix}_hours_non_negative"),
+            models.CheckConstraint(condition=models.Q(estimated_cost_usd__gte=0), name=f"{prefix}_cost_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(unpriced_gpu_hours__gte=0), name=f"{prefix}_unpriced_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(allocated_usd__gte=0, allocated_shared_usd__gte=0),
+                name=f"{prefix}_allocated_non_negative",
+            ),
+        ]
+
+
+class UsageSnapshot(UsageFigures):
+    """The rollup of jobs for one UTC day, team, provider and GPU type.
+
+    Built by `manage.py rollup` as the sum of the team's ModelUsageSnapshot rows.
+    `estimated_cost_usd` covers the priced part of `gpu_hours`; `unpriced_gpu_hours`
+    had no catalog price (reported, never $0). Provider-level usage is the sum over teams.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="usage_snapshots", db_comment="Team.")
+
+    class Meta:
+        ordering = ["-date", "team__name", "provider", "gpu_type"]
+        db_table_comment = "Daily rollup of job usage, estimated cost and bill share per team, provider and GPU type."
+        constraints = [
+            *UsageFigures.figure_constraints("costs_usagesnapshot"),
+            models.UniqueConstraint(
+                fields=["date", "team", "provider", "gpu_type"], name="costs_usagesnapshot_unique_day_team_provider_gpu"
+            ),
+        ]
+        indexes = [
+            # Aggregates over a date range (dashboard, costs/summary, allocation).
+            models.Index(fields=["date", "provider", "gpu_type"], name="costs_usage_date_cell_idx"),
+            # A team's spend over a range (team page, budgets).
+            models.Index(fields=["team", "date"], name="costs_usage_team_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.provider} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class ModelUsageSnapshot(UsageFigures):
+    """The same rollup one level finer: per model name within a team's day, provider and GPU type.
+
+    Summing a team's rows gives its UsageSnapshot row exactly; group_by=model_name reads these.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_usage_snapshots", db_comment="Team.")
+    model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
+
+    class Meta:
+        ordering = ["-date", "team__name", "provider", "gpu_type", "model_name"]
+        db_table_comment = "Daily rollup of job usage per team, provider, GPU type and model."
+        constraints = [
+            *UsageFigures.figure_constraints("costs_modelusagesnapshot"),
+            models.UniqueConstraint(
+                fields=["date", "team", "provider", "gpu_type", "model_name"],
+                name="costs_modelusagesnapshot_unique_key",
+            ),
+        ]
+        indexes = [
+            # group_by=model_name over a date range; a team's top models.
+            models.Index(fields=["date", "team"], name="costs_modelusage_date_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.model_name or '(unnamed)'} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class FxRate(BaseModel):
+    """Units of `currency` per USD from `as_of` until the next rate (USD stays canonical in storage)."""
+
+    currency = models.CharField(max_length=3, db_comment="ISO 4217 code, e.g. ZAR.")
+    rate_per_usd = models.DecimalField(
+        max_digits=18, decimal_places=8, validators=[MinValueValidator(Decimal("0.00000001"))],
+        db_comment="Units of the currency for 1 USD.",
+    )  # fmt: skip
+    as_of = models.DateField(db_comment="First UTC day the rate applies.")
+
+    class Meta:
+        ordering = ["currency", "-as_of"]
+        db_table_comment = "Exchange rates used to show USD figures in another currency."
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rate_per_usd__gt=0), name="costs_fxrate_positive"),
+            models.UniqueConstraint(fields=["currency", "as_of"], name="costs_fxrate_unique_currency_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 USD = {self.rate_per_usd} {self.currency} from {self.as_of}"

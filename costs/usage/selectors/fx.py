@@ -1,0 +1,102 @@
+"""Showing USD figures in another currency, at the rate valid on each day. Storage stays USD."""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from costs.billing.money import to_cents
+from costs.models import FxRate
+from costs.usage.selectors.spend import SpendReport, spend_summary
+
+HOURS = Decimal("0.0001")
+
+
+def fx_rates(currency: str, start: date, end: date) -> dict[date, FxRate]:
+    """The rate in force on each day of [start, end): the latest set on or before that day."""
+    rows = list(FxRate.objects.filter(currency=currency, as_of__lt=end).order_by("as_of"))
+    if not rows:
+        raise ValueError(f"unknown currency {currency!r}: set a rate first (manage.py set_fx_rate {currency} RATE)")
+    if rows[0].as_of > start:
+        raise ValueError(f"no {currency} rate on or before {start} (the first is from {rows[0].as_of})")
+    rates, index, day = {}, 0, start
+    while day < end:
+        while index + 1 < len(rows) and rows[index + 1].as_of <= day:
+            index += 1
+        rates[day] = rows[index]
+        day += timedelta(days=1)
+    return rates
+
+
+def _period(day: date, interval: str | None) -> date | None:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day if interval == "day" else None
+
+
+def spend_summary_in(
+    *,
+    currency: str,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+    interval: str | None = None,
+    rename: bool = True,
+    **kwargs,
+) -> tuple[SpendReport, list[FxRate]]:
+    """spend_summary with money in `currency`: each day converted at its own rate, rounded once per row.
+
+    Money columns are renamed from *_usd to *_<currency> (e.g. allocated_zar), unless
+    `rename` is False (the dashboard labels the currency itself). Returns the report and
+    the rates used.
+    """
+    rates = fx_rates(currency, start, end)
+    daily = spend_summary(start=start, end=end, group_by=group_by, interval="day", **kwargs)
+    suffix = f"_{currency.lower()}" if rename else "_usd"
+    names = [name for name in daily.group_by if name != "period"]
+    rows: dict[tuple, dict] = {}
+    for row in daily.rows:
+        rate = rates[row["period"]].rate_per_usd
+        period = _period(row["period"], interval)
+        key = (period, *(row[name] for name in names))
+        target = rows.setdefault(key, {**({"period": period} if interval else {}), **{n: row[n] for n in names}})
+        for field, value in row.items():
+            if field in names or field == "period":
+                continue
+            if field.endswith("_usd"):
+                converted = field[:-4] + suffix
+                if value is None:
+                    target.setdefault(converted, None)
+                else:
+                    target[converted] = (target.get(converted) or Decimal(0)) + value * rate
+            else:
+                target[field] = target.get(field, 0) + value
+    # Totals from the organisation's daily totals, so that the bill and idle (which are not
+    # per team) are converted at each day's rate too.
+    org_daily = spend_summary(start=start, end=end, group_by=(), interval="day", **kwargs)
+    # The same keys as the USD report's totals, even when nothing was spent.
+    totals: dict = {
+        (field[:-4] + suffix if field.endswith("_usd") else field): (None if value is None else 0 * value)
+        for field, value in daily.totals.items()
+    }
+    for row in org_daily.rows:
+        rate = rates[row["period"]].rate_per_usd
+        for field, value in row.items():
+            if field == "period":
+                continue
+            name = field[:-4] + suffix if field.endswith("_usd") else field
+            if value is not None:
+                totals[name] = (totals.get(name) or 0) + (value * rate if field.endswith("_usd") else value)
+    for record in [*rows.values(), totals]:
+        for field, value in record.items():
+            if field.endswith(suffix) and value is not None:
+                record[field] = to_cents(value)
+    if daily.totals.get("billed_usd") is None:  # team-scoped: the bill is not shown
+        totals[f"billed{suffix}"] = totals[f"idle{suffix}"] = None
+    report = SpendReport(start=start, end=end, group_by=(("period",) if interval else ()) + tuple(names),
+                         idle=daily.idle)  # fmt: skip
+    report.rows = sorted(rows.values(), key=lambda r: str(r))
+    report.totals = totals
+    used = sorted({rate.pk: rate for rate in rates.values()}.values(), key=lambda rate: rate.as_of)
+    return report, used

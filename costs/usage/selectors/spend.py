@@ -1,0 +1,429 @@
+"""Spend over a date range: what jobs used, what the catalog says they cost, what the bill was.
+
+All figures come from the rollups (UsageSnapshot, ModelUsageSnapshot) and the bill
+(CostSnapshot), never from scanning jobs. Money in USD (Decimal, cents); hours in
+GPU-hours; ranges are [start, end) over UTC days.
+"""
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import CharField, DateField, DecimalField, Sum, Value
+from django.db.models.functions import Trunc
+
+from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.billing.money import CENT, ZERO
+from costs.models import CostSnapshot, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from heliox.dates import add_months, month_start
+
+GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
+INTERVALS = ("day", "week", "month")
+KINDS = ("gpu", "llm", "all")
+NO_GPU = "-"  # the gpu_type of LLM spend
+
+
+HOURS = Decimal("0.0001")
+ZERO_USD, ZERO_HOURS = CENT * 0, HOURS * 0
+
+
+def money_sum(field_name: str) -> Sum:
+    return Sum(field_name, output_field=DecimalField(max_digits=16, decimal_places=2), default=ZERO)
+
+
+def hours_sum(field_name: str) -> Sum:
+    return Sum(field_name, output_field=DecimalField(max_digits=18, decimal_places=4), default=ZERO)
+
+
+def quantized(row: dict) -> dict:
+    """Give sums their scale: SQLite returns aggregates of decimals unquantized (4 for 4.0000)."""
+    for name, value in row.items():
+        if isinstance(value, Decimal):
+            row[name] = value.quantize(CENT if name.endswith("_usd") else HOURS)
+    return row
+
+
+IDLE_LABEL = "(idle)"
+
+
+@dataclass
+class SpendReport:
+    """Rows grouped by `group_by`, plus totals.
+
+    Each row: the group's keys, gpu_hours, unpriced_gpu_hours, estimated_usd,
+    allocated_usd, idle_usd, billed_usd. Grouped by provider and/or GPU type only,
+    billed and idle are the bill's; grouped by team or model, the bill is not
+    per team, so team rows carry billed_usd None and the idle part of the bill is
+    one extra row per provider/GPU type group, labelled "(idle)". With team
+    scoping (`team_ids`), bill and idle figures are left out (None): they belong
+    to the whole organisation. allocated_usd on days with no bill is the estimate.
+    """
+
+    start: date
+    end: date
+    group_by: tuple[str, ...]
+    idle: str
+    rows: list[dict] = field(default_factory=list)
+    totals: dict = field(default_factory=dict)
+
+
+def _validate(start: date, end: date, group_by: Sequence[str], idle: str, interval: str | None = None) -> tuple:
+    if interval is not None and interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; use {', '.join(INTERVALS)}")
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    unknown = [name for name in group_by if name not in GROUP_BY_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+    if idle not in IDLE_MODES:
+        raise ValueError(f"unknown idle mode {idle!r}; use {' or '.join(IDLE_MODES)}")
+    return tuple(dict.fromkeys(group_by))
+
+
+def spend_summary(
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str] = ("team",),
+    idle: str = SEPARATE,
+    team_ids: Collection[UUID] | None = None,
+    interval: str | None = None,
+    kind: str = "gpu",
+) -> SpendReport:
+    """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Two or three queries.
+
+    With `interval` (day, week, month), rows are also grouped by `period`: the
+    first day of the day, ISO week (Monday) or month.
+    """
+    group_by = _validate(start, end, group_by, idle, interval)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use {', '.join(KINDS)}")
+    report = SpendReport(start=start, end=end, group_by=group_by, idle=idle)
+    if interval:
+        group_by = ("period", *group_by)
+        report.group_by = group_by
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
+    usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
+        date__gte=start, date__lt=end
+    )
+    if team_ids is not None:
+        usage = usage.filter(team_id__in=team_ids)
+    period = {"period": Trunc("date", interval, output_field=DateField())} if interval else {}
+    usage = usage.annotate(**period)
+    dims = [{"team": "team__name"}.get(name, name) for name in group_by]
+    usage_sums = {
+        "gpu_hours": hours_sum("gpu_hours"),
+        "unpriced_gpu_hours": hours_sum("unpriced_gpu_hours"),
+        "estimated_usd": money_sum("estimated_cost_usd"),
+        "allocated_usd": money_sum(allocated_field),
+    }
+    if kind == "llm":
+        usage_rows = []
+    elif dims:
+        usage_rows = usage.order_by().values(*dims).annotate(**usage_sums)
+    else:  # one total row; .values() without fields would group by every column
+        usage_rows = [usage.aggregate(**usage_sums)] if usage.exists() else []
+    by_bill_only = set(group_by) <= {"period", "provider", "gpu_type"}
+    bill_dims = [name for name in group_by if name in ("period", "provider", "gpu_type")]
+    bills: dict[tuple, dict] = {}
+    if team_ids is None and kind != "llm":
+        bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by().annotate(**period)
+        sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
+        if bill_dims:
+            bill_rows = bill_rows.values(*bill_dims).annotate(**sums)
+        else:
+            bill_rows = [bill_rows.aggregate(**sums)] if bill_rows.exists() else []
+        bills = {tuple(row[name] for name in bill_dims): quantized(row) for row in bill_rows}
+
+    # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
+    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
+    # a team's own view (which never shows the bill).
+    row_idle = ZERO_USD if team_ids is not None else None if by_bill_only or not bills else ZERO_USD
+    rows: dict[tuple, dict] = {}
+    for row in usage_rows:
+        row = quantized(row)
+        key = tuple(row[dim] for dim in dims)
+        rows[key] = {
+            **dict(zip(group_by, key, strict=True)),
+            "gpu_hours": row["gpu_hours"],
+            "unpriced_gpu_hours": row["unpriced_gpu_hours"],
+            "estimated_usd": row["estimated_usd"],
+            "allocated_usd": row["allocated_usd"],
+            "idle_usd": row_idle,
+            "billed_usd": None,
+        }
+    blank = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
+             "allocated_usd": ZERO_USD}  # fmt: skip
+    for bill_key, bill in bills.items():
+        if by_bill_only:
+            target = rows.setdefault(
+                bill_key, {**dict(zip(group_by, bill_key, strict=True)), **blank, "idle_usd": ZERO_USD}
+            )
+            target["billed_usd"], target["idle_usd"] = bill["billed_usd"], bill["idle_usd"]
+        elif bill["idle_usd"]:
+            idle_key = tuple(bill_key[bill_dims.index(n)] if n in bill_dims else IDLE_LABEL for n in group_by)
+            rows[idle_key] = {
+                **dict(zip(group_by, idle_key, strict=True)),
+                **blank,
+                "idle_usd": bill["idle_usd"],
+                "billed_usd": None,
+            }
+    if kind != "gpu":
+        _add_llm(rows, start=start, end=end, group_by=group_by, team_ids=team_ids, interval=interval, blank=blank,
+                 idle=row_idle)  # fmt: skip
+    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + (r["idle_usd"] or 0)))
+    report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
+    report.totals = {
+        "gpu_hours": sum((r["gpu_hours"] for r in report.rows), ZERO_HOURS),
+        "unpriced_gpu_hours": sum((r["unpriced_gpu_hours"] for r in report.rows), ZERO_HOURS),
+        "estimated_usd": sum((r["estimated_usd"] for r in report.rows), ZERO_USD),
+        "allocated_usd": sum((r["allocated_usd"] for r in report.rows), ZERO_USD),
+        # No bill in the range: billed and idle are unknown, not 0.00.
+        "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
+        "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
+    }
+    if kind != "gpu":
+        for name in ("llm_usd", "total_usd"):
+            report.totals[name] = sum((r[name] for r in report.rows), ZERO_USD)
+        report.totals["llm_calls"] = sum(r["llm_calls"] for r in report.rows)
+        report.totals["llm_unpriced_calls"] = sum(r["llm_unpriced_calls"] for r in report.rows)
+    return report
+
+
+def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle) -> None:
+    """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd."""
+    llm = LlmUsageSnapshot.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        llm = llm.filter(team_id__in=team_ids)
+    if interval:
+        llm = llm.annotate(period=Trunc("date", interval, output_field=DateField()))
+    names = {"team": "team__name", "model_name": "model", "gpu_type": "gpu_type_none"}
+    llm = llm.annotate(gpu_type_none=Value(NO_GPU, output_field=CharField()))
+    dims = [names.get(name, name) for name in group_by]
+    sums = {"llm_usd": money_sum("cost_usd"), "llm_calls": Sum("calls"), "llm_unpriced_calls": Sum("unpriced_calls")}
+    llm_rows = llm.order_by().values(*dims).annotate(**sums) if dims else (
+        [llm.aggregate(**sums)] if llm.exists() else [])  # fmt: skip
+    for row in rows.values():
+        row.update(llm_usd=ZERO_USD, llm_calls=0, llm_unpriced_calls=0)
+    for row in llm_rows:
+        key = tuple(row[dim] for dim in dims)
+        target = rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank, "idle_usd": idle,
+                                       "billed_usd": None, "llm_usd": ZERO_USD, "llm_calls": 0,
+                                       "llm_unpriced_calls": 0})  # fmt: skip
+        target["llm_usd"] += quantized({"llm_usd": row["llm_usd"]})["llm_usd"]
+        target["llm_calls"] += row["llm_calls"]
+        target["llm_unpriced_calls"] += row["llm_unpriced_calls"]
+    for row in rows.values():
+        row["total_usd"] = row["allocated_usd"] + (row["idle_usd"] or ZERO_USD) + row["llm_usd"]
+
+
+@dataclass
+class AllocationCell:
+    """One (day, provider, GPU type): the bill, per-team allocation and idle. USD, GPU-hours."""
+
+    date: date
+    provider: str
+    gpu_type: str
+    billed_usd: Decimal | None
+    estimated_usd: Decimal
+    gpu_hours: Decimal
+    idle_usd: Decimal | None
+    teams: list[dict] = field(default_factory=list)
+
+
+def allocation_cells(
+    *, start: date, end: date, idle: str = SEPARATE, team_ids: Collection[UUID] | None = None
+) -> list[AllocationCell]:
+    """The bill of each cell in [start, end), allocated per team. Two queries.
+
+    sum(team allocated) + idle == billed for every billed cell; a cell with no
+    bill has billed and idle None and allocates the estimates. With `team_ids`,
+    only those teams' allocations are listed and bill and idle are None.
+    """
+    _validate(start, end, (), idle)
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
+    usage = UsageSnapshot.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        usage = usage.filter(team_id__in=team_ids)
+    teams_of: dict[tuple, list[dict]] = defaultdict(list)
+    for row in usage.order_by("date", "provider", "gpu_type", "team__name").values(
+        "date", "provider", "gpu_type", "team_id", "team__name", "gpu_hours", "estimated_cost_usd", allocated_field
+    ):
+        teams_of[(row["date"], row["provider"], row["gpu_type"])].append(
+            {
+                "team_id": row["team_id"],
+                "team": row["team__name"],
+                "gpu_hours": row["gpu_hours"],
+                "estimated_usd": row["estimated_cost_usd"],
+                "allocated_usd": row[allocated_field],
+            }
+        )
+    bills = {}
+    if team_ids is None:
+        bills = {
+            (bill["date"], bill["provider"], bill["gpu_type"]): bill
+            for bill in CostSnapshot.objects.filter(date__gte=start, date__lt=end).values(
+                "date", "provider", "gpu_type", "cost_usd", idle_field
+            )
+        }
+    cells = []
+    for key in sorted(set(teams_of) | set(bills)):
+        teams = teams_of.get(key, [])
+        bill = bills.get(key)
+        cells.append(
+            AllocationCell(
+                date=key[0],
+                provider=key[1],
+                gpu_type=key[2],
+                billed_usd=bill["cost_usd"] if bill else None,
+                estimated_usd=sum((t["estimated_usd"] for t in teams), ZERO),
+                gpu_hours=sum((t["gpu_hours"] for t in teams), ZERO),
+                idle_usd=bill[idle_field] if bill else None,
+                teams=teams,
+            )
+        )
+    return cells
+
+
+def periods_between(start: date, end: date, interval: str) -> list[date]:
+    """The first day of every day, ISO week (Monday) or month that meets [start, end)."""
+    if interval == "day":
+        return [start + timedelta(days=n) for n in range((end - start).days)]
+    if interval == "week":
+        weeks, current = [], start - timedelta(days=start.weekday())
+        while current < end:
+            weeks.append(current)
+            current += timedelta(weeks=1)
+        return weeks
+    months, current = [], month_start(start)
+    while current < end:
+        months.append(current)
+        current = add_months(current, 1)
+    return months
+
+
+# A time series is zero-filled: every group gets a point for every period. 3 years of days by
+# every field was a 40 MB answer and ~900 MB in the worker; the API refuses more points than this.
+MAX_TIMESERIES_POINTS = 20_000
+
+
+class TooManyPoints(ValueError):
+    """The series would hold more than `limit` points (periods x groups); says how to narrow it."""
+
+    def __init__(self, *, periods: int, groups: int, interval: str, limit: int) -> None:
+        self.points = periods * groups
+        super().__init__(
+            f"This time series would have {self.points:,} points ({periods:,} {interval}s x {groups:,} groups); "
+            f"the limit is {limit:,}. Narrow it: a shorter range (start, end), a longer interval (week or month), "
+            f"or fewer group_by fields."
+        )
+
+
+def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, kind: str) -> int:
+    """How many groups the rollups hold in [start, end): a lower bound of the series' groups (one COUNT)."""
+    if kind == "llm":
+        return 0
+    if not group_by:
+        return 1
+    usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
+        date__gte=start, date__lt=end
+    )
+    if team_ids is not None:
+        usage = usage.filter(team_id__in=team_ids)
+    dims = [{"team": "team__name"}.get(name, name) for name in group_by]
+    return usage.order_by().values(*dims).distinct().count()
+
+
+def spend_timeseries(
+    *,
+    start: date,
+    end: date,
+    interval: str = "day",
+    group_by: Sequence[str] = (),
+    idle: str = SEPARATE,
+    team_ids: Collection[UUID] | None = None,
+    kind: str = "gpu",
+    currency: str = "USD",
+    max_points: int | None = None,
+) -> dict:
+    """One series per group: a point per period (zeros where nothing was used), plus totals.
+
+    Points carry gpu_hours, estimated_usd, allocated_usd, idle_usd and billed_usd with
+    the meaning they have in `spend_summary` rows; in another currency the money keys
+    end in its code (allocated_zar) and `fx_rates` lists the rates used. With
+    `max_points`, raises TooManyPoints before building more points than that (periods x
+    groups), counting the groups first so that a large request costs one COUNT.
+    """
+    arguments = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
+                 "interval": interval, "kind": kind}  # fmt: skip
+    if max_points is not None:
+        _validate(start, end, group_by, idle, interval)
+        periods = len(periods_between(start, end, interval))
+        groups = _usage_groups(start=start, end=end, group_by=group_by, team_ids=team_ids, kind=kind)
+        if periods * groups > max_points:
+            raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
+    used = []
+    if currency == "USD":
+        report = spend_summary(**arguments)
+    else:
+        from costs.usage.selectors.fx import spend_summary_in  # fx builds on this module
+
+        report, used = spend_summary_in(currency=currency, **arguments)
+    names = report.group_by[1:]
+    periods = periods_between(start, end, interval)
+    empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
+             "billed_usd": None}  # fmt: skip
+    if kind != "gpu":
+        empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
+    if currency != "USD":
+        empty = {(k[:-4] + "_" + currency.lower() if k.endswith("_usd") else k): v for k, v in empty.items()}
+    series: dict[tuple, dict[date, dict]] = defaultdict(dict)
+    for row in report.rows:
+        point = {key: row.get(key, value) for key, value in empty.items()}
+        series[tuple(row[name] for name in names)][row["period"]] = point
+    # Exact now (idle and LLM groups included), before the zero-filling builds every point.
+    if max_points is not None and len(periods) * len(series) > max_points:
+        raise TooManyPoints(periods=len(periods), groups=len(series), interval=interval, limit=max_points)
+    return {
+        "interval": interval,
+        "currency": currency,
+        "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in used],
+        "periods": periods,
+        "series": [
+            {
+                "group": dict(zip(names, key, strict=True)),
+                "points": [{"period": period, **points.get(period, empty)} for period in periods],
+            }
+            for key, points in sorted(series.items(), key=lambda item: [str(part) for part in item[0]])
+        ],
+        "totals": report.totals,
+    }
+
+
+def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, top: int = 10) -> dict:
+    """A team's totals, daily series and top models by allocated cost over [start, end). Three selector calls."""
+    totals = spend_summary(start=start, end=end, group_by=(), idle=idle, team_ids=[team_id]).totals
+    daily = spend_summary(start=start, end=end, group_by=(), idle=idle, team_ids=[team_id], interval="day")
+    models = spend_summary(start=start, end=end, group_by=("model_name",), idle=idle, team_ids=[team_id])
+    by_day = {row["period"]: row for row in daily.rows}
+    return {
+        "totals": totals,
+        "daily": [
+            {
+                "date": day,
+                "gpu_hours": by_day.get(day, {}).get("gpu_hours", ZERO_HOURS),
+                "estimated_usd": by_day.get(day, {}).get("estimated_usd", ZERO_USD),
+                "allocated_usd": by_day.get(day, {}).get("allocated_usd", ZERO_USD),
+            }
+            for day in periods_between(start, end, "day")
+        ],
+        "top_models": [
+            {key: row[key] for key in ("model_name", "gpu_hours", "estimated_usd", "allocated_usd")}
+            for row in models.rows[:top]
+        ],
+    }

@@ -1,0 +1,72 @@
+"""Storing the bill's allocation on the rollup rows and the idle part on the bill.
+
+The allocation of a day depends only on that day's CostSnapshots and usage rollups,
+so it is recomputed whenever either changes (rollup, billing import, an edit of a
+CostSnapshot) and stored; aggregates over years then read sums, not recompute.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from django.db import transaction
+
+from costs.billing.allocation import SEPARATE, SHARE, allocate_cell, split_within
+from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
+
+
+def allocation_apply(
+    *, day: date, team_rows: list[UsageSnapshot], model_rows: list[ModelUsageSnapshot]
+) -> list[CostSnapshot]:
+    """Set allocated_usd / allocated_shared_usd on the day's rows (in memory) and idle on its bills (saved).
+
+    `team_rows` must be the whole day's team rollup and `model_rows` the whole
+    day's model rollup. Returns the day's CostSnapshots.
+    """
+    bills = {(bill.provider, bill.gpu_type): bill for bill in CostSnapshot.objects.filter(date=day)}
+    cells: dict[tuple[str, str], list[UsageSnapshot]] = defaultdict(list)
+    for row in team_rows:
+        cells[(row.provider, row.gpu_type)].append(row)
+    models_of: dict[tuple, list[ModelUsageSnapshot]] = defaultdict(list)
+    for row in model_rows:
+        models_of[(row.team_id, row.provider, row.gpu_type)].append(row)
+
+    for cell in sorted(set(cells) | set(bills)):
+        rows = cells.get(cell, [])
+        bill = bills.get(cell)
+        billed = bill.cost_usd if bill else None
+        estimates = {row.team_id: row.estimated_cost_usd for row in rows}
+        hours = {row.team_id: row.gpu_hours for row in rows}
+        for mode, field in ((SEPARATE, "allocated_usd"), (SHARE, "allocated_shared_usd")):
+            result = allocate_cell(billed=billed, estimates=estimates, hours=hours, mode=mode)
+            for row in rows:
+                setattr(row, field, result.allocated[row.team_id])
+                children = models_of[(row.team_id, row.provider, row.gpu_type)]
+                by_cost = {child.pk: child.estimated_cost_usd for child in children}
+                by_hours = {child.pk: child.gpu_hours for child in children}
+                if billed is None:
+                    shares = by_cost
+                elif mode == SEPARATE:
+                    shares = split_within(result.allocated[row.team_id], by_cost, by_hours)
+                else:
+                    shares = split_within(result.allocated[row.team_id], by_hours, by_cost)
+                for child in children:
+                    setattr(child, field, shares[child.pk])
+            if bill:
+                setattr(bill, "idle_usd" if mode == SEPARATE else "idle_shared_usd", result.idle)
+    changed = list(bills.values())
+    if changed:
+        CostSnapshot.objects.bulk_update(changed, ["idle_usd", "idle_shared_usd"])
+    return changed
+
+
+def allocation_refresh(*, days: Iterable[date]) -> None:
+    """Recompute and store the allocation of stored rollups for `days` (after the bill changed)."""
+    fields = ["allocated_usd", "allocated_shared_usd"]
+    with transaction.atomic():
+        for day in sorted(set(days)):
+            team_rows = list(UsageSnapshot.objects.filter(date=day))
+            model_rows = list(ModelUsageSnapshot.objects.filter(date=day))
+            allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
+            UsageSnapshot.objects.bulk_update(team_rows, fields, batch_size=1000)
+            ModelUsageSnapshot.objects.bulk_update(model_rows, fields, batch_size=1000)

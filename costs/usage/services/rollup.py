@@ -1,0 +1,326 @@
+"""The daily rollup: jobs -> GPU-hours and estimated cost per day, team, provider, GPU type and model.
+
+Set-based: for each UTC day, one SQL statement computes the overlap of every job
+with the day and with each price segment, and sums GPU-seconds per (team,
+provider, GPU type, model, price). GPU-seconds are exact (integers on SQLite,
+numerics on PostgreSQL); money is multiplied in Python with Decimal, once per
+group, and rounded once per stored row. Python loops over days and groups, never
+over jobs, so memory does not grow with the number of jobs.
+"""
+
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from uuid import UUID
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from costs.billing.money import SECONDS_PER_HOUR, ZERO, to_cents
+from costs.catalog.selectors import PriceSegment, price_timeline
+from costs.models import PICO, GpuPrice, LlmCall, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.usage.services.allocation import allocation_apply
+from jobs.models import Job
+
+HOURS = Decimal("0.0001")
+TIMELINE_TABLE = "heliox_rollup_prices"
+REGIONS_TABLE = "heliox_rollup_price_regions"
+FIGURES = (
+    "gpu_hours",
+    "estimated_cost_usd",
+    "job_count",
+    "unpriced_gpu_hours",
+    "unpriced_job_count",
+    "allocated_usd",
+    "allocated_shared_usd",
+)
+
+
+@dataclass
+class RollupSummary:
+    """What a rollup did, for the command to print. Hours in GPU-hours, money in USD."""
+
+    start: date
+    end: date
+    days: int = 0
+    rows: int = 0
+    jobs: int = 0
+    gpu_hours: Decimal = ZERO
+    estimated_usd: Decimal = ZERO
+    unpriced_jobs: int = 0
+    unpriced_gpu_hours: Decimal = ZERO
+    llm_calls: int = 0
+    llm_usd: Decimal = ZERO
+    llm_unpriced_calls: int = 0
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _sql_dialect() -> dict[str, str]:
+    if connection.vendor == "postgresql":
+        return {
+            "greatest": "GREATEST",
+            "least": "LEAST",
+            "secs": "EXTRACT(EPOCH FROM ({b}) - ({a}))",
+            "ts": "TIMESTAMP WITH TIME ZONE",
+        }
+    # SQLite stores datetimes as ISO text; strftime('%s') gives whole seconds. Job
+    # times are stored to the second (Job.save), so this is exact.
+    return {"greatest": "MAX", "least": "MIN", "secs": "(strftime('%%s', {b}) - strftime('%%s', {a}))", "ts": "TEXT"}
+
+
+def _rollup_sql() -> str:
+    d = _sql_dialect()
+
+    def secs(a: str, b: str) -> str:
+        return d["secs"].format(a=a, b=b)
+
+    return f"""
+WITH slices AS (
+    SELECT j.id AS job_id, j.team_id, j.provider, j.gpu_type, j.model_name, j.pricing, j.region, j.gpu_count,
+           {d["greatest"]}(j.start_time, %(day_start)s) AS s,
+           {d["least"]}(COALESCE(j.end_time, %(now)s), %(day_end)s) AS e
+    FROM {Job._meta.db_table} j
+    WHERE j.start_time IS NOT NULL AND j.start_time < %(day_end)s AND j.start_time < %(now)s
+      AND (j.end_time IS NULL OR (j.end_time > %(day_start)s AND j.start_time >= %(earliest_start)s))
+),
+live AS (SELECT * FROM slices WHERE e > s),
+priced AS (
+    SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count, t.tid,
+           {secs(f"{d['greatest']}(l.s, t.valid_from)", f"{d['least']}(l.e, t.valid_to)")} AS seconds
+    FROM live l
+    LEFT JOIN {REGIONS_TABLE} r
+      ON r.provider = l.provider AND r.gpu_type = l.gpu_type AND r.pricing = l.pricing AND r.region = l.region
+    JOIN {TIMELINE_TABLE} t
+      ON t.provider = l.provider AND t.gpu_type = l.gpu_type AND t.pricing = l.pricing
+     AND t.region = COALESCE(r.region, '') AND t.valid_from < l.e AND t.valid_to > l.s
+),
+priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds FROM priced GROUP BY job_id),
+per_job AS (
+    SELECT l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count,
+           {secs("l.s", "l.e")} - COALESCE(p.seconds, 0) AS unpriced_seconds, {secs("l.s", "l.e")} AS seconds
+    FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
+)
+SELECT team_id, provider, gpu_type, model_name, NULL AS tid, COUNT(*) AS jobs, SUM(gpu_count * seconds),
+       SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(gpu_count * unpriced_seconds)
+FROM per_job GROUP BY team_id, provider, gpu_type, model_name
+UNION ALL
+SELECT team_id, provider, gpu_type, model_name, tid, NULL, SUM(gpu_count * seconds), NULL, NULL
+FROM priced GROUP BY team_id, provider, gpu_type, model_name, tid
+"""
+
+
+def _load_timeline(timeline: list[PriceSegment]) -> None:
+    """Put the resolved price segments into temporary tables that the rollup SQL joins."""
+    ts = _sql_dialect()["ts"]
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for table in (TIMELINE_TABLE, REGIONS_TABLE):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {TIMELINE_TABLE} (tid INTEGER, provider VARCHAR(32), gpu_type VARCHAR(32), "
+            f"pricing VARCHAR(16), region VARCHAR(64), valid_from {ts}, valid_to {ts})"
+        )
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {REGIONS_TABLE} "
+            "(provider VARCHAR(32), gpu_type VARCHAR(32), pricing VARCHAR(16), region VARCHAR(64))"
+        )
+        cursor.executemany(
+            f"INSERT INTO {TIMELINE_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (tid, s.provider, s.gpu_type, s.pricing, s.region, adapt(s.valid_from), adapt(s.valid_to))
+                for tid, s in enumerate(timeline)
+            ],
+        )
+        regions = sorted({(s.provider, s.gpu_type, s.pricing, s.region) for s in timeline if s.region})
+        cursor.executemany(f"INSERT INTO {REGIONS_TABLE} VALUES (%s, %s, %s, %s)", regions)
+
+
+def _drop_timeline() -> None:
+    with connection.cursor() as cursor:
+        for table in (TIMELINE_TABLE, REGIONS_TABLE):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _hours(seconds: Decimal) -> Decimal:
+    return (Decimal(seconds) / SECONDS_PER_HOUR).quantize(HOURS, rounding=ROUND_HALF_UP)
+
+
+def _day_rows(
+    day: date, now: datetime, earliest_start: datetime, timeline: list[PriceSegment]
+) -> list[ModelUsageSnapshot]:
+    """The model-level rollup rows of one day (unsaved)."""
+    day_start, day_end = day_bounds(day)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "day_start": adapt(day_start),
+        "day_end": adapt(day_end),
+        "now": adapt(now),
+        "earliest_start": adapt(earliest_start),
+    }
+    usage: dict[tuple, list] = {}
+    money: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    with connection.cursor() as cursor:
+        cursor.execute(_rollup_sql(), params)
+        for team_id, provider, gpu_type, model, tid, jobs, gpu_seconds, unpriced_jobs, unpriced_seconds in cursor:
+            # SQLite returns UUIDs from raw SQL as 32-digit hex text; PostgreSQL as UUID.
+            key = (UUID(str(team_id)), provider, gpu_type, model)
+            if tid is None:
+                usage[key] = [jobs, Decimal(gpu_seconds), unpriced_jobs, Decimal(unpriced_seconds)]
+            else:
+                money[key] += Decimal(gpu_seconds) * timeline[tid].usd_per_gpu_hour / SECONDS_PER_HOUR
+    return [
+        ModelUsageSnapshot(
+            date=day,
+            team_id=team_id,
+            provider=provider,
+            gpu_type=gpu_type,
+            model_name=model,
+            gpu_hours=_hours(gpu_seconds),
+            estimated_cost_usd=to_cents(money[(team_id, provider, gpu_type, model)]),
+            job_count=jobs,
+            unpriced_gpu_hours=_hours(unpriced_seconds),
+            unpriced_job_count=unpriced_jobs,
+        )
+        for (team_id, provider, gpu_type, model), (jobs, gpu_seconds, unpriced_jobs, unpriced_seconds) in sorted(
+            usage.items(), key=lambda item: tuple(str(part) for part in item[0])
+        )
+    ]
+
+
+def _team_rows(model_rows: list[ModelUsageSnapshot]) -> list[UsageSnapshot]:
+    """Team-level rows as exact sums of the model-level rows."""
+    teams: dict[tuple, UsageSnapshot] = {}
+    for row in model_rows:
+        key = (row.date, row.team_id, row.provider, row.gpu_type)
+        if key not in teams:
+            teams[key] = UsageSnapshot(
+                date=row.date, team_id=row.team_id, provider=row.provider, gpu_type=row.gpu_type,
+                **dict.fromkeys(FIGURES, 0),
+            )  # fmt: skip
+        total = teams[key]
+        for name in ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    return list(teams.values())
+
+
+def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: list[UsageSnapshot]) -> None:
+    """Upsert the day's rows and delete the ones no job backs any more."""
+    for model, rows, key_fields in (
+        (ModelUsageSnapshot, model_rows, ["date", "team", "provider", "gpu_type", "model_name"]),
+        (UsageSnapshot, team_rows, ["date", "team", "provider", "gpu_type"]),
+    ):
+        keep = {tuple(getattr(row, f if f != "team" else "team_id") for f in key_fields[1:]) for row in rows}
+        fields = [f if f != "team" else "team_id" for f in key_fields[1:]]
+        stale = [pk for pk, *key in model.objects.filter(date=day).values_list("pk", *fields) if tuple(key) not in keep]
+        model.objects.filter(pk__in=stale).delete()
+        if rows:
+            model.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=key_fields,
+                update_fields=[*FIGURES, "updated_at"],
+                batch_size=1000,
+            )
+
+
+def _llm_day(day: date) -> list[LlmUsageSnapshot]:
+    """The day's LLM calls per team, provider and model: one GROUP BY; pico-USD sums are exact integers."""
+    day_start, day_end = day_bounds(day)
+    rows = (
+        LlmCall.objects.filter(created_at__gte=day_start, created_at__lt=day_end)
+        .values("team_id", "provider", "model")
+        .annotate(
+            calls=Count("pk"),
+            input=Sum(Coalesce("input_tokens", 0)),
+            output=Sum(Coalesce("output_tokens", 0)),
+            cost=Sum("cost_picousd"),
+            unpriced=Count("pk", filter=Q(cost_picousd__isnull=True)),
+        )
+        .order_by()
+    )
+    return [
+        LlmUsageSnapshot(
+            date=day, team_id=row["team_id"], provider=row["provider"], model=row["model"], calls=row["calls"],
+            input_tokens=row["input"], output_tokens=row["output"], unpriced_calls=row["unpriced"],
+            cost_usd=to_cents(Decimal(row["cost"] or 0) / PICO),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def _lock_rollups() -> None:
+    """Serialise concurrent rollups on PostgreSQL (SQLite serialises writers already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"heliox-rollup")])
+
+
+def usage_rollup_ranges(ranges: list[tuple[date, date]]) -> list[RollupSummary]:
+    """Roll up each [start, end) range of UTC days: what a change to jobs calls (jobs.services.changes)."""
+    return [usage_rollup(start=start, end=end) for start, end in ranges]
+
+
+def usage_rollup(
+    *,
+    start: date,
+    end: date,
+    now: datetime | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> RollupSummary:
+    """(Re)build UsageSnapshot and ModelUsageSnapshot rows for the UTC days [start, end).
+
+    Running jobs accrue up to `now` (default: the current instant). Re-running gives
+    identical rows; days without jobs end up with no rows; the bill's allocation of
+    the days is recomputed. All or nothing: one transaction.
+    """
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    now = now or timezone.now()
+    summary = RollupSummary(start=start, end=end)
+    range_start, range_end = day_bounds(start)[0], day_bounds(end)[0]
+    # The longest finished job that touches the range bounds how far back a job can
+    # have started and still overlap a day: it keeps the scan on the start_time index.
+    longest = Job.objects.filter(end_time__gt=range_start, start_time__lt=range_end).aggregate(
+        longest=Max(F("end_time") - F("start_time"))
+    )["longest"] or timedelta(0)
+    timeline = price_timeline(GpuPrice.objects.all())
+    with transaction.atomic():
+        _lock_rollups()
+        _load_timeline(timeline)
+        try:
+            day = start
+            while day < end:
+                model_rows = _day_rows(day, now, day_bounds(day)[0] - longest, timeline)
+                team_rows = _team_rows(model_rows)
+                allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
+                _replace_day(day, model_rows, team_rows)
+                llm_rows = _llm_day(day)
+                LlmUsageSnapshot.objects.filter(date=day).delete()
+                LlmUsageSnapshot.objects.bulk_create(llm_rows, batch_size=1000)
+                for row in llm_rows:
+                    summary.llm_calls += row.calls
+                    summary.llm_usd += row.cost_usd
+                    summary.llm_unpriced_calls += row.unpriced_calls
+                summary.days += 1
+                summary.rows += len(team_rows)
+                for row in team_rows:
+                    summary.jobs += row.job_count
+                    summary.gpu_hours += row.gpu_hours
+                    summary.estimated_usd += row.estimated_cost_usd
+                    summary.unpriced_jobs += row.unpriced_job_count
+                    summary.unpriced_gpu_hours += row.unpriced_gpu_hours
+                if progress:
+                    progress(day)
+                day += timedelta(days=1)
+        finally:
+            _drop_timeline()
+    return summary
