@@ -2,17 +2,21 @@ from django.apps import AppConfig
 
 
 class CostsConfig(AppConfig):
+    """The costs app: its domains register the hooks that tie them to jobs and to each other."""
+
     name = "costs"
     verbose_name = "Costs"
 
     def ready(self) -> None:
+        from costs.billing.services.bills import BILL_HANDLERS
         from costs.billing.services.focus import FORMATS, billing_upload
+        from costs.usage.services.allocation import allocation_refresh
+        from costs.usage.services.rollup import usage_rollup_ranges
+        from jobs.services.changes import DAY_HANDLERS
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
         UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload)
-
-        from costs.usage.services.rollup import usage_rollup_ranges
-        from jobs.services.changes import DAY_HANDLERS
-
         if usage_rollup_ranges not in DAY_HANDLERS:
             DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched
+        if allocation_refresh not in BILL_HANDLERS:
+            BILL_HANDLERS.append(allocation_refresh)  # a change to the bill re-allocates its days

@@ -15,7 +15,7 @@ from django.db.models import Sum
 
 from costs.billing.money import ZERO, to_cents
 from costs.models import Budget, UsageSnapshot
-from heliox.dates import add_months, month_start
+from heliox.dates import period_bounds
 
 OK, WARNING, PROJECTED, EXCEEDED, INVALID = "ok", "warning", "projected-overrun", "exceeded", "invalid"
 STATUSES = (OK, WARNING, PROJECTED, EXCEEDED, INVALID)
@@ -23,11 +23,7 @@ STATUSES = (OK, WARNING, PROJECTED, EXCEEDED, INVALID)
 
 def budget_period(period: str, day: date) -> tuple[date, date]:
     """[start, end) of the month or quarter that contains `day`."""
-    if period == Budget.Period.QUARTERLY:
-        start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-        return start, add_months(start, 3)
-    start = month_start(day)
-    return start, add_months(start, 1)
+    return period_bounds(day, "quarter" if period == Budget.Period.QUARTERLY else "month")
 
 
 @dataclass

@@ -14,10 +14,13 @@ from django.db.models.expressions import RawSQL
 
 from costs.billing.allocation import SEPARATE
 from costs.billing.money import ZERO, to_cents
+from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
-from costs.models import Budget, UsageSnapshot
+from costs.usage.models import FxRate, UsageSnapshot
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
-from costs.usage.selectors.spend import spend_summary, spend_timeseries, team_spend
+from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
+from costs.usage.selectors.timeseries import spend_timeseries
+from heliox.dates import month_start, utc_day_bounds
 from jobs.models import Job
 from teams.models import Team
 
@@ -26,18 +29,28 @@ def _money(value: Decimal | None) -> Decimal:
     return value if value is not None else ZERO
 
 
+def currencies_with_rates() -> list[str]:
+    """The currencies the dashboard can show besides USD: those with an exchange rate."""
+    return list(FxRate.objects.order_by("currency").values_list("currency", flat=True).distinct())
+
+
 def _month_to_date(today: date, now: datetime, currency: str = "USD") -> dict:
-    """Spend since the first of this month, and the month-end projection at the current run-rate."""
-    first = today.replace(day=1)
+    """Spend since the first of this month and the month-end projection at the current run-rate, in `currency`.
+
+    When part of the month has no rate for `currency`, the card falls back to USD and
+    says so (`currency` of the result), rather than show USD under another label.
+    """
+    first = month_start(today)
     try:
         totals = _summary(currency, start=first, end=today + timedelta(days=1), group_by=()).totals
     except ValueError:  # no rate for part of this month: show it in USD rather than not at all
+        currency = "USD"
         totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
     spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
-    elapsed = Decimal((now - datetime.combine(first, time.min, tzinfo=UTC)).total_seconds()) / 86400
+    elapsed = Decimal((now - utc_day_bounds(first)[0]).total_seconds()) / 86400
     days = calendar.monthrange(today.year, today.month)[1]
     projected = to_cents(spent / elapsed * days) if elapsed > 0 else spent
-    return {"spent": spent, "projected": projected, "days_in_month": days}
+    return {"spent": spent, "projected": projected, "days_in_month": days, "currency": currency}
 
 
 def _summary(currency: str, **kwargs):
@@ -47,6 +60,68 @@ def _summary(currency: str, **kwargs):
     return spend_summary_in(currency=currency, rename=False, **kwargs)[0]
 
 
+def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: datetime, currency: str) -> dict:
+    """The cards: spend, LLM spend, bill, idle and its share, GPU-hours, running jobs, unpriced usage, budgets."""
+    billed, idle = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
+    return {
+        "spend": totals["allocated_usd"] + idle,
+        "llm": llm_totals["llm_usd"],
+        "llm_calls": llm_totals["llm_calls"],
+        "all": totals["allocated_usd"] + idle + llm_totals["llm_usd"],
+        "billed": billed,
+        "estimated": totals["estimated_usd"],
+        "gpu_hours": totals["gpu_hours"],
+        "idle": idle,
+        "idle_share": (idle / billed * 100).quantize(Decimal("0.1")) if billed else None,
+        "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
+        "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
+        "unpriced_rows": unpriced.count(),
+        "budgets": budget_statuses(budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()),
+        "month": _month_to_date(now.date(), now, currency),
+    }
+
+
+def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, rates: dict) -> dict:
+    """The chart series: daily cost by provider, spend by team, GPU-hours by type, billed vs estimated, idle."""
+    daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
+    daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
+
+    def value(point: dict, amount: Decimal) -> float:
+        return float(amount * rates[point["period"]]) if rates else float(amount)
+
+    teams = [row for row in by_team.rows if row["team"] != IDLE_LABEL]
+    return {
+        "daily_by_provider": {
+            "labels": [period.isoformat() for period in daily["periods"]],
+            "datasets": [
+                {
+                    "label": series["group"]["provider"],
+                    "data": [value(p, p["allocated_usd"] + _money(p["idle_usd"])) for p in series["points"]],
+                }
+                for series in daily["series"]
+            ],
+        },
+        "spend_by_team": {
+            "labels": [row["team"] for row in teams],
+            "data": [float(row["allocated_usd"]) for row in teams],
+        },
+        "hours_by_gpu": {
+            "labels": [row["gpu_type"] for row in by_gpu],
+            "data": [float(row["gpu_hours"]) for row in by_gpu],
+        },
+        "billed_vs_estimated": {
+            "labels": [row["provider"] for row in by_provider.rows],
+            "billed": [float(_money(row["billed_usd"])) for row in by_provider.rows],
+            "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
+        },
+        "idle_over_time": {
+            "labels": [period.isoformat() for period in daily_total["periods"]],
+            "data": [value(p, _money(p["idle_usd"])) for s in daily_total["series"] for p in s["points"]],
+        },
+    }
+
+
 def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD") -> dict:
     """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
 
@@ -54,76 +129,25 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
     ValueError when a day of the range has no rate for `currency`.
     """
     rows = fx_rates(currency, start, end) if currency != "USD" else {}
-    rates = {day: row.rate_per_usd for day, row in rows.items()}
     used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
     by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle)
     by_provider = _summary(currency, start=start, end=end, group_by=["provider"], idle=idle)
-    by_gpu = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle)
-    daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
-    daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
-
-    def daily_value(point: dict, value: Decimal) -> float:
-        return float(value * rates[point["period"]]) if rates else float(value)
-
-    totals = by_provider.totals
-    billed, idle_usd = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    by_gpu = sorted(spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle).rows,
+                    key=lambda row: -row["gpu_hours"])  # fmt: skip
     llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
     team_ids = dict(Team.objects.values_list("name", "id"))
-    unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
+    charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=by_gpu, start=start, end=end, idle=idle,
+                     rates={day: row.rate_per_usd for day, row in rows.items()})  # fmt: skip
     return {
-        "kpis": {
-            "spend": totals["allocated_usd"] + idle_usd,
-            "llm": llm.totals["llm_usd"],
-            "llm_calls": llm.totals["llm_calls"],
-            "all": totals["allocated_usd"] + idle_usd + llm.totals["llm_usd"],
-            "billed": billed,
-            "estimated": totals["estimated_usd"],
-            "gpu_hours": totals["gpu_hours"],
-            "idle": idle_usd,
-            "idle_share": (idle_usd / billed * 100).quantize(Decimal("0.1")) if billed else None,
-            "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
-            "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
-            "unpriced_rows": unpriced.count(),
-            "budgets": budget_statuses(
-                budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()
-            ),
-            "month": _month_to_date(now.date(), now, currency),
-        },
+        "kpis": _kpis(
+            totals=by_provider.totals, llm_totals=llm.totals, start=start, end=end, now=now, currency=currency
+        ),
         "has_data": bool(by_provider.rows) or bool(llm.rows),
         "llm_providers": llm.rows,
-        "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != "(idle)"],
+        "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != IDLE_LABEL],
         "providers": by_provider.rows,
-        "gpu_types": sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"]),
-        "charts": {
-            "daily_by_provider": {
-                "labels": [period.isoformat() for period in daily["periods"]],
-                "datasets": [
-                    {
-                        "label": series["group"]["provider"],
-                        "data": [daily_value(p, p["allocated_usd"] + _money(p["idle_usd"])) for p in series["points"]],
-                    }
-                    for series in daily["series"]
-                ],
-            },
-            "spend_by_team": {
-                "labels": [row["team"] for row in by_team.rows if row["team"] != "(idle)"],
-                "data": [float(row["allocated_usd"]) for row in by_team.rows if row["team"] != "(idle)"],
-            },
-            "hours_by_gpu": {
-                "labels": [row["gpu_type"] for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
-                "data": [float(row["gpu_hours"]) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])],
-            },
-            "billed_vs_estimated": {
-                "labels": [row["provider"] for row in by_provider.rows],
-                "billed": [float(_money(row["billed_usd"])) for row in by_provider.rows],
-                "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
-            },
-            "idle_over_time": {
-                "labels": [period.isoformat() for period in daily_total["periods"]],
-                "data": [daily_value(p, _money(p["idle_usd"])) for s in daily_total["series"] for p in s["points"]],
-            },
-            "currency": currency,
-        },
+        "gpu_types": by_gpu,
+        "charts": {**charts, "currency": currency},
         "currency": currency,
         "fx_rates": used,
     }

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from costs.billing.tests.factories import CostSnapshotFactory
-from heliox.admin_site import dashboard_range
+from costs.dashboard.views import dashboard_range
 
 INDEX = reverse("admin:index")
 RANGE = "?start=2025-03-10&end=2025-03-11"
@@ -155,3 +155,20 @@ def test_dashboard_without_a_rate_says_so_and_shows_usd(org, staff_client):
     response = staff_client.get(INDEX + RANGE + "&currency=EUR")
     assert response.context["dashboard"]["currency"] == "USD"
     assert "unknown currency &#x27;EUR&#x27;" in response.content.decode()
+
+
+def test_month_to_date_without_a_rate_for_the_whole_month_is_labelled_usd(org, staff_client):
+    """The range has a ZAR rate, the month so far does not: the card shows USD and says so, never USD as ZAR."""
+    from costs.models import FxRate
+
+    FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 10))
+    now = datetime(2025, 3, 11, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        response = staff_client.get(INDEX + RANGE + "&currency=ZAR")
+    data = response.context["dashboard"]
+    assert (data["currency"], data["kpis"]["spend"]) == ("ZAR", Decimal("900.00"))
+    assert (data["kpis"]["month"]["currency"], data["kpis"]["month"]["spent"]) == ("USD", Decimal("50.00"))
+    card = response.content.decode().split('data-kpi="month"')[1].split('data-kpi="gpu-hours"')[0]
+    assert "USD 50.00" in card
+    assert "ZAR 50.00" not in card
+    assert "(no ZAR rate for the whole month)" in card

@@ -4,7 +4,7 @@ from rest_framework import viewsets
 
 from costs.billing.api.serializers import CostSnapshotSerializer
 from costs.billing.models import CostSnapshot
-from costs.usage.services.allocation import allocation_refresh
+from costs.billing.services.bills import bill_changed
 from teams.api.permissions import StaffWritePermission, TeamScopedMixin
 
 
@@ -18,15 +18,15 @@ class CostSnapshotViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     filterset_fields = {"date": ["exact", "gte", "lt"], "provider": ["exact"], "gpu_type": ["exact"]}
 
     def perform_create(self, serializer):
-        allocation_refresh(days=[serializer.save().date])
+        bill_changed(days=[serializer.save().date])
         serializer.instance.refresh_from_db()  # the response shows the new idle figures
 
     def perform_update(self, serializer):
         before = serializer.instance.date
-        allocation_refresh(days={before, serializer.save().date})
+        bill_changed(days={before, serializer.save().date})
         serializer.instance.refresh_from_db()
 
     def perform_destroy(self, instance):
         day = instance.date
         instance.delete()
-        allocation_refresh(days=[day])
+        bill_changed(days=[day])

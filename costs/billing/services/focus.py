@@ -20,8 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from costs.billing.money import ZERO, to_cents
+from costs.billing.services.bills import bill_changed
 from costs.models import CostSnapshot, InstanceType
-from costs.usage.services.allocation import allocation_refresh
 from heliox.errors import InputError
 from heliox.reading import CsvReader
 from jobs.models import ImportRecord
@@ -252,7 +252,7 @@ def billing_write(counts: BillingCounts, *, replace: bool, path: str) -> None:
         unique_fields=["date", "provider", "gpu_type"],
         update_fields=["cost_usd", "gpu_hours", "updated_at"],
     )
-    allocation_refresh(days={day for day, _ in counts.covered})
+    bill_changed(days={day for day, _ in counts.covered})
 
 
 def _negative_cells_message(negative: list) -> str:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from costs.billing.money import to_cents
 from costs.models import FxRate
 from costs.usage.selectors.spend import SpendReport, spend_summary
+from heliox.dates import period_start
 
 HOURS = Decimal("0.0001")
 
@@ -25,14 +26,6 @@ def fx_rates(currency: str, start: date, end: date) -> dict[date, FxRate]:
         rates[day] = rows[index]
         day += timedelta(days=1)
     return rates
-
-
-def _period(day: date, interval: str | None) -> date | None:
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day if interval == "day" else None
 
 
 def spend_summary_in(
@@ -58,7 +51,7 @@ def spend_summary_in(
     rows: dict[tuple, dict] = {}
     for row in daily.rows:
         rate = rates[row["period"]].rate_per_usd
-        period = _period(row["period"], interval)
+        period = period_start(row["period"], interval) if interval else None
         key = (period, *(row[name] for name in names))
         target = rows.setdefault(key, {**({"period": period} if interval else {}), **{n: row[n] for n in names}})
         for field, value in row.items():

@@ -12,19 +12,21 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Max
 from django.utils import timezone
 
 from costs.billing.money import SECONDS_PER_HOUR, ZERO, to_cents
+from costs.catalog.models import GpuPrice
 from costs.catalog.selectors import PriceSegment, price_timeline
-from costs.models import PICO, GpuPrice, LlmCall, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.llm.services.rollup import llm_rollup_day
+from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_apply
+from heliox.dates import utc_day_bounds
 from jobs.models import Job
 
 HOURS = Decimal("0.0001")
@@ -57,11 +59,6 @@ class RollupSummary:
     llm_calls: int = 0
     llm_usd: Decimal = ZERO
     llm_unpriced_calls: int = 0
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start, start + timedelta(days=1)
 
 
 def _sql_dialect() -> dict[str, str]:
@@ -158,7 +155,7 @@ def _day_rows(
     day: date, now: datetime, earliest_start: datetime, timeline: list[PriceSegment]
 ) -> list[ModelUsageSnapshot]:
     """The model-level rollup rows of one day (unsaved)."""
-    day_start, day_end = day_bounds(day)
+    day_start, day_end = utc_day_bounds(day)
     adapt = connection.ops.adapt_datetimefield_value
     params = {
         "day_start": adapt(day_start),
@@ -232,31 +229,6 @@ def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: lis
             )
 
 
-def _llm_day(day: date) -> list[LlmUsageSnapshot]:
-    """The day's LLM calls per team, provider and model: one GROUP BY; pico-USD sums are exact integers."""
-    day_start, day_end = day_bounds(day)
-    rows = (
-        LlmCall.objects.filter(created_at__gte=day_start, created_at__lt=day_end)
-        .values("team_id", "provider", "model")
-        .annotate(
-            calls=Count("pk"),
-            input=Sum(Coalesce("input_tokens", 0)),
-            output=Sum(Coalesce("output_tokens", 0)),
-            cost=Sum("cost_picousd"),
-            unpriced=Count("pk", filter=Q(cost_picousd__isnull=True)),
-        )
-        .order_by()
-    )
-    return [
-        LlmUsageSnapshot(
-            date=day, team_id=row["team_id"], provider=row["provider"], model=row["model"], calls=row["calls"],
-            input_tokens=row["input"], output_tokens=row["output"], unpriced_calls=row["unpriced"],
-            cost_usd=to_cents(Decimal(row["cost"] or 0) / PICO),
-        )
-        for row in rows
-    ]  # fmt: skip
-
-
 def _lock_rollups() -> None:
     """Serialise concurrent rollups on PostgreSQL (SQLite serialises writers already)."""
     if connection.vendor == "postgresql":
@@ -286,7 +258,7 @@ def usage_rollup(
         raise ValueError(f"start ({start}) must be before end ({end})")
     now = now or timezone.now()
     summary = RollupSummary(start=start, end=end)
-    range_start, range_end = day_bounds(start)[0], day_bounds(end)[0]
+    range_start, range_end = utc_day_bounds(start)[0], utc_day_bounds(end)[0]
     # The longest finished job that touches the range bounds how far back a job can
     # have started and still overlap a day: it keeps the scan on the start_time index.
     longest = Job.objects.filter(end_time__gt=range_start, start_time__lt=range_end).aggregate(
@@ -299,13 +271,11 @@ def usage_rollup(
         try:
             day = start
             while day < end:
-                model_rows = _day_rows(day, now, day_bounds(day)[0] - longest, timeline)
+                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest, timeline)
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
-                llm_rows = _llm_day(day)
-                LlmUsageSnapshot.objects.filter(date=day).delete()
-                LlmUsageSnapshot.objects.bulk_create(llm_rows, batch_size=1000)
+                llm_rows = llm_rollup_day(day=day)
                 for row in llm_rows:
                     summary.llm_calls += row.calls
                     summary.llm_usd += row.cost_usd

@@ -1,0 +1,113 @@
+"""The dashboard's pages: the admin index (organisation spend), a team's page and the CSV exports.
+
+The admin site (heliox.admin_site) routes to these; every figure comes from
+costs.dashboard.selectors, so the pages show what the API and `report` show.
+"""
+
+import csv
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
+from costs.usage.api.params import RangeParams
+from heliox.csv_safety import safe_cell
+from heliox.dates import add_months, month_start
+from heliox.permissions import sees_organisation_spend
+from teams.models import Team
+
+PRESETS = {
+    "this-month": "This month",
+    "last-month": "Last month",
+    "last-30": "Last 30 days",
+    "last-90": "Last 90 days",
+}
+EXPORTS = {"teams": ("team",), "providers": ("provider",), "gpu-types": ("gpu_type",)}
+EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+
+
+def dashboard_range(request, today: date) -> tuple[date, date, str, dict]:
+    """The range the page shows: a preset (default this month) or custom ?start=&end= ([start, end), UTC days)."""
+    preset = request.GET.get("range", "")
+    if "start" in request.GET or "end" in request.GET:
+        params = RangeParams(data={k: v for k, v in request.GET.items() if k in ("start", "end")})
+        if params.is_valid():
+            return params.validated_data["start"], params.validated_data["end"], "custom", {}
+        return *_preset("this-month", today), "this-month", params.errors
+    if preset not in PRESETS:
+        preset = "this-month"
+    return *_preset(preset, today), preset, {}
+
+
+def _preset(name: str, today: date) -> tuple[date, date]:
+    tomorrow = today + timedelta(days=1)
+    first = month_start(today)
+    if name == "last-month":
+        return add_months(first, -1), first
+    if name == "last-30":
+        return tomorrow - timedelta(days=30), tomorrow
+    if name == "last-90":
+        return tomorrow - timedelta(days=90), tomorrow
+    return first, add_months(first, 1)
+
+
+def range_context(request) -> dict:
+    """The range the page shows and the range picker's context."""
+    start, end, preset, errors = dashboard_range(request, timezone.now().date())
+    return {"start": start, "end": end, "last_day": end - timedelta(days=1), "preset": preset,
+            "presets": PRESETS, "range_errors": errors, "range_query": f"start={start}&end={end}"}  # fmt: skip
+
+
+def index_context(request) -> dict:
+    """The admin index's context: the organisation's dashboard, or None for staff who may not see it."""
+    context = range_context(request)
+    if not sees_organisation_spend(request.user):
+        # Staff without the permissions see the admin's app list, not the organisation's spend.
+        return {**context, "dashboard": None}
+    currency = request.GET.get("currency", "USD").strip().upper() or "USD"
+    try:
+        data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
+    except ValueError as error:  # no rate for that currency on some day of the range
+        context["range_errors"] = {**context["range_errors"], "currency": [str(error)]}
+        data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
+    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()]}
+
+
+def team_view(site, request, pk):
+    """A team's spend page (staff who may view teams and the organisation's spend)."""
+    if not (request.user.has_perm("teams.view_team") and sees_organisation_spend(request.user)):
+        raise Http404
+    team = get_object_or_404(Team, pk=pk)
+    context = range_context(request)
+    data = team_page_data(team_id=team.pk, start=context["start"], end=context["end"])
+    chart = {"team_daily": {"labels": [d["date"].isoformat() for d in data["daily"]],
+                            "data": [float(d["allocated_usd"]) for d in data["daily"]]}}  # fmt: skip
+    return TemplateResponse(
+        request,
+        "admin/heliox/team_dashboard.html",
+        {**site.each_context(request), **context, "team": team, "data": data, "team_chart": chart,
+         "title": f"{team.name}: spend"},
+    )  # fmt: skip
+
+
+def export_view(request, table: str):
+    """One of the dashboard's tables as CSV, for the range shown."""
+    if not sees_organisation_spend(request.user):
+        raise PermissionDenied
+    if table not in EXPORTS:
+        raise Http404
+    context = range_context(request)
+    data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
+    rows = {"teams": data["teams"], "providers": data["providers"], "gpu-types": data["gpu_types"]}[table]
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="heliox-{table}-{context["start"]}-{context["end"]}.csv"'
+    writer = csv.writer(response)
+    columns = (*EXPORTS[table], *EXPORT_COLUMNS)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell("" if row.get(c) is None else row.get(c)) for c in columns])
+    return response

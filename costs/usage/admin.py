@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from costs.usage.models import FxRate, UsageSnapshot
+from heliox.admin_utils import BoundedCountPaginator
+
+
+@admin.register(UsageSnapshot)
+class UsageSnapshotAdmin(admin.ModelAdmin):
+    list_display = [
+        "date",
+        "team",
+        "provider",
+        "gpu_type",
+        "gpu_hours",
+        "estimated_cost_usd",
+        "job_count",
+        "unpriced_gpu_hours",
+        "unpriced_job_count",
+    ]
+    list_filter = ["provider", "gpu_type", "team"]
+    list_select_related = ["team"]
+    autocomplete_fields = ["team"]
+    date_hierarchy = "date"
+    search_fields = ["team__name", "gpu_type"]
+    readonly_fields = ["created_at", "updated_at"]
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "rate_per_usd", "as_of"]
+    list_filter = ["currency"]
+    date_hierarchy = "as_of"
