@@ -74,7 +74,7 @@ def timed_twice(load) -> tuple[float, float]:
     """(first load on an empty catalog, reload of the same file), rolled back after."""
     from django.db import transaction
 
-    from costs.models import GpuPrice, InstanceType, ModelPrice
+    from costs.catalog.models import GpuPrice, InstanceType, ModelPrice
 
     with transaction.atomic():
         for model in (GpuPrice, InstanceType, ModelPrice):

@@ -119,9 +119,9 @@ def measure(kind: str, path: Path) -> None:
         if kind == "jobs-update":
             assert counts.updated == Job.objects.filter(status="failed").count() > 0
     else:
+        from costs.billing.models import CostSnapshot
         from costs.billing.services.focus import billing_import
         from costs.catalog.services.gpu_prices import prices_refresh
-        from costs.models import CostSnapshot
         from jobs.models import ImportRecord
 
         prices_refresh()

@@ -32,7 +32,7 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from costs.catalog.services.model_prices import model_prices_refresh
-    from costs.models import LlmCall, LlmUsageSnapshot
+    from costs.llm.models import LlmCall, LlmUsageSnapshot
     from costs.usage.services.rollup import usage_rollup
     from teams.models import Team
 

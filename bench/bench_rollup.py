@@ -39,7 +39,7 @@ def main() -> None:
     print(f"generated {args.year_jobs:,} jobs over 2025; peak RSS {peak_rss_mb():.0f} MiB", flush=True)
     with timed(f"rollup of 365 days with {args.year_jobs:,} jobs", results):
         summary = usage_rollup(start=date(2025, 1, 1), end=date(2026, 1, 1), now=now)
-    from costs.models import ModelUsageSnapshot
+    from costs.usage.models import ModelUsageSnapshot
 
     print(
         f"  {summary.rows:,} team rows, {ModelUsageSnapshot.objects.count():,} model rows, "

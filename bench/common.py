@@ -59,7 +59,8 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
     """
     from django.db import connection
 
-    from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
+    from costs.billing.models import CostSnapshot
+    from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
     from teams.models import Team
 
     with connection.cursor() as cursor:

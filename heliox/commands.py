@@ -33,21 +33,6 @@ def user_errors():
         raise CommandError(str(error)) from error
 
 
-def rollup_after_import(command, days, *, enabled: bool) -> None:
-    """Roll up the days an import changed (jobs.services.changes.AffectedDays), or say which `rollup` to run."""
-    from jobs.services.changes import MAX_INLINE_DAYS, jobs_changed
-
-    if not days:
-        return
-    count = days.count()
-    if not enabled or count > MAX_INLINE_DAYS:
-        hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
-        command.stdout.write(f"The import changed jobs on {count} day(s); run: {hints}")
-        return
-    jobs_changed(days)  # outside a transaction: the rollup runs now
-    command.stdout.write(f"Rolled up {count} day(s): {days}.")
-
-
 def counts_listed(counts: dict[str, int], *, verbosity: int, limit: int = 12) -> str:
     """'label: n; label: n' with the largest counts first; past `limit` labels only at verbosity 2 or more."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -59,3 +59,18 @@ def decimal(nullable: bool = False, description: str = "") -> dict:
 
 
 __all__ = ["AutoSchema", "decimal"]
+
+
+# Building blocks of the hand-written answer schemas (the aggregates, the LLM ingest).
+STRING = {"type": "string"}
+DATE = {"type": "string", "format": "date"}
+INTEGER = {"type": "integer"}
+
+
+def obj(properties: dict, required: tuple = (), extra: dict | bool = False, description: str = "") -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": extra}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema

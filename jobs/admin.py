@@ -7,12 +7,13 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
 from heliox.csv_safety import safe_cell
@@ -21,6 +22,8 @@ from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import ImportRecord, Job, JobStatus
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
 from jobs.services.records import UPLOAD_HANDLERS
+from teams.admin import TeamAdmin
+from teams.models import Team
 
 
 class Echo:
@@ -216,3 +219,27 @@ class ImportRecordAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a jobs or billing file",
                    "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/jobs/importrecord/upload.html", context)
+
+
+admin.site.unregister(Team)
+
+
+@admin.register(Team)
+class TeamWithJobsAdmin(TeamAdmin):
+    """The team list with each team's job count and a link to its jobs (jobs sits above teams, so it adds them)."""
+
+    list_display = ["name", "member_count", "job_count", "jobs_link", "spend_link", "created_at"]
+
+    def get_queryset(self, request):
+        # One subquery over the indexed team column, not a query per row.
+        jobs = Job.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("*")).values("n")
+        return super().get_queryset(request).annotate(_job_count=Subquery(jobs))
+
+    @admin.display(description="Jobs", ordering="_job_count")
+    def job_count(self, team: Team) -> int:
+        return team._job_count or 0
+
+    @admin.display(description="")
+    def jobs_link(self, team: Team) -> str:
+        url = reverse("admin:jobs_job_changelist") + f"?team__id__exact={team.pk}"
+        return format_html('<a href="{}">View jobs</a>', url)

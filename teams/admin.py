@@ -1,10 +1,9 @@
 from django.contrib import admin
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from knox.models import AuthToken
 
-from jobs.models import Job
 from teams.models import Membership, Team
 
 
@@ -17,36 +16,22 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "job_count", "jobs_link", "spend_link", "created_at"]
+    # jobs/admin.py adds the jobs columns: teams sits below jobs and does not know them.
+    list_display = ["name", "member_count", "spend_link", "created_at"]
     search_fields = ["name", "description"]
     inlines = [MembershipInline]
     readonly_fields = ["created_at", "updated_at"]
 
     def get_queryset(self, request):
-        # One subquery per column over indexed columns, not a query per row.
-        jobs = Job.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("*")).values("n")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_job_count=Subquery(jobs), _member_count=Count("memberships", distinct=True))
-        )
+        return super().get_queryset(request).annotate(_member_count=Count("memberships", distinct=True))
 
     @admin.display(description="Members", ordering="_member_count")
     def member_count(self, team: Team) -> int:
         return team._member_count
 
-    @admin.display(description="Jobs", ordering="_job_count")
-    def job_count(self, team: Team) -> int:
-        return team._job_count or 0
-
     @admin.display(description="")
     def spend_link(self, team: Team) -> str:
         return format_html('<a href="{}">Spend</a>', reverse("admin:team_dashboard", args=[team.pk]))
-
-    @admin.display(description="")
-    def jobs_link(self, team: Team) -> str:
-        url = reverse("admin:jobs_job_changelist") + f"?team__id__exact={team.pk}"
-        return format_html('<a href="{}">View jobs</a>', url)
 
 
 @admin.register(Membership)

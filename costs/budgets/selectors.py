@@ -14,7 +14,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from costs.billing.money import ZERO, to_cents
-from costs.models import Budget, UsageSnapshot
+from costs.budgets.models import Budget
+from costs.usage.models import UsageSnapshot
 from heliox.dates import period_bounds
 
 OK, WARNING, PROJECTED, EXCEEDED, INVALID = "ok", "warning", "projected-overrun", "exceeded", "invalid"

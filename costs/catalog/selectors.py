@@ -1,4 +1,6 @@
-"""Price resolution: which catalog price applies to a job at each instant.
+"""Reads of the catalog: which price applies to a job or a call at each instant, and how fresh the catalog is.
+
+GPU prices:
 
 The catalog may hold, for one (provider, GPU type, pricing), an any-region row and
 regional rows, each effective-dated. At an instant the exact-region row wins, then
@@ -8,14 +10,17 @@ region (region '' = the fallback for regions without prices of their own), so th
 the rollup can join jobs to prices with plain range conditions.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from costs.models import GpuPrice
+from django.utils import timezone
+
+from costs.catalog.models import GpuPrice, ModelPrice, PriceRefresh
 
 # Open-ended prices end here, so that SQL range tests need no NULL handling.
 END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
@@ -76,14 +81,35 @@ def price_timeline(prices: Iterable[GpuPrice]) -> list[PriceSegment]:
     return timeline
 
 
-def price_at(
-    timeline: Iterable[PriceSegment], *, provider: str, gpu_type: str, pricing: str, region: str, at: datetime
-) -> Decimal | None:
-    """USD per GPU-hour for one job key at one instant, or None when unpriced."""
-    candidates = [s for s in timeline if (s.provider, s.gpu_type, s.pricing) == (provider, gpu_type, pricing)]
-    own_region = region and any(s.region == region for s in candidates)
-    wanted = region if own_region else ""
-    for segment in candidates:
-        if segment.region == wanted and segment.valid_from <= at < segment.valid_to:
-            return segment.usd_per_gpu_hour
-    return None
+class ModelPriceBook:
+    """Price lookups for many calls: loads the rows of the models asked for once, then answers in memory."""
+
+    def __init__(self, keys: set[tuple[str, str]]) -> None:
+        self.rows: dict[tuple[str, str], list[ModelPrice]] = defaultdict(list)
+        if keys:
+            providers = {provider for provider, _ in keys}
+            for price in ModelPrice.objects.filter(provider__in=providers, model__in={m for _, m in keys}).order_by(
+                "effective_from"
+            ):
+                self.rows[(price.provider, price.model)].append(price)
+
+    def at(self, provider: str, model: str, moment: datetime) -> ModelPrice | None:
+        rows = self.rows.get((provider, model), [])
+        index = bisect_right([row.effective_from for row in rows], moment) - 1
+        while index >= 0:
+            row = rows[index]
+            if row.effective_to is None or moment < row.effective_to:
+                return row
+            index -= 1
+        return None
+
+
+def catalog_age(now: datetime | None = None, catalog: str = "gpu") -> timedelta | None:
+    """How long ago the (gpu or llm) catalog was last refreshed; None if never."""
+    latest = (
+        PriceRefresh.objects.filter(catalog=catalog)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if latest is None else (now or timezone.now()) - latest

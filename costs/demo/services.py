@@ -12,21 +12,15 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from costs.billing.models import CostSnapshot
 from costs.billing.money import to_cents
+from costs.budgets.models import Budget
+from costs.catalog.models import GpuPrice, InstanceType, ModelPrice, PriceRefresh
 from costs.catalog.services.gpu_prices import prices_refresh
 from costs.catalog.services.model_prices import model_prices_refresh
+from costs.llm.models import LlmCall, LlmUsageSnapshot
 from costs.llm.services.ingest import llm_calls_store
-from costs.models import (
-    Budget,
-    CostSnapshot,
-    GpuPrice,
-    InstanceType,
-    LlmCall,
-    LlmUsageSnapshot,
-    ModelPrice,
-    PriceRefresh,
-    UsageSnapshot,
-)
+from costs.usage.models import UsageSnapshot
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
 from jobs.models import Job, JobStatus, Pricing

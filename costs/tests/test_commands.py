@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.models import UsageSnapshot
+from costs.usage.models import UsageSnapshot
 from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 

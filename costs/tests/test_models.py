@@ -1,9 +1,9 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from costs.billing.models import CostSnapshot
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.catalog.tests.factories import GpuPriceFactory, InstanceTypeFactory
-from costs.models import CostSnapshot
 from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import assert_rejected_by_database
 from teams.tests.factories import TeamFactory

@@ -13,8 +13,11 @@ from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSc
 from knox.models import AuthToken
 
 from costs.billing.tests.factories import CostSnapshotFactory
+from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
+from costs.catalog.models import ModelPrice
 from costs.catalog.tests.factories import GpuPriceFactory, InstanceTypeFactory
-from costs.models import Budget, BudgetAlert, FxRate, LlmCall, LlmUsageSnapshot, ModelPrice, WebhookEndpoint
+from costs.llm.models import LlmCall, LlmUsageSnapshot
+from costs.usage.models import FxRate
 from costs.usage.tests.factories import UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from costs.catalog.services.model_prices import model_prices_refresh
-from costs.models import LlmCall
+from costs.llm.models import LlmCall
 from jobs.models import Job
 
 NEW_JOB = {"provider": "lambda", "gpu_type": "H100", "gpu_count": 8, "start_time": "2025-03-11T08:00:00Z",
@@ -91,7 +91,7 @@ def test_llm_values_out_of_range_are_a_400_naming_the_field(org, api, fields, me
 
 
 def test_a_call_whose_cost_does_not_fit_the_column_is_a_400(org, api):
-    from costs.models import ModelPrice
+    from costs.catalog.models import ModelPrice
 
     ModelPrice.objects.create(provider="acme", model="gold", input_usd_per_mtok="99999999.999999",
                               output_usd_per_mtok="99999999.999999", effective_from="2025-01-01T00:00:00Z")  # fmt: skip

@@ -123,7 +123,7 @@ def test_job_changelist_export_respects_the_filters(org, staff_client):
 
 
 def test_dashboard_and_team_page_show_llm_spend_beside_gpu_spend(org, staff_client):
-    from costs.models import LlmUsageSnapshot
+    from costs.llm.models import LlmUsageSnapshot
 
     nlp = org["teams"]["nlp"]
     LlmUsageSnapshot.objects.create(date=date(2025, 3, 10), team=nlp, provider="openai", model="gpt-4o", calls=12,
@@ -137,7 +137,7 @@ def test_dashboard_and_team_page_show_llm_spend_beside_gpu_spend(org, staff_clie
 
 
 def test_dashboard_converts_to_another_currency_at_each_days_rate(org, staff_client):
-    from costs.models import FxRate
+    from costs.usage.models import FxRate
 
     FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 1))
     response = staff_client.get(INDEX + RANGE + "&currency=ZAR")
@@ -159,7 +159,7 @@ def test_dashboard_without_a_rate_says_so_and_shows_usd(org, staff_client):
 
 def test_month_to_date_without_a_rate_for_the_whole_month_is_labelled_usd(org, staff_client):
     """The range has a ZAR rate, the month so far does not: the card shows USD and says so, never USD as ZAR."""
-    from costs.models import FxRate
+    from costs.usage.models import FxRate
 
     FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 10))
     now = datetime(2025, 3, 11, tzinfo=UTC)

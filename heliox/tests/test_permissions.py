@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from costs.models import Budget, CostSnapshot
+from costs.billing.models import CostSnapshot
+from costs.budgets.models import Budget
 from teams.models import Team
 from teams.tests.factories import UserFactory
 

@@ -105,3 +105,19 @@ def job_days(*jobs) -> AffectedDays:
         if job is not None:
             days.add(job.start_time, job.end_time)
     return days
+
+
+def rollups_follow(days: AffectedDays, *, enabled: bool = True) -> str:
+    """After an import: roll up the days it changed (after commit), or say which `rollup` commands to run.
+
+    Past MAX_INLINE_DAYS days (or when the caller turned it off) nothing rolls up here;
+    the returned sentence names the commands. '' when no day changed.
+    """
+    if not days:
+        return ""
+    count = days.count()
+    if not enabled or count > MAX_INLINE_DAYS:
+        hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
+        return f"The import changed jobs on {count} day(s); run: {hints}"
+    jobs_changed(days)
+    return f"Rolled up {count} day(s): {days}."

@@ -29,7 +29,7 @@ from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, 
 from heliox.validation import json_problem, text_problem
 from jobs.gpus import gpu_type_name, unknown_gpu_type_name
 from jobs.models import ImportRecord, Job, JobStatus, Pricing, Provider, gpu_type_validator
-from jobs.services.changes import MAX_INLINE_DAYS, AffectedDays, jobs_changed
+from jobs.services.changes import AffectedDays, rollups_follow
 from jobs.services.copy_csv import copy_csv_stage
 from jobs.services.records import ImportOutcome, import_run
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
@@ -631,14 +631,9 @@ def jobs_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type:
     )
     if counts.unknown_gpu_types:
         summary += f" {unknown_gpu_types_note(counts)}"
-    days = outcome.affected_days
-    if days and not dry_run:
-        if days.count() <= MAX_INLINE_DAYS:
-            jobs_changed(days)
-            summary += f" Rolled up {days.count()} day(s): {days}."
-        else:
-            hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
-            summary += f" Run `{hints}` to update the rollups."
+    if not dry_run:
+        followed = rollups_follow(outcome.affected_days)
+        summary += f" {followed}" if followed else ""
     return summary
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from costs.billing.models import CostSnapshot
 from costs.catalog.services.gpu_prices import prices_refresh
-from costs.models import CostSnapshot
 from jobs.models import ImportRecord, Job
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from costs.models import UsageSnapshot
+from costs.usage.models import UsageSnapshot
 from costs.usage.services.rollup import usage_rollup
 from jobs.models import Job
 from jobs.services.changes import AffectedDays

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from costs.models import UsageSnapshot
+from costs.usage.models import UsageSnapshot
 from jobs.models import ImportRecord, Job
 from teams.models import Team
 from teams.tests.factories import TeamFactory

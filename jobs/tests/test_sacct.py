@@ -93,7 +93,7 @@ def test_nvml_style_gres_names_import_as_catalog_types(db, tmp_path):
 
 
 def test_an_unknown_type_is_kept_unpriced_and_reported_not_refused(db, tmp_path, capsys):
-    from costs.models import UsageSnapshot
+    from costs.usage.models import UsageSnapshot
     from costs.usage.services.rollup import usage_rollup
 
     p100, tesla = "billing=1,cpu=1,gres/gpu:p100=1,mem=125G,node=1", "billing=1,cpu=1,gres/gpu:tesla=4"

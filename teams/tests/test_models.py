@@ -1,4 +1,4 @@
-from costs.models import UsageSnapshot
+from costs.usage.models import UsageSnapshot
 from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import assert_rejected_by_database
 from jobs.models import Job

@@ -19,9 +19,10 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+from costs.billing.models import CostSnapshot
 from costs.billing.money import ZERO, to_cents
 from costs.billing.services.bills import bill_changed
-from costs.models import CostSnapshot, InstanceType
+from costs.catalog.models import InstanceType
 from heliox.errors import InputError
 from heliox.reading import CsvReader
 from jobs.models import ImportRecord

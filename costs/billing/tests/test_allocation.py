@@ -8,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costs.billing.allocation import SEPARATE, SHARE, allocate_cell
+from costs.billing.models import CostSnapshot
 from costs.billing.money import split_cents
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.models import CostSnapshot, UsageSnapshot
+from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.spend import allocation_cells
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from costs.billing.models import CostSnapshot
 from costs.billing.services.focus import meter_key
 from costs.catalog.services.gpu_prices import prices_refresh
-from costs.models import CostSnapshot
 from jobs.models import ImportRecord
 
 FOCUS = Path(__file__).parents[2] / "tests" / "fixtures" / "focus_sample.csv"

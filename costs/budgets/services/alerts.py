@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.selectors import EXCEEDED, INVALID, BudgetStatus, budget_statuses
-from costs.models import Budget, BudgetAlert, WebhookEndpoint
 from heliox.net import DeliveryError, UnsafeURLError, post_json
 
 logger = logging.getLogger(__name__)

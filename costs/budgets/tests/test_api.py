@@ -5,7 +5,7 @@ from unittest import mock
 from django.urls import reverse
 from django.utils import timezone
 
-from costs.models import Budget
+from costs.budgets.models import Budget
 from costs.usage.tests.factories import UsageSnapshotFactory
 
 

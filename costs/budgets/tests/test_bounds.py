@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import DataError, IntegrityError, transaction
 from django.urls import reverse
 
+from costs.budgets.models import Budget, BudgetAlert
 from costs.budgets.selectors import budget_statuses
-from costs.models import Budget, BudgetAlert
 from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import assert_rejected_by_database
 from teams.tests.factories import TeamFactory

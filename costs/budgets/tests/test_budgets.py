@@ -12,9 +12,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
+from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.selectors import budget_period, budget_statuses
 from costs.budgets.services.alerts import budgets_check
-from costs.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import run_concurrently
 from teams.tests.factories import TeamFactory

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.services.alerts import budgets_check
-from costs.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.usage.tests.factories import UsageSnapshotFactory
 from teams.tests.factories import TeamFactory
 

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from costs.models import GpuPrice, InstanceType, PriceRefresh
+from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
+from costs.catalog.selectors import catalog_age
 from heliox.errors import InputError
 from heliox.reading import CsvReader, csv_header
 from jobs.models import Pricing, Provider, gpu_type_validator
@@ -268,17 +269,6 @@ def _apply_instance_types(rows: list[InstanceRow], result: PriceRefresh) -> None
         update_fields=["gpu_type", "gpu_count", "vcpus", "memory_gib", "updated_at"],
     )
     result.instance_types_saved += len(rows)
-
-
-def catalog_age(now: datetime | None = None, catalog: str = "gpu") -> timedelta | None:
-    """How long ago the (gpu or llm) catalog was last refreshed; None if never."""
-    latest = (
-        PriceRefresh.objects.filter(catalog=catalog)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    return None if latest is None else (now or timezone.now()) - latest
 
 
 def prices_refresh(

@@ -1,6 +1,5 @@
 """The LLM price catalog: per-token prices from the shipped file, a Heliox CSV or LiteLLM's JSON."""
 
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,15 +10,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from costs.catalog.models import ModelPrice, PriceRefresh
+from costs.catalog.selectors import catalog_age
 from costs.catalog.services.gpu_prices import (
     CATALOG_DIR,
     MAX_CATALOG_ROWS,
     RefreshResult,
     apply_effective_dated,
-    catalog_age,
 )
 from costs.catalog.services.litellm import heliox_provider, model_name, rank
-from costs.models import PICO, ModelPrice, PriceRefresh
 from heliox.errors import InputError
 from heliox.reading import CsvReader, json_object_items
 
@@ -227,42 +226,3 @@ def model_prices_refresh(
                               rows=parsed.rows, now=now, path=source, result=refresh)  # fmt: skip
         refresh.save()
     return RefreshResult(refresh)
-
-
-class ModelPriceBook:
-    """Price lookups for many calls: loads the rows of the models asked for once, then answers in memory."""
-
-    def __init__(self, keys: set[tuple[str, str]]) -> None:
-        self.rows: dict[tuple[str, str], list[ModelPrice]] = defaultdict(list)
-        if keys:
-            providers = {provider for provider, _ in keys}
-            for price in ModelPrice.objects.filter(provider__in=providers, model__in={m for _, m in keys}).order_by(
-                "effective_from"
-            ):
-                self.rows[(price.provider, price.model)].append(price)
-
-    def at(self, provider: str, model: str, moment: datetime) -> ModelPrice | None:
-        rows = self.rows.get((provider, model), [])
-        index = bisect_right([row.effective_from for row in rows], moment) - 1
-        while index >= 0:
-            row = rows[index]
-            if row.effective_to is None or moment < row.effective_to:
-                return row
-            index -= 1
-        return None
-
-
-def call_cost_picousd(price: ModelPrice, *, input_tokens: int, output_tokens: int, cached_input_tokens: int) -> int:
-    """Exact cost in pico-USD: tokens x USD per 1M tokens x 10^6 (prices have 6 decimals, so this is an integer).
-
-    Cached input tokens are part of input_tokens and billed at the cached price when the model has one.
-    """
-    cached = min(cached_input_tokens, input_tokens)
-    cached_price = price.cached_input_usd_per_mtok if price.cached_input_usd_per_mtok is not None else (
-        price.input_usd_per_mtok)  # fmt: skip
-    usd_times_million = (
-        (input_tokens - cached) * price.input_usd_per_mtok
-        + cached * cached_price
-        + output_tokens * price.output_usd_per_mtok
-    )
-    return int(usd_times_million * (PICO // 1_000_000))

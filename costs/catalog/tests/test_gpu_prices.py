@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from costs.catalog.selectors import price_at, price_timeline
+from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
+from costs.catalog.selectors import PriceSegment, price_timeline
 from costs.catalog.services.gpu_prices import prices_refresh
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.models import GpuPrice, InstanceType, PriceRefresh
 from heliox.errors import InputError
 
 FIXTURES = Path(__file__).parents[2] / "tests" / "fixtures"
@@ -23,6 +23,19 @@ def write(tmp_path, text: str, name: str = "prices.csv") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def price_at(
+    timeline: list[PriceSegment], *, provider: str, gpu_type: str, pricing: str, region: str, at: datetime
+) -> Decimal | None:
+    """USD per GPU-hour for one job key at one instant, or None: the rollup's lookup, read off the timeline."""
+    candidates = [s for s in timeline if (s.provider, s.gpu_type, s.pricing) == (provider, gpu_type, pricing)]
+    own_region = region and any(s.region == region for s in candidates)
+    wanted = region if own_region else ""
+    for segment in candidates:
+        if segment.region == wanted and segment.valid_from <= at < segment.valid_to:
+            return segment.usd_per_gpu_hour
+    return None
 
 
 def test_default_catalog_covers_the_common_gpus_on_the_five_clouds(db):

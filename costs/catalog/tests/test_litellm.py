@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from costs.catalog.models import ModelPrice, PriceRefresh
 from costs.catalog.services.litellm import heliox_provider, model_name
 from costs.catalog.services.model_prices import model_prices_refresh
+from costs.llm.models import LlmCall
 from costs.llm.services.ingest import llm_calls_store
-from costs.models import LlmCall, ModelPrice, PriceRefresh
 from teams.tests.factories import TeamFactory
 
 FIXTURES = Path(__file__).parents[2] / "tests" / "fixtures"

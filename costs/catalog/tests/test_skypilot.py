@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
+from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
 from costs.catalog.services.gpu_prices import prices_refresh
 from costs.catalog.services.skypilot import any_region_price, gcp_machine_gpus, per_gpu
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.models import GpuPrice, InstanceType, PriceRefresh
 
 FIXTURES = Path(__file__).parents[2] / "tests" / "fixtures"
 AWS = FIXTURES / "aws_vms_slice.csv"

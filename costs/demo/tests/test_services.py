@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from costs.models import CostSnapshot, UsageSnapshot
+from costs.billing.models import CostSnapshot
+from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.spend import allocation_cells
 from jobs.models import Job
 from teams.models import Team

@@ -1,7 +1,6 @@
 """OpenAPI schemas of the LLM call ingest: one call or a batch in, counts and cost out."""
 
-from costs.usage.api.schemas import INTEGER, STRING, obj
-from heliox.schema import decimal
+from heliox.schema import INTEGER, STRING, decimal, obj
 
 INGESTED = obj(
     {"stored": INTEGER, "unpriced": INTEGER, "cost_usd": decimal(description="Cost of the priced calls.")},

@@ -9,8 +9,9 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from costs.catalog.services.model_prices import ModelPriceBook, call_cost_picousd
-from costs.models import PICO, IdempotencyKey, LlmCall
+from costs.catalog.models import ModelPrice
+from costs.catalog.selectors import ModelPriceBook
+from costs.llm.models import PICO, IdempotencyKey, LlmCall
 from heliox.errors import InputError
 from heliox.validation import json_problem, text_problem
 from teams.models import Team
@@ -93,6 +94,22 @@ class CallValidator:
             return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         except OverflowError:
             self.fail(index, "created_at", "out of range (year 1 to 9999, in UTC)", created)
+
+
+def call_cost_picousd(price: ModelPrice, *, input_tokens: int, output_tokens: int, cached_input_tokens: int) -> int:
+    """Exact cost in pico-USD: tokens x USD per 1M tokens x 10^6 (prices have 6 decimals, so this is an integer).
+
+    Cached input tokens are part of input_tokens and billed at the cached price when the model has one.
+    """
+    cached = min(cached_input_tokens, input_tokens)
+    cached_price = price.cached_input_usd_per_mtok if price.cached_input_usd_per_mtok is not None else (
+        price.input_usd_per_mtok)  # fmt: skip
+    usd_times_million = (
+        (input_tokens - cached) * price.input_usd_per_mtok
+        + cached * cached_price
+        + output_tokens * price.output_usd_per_mtok
+    )
+    return int(usd_times_million * (PICO // 1_000_000))
 
 
 def llm_calls_store(calls: list[LlmCall], *, fail=None) -> IngestResult:

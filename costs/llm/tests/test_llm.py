@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from costs.catalog.models import ModelPrice
 from costs.catalog.services.model_prices import model_prices_refresh
-from costs.models import FxRate, LlmCall, LlmUsageSnapshot, ModelPrice
+from costs.llm.models import LlmCall, LlmUsageSnapshot
+from costs.usage.models import FxRate
 from costs.usage.selectors.fx import spend_summary_in
 from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup

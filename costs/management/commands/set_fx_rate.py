@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from costs.models import FxRate
+from costs.usage.models import FxRate
 from heliox.commands import iso_date
 
 

@@ -4,21 +4,7 @@ In another currency (`currency=ZAR`) the money keys end in the currency's code
 (`allocated_zar`): the rows allow further decimal-string keys for that reason.
 """
 
-from heliox.schema import decimal
-
-STRING = {"type": "string"}
-DATE = {"type": "string", "format": "date"}
-INTEGER = {"type": "integer"}
-
-
-def obj(properties: dict, required: tuple = (), extra: dict | bool = False, description: str = "") -> dict:
-    schema = {"type": "object", "properties": properties, "additionalProperties": extra}
-    if required:
-        schema["required"] = list(required)
-    if description:
-        schema["description"] = description
-    return schema
-
+from heliox.schema import DATE, INTEGER, STRING, decimal, obj
 
 FIGURES = {
     "gpu_hours": decimal(description="GPU-hours."),

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from costs.billing.money import to_cents
-from costs.models import FxRate
+from costs.usage.models import FxRate
 from costs.usage.selectors.spend import SpendReport, spend_summary
 from heliox.dates import period_start
 

@@ -16,8 +16,10 @@ from django.db.models import CharField, DateField, DecimalField, Sum, Value
 from django.db.models.functions import Trunc
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.billing.models import CostSnapshot
 from costs.billing.money import CENT, ZERO
-from costs.models import CostSnapshot, LlmUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.llm.models import LlmUsageSnapshot
+from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from heliox.dates import periods_between
 
 GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")

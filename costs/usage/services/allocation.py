@@ -12,7 +12,8 @@ from datetime import date
 from django.db import transaction
 
 from costs.billing.allocation import SEPARATE, SHARE, allocate_cell, split_within
-from costs.models import CostSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.billing.models import CostSnapshot
+from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 
 
 def allocation_apply(

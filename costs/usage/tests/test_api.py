@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from costs.billing.models import CostSnapshot
 from costs.billing.tests.factories import CostSnapshotFactory
-from costs.models import CostSnapshot
 from heliox.testing import PERMISSION_QUERIES, THROTTLE_QUERIES, fresh
 
 RANGE = "start=2025-03-10&end=2025-03-11"

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.models import ModelUsageSnapshot, UsageSnapshot
+from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.rollup import usage_rollup
 from heliox.testing import run_concurrently
 from jobs.tests.factories import JobFactory

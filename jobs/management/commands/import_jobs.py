@@ -3,9 +3,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from heliox.commands import progress_bar, rollup_after_import, user_errors
+from heliox.commands import progress_bar, user_errors
 from jobs.gpus import parse_gpu_map
 from jobs.models import Provider
+from jobs.services.changes import rollups_follow
 from jobs.services.imports import (
     FORMATS,
     SACCT_FIELDS,
@@ -71,4 +72,6 @@ class Command(BaseCommand):
         if counts.unknown_gpu_types:
             self.stdout.write(self.style.WARNING(unknown_gpu_types_note(counts)))
         if not dry_run:
-            rollup_after_import(self, outcome.affected_days, enabled=not no_rollup)
+            followed = rollups_follow(outcome.affected_days, enabled=not no_rollup)  # outside a transaction: now
+            if followed:
+                self.stdout.write(followed)
