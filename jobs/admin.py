@@ -1,5 +1,6 @@
 import csv
 import tempfile
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -7,12 +8,11 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
@@ -21,6 +21,7 @@ from heliox.errors import InputError
 from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import ImportRecord, Job, JobStatus
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
+from jobs.services.lifecycle import job_finish
 from jobs.services.records import UPLOAD_HANDLERS
 from teams.admin import TeamAdmin
 from teams.models import Team
@@ -136,17 +137,18 @@ class JobAdmin(admin.ModelAdmin):
         return "-" if hours is None else f"{hours.quantize(Decimal('0.01')):,}"
 
     def _finish(self, request, queryset, status: str) -> None:
-        now = timezone.now().replace(microsecond=0)  # job times are kept to the second
-        # end_time only where missing; a job that has not started yet (or starts in
-        # the future) ends at its start so that end_time >= start_time holds.
-        open_jobs = queryset.filter(end_time__isnull=True)
-        days = AffectedDays(now=now)  # they end now: the days they covered until now stay theirs
-        days.add_jobs(open_jobs)
-        open_jobs.filter(Q(start_time__isnull=True) | Q(start_time__lte=now)).update(end_time=now)
-        open_jobs.filter(start_time__gt=now).update(end_time=F("start_time"))
-        updated = queryset.update(status=status, updated_at=now)
+        """The API's finish for each selected job (jobs.services.lifecycle): one rule for who may finish."""
+        days, finished, refused = AffectedDays(), 0, Counter()
+        for job in queryset.iterator(chunk_size=500):
+            try:
+                job_finish(job=job, status=status, relabel_ended=True, days=days)
+                finished += 1
+            except InputError as error:
+                refused[error.message] += 1
         jobs_changed(days)
-        self.message_user(request, f"{updated} job(s) marked {status}.", messages.SUCCESS)
+        self.message_user(request, f"{finished} job(s) marked {status}.", messages.SUCCESS)
+        for reason, count in sorted(refused.items()):
+            self.message_user(request, f"{count} job(s) left as they were: {reason}", messages.WARNING)
 
     @admin.action(description="Mark selected jobs succeeded", permissions=["change"])
     def mark_succeeded(self, request, queryset):

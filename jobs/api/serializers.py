@@ -122,20 +122,10 @@ class JobSerializer(ModelSerializer):
 
 
 class FinishSerializer(serializers.Serializer):
-    """Body of POST /jobs/{id}/finish/: when the job ended (default now) and how."""
+    """Body of POST /jobs/{id}/finish/: when the job ended (default now) and how. jobs.services.lifecycle judges
+    whether the job may finish so (started, not ended, the end after the start), for the API and the admin alike."""
 
     end_time = serializers.DateTimeField(required=False)
     status = serializers.ChoiceField(
         choices=[(s.value, s.label) for s in Job.FINAL_STATUSES], default=JobStatus.SUCCEEDED
     )
-
-    def validate(self, attrs: dict) -> dict:
-        job: Job = self.context["job"]
-        if job.end_time is not None:
-            raise serializers.ValidationError({"end_time": f"The job ended already, at {job.end_time.isoformat()}."})
-        if job.start_time is None:
-            raise serializers.ValidationError({"start_time": "The job never started; it cannot finish."})
-        end = to_second(attrs.get("end_time") or timezone.now())
-        if end < job.start_time:
-            raise serializers.ValidationError({"end_time": "Must not be before the job's start_time."})
-        return {**attrs, "end_time": end}

@@ -2,14 +2,17 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from heliox.api import JobCursorPagination
+from heliox.errors import InputError
 from jobs.api.filters import JobFilter
 from jobs.api.permissions import JobPermission
 from jobs.api.serializers import FinishSerializer, JobSerializer
 from jobs.models import Job
 from jobs.services.changes import job_days, jobs_changed
+from jobs.services.lifecycle import job_finish
 from teams.api.permissions import TeamScopedMixin
 
 
@@ -46,11 +49,10 @@ class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     def finish(self, request, pk=None):
         """Set end_time (default now) and the final status (default succeeded) of a running job."""
         job = self.get_object()
-        body = FinishSerializer(data=request.data, context={"job": job})
+        body = FinishSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        days = job_days(job)
-        job.end_time, job.status = body.validated_data["end_time"], body.validated_data["status"]
-        job.save(update_fields=["end_time", "status", "updated_at"])
-        days.add(job.start_time, job.end_time)
-        jobs_changed(days)
+        try:
+            job = job_finish(job=job, **body.validated_data)
+        except InputError as error:
+            raise ValidationError({error.field: [error.message]}) from None
         return Response(self.get_serializer(job).data)

@@ -69,6 +69,10 @@ class AffectedDays:
         for first, last in spans:
             self.add_span(first, last)
 
+    def merge(self, other: "AffectedDays") -> None:
+        """Add every day of `other`."""
+        self.update(other._last.items())
+
     def ranges(self) -> DayRanges:
         """The days as sorted, disjoint [start, end) ranges; touching ranges are merged."""
         merged: DayRanges = []

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from heliox.errors import InputError
 from heliox.reading import CHUNK, open_binary, open_text  # noqa: F401 - the importers' bounded readers
 from jobs.models import ImportRecord
+from jobs.services.changes import AffectedDays
 
 
 def file_sha256(path: Path) -> str:
@@ -25,12 +26,17 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class ImportOutcome:
-    """What an import did; `record` is the row saved in the import log."""
+    """What an import did: `record` is the row saved in the import log; `affected_days` the UTC days it changed
+    (the jobs' days before and after for a jobs import, the bill's days for a billing import)."""
 
     record: ImportRecord
-    duplicate_of: ImportRecord | None = None
-    affected_days: object = ()  # jobs: an AffectedDays; billing: the days of the bill
-    notes: list[str] = field(default_factory=list)
+    affected_days: AffectedDays = field(default_factory=AffectedDays)
+
+
+def imported_before(name: str, *, with_options: bool = False) -> str:
+    """The one sentence every import says when its file was imported successfully before."""
+    options = " with the same options" if with_options else ""
+    return f"{name} was imported before{options} (same SHA-256): nothing to do."
 
 
 def check_file(path: Path) -> None:

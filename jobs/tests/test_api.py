@@ -139,6 +139,17 @@ def test_finish_refuses_a_finished_job_and_an_end_before_start(org, api):
     assert "status" in response.json()
 
 
+def test_finish_refuses_a_job_that_never_started(org, api):
+    pending = JobFactory(team=org["teams"]["nlp"], status="pending", start_time=None, end_time=None)
+    response = api.as_user(org["users"]["bob"]).post(f"/api/v1/jobs/{pending.pk}/finish/", {}, format="json")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"start_time": ["The job never started; it cannot finish."]},
+    )
+    pending.refresh_from_db()
+    assert (pending.status, pending.end_time) == ("pending", None)
+
+
 def test_filters(org, api):
     staff = api.as_user(org["users"]["staff"])
     JobFactory(team=org["teams"]["nlp"], status="running", end_time=None, external_id="live",

@@ -39,7 +39,7 @@ def test_a_clean_file_is_checked_in_sql_and_never_parsed_in_python(postgres_only
         "vision,,gcp,a100_80gb,1,,,,,pending,run-3\n"
     )
 
-    with mock.patch("jobs.services.imports.RowParser.heliox", side_effect=AssertionError("parsed in Python")):
+    with mock.patch("jobs.services.job_rows.RowParser.heliox", side_effect=AssertionError("parsed in Python")):
         outcome, counts = import_file(path)
 
     assert counts.copied
@@ -230,7 +230,7 @@ def csv_files(draw):
 
 def outcome_of(path, fast: bool):
     """What an import leaves behind (jobs, teams, counts, or the error), then undone."""
-    patch = nullcontext() if fast else mock.patch("jobs.services.imports._copy_csv", return_value=False)
+    patch = nullcontext() if fast else mock.patch("jobs.services.imports.copy_csv_fast", return_value=False)
     with transaction.atomic(), patch:
         try:
             outcome, counts = import_file(path)

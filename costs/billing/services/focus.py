@@ -26,7 +26,8 @@ from costs.catalog.models import InstanceType
 from heliox.errors import InputError
 from heliox.reading import CsvReader
 from jobs.models import ImportRecord
-from jobs.services.records import ImportOutcome, import_run
+from jobs.services.changes import AffectedDays
+from jobs.services.records import ImportOutcome, import_run, imported_before
 
 FORMATS = ("focus",)
 # FOCUS 1.2 renamed ProviderName to ServiceProviderName; either will do.
@@ -309,14 +310,17 @@ def billing_import(
             "added_to_existing": counts.added_to_existing,
             "replaced": counts.replaced,
         }
-    return ImportOutcome(record=record, affected_days=tuple(sorted({d for d, _ in counts.covered}))), counts
+    days = AffectedDays()
+    for day, _ in counts.covered:
+        days.add_span(day, day)
+    return ImportOutcome(record=record, affected_days=days), counts
 
 
 def billing_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type: str, run_by: str) -> str:
     """The admin upload form's entry point: import and summarise in one line."""
     outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, run_by=run_by)
     if outcome is None:
-        return f"{path.name} was imported before (same SHA-256): nothing to do."
+        return imported_before(path.name)
     return (
         f"{'Would import' if dry_run else 'Imported'} {path.name}: {counts.kept:,} GPU lines of {counts.read:,}, "
         f"${counts.cost_usd:,} in {len(counts.cells)} day cells."

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from costs.billing.money import to_cents
 from costs.billing.services.focus import FORMATS, billing_import
 from heliox.commands import progress_bar, user_errors
+from jobs.services.records import imported_before
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, validate=validate,
                                              progress=bar.update)  # fmt: skip
         if outcome is None:
-            self.stdout.write(f"{path.name} was imported before (same SHA-256): nothing to do.")
+            self.stdout.write(imported_before(path.name))
             return
         verb = "Would import" if dry_run else "Imported"
         self.stdout.write(

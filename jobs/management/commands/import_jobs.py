@@ -15,6 +15,7 @@ from jobs.services.imports import (
     skip_details,
     unknown_gpu_types_note,
 )
+from jobs.services.records import imported_before
 
 
 def gpu_map(value: str) -> dict[str, str]:
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         with progress_bar(total=None, desc="import", unit="job", enabled=not no_progress) as bar, user_errors():
             outcome, counts = jobs_import(path=path, options=options, progress=bar.update)
         if outcome is None:
-            self.stdout.write(f"{path.name} was imported before with the same options (same SHA-256): nothing to do.")
+            self.stdout.write(imported_before(path.name, with_options=True))
             return
         verb = "Would import" if dry_run else "Imported"
         self.stdout.write(

@@ -1,0 +1,316 @@
+"""Reading job files into validated rows: Heliox CSV and JSON, and Slurm `sacct --parsable2` output.
+
+Every format is parsed and validated row by row (so that an error names the same line,
+column and value on every database), streaming, in constant memory.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from heliox.errors import InputError
+from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
+from heliox.validation import json_problem, text_problem
+from jobs.gpus import gpu_type_name, unknown_gpu_type_name
+from jobs.models import JobStatus, Pricing, Provider, gpu_type_validator
+from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
+
+FORMATS = ("csv", "json", "sacct")
+REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "external_id")
+OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "metadata")
+TEXT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS[:-1]
+BATCH = 5000
+# The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
+MAX_LENGTHS = (("team", 100), ("model_name", 200), ("gpu_type", 32), ("region", 64), ("external_id", 128))
+MAX_GPU_COUNT = 2**31 - 1
+# Django rebuilds Choices.values on every access; a row-by-row parser reads them millions of times.
+PROVIDERS, PRICINGS, STATUSES = tuple(Provider.values), tuple(Pricing.values), tuple(JobStatus.values)
+
+
+@dataclass(slots=True)
+class JobRow:
+    line: int
+    team: str
+    model_name: str
+    provider: str
+    gpu_type: str
+    gpu_count: int
+    region: str
+    pricing: str
+    start_time: datetime | None
+    end_time: datetime | None
+    status: str
+    external_id: str
+    metadata: dict
+
+
+@dataclass
+class JobImportOptions:
+    fmt: str
+    provider: str | None = None
+    gpu_type: str | None = None
+    team_from: str = "account"
+    create_teams: bool = True
+    timezone: str = "UTC"
+    gpu_map: dict[str, str] = field(default_factory=dict)  # site spelling (lower-case) -> GPU type
+    dry_run: bool = False
+
+    def site_gpu_map(self) -> dict[str, str]:
+        """The GPU_TYPE_MAP setting, overridden by --gpu-map; keys lower-case."""
+        return {**{k.lower(): v for k, v in settings.GPU_TYPE_MAP.items()}, **self.gpu_map}
+
+    def fingerprint(self) -> dict:
+        """The options that change what a file imports as: part of the duplicate check."""
+        return {"format": self.fmt, "provider": self.provider, "gpu_type": self.gpu_type,
+                "team_from": self.team_from, "timezone": self.timezone, "gpu_map": self.site_gpu_map()}  # fmt: skip
+
+
+@dataclass
+class JobImportCounts:
+    read: int = 0
+    kept: int = 0
+    skipped: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    teams_created: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # why lines were skipped (sacct)
+    unknown_gpu_types: dict[str, int] = field(default_factory=dict)  # GPU types kept that no table knows: rows
+    copied: bool = False  # checked in SQL after a COPY of the file as it is (PostgreSQL, CSV)
+
+
+class RowParser:
+    """Turns raw fields into a JobRow, raising InputError that names the path, line and column."""
+
+    def __init__(self, path: Path, options: JobImportOptions, counts: JobImportCounts | None = None) -> None:
+        self.path, self.options = str(path), options
+        self.counts = counts or JobImportCounts()
+        self.site_map = options.site_gpu_map()
+        self.gpu_types: dict[str, str] = {}  # raw spelling -> validated canonical name
+        self.unknown: set[str] = set()  # raw spellings that no map or table knows
+        # Errors name the file's own fields: sacct's `end`, `jobid`, and the field the team comes from.
+        self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
+        try:
+            self.zone = ZoneInfo(options.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError("unknown time zone", field="--timezone", value=options.timezone) from None
+
+    def fail(self, message: str, line: int, column: str, value: object = None):
+        raise InputError(message, path=self.path, line=line, field=column, value=value)
+
+    def instant(self, value: str | None, line: int, column: str) -> datetime | None:
+        value = (value or "").strip()
+        if value in ("", "Unknown", "None", "NULL", "null"):
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail("not an ISO 8601 date-time", line, column, value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.zone)
+        try:
+            return parsed.astimezone(UTC).replace(microsecond=0)
+        except OverflowError:
+            self.fail("out of range (year 1 to 9999, in UTC)", line, column, value)
+
+    def choice(self, value: str, choices: tuple[str, ...], line: int, column: str) -> str:
+        if value not in choices:
+            self.fail(f"must be one of {', '.join(choices)}", line, column, value)
+        return value
+
+    def resolve_gpu_type(self, value: str) -> str:
+        """The GPU type stored for a spelling (cached); ValidationError when that is no valid name.
+
+        A spelling that neither the site's map nor Heliox's table knows is kept as its own
+        type (unpriced until the catalog has it) and counted in `unknown`.
+        """
+        if value not in self.gpu_types:
+            name = gpu_type_name(value, self.site_map)
+            if name is None:
+                self.unknown.add(value)
+                # A Slurm GRES type is the site's word (`nvidia_gh200_480gb`); a Heliox file names types itself.
+                name = unknown_gpu_type_name(value) if self.options.fmt == "sacct" else value.strip()
+            gpu_type_validator(name)
+            self.gpu_types[value] = name
+        return self.gpu_types[value]
+
+    def gpu_type(self, value: str, line: int, column: str) -> str:
+        name = self.gpu_types.get(value)  # hot path: one lookup per row
+        if name is None:
+            try:
+                name = self.resolve_gpu_type(value)
+            except ValidationError:
+                self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
+        if self.unknown and value in self.unknown:
+            self.counts.unknown_gpu_types[name] = self.counts.unknown_gpu_types.get(name, 0) + 1
+        return name
+
+    def check(self, row: JobRow) -> JobRow:
+        name = self.names.get
+        if row.start_time and row.end_time and row.end_time < row.start_time:
+            self.fail(f"{name('end_time', 'end_time')} is before {name('start_time', 'start_time')}", row.line,
+                      name("end_time", "end_time"), row.end_time.isoformat())  # fmt: skip
+        if not row.team:
+            self.fail("is required", row.line, name("team", "team"))
+        for column, limit in MAX_LENGTHS:
+            value = getattr(row, column)
+            if len(value) > limit:
+                self.fail(f"longer than {limit} characters", row.line, name(column, column), value[:limit] + "...")
+            problem = text_problem(value)  # PostgreSQL text holds no NUL, UTF-8 no lone surrogate
+            if problem:
+                self.fail(problem, row.line, name(column, column), value)
+        problem = json_problem(row.metadata) if row.metadata else None
+        if problem:
+            self.fail(problem[1], row.line, ".".join(filter(None, ("metadata", problem[0]))))
+        if row.gpu_count > MAX_GPU_COUNT:
+            self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, name("gpu_count", "gpu_count"), row.gpu_count)
+        return row
+
+    def heliox(self, line: int, raw: dict) -> JobRow:
+        """A row with Heliox's own columns (CSV or JSON). Hot path: a million calls per big file."""
+
+        values = {}
+        for column in TEXT_COLUMNS:  # each column read once: a million rows make this the hot loop
+            value = raw.get(column)
+            values[column] = value.strip() if value.__class__ is str else ("" if value is None else str(value))
+        text = values.__getitem__
+        status = values["status"]
+        for column in REQUIRED_COLUMNS:
+            if not values[column] and not (column == "start_time" and status == JobStatus.PENDING):
+                self.fail("is required", line, column)
+        count_text = values["gpu_count"]
+        try:
+            count = int(count_text)
+        except ValueError:
+            self.fail("not a whole number", line, "gpu_count", count_text)
+        if count < 1:
+            self.fail("must be at least 1", line, "gpu_count", count_text)
+        metadata = raw.get("metadata") or {}
+        if isinstance(metadata, str):
+            metadata = loads(metadata, path=self.path, line=line, field="metadata")
+        if not isinstance(metadata, dict):
+            self.fail("must be a JSON object", line, "metadata", metadata)
+        end_time = self.instant(text("end_time"), line, "end_time")
+        status = status or (JobStatus.SUCCEEDED if end_time else JobStatus.RUNNING)
+        return self.check(
+            JobRow(
+                line=line,
+                team=text("team"),
+                model_name=text("model_name"),
+                provider=self.choice(text("provider"), PROVIDERS, line, "provider"),
+                gpu_type=self.gpu_type(text("gpu_type"), line, "gpu_type"),
+                gpu_count=count,
+                region=text("region"),
+                pricing=self.choice(text("pricing") or Pricing.ON_DEMAND, PRICINGS, line, "pricing"),
+                start_time=self.instant(text("start_time"), line, "start_time"),
+                end_time=end_time,
+                status=self.choice(status, STATUSES, line, "status"),
+                external_id=text("external_id"),
+                metadata=metadata,
+            )
+        )
+
+    def sacct(self, line: int, text: str) -> list[JobRow] | str:
+        """One `sacct --parsable2 --noheader --allocations` line: its GPU jobs, or why it has none.
+
+        The job name is the last field and keeps any '|' in it. GPUs of two types make one
+        job per type, the job id suffixed `:TYPE`. A pending job array summary (`123_[1-3]`)
+        is no job until its tasks run (each then has a line of its own); a state that Slurm
+        does not document is skipped. Skips are returned as a reason and counted.
+        """
+        fields = split_line(text)
+        if fields is None:
+            self.fail(f"expected {len(SACCT_FIELDS)} '|'-separated fields, found {text.count('|') + 1}", line, "line")
+        raw = dict(zip(SACCT_FIELDS, fields, strict=True))
+        # Times are checked on every line, GPU or not: a broken file is refused whole.
+        start, end = self.instant(raw["start"], line, "start"), self.instant(raw["end"], line, "end")
+        jobid = raw["jobid"].strip()
+        if "." in jobid:  # a job step (sacct run without --allocations): its job's own line holds the GPUs
+            return "job steps"
+        gpus = gres_gpus(raw["alloctres"])
+        if not gpus.typed and not gpus.untyped:
+            return "without GPUs"
+        state = raw["state"].split()[0].upper() if raw["state"].strip() else ""
+        if state not in SACCT_STATES:
+            return f"in unknown state {state or '(empty)'}"
+        status = SACCT_STATES[state]
+        try:
+            tasks = array_tasks(jobid)
+        except ValueError as error:
+            self.fail(str(error), line, "jobid", jobid)
+        if tasks is not None and (status == JobStatus.PENDING or start is None):
+            return "pending job array summaries"
+        counts: dict[str, int] = {}  # two spellings of one type (a100, nvidia_a100-pcie-40gb) are one type
+        for spelling, count in gpus.typed:
+            name = self.gpu_type(spelling, line, "alloctres")
+            counts[name] = counts.get(name, 0) + count
+        if gpus.untyped:
+            if not self.options.gpu_type:
+                self.fail("GPUs without a type (gres/gpu=N): pass --gpu-type", line, "alloctres", raw["alloctres"])
+            name = self.gpu_type(self.options.gpu_type, line, "--gpu-type")
+            counts[name] = counts.get(name, 0) + gpus.untyped
+        if status == JobStatus.PENDING or start is None:  # not started (a requeued job waits again)
+            start = end = None
+        elif status == JobStatus.RUNNING:  # sacct writes a running job's end as Unknown or its start
+            end = None
+        metadata = {"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}}
+        if tasks or len(counts) > 1:
+            metadata["slurm"]["jobid"] = jobid
+        common = {"line": line, "team": raw[self.options.team_from].strip(), "model_name": raw["jobname"].strip()[:200],
+                  "provider": self.options.provider or Provider.ON_PREM, "region": raw["cluster"].strip(),
+                  "pricing": Pricing.ON_DEMAND, "start_time": start, "end_time": end, "status": status,
+                  "metadata": metadata}  # fmt: skip
+        return [
+            self.check(JobRow(**common, gpu_type=name, gpu_count=count, external_id=external_id))
+            for task in tasks or [jobid]
+            for name, count in counts.items()
+            for external_id in [task if len(counts) == 1 else f"{task}:{name}"]
+        ]
+
+
+def job_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
+    if options.fmt == "csv":
+        reader = CsvReader(path)  # bounded lines, fields and header; csv errors name the line
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
+        for raw in reader:
+            counts.read += 1
+            yield parser.heliox(reader.line_num, raw)
+    elif options.fmt == "json":
+        yield from _json_rows(path, parser, counts)
+    else:
+        for line, text in enumerate(open_text(path), start=1):
+            if not text.strip():
+                continue
+            counts.read += 1
+            result = parser.sacct(line, text)
+            if isinstance(result, str):
+                counts.skipped += 1
+                counts.skip_reasons[result] = counts.skip_reasons.get(result, 0) + 1
+                continue
+            yield from result
+
+
+def _json_rows(path: Path, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
+    """A JSON array of objects (streamed; errors name the item) or JSON Lines (errors name the line).
+
+    The reading layer bounds each item (and line) and checks its strings and depth.
+    """
+    if first_byte(path) == b"[":
+        for index, item in json_array_items(path):
+            counts.read += 1
+            if not isinstance(item, dict):
+                raise InputError("each item must be a JSON object", path=str(path), field=f"item {index}")
+            yield parser.heliox(index, item)
+        return
+    for number, item in json_lines(path):
+        counts.read += 1
+        if not isinstance(item, dict):
+            raise InputError("each line must be a JSON object", path=str(path), line=number)
+        yield parser.heliox(number, item)
