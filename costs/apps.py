@@ -10,12 +10,15 @@ class CostsConfig(AppConfig):
     def ready(self) -> None:
         from costs.billing.services.bills import BILL_HANDLERS
         from costs.billing.services.focus import FORMATS, billing_upload
+        from costs.llm.services.imports import FORMATS as LLM_FORMATS
+        from costs.llm.services.imports import llm_calls_upload
         from costs.usage.services.allocation import allocation_refresh
         from costs.usage.services.rollup import usage_rollup_ranges
         from jobs.services.changes import DAY_HANDLERS
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
         UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload)
+        UPLOAD_HANDLERS["llm_calls"] = UploadHandler(LLM_FORMATS, llm_calls_upload)
         if usage_rollup_ranges not in DAY_HANDLERS:
             DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched
         if allocation_refresh not in BILL_HANDLERS:

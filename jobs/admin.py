@@ -160,8 +160,10 @@ class JobAdmin(admin.ModelAdmin):
 
 
 class ImportUploadForm(forms.Form):
-    kind = forms.ChoiceField(choices=ImportRecord.Kind.choices, help_text="Jobs (CSV, JSON, sacct) or billing (FOCUS).")
-    format = forms.ChoiceField(choices=[(f, f) for f in ("csv", "json", "sacct", "focus")])
+    kind = forms.ChoiceField(
+        choices=ImportRecord.Kind.choices, help_text="Jobs (CSV, JSON, sacct), billing (FOCUS) or LLM calls (JSONL)."
+    )
+    format = forms.ChoiceField(choices=[(f, f) for f in ("csv", "json", "sacct", "focus", "jsonl")])
     file = forms.FileField(help_text="Plain or gzip-compressed.")
     gpu_type = forms.CharField(required=False, help_text="sacct: GPU type when AllocTRES has gres/gpu=N untyped.")
     replace = forms.BooleanField(required=False, help_text="Billing: replace the bill of the days it covers.")

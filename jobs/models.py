@@ -147,8 +147,17 @@ class Job(BaseModel):
         return None if hours is None else hours * self.gpu_count
 
 
+class ImportStatus(models.TextChoices):
+    """How an import run ended."""
+
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DRY_RUN = "dry_run", "Dry run"
+    DUPLICATE = "duplicate", "Already imported"
+
+
 class ImportRecord(BaseModel):
-    """One run of an import (jobs or billing): what file, what it did, how it ended.
+    """One run of an import (jobs, billing or LLM calls): what file, what it did, how it ended.
 
     A file whose SHA-256 was already imported successfully with the same options is
     not imported again.
@@ -157,17 +166,14 @@ class ImportRecord(BaseModel):
     class Kind(models.TextChoices):
         JOBS = "jobs", "Jobs"
         BILLING = "billing", "Billing"
+        LLM_CALLS = "llm_calls", "LLM calls"
 
-    class Status(models.TextChoices):
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        DRY_RUN = "dry_run", "Dry run"
-        DUPLICATE = "duplicate", "Already imported"
+    Status = ImportStatus
 
-    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs or billing.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs, billing or llm_calls.")
     file_name = models.CharField(max_length=500, db_comment="Name of the imported file.")
     sha256 = models.CharField(max_length=64, db_comment="SHA-256 of the file's bytes, hex.")
-    format = models.CharField(max_length=16, db_comment="csv, json, sacct or focus.")
+    format = models.CharField(max_length=16, db_comment="csv, json, sacct, focus or jsonl.")
     options = models.JSONField(
         default=dict, blank=True, db_comment="Options that change what the file imports as (--gpu-type...)."
     )
@@ -191,7 +197,7 @@ class ImportRecord(BaseModel):
         db_table_comment = "Log of job and billing imports; a checksum already imported is a no-op."
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["succeeded", "failed", "dry_run", "duplicate"]),
+                condition=models.Q(status__in=ImportStatus.values),
                 name="jobs_importrecord_status_valid",
             ),
         ]

@@ -21,12 +21,17 @@ class Team(BaseModel):
         return self.name
 
 
+class MembershipRole(models.TextChoices):
+    """What a member may do in a team."""
+
+    MEMBER = "member", "Member"
+    MANAGER = "manager", "Manager"
+
+
 class Membership(BaseModel):
     """A user's membership of a team, with the role that decides what they may do."""
 
-    class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        MANAGER = "manager", "Manager"
+    Role = MembershipRole
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -48,7 +53,7 @@ class Membership(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["user", "team"], name="teams_membership_unique_user_team"),
             models.CheckConstraint(
-                condition=models.Q(role__in=["member", "manager"]), name="teams_membership_role_valid"
+                condition=models.Q(role__in=MembershipRole.values), name="teams_membership_role_valid"
             ),
         ]
 

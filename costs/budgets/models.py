@@ -77,6 +77,13 @@ def validate_webhook_urls(value) -> None:
             raise ValidationError(f"{url}: {error}", code="webhook_urls") from None
 
 
+class BudgetPeriod(models.TextChoices):
+    """How long a budget's period is."""
+
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+
+
 class Budget(BaseModel):
     """A team's GPU budget for each month or quarter, with the thresholds (percent) that alert.
 
@@ -84,9 +91,7 @@ class Budget(BaseModel):
     without a bill yet is the catalog estimate.
     """
 
-    class Period(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
-        QUARTERLY = "quarterly", "Quarterly"
+    Period = BudgetPeriod
 
     # The longest run-rate window of each period: its longest month or quarter, in days.
     MAX_RUN_RATE_DAYS = {Period.MONTHLY: 31, Period.QUARTERLY: 92}
@@ -132,13 +137,13 @@ class Budget(BaseModel):
                 name="costs_budget_amount_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(period__in=["monthly", "quarterly"]), name="costs_budget_period_valid"
+                condition=models.Q(period__in=BudgetPeriod.values), name="costs_budget_period_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(run_rate_days__gte=1)
                 & (
-                    models.Q(period="monthly", run_rate_days__lte=31)
-                    | models.Q(period="quarterly", run_rate_days__lte=92)
+                    models.Q(period=BudgetPeriod.MONTHLY, run_rate_days__lte=31)
+                    | models.Q(period=BudgetPeriod.QUARTERLY, run_rate_days__lte=92)
                 ),
                 name="costs_budget_run_rate_days",
             ),
@@ -176,6 +181,14 @@ class Budget(BaseModel):
         return ""
 
 
+class AlertOutcome(models.TextChoices):
+    """Where an alert's delivery stands."""
+
+    PENDING = "pending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (retried next run)"
+
+
 class BudgetAlert(BaseModel):
     """One alert of one budget in one period through one channel: sent once, retried while it fails."""
 
@@ -183,10 +196,7 @@ class BudgetAlert(BaseModel):
         THRESHOLD = "threshold", "Threshold crossed"
         PROJECTED = "projected", "Projected overrun"
 
-    class Outcome(models.TextChoices):
-        PENDING = "pending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (retried next run)"
+    Outcome = AlertOutcome
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts", db_comment="Budget.")
     period_start = models.DateField(db_comment="First day of the budget period alerted.")
@@ -209,7 +219,7 @@ class BudgetAlert(BaseModel):
                 name="costs_budgetalert_once_per_period",
             ),
             models.CheckConstraint(
-                condition=models.Q(outcome__in=["pending", "sent", "failed"]), name="costs_budgetalert_outcome_valid"
+                condition=models.Q(outcome__in=AlertOutcome.values), name="costs_budgetalert_outcome_valid"
             ),
         ]
 

@@ -40,18 +40,20 @@ class UsageFigures(BaseModel):
 
     class Meta:
         abstract = True
-
-    @staticmethod
-    def figure_constraints(prefix: str) -> list[models.BaseConstraint]:
-        return [
-            models.CheckConstraint(condition=models.Q(gpu_hours__gte=0), name=f"{prefix}_hours_non_negative"),
-            models.CheckConstraint(condition=models.Q(estimated_cost_usd__gte=0), name=f"{prefix}_cost_non_negative"),
+        # Named per table (costs_usagesnapshot_..., costs_modelusagesnapshot_...) by Django's interpolation.
+        constraints = [
             models.CheckConstraint(
-                condition=models.Q(unpriced_gpu_hours__gte=0), name=f"{prefix}_unpriced_non_negative"
+                condition=models.Q(gpu_hours__gte=0), name="%(app_label)s_%(class)s_hours_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(estimated_cost_usd__gte=0), name="%(app_label)s_%(class)s_cost_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unpriced_gpu_hours__gte=0), name="%(app_label)s_%(class)s_unpriced_non_negative"
             ),
             models.CheckConstraint(
                 condition=models.Q(allocated_usd__gte=0, allocated_shared_usd__gte=0),
-                name=f"{prefix}_allocated_non_negative",
+                name="%(app_label)s_%(class)s_allocated_non_negative",
             ),
         ]
 
@@ -66,11 +68,11 @@ class UsageSnapshot(UsageFigures):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="usage_snapshots", db_comment="Team.")
 
-    class Meta:
+    class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type"]
         db_table_comment = "Daily rollup of job usage, estimated cost and bill share per team, provider and GPU type."
         constraints = [
-            *UsageFigures.figure_constraints("costs_usagesnapshot"),
+            *UsageFigures.Meta.constraints,
             models.UniqueConstraint(
                 fields=["date", "team", "provider", "gpu_type"], name="costs_usagesnapshot_unique_day_team_provider_gpu"
             ),
@@ -95,11 +97,11 @@ class ModelUsageSnapshot(UsageFigures):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_usage_snapshots", db_comment="Team.")
     model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
 
-    class Meta:
+    class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type", "model_name"]
         db_table_comment = "Daily rollup of job usage per team, provider, GPU type and model."
         constraints = [
-            *UsageFigures.figure_constraints("costs_modelusagesnapshot"),
+            *UsageFigures.Meta.constraints,
             models.UniqueConstraint(
                 fields=["date", "team", "provider", "gpu_type", "model_name"],
                 name="costs_modelusagesnapshot_unique_key",

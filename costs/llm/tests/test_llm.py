@@ -15,6 +15,7 @@ from costs.usage.selectors.fx import spend_summary_in
 from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup
 from heliox.testing import assert_rejected_by_database
+from jobs.models import ImportRecord
 
 T = datetime(2025, 3, 10, 12, tzinfo=UTC)
 
@@ -209,6 +210,18 @@ def test_import_llm_calls_is_all_or_nothing_and_names_the_line(org, catalog, tmp
     call_command("import_llm_calls", str(path))
     assert "Imported 2 calls from calls.jsonl: $0.01, 0 unpriced" in capsys.readouterr().out  # $0.007
     assert [c.cost_picousd for c in LlmCall.objects.all()] == [3_500_000_000, 3_500_000_000]  # $0.0035 each
+
+
+def test_import_llm_calls_again_is_a_no_op_logged_as_a_duplicate(org, catalog, tmp_path, capsys):
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps(call(org["teams"]["nlp"]) | {"team": "nlp"}) + "\n")
+    call_command("import_llm_calls", str(path))
+    call_command("import_llm_calls", str(path))
+    assert "calls.jsonl was imported before (same SHA-256): nothing to do." in capsys.readouterr().out
+    assert LlmCall.objects.count() == 1
+    records = ImportRecord.objects.filter(kind="llm_calls").order_by("created_at")
+    assert [(r.status, r.rows_read, r.rows_kept) for r in records] == [("succeeded", 1, 1), ("duplicate", 0, 0)]
+    assert records[0].totals == {"stored": 1, "unpriced": 0, "cost_usd": "0.0035"}
 
 
 def test_timeseries_in_another_currency_names_its_rates(org, api):
