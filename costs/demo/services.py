@@ -23,6 +23,7 @@ from costs.llm.services.ingest import llm_calls_store
 from costs.usage.models import UsageSnapshot
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
+from heliox.dates import utc_day_bounds
 from jobs.models import Job, JobStatus, Pricing
 from teams.models import Membership, Team
 
@@ -163,58 +164,19 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
 def demo_seed(
     *, seed: int = 42, days: int = 90, as_of: date | None = None, progress: Callable[[int], None] | None = None
 ) -> DemoSummary:
-    """Create the demo organisation for the `days` UTC days up to and including `as_of`."""
+    """Create the demo organisation for the `days` UTC days up to and including `as_of`, in one transaction."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     now = timezone.now().replace(microsecond=0)
     as_of = as_of or now.date()
-    now = min(now, datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC))
+    now = min(now, utc_day_bounds(as_of)[1])
     first = as_of - timedelta(days=days - 1)
     summary = DemoSummary(days=days)
     with transaction.atomic():
-        prices_refresh(now=now)
-        model_prices_refresh(now=now)
-        GpuPrice.objects.get_or_create(
-            provider="on-prem",
-            gpu_type="H100",
-            region="",
-            pricing=Pricing.ON_DEMAND,
-            effective_from=datetime(2024, 1, 1, tzinfo=UTC),
-            defaults={"usd_per_gpu_hour": ON_PREM_RATE, "source": "internal chargeback rate (demo)"},
-        )
-        # Spot at roughly 40 % of on-demand on AWS, as AWS spot typically is.
-        for price in GpuPrice.objects.filter(provider="aws", pricing=Pricing.ON_DEMAND, region=""):
-            GpuPrice.objects.get_or_create(
-                provider="aws",
-                gpu_type=price.gpu_type,
-                region="",
-                pricing=Pricing.SPOT,
-                effective_from=price.effective_from,
-                defaults={"usd_per_gpu_hour": (price.usd_per_gpu_hour * Decimal("0.4")).quantize(Decimal("0.0001")),
-                          "source": "demo spot price: 40% of on-demand"},
-            )  # fmt: skip
-        users = get_user_model().objects
-        teams = []
-        for profile in PROFILES:
-            team = Team.objects.create(id=_uuid(rng), name=profile.name, description=profile.description)
-            teams.append((team, profile))
-            for role, who in ((Membership.Role.MANAGER, "lead"), (Membership.Role.MEMBER, "scheduler")):
-                user = users.create_user(
-                    username=f"{profile.name}-{who}", email=f"{profile.name}-{who}@{DEMO_EMAIL_DOMAIN}"
-                )
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-                Membership.objects.create(id=_uuid(rng), user=user, team=team, role=role)
+        _catalog(now)
+        teams = _teams(rng)
         summary.teams = len(teams)
         for offset in range(days):
-            day_start = datetime.combine(first + timedelta(days=offset), time.min, tzinfo=UTC)
-            # Weekends are quieter; a slow ramp-up over the period shows a trend.
-            load = (0.55 if day_start.weekday() >= 5 else 1.0) * (0.75 + 0.5 * offset / days)
-            batch = []
-            for team, profile in teams:
-                for _ in range(round(profile.jobs_per_day * load * rng.uniform(0.8, 1.2))):
-                    job = _job(rng, team, profile, day_start, now)
-                    if job:
-                        batch.append(job)
+            batch = _jobs_of_day(rng, teams, first + timedelta(days=offset), load=_load(first, offset, days), now=now)
             Job.objects.bulk_create(batch, batch_size=2000)
             summary.jobs += len(batch)
             summary.running += sum(1 for job in batch if job.end_time is None)
@@ -226,6 +188,74 @@ def demo_seed(
         allocation_refresh(days=[first + timedelta(days=n) for n in range(days)])
         _budgets(rng, [team for team, _ in teams], as_of)
     return summary
+
+
+@transaction.atomic
+def demo_load(
+    *,
+    reset: bool = False,
+    seed: int = 42,
+    days: int = 90,
+    as_of: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Reset (with `reset`) and seed in one transaction: a seed that fails leaves the data as it was."""
+    if reset:
+        demo_reset()
+    return demo_seed(seed=seed, days=days, as_of=as_of, progress=progress)
+
+
+def _load(first: date, offset: int, days: int) -> float:
+    """Weekends are quieter; a slow ramp-up over the period shows a trend."""
+    weekday = (first + timedelta(days=offset)).weekday()
+    return (0.55 if weekday >= 5 else 1.0) * (0.75 + 0.5 * offset / days)
+
+
+def _catalog(now: datetime) -> None:
+    """The shipped GPU and LLM catalogs, an internal on-prem H100 rate and AWS spot prices."""
+    prices_refresh(now=now)
+    model_prices_refresh(now=now)
+    GpuPrice.objects.get_or_create(
+        provider="on-prem", gpu_type="H100", region="", pricing=Pricing.ON_DEMAND,
+        effective_from=datetime(2024, 1, 1, tzinfo=UTC),
+        defaults={"usd_per_gpu_hour": ON_PREM_RATE, "source": "internal chargeback rate (demo)"},
+    )  # fmt: skip
+    # Spot at roughly 40 % of on-demand on AWS, as AWS spot typically is.
+    for price in GpuPrice.objects.filter(provider="aws", pricing=Pricing.ON_DEMAND, region=""):
+        GpuPrice.objects.get_or_create(
+            provider="aws", gpu_type=price.gpu_type, region="", pricing=Pricing.SPOT,
+            effective_from=price.effective_from,
+            defaults={"usd_per_gpu_hour": (price.usd_per_gpu_hour * Decimal("0.4")).quantize(Decimal("0.0001")),
+                      "source": "demo spot price: 40% of on-demand"},
+        )  # fmt: skip
+
+
+def _teams(rng: random.Random) -> list[tuple[Team, Profile]]:
+    """A team per profile, each with a lead (manager) and a scheduler account (member), no password."""
+    users = get_user_model().objects
+    teams = []
+    for profile in PROFILES:
+        team = Team.objects.create(id=_uuid(rng), name=profile.name, description=profile.description)
+        teams.append((team, profile))
+        for role, who in ((Membership.Role.MANAGER, "lead"), (Membership.Role.MEMBER, "scheduler")):
+            user = users.create_user(
+                username=f"{profile.name}-{who}", email=f"{profile.name}-{who}@{DEMO_EMAIL_DOMAIN}"
+            )
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            Membership.objects.create(id=_uuid(rng), user=user, team=team, role=role)
+    return teams
+
+
+def _jobs_of_day(rng: random.Random, teams: list, day: date, *, load: float, now: datetime) -> list[Job]:
+    day_start = utc_day_bounds(day)[0]
+    batch = []
+    for team, profile in teams:
+        for _ in range(round(profile.jobs_per_day * load * rng.uniform(0.8, 1.2))):
+            job = _job(rng, team, profile, day_start, now)
+            if job:
+                batch.append(job)
+    return batch
 
 
 def _bill(rng: random.Random, first: date, as_of: date) -> int:

@@ -72,3 +72,19 @@ def test_demo_org_has_idle_cost_unpriced_jobs_and_bills_that_add_up(db):
     for cell in billed:
         assert sum((t["allocated_usd"] for t in cell.teams), Decimal(0)) + cell.idle_usd == cell.billed_usd
     assert not CostSnapshot.objects.filter(date=date(2025, 3, 31)).exists()  # today's bill has not arrived
+
+
+def test_a_failed_seed_after_reset_leaves_the_data_as_it_was(db, monkeypatch):
+    """--reset and the seed are one transaction: a seed that fails never leaves an empty database."""
+    call_command("seed_demo", "--seed", "7", *SEED_ARGS)
+    before = job_fingerprint()
+
+    def broken_budgets(*args, **kwargs):
+        raise RuntimeError("the seed failed half-way")
+
+    monkeypatch.setattr("costs.demo.services._budgets", broken_budgets)
+    with pytest.raises(RuntimeError, match="half-way"):
+        call_command("seed_demo", "--seed", "8", "--reset", *SEED_ARGS)
+
+    assert job_fingerprint() == before
+    assert Team.objects.count() == 6

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from costs.demo.services import demo_data_exists, demo_reset, demo_seed
+from costs.demo.services import demo_data_exists, demo_load
 from heliox.commands import iso_date, progress_bar
 
 
@@ -27,9 +27,9 @@ class Command(BaseCommand):
                     "The database is not empty: seed_demo only fills an empty database. "
                     "Use --reset to delete all teams, jobs, prices and bills first."
                 )
-            demo_reset()
         with progress_bar(total=days, desc="seed_demo", unit="day", enabled=not no_progress) as bar:
-            summary = demo_seed(seed=seed, days=days, as_of=as_of, progress=bar.update)
+            # One transaction: a seed that fails leaves the data it would have replaced.
+            summary = demo_load(reset=reset, seed=seed, days=days, as_of=as_of, progress=bar.update)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {summary.teams} teams, {summary.jobs:,} jobs ({summary.running} running) over "

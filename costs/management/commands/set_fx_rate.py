@@ -1,16 +1,15 @@
 import argparse
-import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from costs.usage.models import FxRate
-from heliox.commands import iso_date
+from costs.usage.services.fx import CURRENCY_CODE, fx_rate_set
+from heliox.commands import iso_date, user_errors
 
 
 def currency(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z]{3}", value) or value.upper() == "USD":
+    if not CURRENCY_CODE.fullmatch(value) or value.upper() == "USD":
         raise argparse.ArgumentTypeError(f"a three-letter ISO 4217 code other than USD, got {value!r}")
     return value.upper()
 
@@ -35,7 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, currency, rate, date, **options):
         as_of = date or timezone.now().date()
-        _, created = FxRate.objects.update_or_create(currency=currency, as_of=as_of, defaults={"rate_per_usd": rate})
+        with user_errors():
+            _, created = fx_rate_set(currency=currency, rate_per_usd=rate, as_of=as_of)
         self.stdout.write(self.style.SUCCESS(
             f"{'Set' if created else 'Updated'}: 1 USD = {rate} {currency} from {as_of}."
         ))  # fmt: skip
