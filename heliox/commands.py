@@ -5,10 +5,26 @@ import sys
 from contextlib import contextmanager
 from datetime import date
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from heliox.errors import InputError
+
+
+class HelioxCommand(BaseCommand):
+    """A Heliox command. At `--verbosity 0` it prints only what it was asked to produce (a report's rows, a
+    token, a password it generated) and its errors: summaries and notes go through `say`, shown from 1 on."""
+
+    verbosity = 1
+
+    def execute(self, *args, **options):
+        self.verbosity = options.get("verbosity", 1)
+        return super().execute(*args, **options)
+
+    def say(self, message: str) -> None:
+        """A summary, a note or a warning: not at --verbosity 0."""
+        if self.verbosity >= 1:
+            self.stdout.write(message)
 
 
 def iso_date(value: str) -> date:

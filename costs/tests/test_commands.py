@@ -1,10 +1,14 @@
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command, get_commands
 
 from costs.billing.tests.factories import CostSnapshotFactory
+from costs.budgets.models import Budget
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import UsageSnapshot
 from jobs.tests.factories import JobFactory
@@ -71,3 +75,82 @@ def test_report_table_has_a_totals_row(small_org, capsys):
 def test_report_refuses_an_unknown_group(db):
     with pytest.raises(CommandError, match="argument --group-by: unknown group-by colour"):
         call_command("report", "--start", "2025-03-10", "--end", "2025-03-11", "--group-by", "colour")
+
+
+# --- every command is quiet at --verbosity 0 ------------------------------------------------------------------
+
+FOCUS = Path(__file__).parent / "fixtures" / "focus_sample.csv"
+
+
+def _inputs(tmp_path, org) -> dict[str, list[str]]:
+    """Arguments that make each command do real work on the org fixture's data."""
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "team,provider,gpu_type,gpu_count,start_time,end_time,external_id\n"
+        "nlp,aws,H100,2,2025-03-10T05:00:00Z,2025-03-10T06:00:00Z,quiet-1\n"
+    )
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(json.dumps({"team": "nlp", "provider": "openai", "model": "gpt-4o", "input_tokens": 10}) + "\n")
+    return {
+        "check_budgets": ["--date", "2025-03-10"],
+        "create_api_token": ["alice"],
+        "ensure_admin": [],
+        "import_billing": [str(FOCUS), "--no-progress"],
+        "import_jobs": [str(jobs), "--format", "csv", "--no-progress"],
+        "import_llm_calls": [str(calls)],
+        "refresh_model_prices": [],
+        "refresh_prices": [],
+        "report": ["--start", "2025-03-10", "--end", "2025-03-11"],
+        "rollup": ["--start", "2025-03-10", "--end", "2025-03-11", "--no-progress"],
+        "seed_demo": ["--if-empty", "--no-progress"],
+        "set_fx_rate": ["ZAR", "18.20", "--date", "2025-03-01"],
+    }
+
+
+def heliox_commands() -> list[str]:
+    return sorted(name for name, app in get_commands().items() if app in ("teams", "jobs", "costs"))
+
+
+def test_the_quiet_test_covers_every_command(tmp_path):
+    assert sorted(_inputs(tmp_path, None)) == heliox_commands()
+
+
+@pytest.mark.parametrize("name", sorted(_inputs(Path("."), None)))
+def test_every_command_is_quiet_at_verbosity_0(name, org, tmp_path, capsys, monkeypatch):
+    from costs.catalog.services.gpu_prices import prices_refresh
+
+    monkeypatch.setenv("HELIOX_ADMIN_PASSWORD", "quiet-horse-battery")
+    prices_refresh()  # instance types, so that the bill has GPU lines
+    Budget.objects.create(team=org["teams"]["nlp"], amount_usd=Decimal("10.00"))
+    get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    arguments = _inputs(tmp_path, org)[name]
+
+    call_command(name, *arguments, verbosity=0)
+    out, err = capsys.readouterr()
+
+    if name == "report":  # the report is what was asked for: its rows stay, its footnote goes
+        assert out.splitlines()[0].split() == ["team", "gpu_hours", "unpriced_gpu_hours", "estimated_usd",
+                                               "allocated_usd", "idle_usd", "billed_usd"]  # fmt: skip
+        assert "TOTAL" in out
+        assert "UTC days" not in out
+    elif name == "create_api_token":  # the token itself, and nothing else
+        assert len(out.split()) == 1
+        assert err == ""
+    else:
+        assert (out, err) == ("", "")
+
+
+def test_the_report_footnote_is_shown_from_verbosity_1(org, capsys):
+    call_command("report", "--start", "2025-03-10", "--end", "2025-03-11", verbosity=1)
+    assert "USD; GPU-hours; UTC days [2025-03-10, 2025-03-11)" in capsys.readouterr().out
+
+
+def test_rollup_prints_its_summary_at_verbosity_1(org, capsys):
+    call_command("rollup", "--start", "2025-03-10", "--end", "2025-03-11", "--no-progress")
+    assert "Rolled up 1 day(s) [2025-03-10, 2025-03-11)" in capsys.readouterr().out
+
+
+def test_ensure_admin_shows_a_generated_password_even_at_verbosity_0(db, capsys, monkeypatch):
+    monkeypatch.delenv("HELIOX_ADMIN_PASSWORD", raising=False)
+    call_command("ensure_admin", verbosity=0)
+    assert capsys.readouterr().out.startswith("Admin login: admin / ")

@@ -1,12 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from costs.budgets.selectors import INVALID
 from costs.budgets.services.alerts import budgets_check
-from heliox.commands import iso_date
+from heliox.commands import HelioxCommand, iso_date
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Check every active budget, send due alerts (e-mail, webhook) once per threshold and period."
 
     def add_arguments(self, parser):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         as_of = date or timezone.now().date()
         checks = budgets_check(as_of=as_of, dry_run=dry_run)
         if not checks:
-            self.stdout.write("No active budgets.")
+            self.say("No active budgets.")
             return
         header = ("team", "period", "budget", "spent", "%", "projected", "status", "alerts")
         rows = []
@@ -35,15 +35,15 @@ class Command(BaseCommand):
                          _figure(s.percent), _figure(s.projected), s.status, alerts))  # fmt: skip
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
-            self.stdout.write("  ".join(str(value).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+            self.say("  ".join(str(value).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
         if dry_run:
-            self.stdout.write(f"As of {as_of} (dry run: the alerts listed would be due; nothing was sent).")
+            self.say(f"As of {as_of} (dry run: the alerts listed would be due; nothing was sent).")
         failed = sum(len(check.failed) for check in checks)
         if failed:
-            self.stdout.write(self.style.WARNING(f"{failed} alert(s) failed; they are retried on a later run."))
+            self.say(self.style.WARNING(f"{failed} alert(s) failed; they are retried on a later run."))
         for check in checks:
             for *_, why in check.deferred[:1]:
-                self.stdout.write(self.style.WARNING(
+                self.say(self.style.WARNING(
                     f"{check.status.budget.team.name}: {len(check.deferred)} webhook alert(s) deferred to a later "
                     f"run ({why})."
                 ))  # fmt: skip

@@ -1,14 +1,12 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
 from costs.billing.money import to_cents
 from costs.billing.services.focus import FORMATS, billing_import
-from heliox.commands import progress_bar, user_errors
+from heliox.commands import HelioxCommand, progress_bar, user_errors
 from jobs.services.records import imported_before
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Import a FOCUS billing file (CSV, plain or .gz) into daily GPU CostSnapshots; all or nothing."
 
     def add_arguments(self, parser):
@@ -27,10 +25,10 @@ class Command(BaseCommand):
             outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, validate=validate,
                                              progress=bar.update)  # fmt: skip
         if outcome is None:
-            self.stdout.write(imported_before(path.name))
+            self.say(imported_before(path.name))
             return
         verb = "Would import" if dry_run else "Imported"
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"{verb} {path.name}: {counts.read:,} lines read, {counts.kept:,} GPU lines kept, "
                 f"{counts.skipped:,} skipped; ${counts.cost_usd:,} over {counts.gpu_hours:,.4f} GPU-h "
@@ -39,13 +37,13 @@ class Command(BaseCommand):
         )
         for (day, provider, gpu_type), cell in sorted(counts.cells.items()):
             credits = f"  ({cell.credits} credit/refund line(s) netted)" if cell.credits else ""
-            self.stdout.write(
+            self.say(
                 f"  {day} {provider:10} {gpu_type:10} ${to_cents(cell.cost):,}  {cell.gpu_hours:,.4f} GPU-h{credits}"
             )
         if counts.replaced:
-            self.stdout.write(f"Replaced {counts.replaced} existing day cell(s).")
+            self.say(f"Replaced {counts.replaced} existing day cell(s).")
         if counts.added_to_existing and not replace:
-            self.stdout.write(
+            self.say(
                 self.style.WARNING(
                     f"{counts.added_to_existing} cell(s) already had a bill; amounts were added. "
                     "If this file corrects an earlier one, re-run with --replace."

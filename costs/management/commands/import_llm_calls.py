@@ -1,13 +1,11 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
 from costs.llm.services.imports import llm_calls_import, llm_calls_summary
-from heliox.commands import user_errors
+from heliox.commands import HelioxCommand, user_errors
 from jobs.services.records import imported_before
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = (
         "Import LLM calls from a JSON Lines file (one call per line, API fields; team by id or name); all or nothing."
     )
@@ -20,6 +18,6 @@ class Command(BaseCommand):
         with user_errors():
             outcome, counts = llm_calls_import(path=path, dry_run=dry_run)
         if outcome is None:
-            self.stdout.write(imported_before(path.name))
+            self.say(imported_before(path.name))
             return
-        self.stdout.write(self.style.SUCCESS(llm_calls_summary(path.name, counts, dry_run=dry_run)))
+        self.say(self.style.SUCCESS(llm_calls_summary(path.name, counts, dry_run=dry_run)))

@@ -1,12 +1,10 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
 from costs.catalog.services.model_prices import FORMATS, model_prices_refresh
-from heliox.commands import counts_listed, user_errors
+from heliox.commands import HelioxCommand, counts_listed, user_errors
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Load the LLM price catalog: the shipped default, a Heliox CSV or LiteLLM's model prices JSON."
 
     def add_arguments(self, parser):
@@ -22,13 +20,13 @@ class Command(BaseCommand):
         with user_errors():
             result = model_prices_refresh(path=path, fmt=fmt, if_stale=if_stale)
         if result.refresh is None:
-            self.stdout.write(f"Model catalog is fresh: {result.skipped_reason}. Nothing to do.")
+            self.say(f"Model catalog is fresh: {result.skipped_reason}. Nothing to do.")
             return
         r = result.refresh
-        self.stdout.write(self.style.SUCCESS(
+        self.say(self.style.SUCCESS(
             f"Loaded {r.source} ({r.format}): {r.rows_read} entries read, {r.rows_read - r.rows_skipped} models "
             f"priced, {r.prices_opened} prices opened, {r.prices_closed} closed, {r.prices_corrected} corrected."
         ))  # fmt: skip
         if r.rows_skipped:
             listed = counts_listed(r.skipped, verbosity=options["verbosity"])
-            self.stdout.write(self.style.WARNING(f"Skipped {r.rows_skipped} entries: {listed}."))
+            self.say(self.style.WARNING(f"Skipped {r.rows_skipped} entries: {listed}."))

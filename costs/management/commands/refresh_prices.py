@@ -1,13 +1,11 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
 from costs.catalog.services.gpu_prices import FORMATS, prices_refresh
-from heliox.commands import counts_listed, user_errors
+from heliox.commands import HelioxCommand, counts_listed, user_errors
 from jobs.models import Provider
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Load the GPU price catalog: the shipped default, a Heliox CSV or a SkyPilot vms.csv."
 
     def add_arguments(self, parser):
@@ -26,10 +24,10 @@ class Command(BaseCommand):
         with user_errors():
             result = prices_refresh(paths=paths or None, fmt=fmt, provider=provider, if_stale=if_stale)
         if result.refresh is None:
-            self.stdout.write(f"Catalog is fresh: {result.skipped_reason}. Nothing to do.")
+            self.say(f"Catalog is fresh: {result.skipped_reason}. Nothing to do.")
             return
         r = result.refresh
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"Loaded {r.source} ({r.format}): {r.rows_read} rows read, {r.prices_opened} prices opened, "
                 f"{r.prices_closed} closed, {r.prices_corrected} corrected, "
@@ -38,4 +36,4 @@ class Command(BaseCommand):
         )
         if r.rows_skipped:
             listed = counts_listed(r.skipped, verbosity=options["verbosity"])
-            self.stdout.write(self.style.WARNING(f"Skipped {r.rows_skipped} row(s) Heliox does not price: {listed}."))
+            self.say(self.style.WARNING(f"Skipped {r.rows_skipped} row(s) Heliox does not price: {listed}."))

@@ -1,12 +1,10 @@
 import argparse
 import csv
 
-from django.core.management.base import BaseCommand
-
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.selectors.fx import spend_summary_in
 from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, spend_summary
-from heliox.commands import iso_date, user_errors
+from heliox.commands import HelioxCommand, iso_date, user_errors
 from heliox.csv_safety import safe_cell
 
 COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
@@ -20,7 +18,7 @@ def _group_by(value: str) -> list[str]:
     return names
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Print GPU spend for UTC days [start, end): GPU-hours, estimated, allocated, idle, billed, with totals."
 
     def add_arguments(self, parser):
@@ -67,5 +65,5 @@ class Command(BaseCommand):
             if index == 0 or index == len(cells) - 2:
                 self.stdout.write("  ".join("-" * w for w in widths))
         used = "; ".join(f"1 USD = {r.rate_per_usd} {r.currency} from {r.as_of}" for r in rates)
-        self.stdout.write(f"{currency}{' at ' + used if used else ''}; GPU-hours; UTC days [{start}, {end}); "
+        self.say(f"{currency}{' at ' + used if used else ''}; GPU-hours; UTC days [{start}, {end}); "
                           f"idle {idle}; billed covers days with a bill.")  # fmt: skip

@@ -1,13 +1,13 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from costs.usage.services.rollup import usage_rollup
-from heliox.commands import iso_date, progress_bar, user_errors
+from heliox.commands import HelioxCommand, iso_date, progress_bar, user_errors
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Rebuild the daily usage rollups and the bill allocation for UTC days [start, end)."
 
     def add_arguments(self, parser):
@@ -24,19 +24,19 @@ class Command(BaseCommand):
         days = (end - start).days
         with progress_bar(total=days, desc="rollup", unit="day", enabled=not no_progress) as bar, user_errors():
             summary = usage_rollup(start=start, end=end, progress=lambda day: bar.update())
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"Rolled up {summary.days} day(s) [{start}, {end}): {summary.rows} team rows, "
                 f"{summary.jobs} job-days, {summary.gpu_hours:,} GPU-h, ${summary.estimated_usd:,} estimated."
             )
         )
         if summary.llm_calls:
-            self.stdout.write(
+            self.say(
                 f"LLM: {summary.llm_calls:,} calls, ${summary.llm_usd:,}"
                 + (f"; {summary.llm_unpriced_calls:,} unpriced (no model price)" if summary.llm_unpriced_calls else "")
             )
         if summary.unpriced_jobs:
-            self.stdout.write(
+            self.say(
                 self.style.WARNING(
                     f"Unpriced: {summary.unpriced_jobs} job-day(s), {summary.unpriced_gpu_hours:,} GPU-h have no "
                     "catalog price (not counted as $0). Add prices with `manage.py refresh_prices`."

@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from costs.demo.services import demo_data_exists, demo_load
-from heliox.commands import iso_date, progress_bar
+from heliox.commands import HelioxCommand, iso_date, progress_bar
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Fill an empty database with a realistic demo organisation (teams, ~20,000 jobs, prices, bills)."
 
     def add_arguments(self, parser):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             raise CommandError(f"--days must be at least 1, got {days}")
         if demo_data_exists():
             if if_empty:
-                self.stdout.write("The database holds data already; no demo data loaded.")
+                self.say("The database holds data already; no demo data loaded.")
                 return
             if not reset:
                 raise CommandError(
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         with progress_bar(total=days, desc="seed_demo", unit="day", enabled=not no_progress) as bar:
             # One transaction: a seed that fails leaves the data it would have replaced.
             summary = demo_load(reset=reset, seed=seed, days=days, as_of=as_of, progress=bar.update)
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"Demo data: {summary.teams} teams, {summary.jobs:,} jobs ({summary.running} running) over "
                 f"{summary.days} days, {summary.bills:,} daily bills."

@@ -1,11 +1,10 @@
 import argparse
 from decimal import Decimal, InvalidOperation
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from costs.usage.services.fx import CURRENCY_CODE, fx_rate_set
-from heliox.commands import iso_date, user_errors
+from heliox.commands import HelioxCommand, iso_date, user_errors
 
 
 def currency(value: str) -> str:
@@ -24,7 +23,7 @@ def rate(value: str) -> Decimal:
     return number
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Set how many units of a currency one USD buys from a day on (reports convert at each day's rate)."
 
     def add_arguments(self, parser):
@@ -36,6 +35,6 @@ class Command(BaseCommand):
         as_of = date or timezone.now().date()
         with user_errors():
             _, created = fx_rate_set(currency=currency, rate_per_usd=rate, as_of=as_of)
-        self.stdout.write(self.style.SUCCESS(
+        self.say(self.style.SUCCESS(
             f"{'Set' if created else 'Updated'}: 1 USD = {rate} {currency} from {as_of}."
         ))  # fmt: skip

@@ -1,9 +1,7 @@
 import argparse
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
-from heliox.commands import progress_bar, user_errors
+from heliox.commands import HelioxCommand, progress_bar, user_errors
 from jobs.gpus import parse_gpu_map
 from jobs.models import Provider
 from jobs.services.changes import rollups_follow
@@ -26,7 +24,7 @@ def gpu_map(value: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Import job records from a Heliox CSV or JSON file or Slurm sacct output; all or nothing."
 
     def add_arguments(self, parser):
@@ -58,10 +56,10 @@ class Command(BaseCommand):
         with progress_bar(total=None, desc="import", unit="job", enabled=not no_progress) as bar, user_errors():
             outcome, counts = jobs_import(path=path, options=options, progress=bar.update)
         if outcome is None:
-            self.stdout.write(imported_before(path.name, with_options=True))
+            self.say(imported_before(path.name, with_options=True))
             return
         verb = "Would import" if dry_run else "Imported"
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"{verb} {path.name}: {counts.read:,} rows read, {counts.kept:,} GPU jobs "
                 f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
@@ -69,10 +67,10 @@ class Command(BaseCommand):
             )
         )
         if counts.teams_created:
-            self.stdout.write(f"{'Would create' if dry_run else 'Created'} teams: {', '.join(counts.teams_created)}")
+            self.say(f"{'Would create' if dry_run else 'Created'} teams: {', '.join(counts.teams_created)}")
         if counts.unknown_gpu_types:
-            self.stdout.write(self.style.WARNING(unknown_gpu_types_note(counts)))
+            self.say(self.style.WARNING(unknown_gpu_types_note(counts)))
         if not dry_run:
             followed = rollups_follow(outcome.affected_days, enabled=not no_rollup)  # outside a transaction: now
             if followed:
-                self.stdout.write(followed)
+                self.say(followed)

@@ -1,11 +1,13 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from knox.models import AuthToken
 
+from heliox.commands import HelioxCommand
 
-class Command(BaseCommand):
+
+class Command(HelioxCommand):
     help = "Create an API token for a user and print it once (only its hash is stored)."
 
     def add_arguments(self, parser):
@@ -22,5 +24,6 @@ class Command(BaseCommand):
             raise CommandError(f"User {username!r} is inactive.")
         instance, token = AuthToken.objects.create(user=user, expiry=timedelta(days=expires) if expires else None)
         when = f"expires {instance.expiry:%Y-%m-%d %H:%M} UTC" if instance.expiry else "never expires"
-        self.stderr.write(f"Token for {username} ({when}); it is shown once, keep it secret:")
-        self.stdout.write(token)
+        if self.verbosity >= 1:
+            self.stderr.write(f"Token for {username} ({when}); it is shown once, keep it secret:")
+        self.stdout.write(token)  # what was asked for: printed at every verbosity

@@ -2,10 +2,11 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+
+from heliox.commands import HelioxCommand
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Create the superuser 'admin' when no superuser exists (password from HELIOX_ADMIN_PASSWORD)."
 
     def add_arguments(self, parser):
@@ -14,9 +15,11 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, **options):
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():
-            self.stdout.write("A superuser exists already; log in with it (or `manage.py changepassword`).")
+            self.say("A superuser exists already; log in with it (or `manage.py changepassword`).")
             return
         password = os.environ.get("HELIOX_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.create_superuser(username=username, email=f"{username}@localhost", password=password)
-        shown = "(from HELIOX_ADMIN_PASSWORD)" if os.environ.get("HELIOX_ADMIN_PASSWORD") else password
-        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {shown}  (shown once; keep it)"))
+        if os.environ.get("HELIOX_ADMIN_PASSWORD"):
+            self.say(self.style.SUCCESS(f"Admin login: {username} / (from HELIOX_ADMIN_PASSWORD)"))
+        else:  # a generated password is shown once, at every verbosity: nobody could log in without it
+            self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}  (shown once; keep it)"))
