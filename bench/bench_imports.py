@@ -74,50 +74,9 @@ def measure(kind: str, path: Path) -> None:
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")  # start clean: no flush of the previous measurement's writes in this one
     if kind in ("copy", "copy-indexed"):
-        # The file's columns; "copy-indexed" adds what jobs_job has: a random UUID key, created_at and
-        # the same indexes (jobs_job's seven, with the team's name where jobs_job has its id).
-        indexed = kind == "copy-indexed"
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
-            cursor.execute(
-                "CREATE TABLE bench_bare_copy ("
-                + (KEY_COLUMNS if indexed else "")
-                + "team text, model_name text, provider text, gpu_type text, gpu_count integer, region text, "
-                "pricing text, start_time timestamptz, end_time timestamptz, status text, external_id text)"
-            )
-            if indexed:
-                for columns in ("team, status", "provider, gpu_type", "start_time", "end_time", "created_at"):
-                    cursor.execute(f"CREATE INDEX ON bench_bare_copy ({columns})")
-                cursor.execute("CREATE UNIQUE INDEX ON bench_bare_copy (provider, external_id)")
-            started = time.perf_counter()
-            columns = ", ".join(HEADER)
-            sql = f"COPY bench_bare_copy ({columns}) FROM STDIN (FORMAT csv, HEADER true)"
-            with cursor.cursor.copy(sql) as copy, path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    copy.write(chunk)
-            elapsed = time.perf_counter() - started
-            cursor.execute("DROP TABLE bench_bare_copy")
+        elapsed = measure_bare_copy(path, indexed=kind == "copy-indexed")
     elif kind in ("jobs", "jobs-rows", "jobs-update"):
-        from contextlib import nullcontext
-        from unittest import mock
-
-        from jobs.models import ImportRecord, Job
-        from jobs.services import imports
-
-        if kind != "jobs-update":  # "jobs-update" imports a corrected file over the jobs already there
-            with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {Job._meta.db_table}")
-        ImportRecord.objects.all().delete()
-        # "jobs-rows": the path of a file that the COPY fast path cannot vouch for (a stray quote, metadata...).
-        fast = mock.patch.object(imports, "_copy_csv", return_value=False) if kind == "jobs-rows" else nullcontext()
-        started = time.perf_counter()
-        with fast:
-            _, counts = imports.jobs_import(path=path, options=imports.JobImportOptions(fmt="csv"))
-        elapsed = time.perf_counter() - started
-        assert counts.copied == (kind != "jobs-rows")
-        assert counts.created + counts.updated + counts.unchanged == Job.objects.count()
-        if kind == "jobs-update":
-            assert counts.updated == Job.objects.filter(status="failed").count() > 0
+        elapsed = measure_jobs_import(kind, path)
     else:
         from costs.billing.models import CostSnapshot
         from costs.billing.services.focus import billing_import
@@ -131,6 +90,60 @@ def measure(kind: str, path: Path) -> None:
         billing_import(path=path)
         elapsed = time.perf_counter() - started
     print(f"{elapsed:.3f} {peak_rss_mb():.0f}")
+
+
+def measure_bare_copy(path: Path, *, indexed: bool) -> float:
+    """The file's columns; `indexed` adds what jobs_job has: a random UUID key, created_at and
+    the same indexes (jobs_job's seven, with the team's name where jobs_job has its id)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
+        cursor.execute(
+            "CREATE TABLE bench_bare_copy ("
+            + (KEY_COLUMNS if indexed else "")
+            + "team text, model_name text, provider text, gpu_type text, gpu_count integer, region text, "
+            "pricing text, start_time timestamptz, end_time timestamptz, status text, external_id text)"
+        )
+        if indexed:
+            for columns in ("team, status", "provider, gpu_type", "start_time", "end_time", "created_at"):
+                cursor.execute(f"CREATE INDEX ON bench_bare_copy ({columns})")
+            cursor.execute("CREATE UNIQUE INDEX ON bench_bare_copy (provider, external_id)")
+        started = time.perf_counter()
+        columns = ", ".join(HEADER)
+        sql = f"COPY bench_bare_copy ({columns}) FROM STDIN (FORMAT csv, HEADER true)"
+        with cursor.cursor.copy(sql) as copy, path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_bare_copy")
+    return elapsed
+
+
+def measure_jobs_import(kind: str, path: Path) -> float:
+    from contextlib import nullcontext
+    from unittest import mock
+
+    from django.db import connection
+
+    from jobs.models import ImportRecord, Job
+    from jobs.services import imports
+
+    if kind != "jobs-update":  # "jobs-update" imports a corrected file over the jobs already there
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {Job._meta.db_table}")
+    ImportRecord.objects.all().delete()
+    # "jobs-rows": the path of a file that the COPY fast path cannot vouch for (a stray quote, metadata...).
+    fast = mock.patch.object(imports, "copy_csv_fast", return_value=False) if kind == "jobs-rows" else nullcontext()
+    started = time.perf_counter()
+    with fast:
+        _, counts = imports.jobs_import(path=path, options=imports.JobImportOptions(fmt="csv"))
+    elapsed = time.perf_counter() - started
+    assert counts.copied == (kind != "jobs-rows")
+    assert counts.created + counts.updated + counts.unchanged == Job.objects.count()
+    if kind == "jobs-update":
+        assert counts.updated == Job.objects.filter(status="failed").count() > 0
+    return elapsed
 
 
 def child(kind: str, path: Path) -> tuple[float, int]:

@@ -1,5 +1,9 @@
 """Checks of user-supplied values that every interface shares (API bodies, imports): what no column can hold."""
 
+from decimal import Decimal, InvalidOperation
+
+from heliox.errors import InputError
+
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a JSON value (metadata, request bodies)
 
 
@@ -46,3 +50,36 @@ def json_problem(value: object, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str
             children = [(child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item)]
         stack.extend(reversed(children))
     return None
+
+
+REQUIRED = object()  # parse_decimal's default: an empty value is an error
+
+
+def parse_decimal(
+    value: object,
+    *,
+    path: str = "",
+    line: int | None = None,
+    field: str = "",
+    key: str = "",
+    default: object = REQUIRED,
+    non_negative: bool = False,
+) -> Decimal | None:
+    """A number from a file or a request, exactly (Decimal, never float); InputError naming where it was.
+
+    An empty value (or None) gives `default`, or is "not a number" without one. Infinity
+    and NaN are refused; with `non_negative`, so are numbers below zero.
+    """
+    text = "" if value is None else str(value).strip()
+    if not text and default is not REQUIRED:
+        return default  # type: ignore[return-value]
+    where = {"path": path, "line": line, "field": field, "key": key}
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InputError("not a number", **where, value=text) from None
+    if non_negative and (not number.is_finite() or number < 0):
+        raise InputError("must be a number >= 0", **where, value=text)
+    if not number.is_finite():
+        raise InputError("not a finite number", **where, value=text)
+    return number

@@ -2,7 +2,6 @@ import csv
 import tempfile
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from django import forms
@@ -134,7 +133,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="GPU-hours")
     def gpu_hours_column(self, job: Job) -> str:
         hours = job.gpu_hours()
-        return "-" if hours is None else f"{hours.quantize(Decimal('0.01')):,}"
+        return "-" if hours is None else f"{hours:,}"
 
     def _finish(self, request, queryset, status: str) -> None:
         """The API's finish for each selected job (jobs.services.lifecycle): one rule for who may finish."""

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from heliox.models import BaseModel
+from heliox.units import SECONDS_PER_HOUR, to_hours
 from teams.models import Team
 
 
@@ -139,12 +140,17 @@ class Job(BaseModel):
         if self.start_time is None:
             return None
         end = self.end_time or now or timezone.now()
-        return Decimal((end - self.start_time).total_seconds()) / Decimal(3600)
+        return Decimal((end - self.start_time).total_seconds()) / SECONDS_PER_HOUR
 
     def gpu_hours(self, now: datetime | None = None) -> Decimal | None:
-        """GPU-hours = gpu_count x duration in hours; None if not started."""
-        hours = self.duration_hours(now)
-        return None if hours is None else hours * self.gpu_count
+        """GPU-hours = gpu_count x whole seconds held (to `now` while running), to 4 decimals; None if not started.
+
+        The API and the admin show this figure; the rollup rounds its per-day sums the same way.
+        """
+        if self.start_time is None:
+            return None
+        end = self.end_time or now or timezone.now()
+        return to_hours(int((end - self.start_time).total_seconds()) * self.gpu_count)
 
 
 class ImportStatus(models.TextChoices):

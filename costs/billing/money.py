@@ -8,7 +8,6 @@ K = TypeVar("K", bound=Hashable)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-SECONDS_PER_HOUR = Decimal(3600)
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -42,8 +41,3 @@ def split_cents(total: Decimal, weights: Mapping[K, Decimal]) -> dict[K, Decimal
     for key in by_remainder[:leftover]:
         shares[key] += CENT
     return shares
-
-
-def round_to_total(exact: Mapping[K, Decimal], total: Decimal) -> dict[K, Decimal]:
-    """Round exact amounts to cents so that they add up to `total` (largest remainder)."""
-    return split_cents(total, exact) if total else dict.fromkeys(exact, ZERO)

@@ -73,7 +73,7 @@ def test_report_table_has_a_totals_row(small_org, capsys):
 
 
 def test_report_refuses_an_unknown_group(db):
-    with pytest.raises(CommandError, match="argument --group-by: unknown group-by colour"):
+    with pytest.raises(CommandError, match="argument --group-by: unknown group_by colour"):
         call_command("report", "--start", "2025-03-10", "--end", "2025-03-11", "--group-by", "colour")
 
 

@@ -1,8 +1,6 @@
 from datetime import UTC
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,8 +9,6 @@ from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus, to_second
 from teams.models import Team
 from teams.selectors import member_team_ids
-
-SECONDS_PER_HOUR, HOURS = Decimal(3600), Decimal("0.0001")
 
 # (provider, external_id) is unique across the organisation, so a clash may be with another
 # team's job: the answer is the same whoever owns it and names nothing about that job.
@@ -67,12 +63,8 @@ class JobSerializer(ModelSerializer):
     @extend_schema_field(DECIMAL_STRING_OR_NULL)
     def get_gpu_hours(self, job: Job) -> str | None:
         """A decimal string like every other figure (the JSON encoder would turn a Decimal into a float)."""
-        if job.start_time is None:
-            return None
-        end = job.end_time or self.context.get("now") or timezone.now()
-        # Job times are whole seconds, so this is exact: GPU-seconds / 3600, to 4 places.
-        gpu_seconds = int((end - job.start_time).total_seconds()) * job.gpu_count
-        return str((Decimal(gpu_seconds) / SECONDS_PER_HOUR).quantize(HOURS))
+        hours = job.gpu_hours(now=self.context.get("now"))
+        return None if hours is None else str(hours)
 
     def to_representation(self, job: Job) -> dict:
         """Hand-written for speed (DRF's per-field machinery costs ~5x a dict); same output as the fields."""

@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from costs.billing.models import CostSnapshot
@@ -25,6 +25,8 @@ from costs.billing.services.bills import bill_changed
 from costs.catalog.models import InstanceType
 from heliox.errors import InputError
 from heliox.reading import CsvReader
+from heliox.units import HOURS
+from heliox.validation import parse_decimal
 from jobs.models import ImportRecord
 from jobs.services.changes import AffectedDays
 from jobs.services.records import ImportOutcome, import_run, imported_before
@@ -42,7 +44,6 @@ PROVIDERS = {
     "oracle": "oci", "oracle cloud infrastructure": "oci", "oci": "oci",
     "lambda": "lambda", "lambda labs": "lambda", "coreweave": "coreweave",
 }  # fmt: skip
-HOURS = Decimal("0.0001")
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*[A-Za-z0-9]")
 # FOCUS ChargeCategory values whose ConsumedQuantity is no usage (the spec wants it null there;
 # some exports fill it, e.g. Oracle's adjustments): they move money, not GPU-hours.
@@ -115,14 +116,8 @@ def _value(row: dict, column: str) -> str:
 
 
 def _decimal(row: dict, column: str, path: str, line: int) -> Decimal:
-    text = _value(row, column)
-    try:
-        number = Decimal(text or "0")
-    except InvalidOperation:
-        raise InputError("not a number", path=path, line=line, field=column, value=text) from None
-    if not number.is_finite():
-        raise InputError("not a finite number", path=path, line=line, field=column, value=text)
-    return number
+    """A money or quantity column: empty (or a NULL literal) is 0; credits are negative."""
+    return parse_decimal(_value(row, column), path=path, line=line, field=column, default=ZERO)
 
 
 def _day(row: dict, path: str, line: int) -> date:

@@ -1,10 +1,10 @@
 """Loading the price catalog: the shipped default files, Heliox CSVs and SkyPilot catalogs."""
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
 from costs.catalog.selectors import catalog_age
+from costs.catalog.services.effective_dated import apply_effective_dated
 from heliox.errors import InputError
 from heliox.reading import CsvReader, csv_header
+from heliox.validation import REQUIRED, parse_decimal
 from jobs.models import Pricing, Provider, gpu_type_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -86,16 +88,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
 
 
 def _decimal(value: str, *, path: Path, line: int, column: str, allow_empty: bool = False) -> Decimal | None:
-    value = (value or "").strip()
-    if not value and allow_empty:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise InputError("not a number", path=str(path), line=line, field=column, value=value) from None
-    if not number.is_finite() or number < 0:
-        raise InputError("must be a number >= 0", path=str(path), line=line, field=column, value=value)
-    return number
+    default = None if allow_empty else REQUIRED
+    return parse_decimal(value, path=str(path), line=line, field=column, default=default, non_negative=True)
 
 
 def _choice(value: str, choices: list[str], *, path: Path, line: int, column: str) -> str:
@@ -175,78 +169,6 @@ def parse_heliox(path: Path) -> Catalog:
 
 
 # --- applying ------------------------------------------------------------------------
-
-
-def apply_effective_dated(
-    *,
-    model,
-    key_fields: tuple[str, ...],
-    value_fields: tuple[str, ...],
-    rows: list,
-    now: datetime,
-    path: str,
-    result: PriceRefresh,
-) -> None:
-    """Merge effective-dated price rows into `model`, never rewriting history.
-
-    Each row has `key` (values of `key_fields`), the `value_fields`, `effective_from`
-    (None: `now`), `source` and `line`. Same key and start: a changed value is a
-    correction in place. A later start with a changed value closes the open row there
-    and opens a new one; an unchanged value changes nothing. An earlier start than
-    the current row is refused.
-    """  # fmt: skip
-    seen: set[tuple] = set()
-    opened, closed = [], []
-    existing: dict[tuple, list] = defaultdict(list)
-    for price in model.objects.select_for_update().order_by("effective_from"):
-        existing[tuple(getattr(price, f) for f in key_fields)].append(price)
-    for row in sorted(rows, key=lambda r: (r.key, r.effective_from or now)):
-        start = row.effective_from or now
-        if (row.key, start) in seen:
-            raise InputError(
-                f"duplicate price: {' / '.join(filter(None, row.key))} again, with the same effective_from",
-                path=path, line=row.line, key=getattr(row, "entry", ""),
-            )  # fmt: skip
-        seen.add((row.key, start))
-        values = {f: getattr(row, f) for f in value_fields}
-        history = existing[row.key]
-        same_start = next((price for price in history if price.effective_from == start), None)
-        if same_start:
-            if any(getattr(same_start, f) != v for f, v in values.items()):
-                for field_name, value in values.items():
-                    setattr(same_start, field_name, value)
-                same_start.source = row.source
-                same_start.save(update_fields=[*value_fields, "source", "updated_at"])
-                result.prices_corrected += 1
-            continue
-        latest = history[-1] if history else None
-        if latest and start < latest.effective_from:
-            raise InputError(
-                f"price starts {start:%Y-%m-%d %H:%M} UTC, before the catalog's current price for "
-                f"{' / '.join(filter(None, row.key))} (from {latest.effective_from:%Y-%m-%d %H:%M} UTC): "
-                "history is never rewritten",
-                path=path,
-                line=row.line,
-                key=getattr(row, "entry", ""),
-                field="effective_from",
-            )
-        if latest and latest.effective_to is None:
-            if all(getattr(latest, f) == v for f, v in values.items()):
-                continue  # unchanged: the open row stays
-            latest.effective_to = start
-            if not latest._state.adding:  # a row opened earlier in this file is inserted closed
-                latest.updated_at = timezone.now()
-                closed.append(latest)
-            result.prices_closed += 1
-        created = model(
-            **dict(zip(key_fields, row.key, strict=True)), **values, effective_from=start, source=row.source
-        )
-        history.append(created)
-        opened.append(created)
-        result.prices_opened += 1
-    # One statement per thousand rows rather than one per row: LiteLLM's file opens 3,857 prices.
-    model.objects.bulk_update(closed, ["effective_to", "updated_at"], batch_size=1000)
-    model.objects.bulk_create(opened, batch_size=1000)
 
 
 def _apply_instance_types(rows: list[InstanceRow], result: PriceRefresh) -> None:

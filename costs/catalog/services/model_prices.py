@@ -3,7 +3,7 @@
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -12,15 +12,16 @@ from django.utils import timezone
 
 from costs.catalog.models import ModelPrice, PriceRefresh
 from costs.catalog.selectors import catalog_age
+from costs.catalog.services.effective_dated import apply_effective_dated
 from costs.catalog.services.gpu_prices import (
     CATALOG_DIR,
     MAX_CATALOG_ROWS,
     RefreshResult,
-    apply_effective_dated,
 )
 from costs.catalog.services.litellm import heliox_provider, model_name, rank
 from heliox.errors import InputError
 from heliox.reading import CsvReader, json_object_items
+from heliox.validation import REQUIRED, parse_decimal
 
 DEFAULT_FILE = CATALOG_DIR / "model_prices.csv"
 MAX_JSON_CATALOG_BYTES = 32 << 20  # LiteLLM's file is ~1.5 MB
@@ -48,16 +49,8 @@ class ModelPriceRow:
 
 
 def _number(value, *, path: str, line: int | None, field: str, optional: bool = False, key: str = "") -> Decimal | None:
-    text = "" if value is None else str(value).strip()
-    if not text and optional:
-        return None
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise InputError("not a number", path=path, line=line, key=key, field=field, value=text) from None
-    if not number.is_finite() or number < 0:
-        raise InputError("must be a number >= 0", path=path, line=line, key=key, field=field, value=text)
-    return number
+    default = None if optional else REQUIRED
+    return parse_decimal(value, path=path, line=line, field=field, key=key, default=default, non_negative=True)
 
 
 def per_million(value: Decimal | None) -> Decimal | None:

@@ -3,7 +3,7 @@ import csv
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.selectors.fx import spend_summary_in
-from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, spend_summary
+from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, group_by_parse, spend_summary
 from heliox.commands import HelioxCommand, iso_date, user_errors
 from heliox.csv_safety import safe_cell
 
@@ -11,11 +11,10 @@ COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", 
 
 
 def _group_by(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in GROUP_BY_FIELDS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown group-by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
-    return names
+    try:
+        return group_by_parse(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class Command(HelioxCommand):

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.models import FxRate
-from costs.usage.selectors.spend import GROUP_BY_FIELDS, INTERVALS, KINDS
+from costs.usage.selectors.spend import GROUP_BY_FIELDS, INTERVALS, KINDS, group_by_parse
 from heliox.dates import add_months, month_start
 
 MAX_RANGE_DAYS = 3 * 366
@@ -40,11 +40,10 @@ class RangeParams(serializers.Serializer):
         return code
 
     def validate_group_by(self, value: str) -> list[str]:
-        names = [name.strip() for name in value.split(",") if name.strip()]
-        unknown = [name for name in names if name not in GROUP_BY_FIELDS]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}. Use {', '.join(GROUP_BY_FIELDS)}.")
-        return list(dict.fromkeys(names))
+        try:
+            return group_by_parse(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict) -> dict:
         start, end = attrs.get("start"), attrs.get("end")

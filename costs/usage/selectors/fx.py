@@ -9,8 +9,6 @@ from costs.usage.models import FxRate
 from costs.usage.selectors.spend import SpendReport, spend_summary
 from heliox.dates import period_start
 
-HOURS = Decimal("0.0001")
-
 
 def fx_rates(currency: str, start: date, end: date) -> dict[date, FxRate]:
     """The rate in force on each day of [start, end): the latest set on or before that day."""
@@ -44,44 +42,17 @@ def spend_summary_in(
     `rename` is False (the dashboard labels the currency itself). Returns the report and
     the rates used.
     """
-    rates = fx_rates(currency, start, end)
-    daily = spend_summary(start=start, end=end, group_by=group_by, interval="day", **kwargs)
+    rate_rows = fx_rates(currency, start, end)
+    rates = {day: rate.rate_per_usd for day, rate in rate_rows.items()}
     suffix = f"_{currency.lower()}" if rename else "_usd"
+    daily = spend_summary(start=start, end=end, group_by=group_by, interval="day", **kwargs)
     names = [name for name in daily.group_by if name != "period"]
-    rows: dict[tuple, dict] = {}
-    for row in daily.rows:
-        rate = rates[row["period"]].rate_per_usd
-        period = period_start(row["period"], interval) if interval else None
-        key = (period, *(row[name] for name in names))
-        target = rows.setdefault(key, {**({"period": period} if interval else {}), **{n: row[n] for n in names}})
-        for field, value in row.items():
-            if field in names or field == "period":
-                continue
-            if field.endswith("_usd"):
-                converted = field[:-4] + suffix
-                if value is None:
-                    target.setdefault(converted, None)
-                else:
-                    target[converted] = (target.get(converted) or Decimal(0)) + value * rate
-            else:
-                target[field] = target.get(field, 0) + value
+    rows = _converted_rows(daily.rows, names, rates, suffix, interval)
     # Totals from the organisation's daily totals, so that the bill and idle (which are not
     # per team) are converted at each day's rate too.
     org_daily = spend_summary(start=start, end=end, group_by=(), interval="day", **kwargs)
-    # The same keys as the USD report's totals, even when nothing was spent.
-    totals: dict = {
-        (field[:-4] + suffix if field.endswith("_usd") else field): (None if value is None else 0 * value)
-        for field, value in daily.totals.items()
-    }
-    for row in org_daily.rows:
-        rate = rates[row["period"]].rate_per_usd
-        for field, value in row.items():
-            if field == "period":
-                continue
-            name = field[:-4] + suffix if field.endswith("_usd") else field
-            if value is not None:
-                totals[name] = (totals.get(name) or 0) + (value * rate if field.endswith("_usd") else value)
-    for record in [*rows.values(), totals]:
+    totals = _converted_totals(daily.totals, org_daily.rows, rates, suffix)
+    for record in [*rows, totals]:
         for field, value in record.items():
             if field.endswith(suffix) and value is not None:
                 record[field] = to_cents(value)
@@ -89,7 +60,45 @@ def spend_summary_in(
         totals[f"billed{suffix}"] = totals[f"idle{suffix}"] = None
     report = SpendReport(start=start, end=end, group_by=(("period",) if interval else ()) + tuple(names),
                          idle=daily.idle)  # fmt: skip
-    report.rows = sorted(rows.values(), key=lambda r: str(r))
+    report.rows = sorted(rows, key=lambda r: str(r))
     report.totals = totals
-    used = sorted({rate.pk: rate for rate in rates.values()}.values(), key=lambda rate: rate.as_of)
+    used = sorted({rate.pk: rate for rate in rate_rows.values()}.values(), key=lambda rate: rate.as_of)
     return report, used
+
+
+def _renamed(field: str, suffix: str) -> str:
+    return field[:-4] + suffix if field.endswith("_usd") else field
+
+
+def _converted_rows(daily: list[dict], names: list[str], rates: dict, suffix: str, interval: str | None) -> list[dict]:
+    """Daily rows in USD -> rows per group (and period) in the currency, each day at its rate; not rounded yet."""
+    rows: dict[tuple, dict] = {}
+    for row in daily:
+        rate = rates[row["period"]]
+        period = period_start(row["period"], interval) if interval else None
+        key = (period, *(row[name] for name in names))
+        target = rows.setdefault(key, {**({"period": period} if interval else {}), **{n: row[n] for n in names}})
+        for field, value in row.items():
+            if field in names or field == "period":
+                continue
+            if not field.endswith("_usd"):
+                target[field] = target.get(field, 0) + value
+            elif value is None:
+                target.setdefault(_renamed(field, suffix), None)
+            else:
+                target[_renamed(field, suffix)] = (target.get(_renamed(field, suffix)) or Decimal(0)) + value * rate
+    return list(rows.values())
+
+
+def _converted_totals(usd_totals: dict, org_daily: list[dict], rates: dict, suffix: str) -> dict:
+    """The same keys as the USD report's totals (even when nothing was spent), summed day by day at each rate."""
+    totals: dict = {
+        _renamed(field, suffix): (None if value is None else 0 * value) for field, value in usd_totals.items()
+    }
+    for row in org_daily:
+        rate = rates[row["period"]]
+        for field, value in row.items():
+            if field != "period" and value is not None:
+                name = _renamed(field, suffix)
+                totals[name] = (totals.get(name) or 0) + (value * rate if field.endswith("_usd") else value)
+    return totals

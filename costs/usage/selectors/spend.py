@@ -21,6 +21,7 @@ from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from heliox.dates import periods_between
+from heliox.units import HOURS
 
 GROUP_BY_FIELDS = ("team", "provider", "gpu_type", "model_name")
 INTERVALS = ("day", "week", "month")
@@ -28,7 +29,6 @@ KINDS = ("gpu", "llm", "all")
 NO_GPU = "-"  # the gpu_type of LLM spend
 
 
-HOURS = Decimal("0.0001")
 ZERO_USD, ZERO_HOURS = CENT * 0, HOURS * 0
 
 
@@ -72,17 +72,66 @@ class SpendReport:
     totals: dict = field(default_factory=dict)
 
 
+def group_by_check(names: Sequence[str]) -> list[str]:
+    """The fields to group by, each once, in order; ValueError naming the unknown ones (the API, report, selectors)."""
+    unknown = [name for name in names if name not in GROUP_BY_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+    return list(dict.fromkeys(names))
+
+
+def group_by_parse(text: str) -> list[str]:
+    """'team, provider' -> ['team', 'provider'], checked by group_by_check."""
+    return group_by_check([name.strip() for name in text.split(",") if name.strip()])
+
+
 def _validate(start: date, end: date, group_by: Sequence[str], idle: str, interval: str | None = None) -> tuple:
     if interval is not None and interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; use {', '.join(INTERVALS)}")
     if start >= end:
         raise ValueError(f"start ({start}) must be before end ({end})")
-    unknown = [name for name in group_by if name not in GROUP_BY_FIELDS]
-    if unknown:
-        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+    group_by_check(group_by)
     if idle not in IDLE_MODES:
         raise ValueError(f"unknown idle mode {idle!r}; use {' or '.join(IDLE_MODES)}")
     return tuple(dict.fromkeys(group_by))
+
+
+@dataclass(frozen=True)
+class _Spend:
+    """One spend_summary request, as every part of it reads it."""
+
+    start: date
+    end: date
+    group_by: tuple[str, ...]  # with "period" first when grouped by interval
+    idle: str
+    team_ids: Collection[UUID] | None
+    interval: str | None
+    kind: str
+
+    @property
+    def period(self) -> dict:
+        return {"period": Trunc("date", self.interval, output_field=DateField())} if self.interval else {}
+
+    @property
+    def dims(self) -> list[str]:
+        return [{"team": "team__name"}.get(name, name) for name in self.group_by]
+
+    @property
+    def bill_dims(self) -> list[str]:
+        return [name for name in self.group_by if name in BILL_DIMENSIONS]
+
+    @property
+    def by_bill_only(self) -> bool:
+        return set(self.group_by) <= set(BILL_DIMENSIONS)
+
+
+BILL_DIMENSIONS = ("period", "provider", "gpu_type")
+BLANK = {
+    "gpu_hours": ZERO_HOURS,
+    "unpriced_gpu_hours": ZERO_HOURS,
+    "estimated_usd": ZERO_USD,
+    "allocated_usd": ZERO_USD,
+}
 
 
 def spend_summary(
@@ -100,100 +149,99 @@ def spend_summary(
     With `interval` (day, week, month), rows are also grouped by `period`: the
     first day of the day, ISO week (Monday) or month.
     """
-    group_by = _validate(start, end, group_by, idle, interval)
+    names = _validate(start, end, group_by, idle, interval)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use {', '.join(KINDS)}")
-    report = SpendReport(start=start, end=end, group_by=group_by, idle=idle)
-    if interval:
-        group_by = ("period", *group_by)
-        report.group_by = group_by
-    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
-    idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
-    usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
-        date__gte=start, date__lt=end
+    query = _Spend(start, end, ("period", *names) if interval else names, idle, team_ids, interval, kind)
+    bills = _bills(query)
+    # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
+    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
+    # a team's own view (which never shows the bill).
+    row_idle = ZERO_USD if team_ids is not None else None if query.by_bill_only or not bills else ZERO_USD
+    rows = _usage_rows(query, row_idle)
+    _add_bills(rows, query, bills)
+    if kind != "gpu":
+        _add_llm(rows, start=start, end=end, group_by=query.group_by, team_ids=team_ids, interval=interval,
+                 blank=BLANK, idle=row_idle)  # fmt: skip
+    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + (r["idle_usd"] or 0)))
+    report = SpendReport(start=start, end=end, group_by=query.group_by, idle=idle)
+    report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
+    report.totals = _totals(report.rows, bills if team_ids is None else {}, kind)
+    return report
+
+
+def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
+    """The rollup's sums per group (none for kind=llm), keyed by the group's values."""
+    if query.kind == "llm":
+        return {}
+    allocated_field = "allocated_usd" if query.idle == SEPARATE else "allocated_shared_usd"
+    usage = (ModelUsageSnapshot if "model_name" in query.group_by else UsageSnapshot).objects.filter(
+        date__gte=query.start, date__lt=query.end
     )
-    if team_ids is not None:
-        usage = usage.filter(team_id__in=team_ids)
-    period = {"period": Trunc("date", interval, output_field=DateField())} if interval else {}
-    usage = usage.annotate(**period)
-    dims = [{"team": "team__name"}.get(name, name) for name in group_by]
-    usage_sums = {
+    if query.team_ids is not None:
+        usage = usage.filter(team_id__in=query.team_ids)
+    usage = usage.annotate(**query.period)
+    sums = {
         "gpu_hours": hours_sum("gpu_hours"),
         "unpriced_gpu_hours": hours_sum("unpriced_gpu_hours"),
         "estimated_usd": money_sum("estimated_cost_usd"),
         "allocated_usd": money_sum(allocated_field),
     }
-    if kind == "llm":
-        usage_rows = []
-    elif dims:
-        usage_rows = usage.order_by().values(*dims).annotate(**usage_sums)
+    dims = query.dims
+    if dims:
+        found = usage.order_by().values(*dims).annotate(**sums)
     else:  # one total row; .values() without fields would group by every column
-        usage_rows = [usage.aggregate(**usage_sums)] if usage.exists() else []
-    by_bill_only = set(group_by) <= {"period", "provider", "gpu_type"}
-    bill_dims = [name for name in group_by if name in ("period", "provider", "gpu_type")]
-    bills: dict[tuple, dict] = {}
-    if team_ids is None and kind != "llm":
-        bill_rows = CostSnapshot.objects.filter(date__gte=start, date__lt=end).order_by().annotate(**period)
-        sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
-        if bill_dims:
-            bill_rows = bill_rows.values(*bill_dims).annotate(**sums)
-        else:
-            bill_rows = [bill_rows.aggregate(**sums)] if bill_rows.exists() else []
-        bills = {tuple(row[name] for name in bill_dims): quantized(row) for row in bill_rows}
-
-    # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
-    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
-    # a team's own view (which never shows the bill).
-    row_idle = ZERO_USD if team_ids is not None else None if by_bill_only or not bills else ZERO_USD
+        found = [usage.aggregate(**sums)] if usage.exists() else []
     rows: dict[tuple, dict] = {}
-    for row in usage_rows:
+    for row in found:
         row = quantized(row)
         key = tuple(row[dim] for dim in dims)
-        rows[key] = {
-            **dict(zip(group_by, key, strict=True)),
-            "gpu_hours": row["gpu_hours"],
-            "unpriced_gpu_hours": row["unpriced_gpu_hours"],
-            "estimated_usd": row["estimated_usd"],
-            "allocated_usd": row["allocated_usd"],
-            "idle_usd": row_idle,
-            "billed_usd": None,
-        }
-    blank = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
-             "allocated_usd": ZERO_USD}  # fmt: skip
+        rows[key] = {**dict(zip(query.group_by, key, strict=True)), **{name: row[name] for name in BLANK},
+                     "idle_usd": row_idle, "billed_usd": None}  # fmt: skip
+    return rows
+
+
+def _bills(query: _Spend) -> dict[tuple, dict]:
+    """The bill and its idle part per (period, provider, GPU type) group in the range; none for a team's view."""
+    if query.team_ids is not None or query.kind == "llm":
+        return {}
+    idle_field = "idle_usd" if query.idle == SEPARATE else "idle_shared_usd"
+    bill_dims = query.bill_dims
+    found = CostSnapshot.objects.filter(date__gte=query.start, date__lt=query.end).order_by().annotate(**query.period)
+    sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
+    if bill_dims:
+        found = found.values(*bill_dims).annotate(**sums)
+    else:
+        found = [found.aggregate(**sums)] if found.exists() else []
+    return {tuple(row[name] for name in bill_dims): quantized(row) for row in found}
+
+
+def _add_bills(rows: dict[tuple, dict], query: _Spend, bills: dict[tuple, dict]) -> None:
+    """Grouped by the bill's own dimensions, rows carry the bill; otherwise its idle part is an "(idle)" row."""
+    group_by, bill_dims = query.group_by, query.bill_dims
     for bill_key, bill in bills.items():
-        if by_bill_only:
+        if query.by_bill_only:
             target = rows.setdefault(
-                bill_key, {**dict(zip(group_by, bill_key, strict=True)), **blank, "idle_usd": ZERO_USD}
+                bill_key, {**dict(zip(group_by, bill_key, strict=True)), **BLANK, "idle_usd": ZERO_USD}
             )
             target["billed_usd"], target["idle_usd"] = bill["billed_usd"], bill["idle_usd"]
         elif bill["idle_usd"]:
             idle_key = tuple(bill_key[bill_dims.index(n)] if n in bill_dims else IDLE_LABEL for n in group_by)
-            rows[idle_key] = {
-                **dict(zip(group_by, idle_key, strict=True)),
-                **blank,
-                "idle_usd": bill["idle_usd"],
-                "billed_usd": None,
-            }
-    if kind != "gpu":
-        _add_llm(rows, start=start, end=end, group_by=group_by, team_ids=team_ids, interval=interval, blank=blank,
-                 idle=row_idle)  # fmt: skip
-    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + (r["idle_usd"] or 0)))
-    report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
-    report.totals = {
-        "gpu_hours": sum((r["gpu_hours"] for r in report.rows), ZERO_HOURS),
-        "unpriced_gpu_hours": sum((r["unpriced_gpu_hours"] for r in report.rows), ZERO_HOURS),
-        "estimated_usd": sum((r["estimated_usd"] for r in report.rows), ZERO_USD),
-        "allocated_usd": sum((r["allocated_usd"] for r in report.rows), ZERO_USD),
-        # No bill in the range: billed and idle are unknown, not 0.00.
-        "idle_usd": sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
-        "billed_usd": sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if team_ids is None and bills else None,
-    }
+            rows[idle_key] = {**dict(zip(group_by, idle_key, strict=True)), **BLANK, "idle_usd": bill["idle_usd"],
+                              "billed_usd": None}  # fmt: skip
+
+
+def _totals(rows: list[dict], bills: dict[tuple, dict], kind: str) -> dict:
+    """The totals row; no bill in the range (or a team's view): billed and idle are unknown, not 0.00."""
+    totals = {name: sum((r[name] for r in rows), ZERO_HOURS if name.endswith("hours") else ZERO_USD) for name in BLANK}
+    totals["idle_usd"] = sum((b["idle_usd"] for b in bills.values()), ZERO_USD) if bills else None
+    totals["billed_usd"] = sum((b["billed_usd"] for b in bills.values()), ZERO_USD) if bills else None
     if kind != "gpu":
         for name in ("llm_usd", "total_usd"):
-            report.totals[name] = sum((r[name] for r in report.rows), ZERO_USD)
-        report.totals["llm_calls"] = sum(r["llm_calls"] for r in report.rows)
-        report.totals["llm_unpriced_calls"] = sum(r["llm_unpriced_calls"] for r in report.rows)
-    return report
+            totals[name] = sum((r[name] for r in rows), ZERO_USD)
+        totals["llm_calls"] = sum(r["llm_calls"] for r in rows)
+        totals["llm_unpriced_calls"] = sum(r["llm_unpriced_calls"] for r in rows)
+    return totals
 
 
 def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle) -> None:

@@ -47,6 +47,15 @@ def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, 
     return usage.order_by().values(*dims).distinct().count()
 
 
+def _refuse_too_many_points(*, max_points: int, start, end, group_by, idle, team_ids, interval, kind) -> None:
+    """TooManyPoints when the rollups alone already hold more groups than the series may show: one COUNT."""
+    _validate(start, end, group_by, idle, interval)
+    periods = len(periods_between(start, end, interval))
+    groups = _usage_groups(start=start, end=end, group_by=group_by, team_ids=team_ids, kind=kind)
+    if periods * groups > max_points:
+        raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
+
+
 def spend_timeseries(
     *,
     start: date,
@@ -70,11 +79,7 @@ def spend_timeseries(
     arguments = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
                  "interval": interval, "kind": kind}  # fmt: skip
     if max_points is not None:
-        _validate(start, end, group_by, idle, interval)
-        periods = len(periods_between(start, end, interval))
-        groups = _usage_groups(start=start, end=end, group_by=group_by, team_ids=team_ids, kind=kind)
-        if periods * groups > max_points:
-            raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
+        _refuse_too_many_points(max_points=max_points, **arguments)
     used = []
     if currency == "USD":
         report = spend_summary(**arguments)

@@ -13,23 +13,23 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from uuid import UUID
 
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from costs.billing.money import SECONDS_PER_HOUR, ZERO, to_cents
+from costs.billing.money import ZERO, to_cents
 from costs.catalog.models import GpuPrice
 from costs.catalog.selectors import PriceSegment, price_timeline
 from costs.llm.services.rollup import llm_rollup_day
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_apply
 from heliox.dates import utc_day_bounds
+from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.models import Job
 
-HOURS = Decimal("0.0001")
 TIMELINE_TABLE = "heliox_rollup_prices"
 REGIONS_TABLE = "heliox_rollup_price_regions"
 FIGURES = (
@@ -147,10 +147,6 @@ def _drop_timeline() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _hours(seconds: Decimal) -> Decimal:
-    return (Decimal(seconds) / SECONDS_PER_HOUR).quantize(HOURS, rounding=ROUND_HALF_UP)
-
-
 def _day_rows(
     day: date, now: datetime, earliest_start: datetime, timeline: list[PriceSegment]
 ) -> list[ModelUsageSnapshot]:
@@ -181,10 +177,10 @@ def _day_rows(
             provider=provider,
             gpu_type=gpu_type,
             model_name=model,
-            gpu_hours=_hours(gpu_seconds),
+            gpu_hours=to_hours(gpu_seconds),
             estimated_cost_usd=to_cents(money[(team_id, provider, gpu_type, model)]),
             job_count=jobs,
-            unpriced_gpu_hours=_hours(unpriced_seconds),
+            unpriced_gpu_hours=to_hours(unpriced_seconds),
             unpriced_job_count=unpriced_jobs,
         )
         for (team_id, provider, gpu_type, model), (jobs, gpu_seconds, unpriced_jobs, unpriced_seconds) in sorted(
