@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from heliox.models import BaseModel
 from heliox.units import SECONDS_PER_HOUR, to_hours
+from jobs.querysets import JobQuerySet
 from teams.models import Team
 
 
@@ -96,6 +97,8 @@ class Job(BaseModel):
         max_length=128, null=True, blank=True, db_comment="Scheduler's job id; unique per provider; null if unknown."
     )
     metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form labels from the scheduler.")
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start_time"]

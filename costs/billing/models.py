@@ -3,6 +3,7 @@
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from costs.billing.querysets import BillQuerySet
 from heliox.models import BaseModel
 from jobs.models import Provider, gpu_type_validator
 
@@ -38,6 +39,8 @@ class CostSnapshot(BaseModel):
         editable=False,
         db_comment="Idle when idle is shared across teams: the whole bill if no job ran, else 0 (derived).",
     )
+
+    objects = BillQuerySet.as_manager()
 
     class Meta:
         ordering = ["-date", "provider", "gpu_type"]

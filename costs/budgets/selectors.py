@@ -55,7 +55,8 @@ def _spend(windows: dict[tuple[date, date], set]) -> dict[tuple, dict]:
     result = {}
     for (start, end), teams in windows.items():
         rows = (
-            UsageSnapshot.objects.filter(team_id__in=teams, date__gte=start, date__lt=end)
+            UsageSnapshot.objects.between(start, end)
+            .for_teams(teams)
             .values("team_id")
             .annotate(total=Sum("allocated_usd"))
             .order_by()

@@ -63,7 +63,7 @@ def _summary(currency: str, **kwargs):
 def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: datetime, currency: str) -> dict:
     """The cards: spend, LLM spend, bill, idle and its share, GPU-hours, running jobs, unpriced usage, budgets."""
     billed, idle = _money(totals["billed_usd"]), _money(totals["idle_usd"])
-    unpriced = UsageSnapshot.objects.filter(date__gte=start, date__lt=end, unpriced_job_count__gt=0)
+    unpriced = UsageSnapshot.objects.between(start, end).unpriced()
     return {
         "spend": totals["allocated_usd"] + idle,
         "llm": llm_totals["llm_usd"],
@@ -74,7 +74,7 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
         "gpu_hours": totals["gpu_hours"],
         "idle": idle,
         "idle_share": (idle / billed * 100).quantize(Decimal("0.1")) if billed else None,
-        "running_jobs": Job.objects.filter(end_time__isnull=True, start_time__isnull=False).count(),
+        "running_jobs": Job.objects.running().count(),
         "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
         "unpriced_rows": unpriced.count(),
         "budgets": budget_statuses(budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()),

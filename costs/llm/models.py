@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from costs.llm.querysets import LlmUsageQuerySet
 from heliox.models import BaseModel
 from teams.models import Team
 
@@ -75,6 +76,8 @@ class LlmUsageSnapshot(BaseModel):
     output_tokens = models.BigIntegerField(db_comment="Output tokens.")
     cost_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Cost of the priced calls, USD.")
     unpriced_calls = models.PositiveIntegerField(default=0, db_comment="Calls with no price (not counted as $0).")
+
+    objects = LlmUsageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-date", "team__name", "provider", "model"]

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command, get_commands
 
 from costs.billing.tests.factories import CostSnapshotFactory
-from costs.budgets.models import Budget
+from costs.budgets.tests.factories import BudgetFactory
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import UsageSnapshot
 from jobs.tests.factories import JobFactory
@@ -121,7 +121,7 @@ def test_every_command_is_quiet_at_verbosity_0(name, org, tmp_path, capsys, monk
 
     monkeypatch.setenv("HELIOX_ADMIN_PASSWORD", "quiet-horse-battery")
     prices_refresh()  # instance types, so that the bill has GPU lines
-    Budget.objects.create(team=org["teams"]["nlp"], amount_usd=Decimal("10.00"))
+    BudgetFactory(team=org["teams"]["nlp"], amount_usd=Decimal("10.00"))
     get_user_model().objects.create_superuser("root", "root@example.com", "x")
     arguments = _inputs(tmp_path, org)[name]
 

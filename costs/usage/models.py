@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from costs.usage.querysets import UsageQuerySet
 from heliox.models import BaseModel
 from jobs.models import Provider, gpu_type_validator
 from teams.models import Team
@@ -68,6 +69,8 @@ class UsageSnapshot(UsageFigures):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="usage_snapshots", db_comment="Team.")
 
+    objects = UsageQuerySet.as_manager()
+
     class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type"]
         db_table_comment = "Daily rollup of job usage, estimated cost and bill share per team, provider and GPU type."
@@ -96,6 +99,8 @@ class ModelUsageSnapshot(UsageFigures):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_usage_snapshots", db_comment="Team.")
     model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
+
+    objects = UsageQuerySet.as_manager()
 
     class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type", "model_name"]

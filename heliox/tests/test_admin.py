@@ -17,6 +17,7 @@ from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.catalog.models import ModelPrice
 from costs.catalog.tests.factories import GpuPriceFactory, InstanceTypeFactory
 from costs.llm.models import LlmCall, LlmUsageSnapshot
+from costs.llm.tests.factories import LlmCallFactory
 from costs.usage.models import FxRate
 from costs.usage.tests.factories import UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
@@ -47,7 +48,7 @@ def one_of_each(db):
         effective_from=datetime(2025, 1, 1, tzinfo=UTC),
     )
     FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.2"), as_of=date(2025, 1, 1))
-    LlmCall.objects.create(team=team, provider="openai", model="gpt-4o", input_tokens=10, cost_picousd=25_000_000)
+    LlmCallFactory(team=team, input_tokens=10, output_tokens=None, cost_picousd=25_000_000)
     LlmUsageSnapshot.objects.create(date=date(2025, 3, 10), team=team, provider="openai", model="gpt-4o", calls=1,
                                     input_tokens=10, output_tokens=0, cost_usd=Decimal("0.00"))  # fmt: skip
     ImportRecord.objects.create(kind="jobs", file_name="x.csv", sha256="0" * 64, format="csv", status="succeeded")

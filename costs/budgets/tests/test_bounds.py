@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from costs.budgets.models import Budget, BudgetAlert
 from costs.budgets.selectors import budget_statuses
+from costs.budgets.tests.factories import BudgetFactory
 from costs.usage.tests.factories import UsageSnapshotFactory
 from heliox.testing import assert_rejected_by_database
 from teams.tests.factories import TeamFactory
@@ -24,7 +25,7 @@ def url(budget: Budget) -> str:
 
 @pytest.fixture
 def nlp_budget(org):
-    return Budget.objects.create(team=org["teams"]["nlp"], amount_usd=Decimal("100.00"))
+    return BudgetFactory(team=org["teams"]["nlp"], amount_usd=Decimal("100.00"))
 
 
 @pytest.mark.parametrize(

@@ -175,12 +175,8 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
     if query.kind == "llm":
         return {}
     allocated_field = "allocated_usd" if query.idle == SEPARATE else "allocated_shared_usd"
-    usage = (ModelUsageSnapshot if "model_name" in query.group_by else UsageSnapshot).objects.filter(
-        date__gte=query.start, date__lt=query.end
-    )
-    if query.team_ids is not None:
-        usage = usage.filter(team_id__in=query.team_ids)
-    usage = usage.annotate(**query.period)
+    model = ModelUsageSnapshot if "model_name" in query.group_by else UsageSnapshot
+    usage = model.objects.between(query.start, query.end).for_teams(query.team_ids).annotate(**query.period)
     sums = {
         "gpu_hours": hours_sum("gpu_hours"),
         "unpriced_gpu_hours": hours_sum("unpriced_gpu_hours"),
@@ -207,7 +203,7 @@ def _bills(query: _Spend) -> dict[tuple, dict]:
         return {}
     idle_field = "idle_usd" if query.idle == SEPARATE else "idle_shared_usd"
     bill_dims = query.bill_dims
-    found = CostSnapshot.objects.filter(date__gte=query.start, date__lt=query.end).order_by().annotate(**query.period)
+    found = CostSnapshot.objects.between(query.start, query.end).order_by().annotate(**query.period)
     sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
     if bill_dims:
         found = found.values(*bill_dims).annotate(**sums)
@@ -246,9 +242,7 @@ def _totals(rows: list[dict], bills: dict[tuple, dict], kind: str) -> dict:
 
 def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle) -> None:
     """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd."""
-    llm = LlmUsageSnapshot.objects.filter(date__gte=start, date__lt=end)
-    if team_ids is not None:
-        llm = llm.filter(team_id__in=team_ids)
+    llm = LlmUsageSnapshot.objects.between(start, end).for_teams(team_ids)
     if interval:
         llm = llm.annotate(period=Trunc("date", interval, output_field=DateField()))
     names = {"team": "team__name", "model_name": "model", "gpu_type": "gpu_type_none"}
@@ -297,9 +291,7 @@ def allocation_cells(
     _validate(start, end, (), idle)
     allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
     idle_field = "idle_usd" if idle == SEPARATE else "idle_shared_usd"
-    usage = UsageSnapshot.objects.filter(date__gte=start, date__lt=end)
-    if team_ids is not None:
-        usage = usage.filter(team_id__in=team_ids)
+    usage = UsageSnapshot.objects.between(start, end).for_teams(team_ids)
     teams_of: dict[tuple, list[dict]] = defaultdict(list)
     for row in usage.order_by("date", "provider", "gpu_type", "team__name").values(
         "date", "provider", "gpu_type", "team_id", "team__name", "gpu_hours", "estimated_cost_usd", allocated_field
@@ -317,7 +309,7 @@ def allocation_cells(
     if team_ids is None:
         bills = {
             (bill["date"], bill["provider"], bill["gpu_type"]): bill
-            for bill in CostSnapshot.objects.filter(date__gte=start, date__lt=end).values(
+            for bill in CostSnapshot.objects.between(start, end).values(
                 "date", "provider", "gpu_type", "cost_usd", idle_field
             )
         }

@@ -38,11 +38,8 @@ def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, 
         return 0
     if not group_by:
         return 1
-    usage = (ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot).objects.filter(
-        date__gte=start, date__lt=end
-    )
-    if team_ids is not None:
-        usage = usage.filter(team_id__in=team_ids)
+    model = ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot
+    usage = model.objects.between(start, end).for_teams(team_ids)
     dims = [{"team": "team__name"}.get(name, name) for name in group_by]
     return usage.order_by().values(*dims).distinct().count()
 

@@ -1,0 +1,5 @@
+from heliox.querysets import DailyQuerySet
+
+
+class BillQuerySet(DailyQuerySet):
+    """The daily bill: between(start, end)."""
