@@ -48,9 +48,13 @@ migration: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, the import contracts (.importlinter), module and function sizes, and types on the domain code.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python .ci/code_sizes.py
+	$(BIN)/mypy teams jobs costs
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -137,7 +137,7 @@ class JobAdmin(admin.ModelAdmin):
 
     def _finish(self, request, queryset, status: str) -> None:
         """The API's finish for each selected job (jobs.services.lifecycle): one rule for who may finish."""
-        days, finished, refused = AffectedDays(), 0, Counter()
+        days, finished, refused = AffectedDays(), 0, Counter[str]()
         for job in queryset.iterator(chunk_size=500):
             try:
                 job_finish(job=job, status=status, relabel_ended=True, days=days)
@@ -240,7 +240,7 @@ class TeamWithJobsAdmin(TeamAdmin):
 
     @admin.display(description="Jobs", ordering="_job_count")
     def job_count(self, team: Team) -> int:
-        return team._job_count or 0
+        return team._job_count or 0  # type: ignore[attr-defined]  # annotated in get_queryset
 
     @admin.display(description="")
     def jobs_link(self, team: Team) -> str:

@@ -80,7 +80,7 @@ def _words(name: str) -> tuple[list[str], int | None]:
     while words and words[0] in VENDORS:
         words.pop(0)
     memory = None
-    model = []
+    model: list[str] = []
     for word in words:
         if word in FORM_FACTORS:
             continue

@@ -27,7 +27,7 @@ class TeamAdmin(admin.ModelAdmin):
 
     @admin.display(description="Members", ordering="_member_count")
     def member_count(self, team: Team) -> int:
-        return team._member_count
+        return team._member_count  # type: ignore[attr-defined]  # annotated in get_queryset
 
     @admin.display(description="")
     def spend_link(self, team: Team) -> str:
@@ -58,7 +58,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username"]
     fields = ["user", "created", "expiry"]
-    readonly_fields = fields
+    readonly_fields = ["user", "created", "expiry"]
 
     def has_add_permission(self, request):
         return False

@@ -11,7 +11,9 @@ class Team(BaseModel):
 
     name = models.CharField(max_length=100, unique=True, db_comment="Team name, unique across the organisation.")
     description = models.TextField(blank=True, default="", db_comment="Free text: what the team works on.")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True)
+    members: models.ManyToManyField = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True
+    )
 
     class Meta:
         ordering = ["name"]

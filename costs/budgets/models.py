@@ -94,7 +94,7 @@ class Budget(BaseModel):
     Period = BudgetPeriod
 
     # The longest run-rate window of each period: its longest month or quarter, in days.
-    MAX_RUN_RATE_DAYS = {Period.MONTHLY: 31, Period.QUARTERLY: 92}
+    MAX_RUN_RATE_DAYS: dict[str, int] = {Period.MONTHLY: 31, Period.QUARTERLY: 92}
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="budgets", db_comment="Team budgeted.")
     amount_usd = models.DecimalField(

@@ -107,7 +107,8 @@ def budget_statuses(*, budgets: Iterable[Budget], as_of: date) -> list[BudgetSta
     """
     budgets = list(budgets)
     tomorrow = as_of + timedelta(days=1)
-    plans, windows = {}, defaultdict(set)
+    plans: dict[object, tuple[date, date, date] | str] = {}
+    windows: dict[tuple[date, date], set] = defaultdict(set)
     for budget in budgets:
         try:
             plans[budget.pk] = start, _, recent = _plan(budget, as_of)

@@ -137,12 +137,12 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
     if start >= now:
         return None
     hours = min(rng.lognormvariate(0, 0.9) * profile.mean_hours / 1.5, 96)
-    end = start + timedelta(seconds=max(300, int(hours * 3600)))
+    end: datetime | None = start + timedelta(seconds=max(300, int(hours * 3600)))
     roll = rng.random()
     status = JobStatus.SUCCEEDED if roll < 0.82 else JobStatus.FAILED if roll < 0.93 else JobStatus.CANCELLED
     if status != JobStatus.SUCCEEDED:
-        end = start + (end - start) * rng.uniform(0.05, 0.9)
-    if end > now:
+        end = start + (end - start) * rng.uniform(0.05, 0.9)  # type: ignore[operator]
+    if end > now:  # type: ignore[operator]
         status, end = JobStatus.RUNNING, None
     return Job(
         id=_uuid(rng),

@@ -69,7 +69,7 @@ class UsageSnapshot(UsageFigures):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="usage_snapshots", db_comment="Team.")
 
-    objects = UsageQuerySet.as_manager()
+    objects: UsageQuerySet = UsageQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type"]
@@ -100,7 +100,7 @@ class ModelUsageSnapshot(UsageFigures):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_usage_snapshots", db_comment="Team.")
     model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
 
-    objects = UsageQuerySet.as_manager()
+    objects: UsageQuerySet = UsageQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "provider", "gpu_type", "model_name"]

@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema_field
@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer
 from heliox.permissions import staff_can
-from jobs.models import Job, JobStatus, to_second
+from jobs.models import Job, JobStatus
 from teams.models import Team
 from teams.selectors import member_team_ids
 
@@ -50,7 +50,7 @@ class JobSerializer(ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         # DRF's unique-together validator is replaced by the check in validate(), which says less.
-        validators = []
+        validators: list = []
 
     def get_fields(self):
         fields = super().get_fields()
@@ -89,13 +89,13 @@ class JobSerializer(ModelSerializer):
         }
 
     def validate(self, attrs: dict) -> dict:
-        start = attrs.get("start_time", getattr(self.instance, "start_time", None))
-        end = attrs.get("end_time", getattr(self.instance, "end_time", None))
-        if start and end and to_second(end) < to_second(start):
+        start: datetime | None = attrs.get("start_time", getattr(self.instance, "start_time", None))
+        end: datetime | None = attrs.get("end_time", getattr(self.instance, "end_time", None))
+        if start and end and end.replace(microsecond=0) < start.replace(microsecond=0):
             raise serializers.ValidationError({"end_time": "Must not be before start_time."})
         if end and not start:
             raise serializers.ValidationError({"start_time": "Required when end_time is set."})
-        provider = attrs.get("provider", getattr(self.instance, "provider", None))
+        provider: str = attrs.get("provider", getattr(self.instance, "provider", ""))
         external_id = attrs.get("external_id", getattr(self.instance, "external_id", None))
         if external_id_taken(provider=provider, external_id=external_id, exclude_pk=getattr(self.instance, "pk", None)):
             raise serializers.ValidationError({"external_id": EXTERNAL_ID_TAKEN})

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 DayRanges = list[tuple[date, date]]
 # Called with [start, end) ranges of UTC days after a commit that changed jobs covering them.
-DAY_HANDLERS: list[Callable[[DayRanges], None]] = []
+DAY_HANDLERS: list[Callable[[DayRanges], object]] = []
 ONE_DAY = timedelta(days=1)
 # Commands and the upload form roll up this many days at once; more, and they print the `rollup` to run.
 MAX_INLINE_DAYS = 62

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -100,7 +101,7 @@ class RowParser:
         except (ZoneInfoNotFoundError, ValueError):
             raise InputError("unknown time zone", field="--timezone", value=options.timezone) from None
 
-    def fail(self, message: str, line: int, column: str, value: object = None):
+    def fail(self, message: str, line: int, column: str, value: object = None) -> NoReturn:
         raise InputError(message, path=self.path, line=line, field=column, value=value)
 
     def instant(self, value: str | None, line: int, column: str) -> datetime | None:
@@ -164,9 +165,9 @@ class RowParser:
             problem = text_problem(value)  # PostgreSQL text holds no NUL, UTF-8 no lone surrogate
             if problem:
                 self.fail(problem, row.line, name(column, column), value)
-        problem = json_problem(row.metadata) if row.metadata else None
-        if problem:
-            self.fail(problem[1], row.line, ".".join(filter(None, ("metadata", problem[0]))))
+        found = json_problem(row.metadata) if row.metadata else None
+        if found:
+            self.fail(found[1], row.line, ".".join(filter(None, ("metadata", found[0]))))
         if row.gpu_count > MAX_GPU_COUNT:
             self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, name("gpu_count", "gpu_count"), row.gpu_count)
         return row
@@ -174,10 +175,10 @@ class RowParser:
     def heliox(self, line: int, raw: dict) -> JobRow:
         """A row with Heliox's own columns (CSV or JSON). Hot path: a million calls per big file."""
 
-        values = {}
+        values: dict[str, str] = {}
         for column in TEXT_COLUMNS:  # each column read once: a million rows make this the hot loop
             value = raw.get(column)
-            values[column] = value.strip() if value.__class__ is str else ("" if value is None else str(value))
+            values[column] = value.strip() if value.__class__ is str else ("" if value is None else str(value))  # type: ignore[union-attr]
         text = values.__getitem__
         status = values["status"]
         for column in REQUIRED_COLUMNS:
@@ -261,10 +262,11 @@ class RowParser:
         metadata = {"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}}
         if tasks or len(counts) > 1:
             metadata["slurm"]["jobid"] = jobid
-        common = {"line": line, "team": raw[self.options.team_from].strip(), "model_name": raw["jobname"].strip()[:200],
-                  "provider": self.options.provider or Provider.ON_PREM, "region": raw["cluster"].strip(),
-                  "pricing": Pricing.ON_DEMAND, "start_time": start, "end_time": end, "status": status,
-                  "metadata": metadata}  # fmt: skip
+        common: dict[str, Any] = {
+            "line": line, "team": raw[self.options.team_from].strip(), "model_name": raw["jobname"].strip()[:200],
+            "provider": self.options.provider or Provider.ON_PREM, "region": raw["cluster"].strip(),
+            "pricing": Pricing.ON_DEMAND, "start_time": start, "end_time": end, "status": status, "metadata": metadata,
+        }  # fmt: skip
         return [
             self.check(JobRow(**common, gpu_type=name, gpu_count=count, external_id=external_id))
             for task in tasks or [jobid]

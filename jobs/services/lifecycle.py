@@ -40,8 +40,10 @@ def job_finish(
         job.save(update_fields=["status", "updated_at"])  # its days are unchanged
         return job
     changed = job_days(job)  # a running job covers its days until now
-    end = to_second(end_time) if end_time else max(to_second(timezone.now()), job.start_time)
-    if end < job.start_time:
+    start = job.start_time
+    end = to_second(end_time or max(timezone.now(), start))
+    assert end is not None
+    if end < start:
         raise InputError("Must not be before the job's start_time.", field="end_time", value=end.isoformat())
     job.end_time, job.status = end, status
     job.save(update_fields=["end_time", "status", "updated_at"])

@@ -106,12 +106,12 @@ def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = 
         raise
     except IntegrityError:
         # Another import (of another file) wrote the same new team or job at the same moment.
-        error = InputError(
+        clash = InputError(
             "another import wrote the same rows at the same time and this one was rolled back; run it again",
             path=str(path),
         )
-        _log_failure(record, str(error), started)
-        raise error from None
+        _log_failure(record, str(clash), started)
+        raise clash from None
     if dry_run:
         record.status = ImportRecord.Status.DRY_RUN
         record.save()

@@ -84,7 +84,7 @@ def gres_gpus(alloctres: str) -> Gpus:
     `gres/gpu=1,gres/gpu:nvidia_h200=1` is one H200; `gres/gpu:a100=1,gres/gpu:v100=1` is one
     of each; `gres/gpu=4,gres/gpu:a100=2` leaves 2 GPUs of no stated type.
     """
-    total, typed = 0, {}
+    total, typed = 0, dict[str, int]()
     for match in GRES_GPU.finditer(alloctres):
         count = int(match["count"])
         if match["type"]:

@@ -38,12 +38,12 @@ def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, 
     Adds to `days` the days each job covers now and, when its interval changes, covered before.
     """
     latest = {(row.provider, row.external_id): row for row in batch}  # last line wins
-    existing = {}
+    existing: dict[tuple, dict] = {}
     for provider in {key[0] for key in latest}:
         ids = [key[1] for key in latest if key[0] == provider]
-        for job in Job.objects.filter(provider=provider, external_id__in=ids).values("provider", "external_id",
+        for stored_job in Job.objects.filter(provider=provider, external_id__in=ids).values("provider", "external_id",
                                                                                      *UPDATE_FIELDS):  # fmt: skip
-            existing[(job["provider"], job["external_id"])] = job
+            existing[(stored_job["provider"], stored_job["external_id"])] = stored_job
     changed = []
     for key, row in latest.items():
         job = Job(team_id=team_id(row), **{name: getattr(row, name) for name in (

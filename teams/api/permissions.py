@@ -2,13 +2,14 @@
 
 from django.db.models import QuerySet
 from rest_framework import permissions
+from rest_framework.generics import GenericAPIView
 
 from heliox.permissions import permission_for, staff_can
 from teams.models import Membership
 from teams.selectors import member_team_ids
 
 
-class TeamScopedMixin:
+class TeamScopedMixin(GenericAPIView):
     """Scopes every queryset to the user's teams; the one place where that rule lives.
 
     `team_field` is the lookup from the model to its team ("team", or "pk" for Team

@@ -117,7 +117,7 @@ def _value(row: dict, column: str) -> str:
 
 def _decimal(row: dict, column: str, path: str, line: int) -> Decimal:
     """A money or quantity column: empty (or a NULL literal) is 0; credits are negative."""
-    return parse_decimal(_value(row, column), path=path, line=line, field=column, default=ZERO)
+    return parse_decimal(_value(row, column), path=path, line=line, field=column, default=ZERO)  # type: ignore[return-value]
 
 
 def _day(row: dict, path: str, line: int) -> date:
@@ -192,7 +192,7 @@ def billing_parse(path: Path, counts: BillingCounts, progress=None) -> None:
                              field="BillingCurrency", value=currency)  # fmt: skip
         cost = _decimal(row, "BilledCost", name, line)
         day = _day(row, name, line)
-        provider = PROVIDERS.get(_value(row, provider_column).lower())
+        provider = PROVIDERS.get(_value(row, provider_column).lower())  # type: ignore[arg-type]  # checked above
         if provider is None:
             counts.skipped += 1
             continue

@@ -29,7 +29,8 @@ class BudgetCheck:
 
 
 def _due(status: BudgetStatus) -> list[tuple[str, int]]:
-    due = [(BudgetAlert.Kind.THRESHOLD, t) for t in status.crossed]
+    assert status.projected is not None  # a valid budget's figures
+    due: list[tuple[str, int]] = [(BudgetAlert.Kind.THRESHOLD, t) for t in status.crossed]
     if status.status != EXCEEDED and status.projected > status.budget.amount_usd:
         due.append((BudgetAlert.Kind.PROJECTED, 100))
     return due
@@ -37,6 +38,8 @@ def _due(status: BudgetStatus) -> list[tuple[str, int]]:
 
 def alert_message(status: BudgetStatus, kind: str, threshold: int) -> str:
     budget = status.budget
+    assert status.period_start is not None  # a valid budget's figures
+    assert status.period_end is not None
     period = f"{status.period_start:%B %Y}" if budget.period == Budget.Period.MONTHLY else (
         f"Q{(status.period_start.month - 1) // 3 + 1} {status.period_start.year}")  # fmt: skip
     head = (
@@ -52,6 +55,7 @@ def alert_message(status: BudgetStatus, kind: str, threshold: int) -> str:
 
 
 def _claim(status: BudgetStatus, kind: str, threshold: int, channel: str, target: str) -> BudgetAlert | None:
+    assert status.spent is not None
     """Take the alert for sending, or None if it was sent already or another run is sending it."""
     key = {"budget": status.budget, "period_start": status.period_start, "kind": kind, "threshold": threshold,
            "channel": channel, "target": target}  # fmt: skip

@@ -16,7 +16,7 @@ from costs.catalog.selectors import catalog_age
 from costs.catalog.services.effective_dated import apply_effective_dated
 from heliox.errors import InputError
 from heliox.reading import CsvReader, csv_header
-from heliox.validation import REQUIRED, parse_decimal
+from heliox.validation import parse_decimal
 from jobs.models import Pricing, Provider, gpu_type_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -87,9 +87,12 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
         yield reader.line_num, row
 
 
-def _decimal(value: str, *, path: Path, line: int, column: str, allow_empty: bool = False) -> Decimal | None:
-    default = None if allow_empty else REQUIRED
-    return parse_decimal(value, path=str(path), line=line, field=column, default=default, non_negative=True)
+def _decimal(value: str, *, path: Path, line: int, column: str) -> Decimal:
+    return parse_decimal(value, path=str(path), line=line, field=column, non_negative=True)  # type: ignore[return-value]
+
+
+def _optional_decimal(value: str, *, path: Path, line: int, column: str) -> Decimal | None:
+    return parse_decimal(value, path=str(path), line=line, field=column, default=None, non_negative=True)
 
 
 def _choice(value: str, choices: list[str], *, path: Path, line: int, column: str) -> str:
@@ -146,7 +149,7 @@ def parse_heliox(path: Path) -> Catalog:
             count = _decimal(row["gpu_count"], path=path, line=line, column="gpu_count")
             if count != int(count) or count < 1:
                 raise InputError("must be a whole number >= 1", path=str(path), line=line, field="gpu_count")
-            vcpus = _decimal(row.get("vcpus", ""), path=path, line=line, column="vcpus", allow_empty=True)
+            vcpus = _optional_decimal(row.get("vcpus", ""), path=path, line=line, column="vcpus")
             catalog.instance_types.append(
                 InstanceRow(
                     provider=_choice(row["provider"], Provider.values, path=path, line=line, column="provider"),
@@ -154,9 +157,7 @@ def parse_heliox(path: Path) -> Catalog:
                     gpu_type=_gpu_type(row["gpu_type"], path=path, line=line, column="gpu_type"),
                     gpu_count=int(count),
                     vcpus=int(vcpus) if vcpus is not None else None,
-                    memory_gib=_decimal(
-                        row.get("memory_gib", ""), path=path, line=line, column="memory_gib", allow_empty=True
-                    ),
+                    memory_gib=_optional_decimal(row.get("memory_gib", ""), path=path, line=line, column="memory_gib"),
                 )
             )
     else:

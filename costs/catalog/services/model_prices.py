@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import overload
 
 from django.conf import settings
 from django.db import transaction
@@ -53,13 +54,21 @@ def _number(value, *, path: str, line: int | None, field: str, optional: bool = 
     return parse_decimal(value, path=path, line=line, field=field, key=key, default=default, non_negative=True)
 
 
+def _price(value, *, path: str, line: int | None, field: str) -> Decimal:
+    return _number(value, path=path, line=line, field=field)  # type: ignore[return-value]  # required: never None
+
+
+@overload
+def per_million(value: Decimal) -> Decimal: ...
+@overload
+def per_million(value: None) -> None: ...
 def per_million(value: Decimal | None) -> Decimal | None:
     """The catalog keeps USD per 1M tokens to 6 decimals, rounded half-up (token x price is exact in pico-USD)."""
     return None if value is None else value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
-    name, rows = str(path), []
+    name, rows = str(path), list[ModelPriceRow]()
     reader = CsvReader(path)  # bounded lines, fields and header; plain or gzip
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -77,10 +86,10 @@ def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
             raise InputError("provider and model are required", path=name, line=line, field="model")
         rows.append(ModelPriceRow(
             provider=row["provider"].strip(), model=row["model"].strip(),
-            input_usd_per_mtok=per_million(_number(row["input_usd_per_mtok"], path=name, line=line,
-                                                   field="input_usd_per_mtok")),
-            output_usd_per_mtok=per_million(_number(row["output_usd_per_mtok"], path=name, line=line,
-                                                    field="output_usd_per_mtok")),
+            input_usd_per_mtok=per_million(_price(row["input_usd_per_mtok"], path=name, line=line,
+                                                  field="input_usd_per_mtok")),
+            output_usd_per_mtok=per_million(_price(row["output_usd_per_mtok"], path=name, line=line,
+                                                   field="output_usd_per_mtok")),
             cached_input_usd_per_mtok=per_million(_number(row.get("cached_input_usd_per_mtok"), path=name,
                                                           line=line, field="cached_input_usd_per_mtok",
                                                           optional=True)),
@@ -93,8 +102,8 @@ def parse_heliox_models(path: Path) -> list[ModelPriceRow]:
 # Modes without output tokens: an entry with an input price alone is complete (output costs 0).
 NO_OUTPUT_MODES = frozenset({"embedding", "rerank", "moderation"})
 ALIAS_HOPS = 5
-MODEL_LENGTH = ModelPrice._meta.get_field("model").max_length
-PROVIDER_LENGTH = ModelPrice._meta.get_field("provider").max_length
+MODEL_LENGTH: int = ModelPrice._meta.get_field("model").max_length  # type: ignore[union-attr,assignment]
+PROVIDER_LENGTH: int = ModelPrice._meta.get_field("provider").max_length  # type: ignore[union-attr,assignment]
 PER_TOKEN = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
 
 
@@ -117,8 +126,8 @@ def _resolve_alias(data: dict, key: str, spec) -> tuple[str, object]:
 
 def _litellm_row(path: Path, key: str, source_key: str, spec: dict) -> tuple[ModelPriceRow | None, str]:
     """One entry as a row under Heliox's provider and model name, or None and why it is not loaded."""
-    where = {"path": str(path), "line": None, "key": source_key, "optional": True}
-    per_token = {name: _number(spec.get(name), **where, field=name) for name in PER_TOKEN}
+    per_token = {name: _number(spec.get(name), path=str(path), line=None, key=source_key, optional=True, field=name)
+                 for name in PER_TOKEN}  # fmt: skip
     mode = str(spec.get("mode") or "chat")
     price_in, price_out = per_token["input_cost_per_token"], per_token["output_cost_per_token"]
     if price_in is not None and price_out is None and mode in NO_OUTPUT_MODES:
@@ -150,7 +159,9 @@ def parse_litellm(path: Path) -> ParsedModels:
     are counted in `skipped`; an alias takes the prices of the entry it names.
     """
     name = str(path)
-    data = {}  # aliases name other entries, so the catalog is held whole: bounded in entries and bytes
+    data: dict[
+        str, object
+    ] = {}  # aliases name other entries, so the catalog is held whole: bounded in entries and bytes
     for key, entry in json_object_items(path, max_bytes=MAX_JSON_CATALOG_BYTES):
         if len(data) == MAX_CATALOG_ROWS:
             raise InputError(f"more than {MAX_CATALOG_ROWS:,} entries: not a price catalog", path=name)

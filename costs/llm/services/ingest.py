@@ -4,6 +4,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, NoReturn
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -44,7 +45,7 @@ class CallValidator:
         self.teams = {str(pk): pk for pk in Team.objects.values_list("pk", flat=True)}
         self.teams.update(dict(Team.objects.values_list("name", "pk")))
 
-    def fail(self, index: int, field: str, message: str, value=None):
+    def fail(self, index: int, field: str, message: str, value=None) -> NoReturn:
         if self.path:
             raise InputError(message, path=self.path, line=index, field=field, value=value)
         raise InputError(f"{self.where} {index}, {field}: {message}" + (f" (got {value!r})" if value is not None
@@ -56,7 +57,7 @@ class CallValidator:
         team = self.teams.get(str(raw.get("team", "")))
         if team is None or (self.allowed is not None and team not in self.allowed):
             self.fail(index, "team", "unknown team (or not one of yours)", raw.get("team"))
-        values = {}
+        values: dict[str, Any] = {}
         for field, limit in TEXT_FIELDS.items():
             value = raw.get(field, "")
             if not isinstance(value, str) or len(value) > limit:
@@ -78,9 +79,10 @@ class CallValidator:
         problem = json_problem(metadata)
         if problem:
             self.fail(index, ".".join(filter(None, ("metadata", problem[0]))), problem[1])
+        assert team is not None
         call = LlmCall(team_id=team, created_at=self.instant(index, raw.get("created_at")), metadata=metadata,
                        **values)  # fmt: skip
-        call.source_index = index  # where it came from, for errors found when it is priced
+        call.source_index = index  # type: ignore[attr-defined]  # where it came from, for errors found when priced
         return call
 
     def instant(self, index: int, created) -> datetime:

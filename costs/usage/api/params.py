@@ -1,6 +1,6 @@
 """The query parameters of the aggregate endpoints (and the dashboard's range): validated, with defaults."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -46,11 +46,10 @@ class RangeParams(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict) -> dict:
-        start, end = attrs.get("start"), attrs.get("end")
-        if start is None and end is None:
-            start = month_start(timezone.now().date())
+        start: date | None = attrs.get("start")
+        end: date | None = attrs.get("end")
         if start is None:
-            start = month_start(end - timedelta(days=1))
+            start = month_start(end - timedelta(days=1) if end is not None else timezone.now().date())
         if end is None:
             end = add_months(month_start(start), 1)
         if start >= end:

@@ -7,6 +7,7 @@ series adds up to the summary of the same range.
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from costs.billing.allocation import SEPARATE
@@ -73,11 +74,11 @@ def spend_timeseries(
     `max_points`, raises TooManyPoints before building more points than that (periods x
     groups), counting the groups first so that a large request costs one COUNT.
     """
-    arguments = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
+    arguments: dict[str, Any] = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
                  "interval": interval, "kind": kind}  # fmt: skip
     if max_points is not None:
         _refuse_too_many_points(max_points=max_points, **arguments)
-    used = []
+    used: list = []
     if currency == "USD":
         report = spend_summary(**arguments)
     else:

@@ -29,8 +29,8 @@ def allocation_apply(
     for row in team_rows:
         cells[(row.provider, row.gpu_type)].append(row)
     models_of: dict[tuple, list[ModelUsageSnapshot]] = defaultdict(list)
-    for row in model_rows:
-        models_of[(row.team_id, row.provider, row.gpu_type)].append(row)
+    for child in model_rows:
+        models_of[(child.team_id, child.provider, child.gpu_type)].append(child)
 
     for cell in sorted(set(cells) | set(bills)):
         rows = cells.get(cell, [])

@@ -217,7 +217,7 @@ def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: lis
         model.objects.filter(pk__in=stale).delete()
         if rows:
             model.objects.bulk_create(
-                rows,
+                rows,  # type: ignore[arg-type]  # each model with its own rows
                 update_conflicts=True,
                 unique_fields=key_fields,
                 update_fields=[*FIGURES, "updated_at"],
@@ -272,10 +272,10 @@ def usage_rollup(
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
                 llm_rows = llm_rollup_day(day=day)
-                for row in llm_rows:
-                    summary.llm_calls += row.calls
-                    summary.llm_usd += row.cost_usd
-                    summary.llm_unpriced_calls += row.unpriced_calls
+                for llm_row in llm_rows:
+                    summary.llm_calls += llm_row.calls
+                    summary.llm_usd += llm_row.cost_usd
+                    summary.llm_unpriced_calls += llm_row.unpriced_calls
                 summary.days += 1
                 summary.rows += len(team_rows)
                 for row in team_rows:
