@@ -7,6 +7,7 @@ from rest_framework import serializers
 from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer
 from heliox.permissions import staff_can
 from jobs.models import Job, JobStatus
+from jobs.selectors import external_id_taken
 from teams.models import Team
 from teams.selectors import member_team_ids
 
@@ -16,13 +17,6 @@ EXTERNAL_ID_TAKEN = (
     "This provider already has a job with this external_id. Scheduler ids must be unique per provider: "
     "use another external_id, or leave it empty."
 )
-
-
-def external_id_taken(*, provider: str, external_id: str | None, exclude_pk=None) -> bool:
-    """Whether another job holds (provider, external_id); an empty id never clashes."""
-    if not external_id:
-        return False
-    return Job.objects.filter(provider=provider, external_id=external_id).exclude(pk=exclude_pk).exists()
 
 
 def iso(moment) -> str | None:
