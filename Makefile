@@ -54,7 +54,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python .ci/code_sizes.py
-	$(BIN)/mypy teams jobs costs
+	$(BIN)/mypy teams jobs costs ops
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -98,6 +98,7 @@ def _inputs(tmp_path, org) -> dict[str, list[str]]:
         "import_billing": [str(FOCUS), "--no-progress"],
         "import_jobs": [str(jobs), "--format", "csv", "--no-progress"],
         "import_llm_calls": [str(calls)],
+        "prune_task_runs": ["--days", "0"],
         "refresh_model_prices": [],
         "refresh_prices": [],
         "report": ["--start", "2025-03-10", "--end", "2025-03-11"],
@@ -108,7 +109,7 @@ def _inputs(tmp_path, org) -> dict[str, list[str]]:
 
 
 def heliox_commands() -> list[str]:
-    return sorted(name for name, app in get_commands().items() if app in ("teams", "jobs", "costs"))
+    return sorted(name for name, app in get_commands().items() if app in ("ops", "teams", "jobs", "costs"))
 
 
 def test_the_quiet_test_covers_every_command(tmp_path):

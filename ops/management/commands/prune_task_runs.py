@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from heliox.commands import HelioxCommand
 from ops.services import task_runs_prune
 
 
-class Command(BaseCommand):
+class Command(HelioxCommand):
     help = "Delete task-run log rows older than TASK_RUN_RETENTION_DAYS (beat runs this daily; cron without workers)."
 
     def add_arguments(self, parser):
@@ -15,9 +16,6 @@ class Command(BaseCommand):
         if days is not None and days < 0:
             raise CommandError(f"--days must be 0 or more, not {days}")
         outcome = task_runs_prune(retention_days=days)
-        if options["verbosity"] >= 1:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Deleted {outcome['deleted']} task runs; marked {outcome['lost']} lost runs failed."
-                )
-            )
+        self.say(
+            self.style.SUCCESS(f"Deleted {outcome['deleted']} task runs; marked {outcome['lost']} lost runs failed.")
+        )
