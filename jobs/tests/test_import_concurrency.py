@@ -7,7 +7,7 @@ import pytest
 
 from heliox.testing import run_concurrently
 from jobs.models import ImportRecord, Job
-from jobs.services import imports
+from jobs.services import write_postgres
 from jobs.services.imports import JobImportOptions, jobs_import
 from teams.models import Team
 from teams.tests.factories import TeamFactory
@@ -23,7 +23,7 @@ def _import_twice_at_once(path, monkeypatch, second_path=None) -> list[Exception
     """Run A creates the file's teams and dawdles in its transaction; run B starts meanwhile."""
     inside = threading.Event()
     first = threading.Lock()
-    original = imports._create_teams_postgres
+    original = write_postgres._create_teams_postgres
 
     def slow_teams(*args, **kwargs):
         original(*args, **kwargs)
@@ -31,7 +31,7 @@ def _import_twice_at_once(path, monkeypatch, second_path=None) -> list[Exception
             inside.set()
             time.sleep(1.5)
 
-    monkeypatch.setattr(imports, "_create_teams_postgres", slow_teams)
+    monkeypatch.setattr(write_postgres, "_create_teams_postgres", slow_teams)
     starts = iter(["A", "B"])
     order = threading.Lock()
 
