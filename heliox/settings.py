@@ -327,6 +327,15 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"GPU_TYPE_MAP: {error}") from None
 
+# Cost labels: the keys the rollup keeps daily figures for (group_by=label:<key>), and the Slurm
+# (sacct) fields that imports turn into `slurm.<field>` labels.
+HELIOX_COST_LABELS = env.list("HELIOX_COST_LABELS", default=["project", "user", "cost_center"])
+HELIOX_SLURM_LABELS = env.list("HELIOX_SLURM_LABELS", default=["user", "partition", "qos", "jobname"])
+from jobs.labels import settings_problem  # noqa: E402  # like jobs.gpus above: pure functions, no models
+
+if settings_problem(HELIOX_COST_LABELS, HELIOX_SLURM_LABELS):
+    raise ImproperlyConfigured(settings_problem(HELIOX_COST_LABELS, HELIOX_SLURM_LABELS))
+
 # Price catalog: `refresh_prices --if-stale` does nothing while the catalog is younger.
 PRICE_STALENESS_SECONDS = env.int("PRICE_STALENESS_SECONDS", default=86_400)
 

@@ -132,7 +132,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="GPU-hours")
     def gpu_hours_column(self, job: Job) -> str:
-        hours = job.gpu_hours()
+        hours = job.held_gpu_hours()
         return "-" if hours is None else f"{hours:,}"
 
     def _finish(self, request, queryset, status: str) -> None:

@@ -3,12 +3,14 @@
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from heliox.models import BaseModel
 from heliox.units import SECONDS_PER_HOUR, to_hours
+from jobs.labels import label_problem
 from jobs.querysets import JobQuerySet
 from teams.models import Team
 
@@ -96,7 +98,27 @@ class Job(BaseModel):
     external_id = models.CharField(
         max_length=128, null=True, blank=True, db_comment="Scheduler's job id; unique per provider; null if unknown."
     )
-    metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form labels from the scheduler.")
+    metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form data from the scheduler.")
+    labels = models.JSONField(
+        default=dict, blank=True, db_comment="Cost labels: string keys and values (project, user, slurm.qos...)."
+    )
+    # Totals of the job's daily slices (costs.usage JobDaySlice), kept by the rollup for sorting.
+    gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
+        db_comment="GPU-hours over the rolled-up days; null until rolled up.",
+    )  # fmt: skip
+    estimated_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
+        db_comment="Catalog cost of the priced GPU-hours, USD; null until rolled up or when no hour is priced.",
+    )  # fmt: skip
+    allocated_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
+        db_comment="Share of the bill (idle kept apart), USD; null until rolled up or when no hour is priced.",
+    )  # fmt: skip
+    unpriced_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
+        db_comment="GPU-hours with no catalog price; null until rolled up.",
+    )  # fmt: skip
 
     objects = JobQuerySet.as_manager()
 
@@ -114,6 +136,10 @@ class Job(BaseModel):
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="jobs_job_status_valid"),
             models.CheckConstraint(condition=models.Q(pricing__in=Pricing.values), name="jobs_job_pricing_valid"),
             models.UniqueConstraint(fields=["provider", "external_id"], name="jobs_job_unique_provider_external_id"),
+            models.CheckConstraint(
+                condition=models.Q(estimated_usd__gte=0) | models.Q(estimated_usd__isnull=True),
+                name="jobs_job_estimated_non_negative",
+            ),
         ]
         indexes = [
             # Team job lists and "running jobs of team X" in the API and admin.
@@ -127,7 +153,16 @@ class Job(BaseModel):
             models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
             # Cursor pagination of /api/v1/jobs/ (newest first).
             models.Index(fields=["created_at"], name="jobs_job_created_at_idx"),
+            # Job lists sorted by cost (API ordering=-estimated_usd, the admin's column, top jobs).
+            models.Index(fields=["estimated_usd"], name="jobs_job_estimated_idx"),
+            models.Index(fields=["allocated_usd"], name="jobs_job_allocated_idx"),
+            models.Index(fields=["gpu_hours"], name="jobs_job_gpu_hours_idx"),
         ]
+
+    def clean(self) -> None:
+        found = label_problem(self.labels)
+        if found:
+            raise ValidationError({"labels": f"{found[0]}: {found[1]}"})
 
     def save(self, *args, **kwargs) -> None:
         self.start_time, self.end_time = to_second(self.start_time), to_second(self.end_time)
@@ -145,10 +180,10 @@ class Job(BaseModel):
         end = self.end_time or now or timezone.now()
         return Decimal((end - self.start_time).total_seconds()) / SECONDS_PER_HOUR
 
-    def gpu_hours(self, now: datetime | None = None) -> Decimal | None:
+    def held_gpu_hours(self, now: datetime | None = None) -> Decimal | None:
         """GPU-hours = gpu_count x whole seconds held (to `now` while running), to 4 decimals; None if not started.
 
-        The API and the admin show this figure; the rollup rounds its per-day sums the same way.
+        The API shows this live figure; the rollup keeps the per-day sums in the `gpu_hours` column.
         """
         if self.start_time is None:
             return None

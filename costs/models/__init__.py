@@ -17,7 +17,14 @@ from costs.budgets.models import (
 )
 from costs.catalog.models import GpuPrice, InstanceType, ModelPrice, PriceRefresh
 from costs.llm.models import PICO, IdempotencyKey, LlmCall, LlmUsageSnapshot
-from costs.usage.models import FxRate, ModelUsageSnapshot, UsageFigures, UsageSnapshot
+from costs.usage.models import (
+    FxRate,
+    JobDaySlice,
+    LabelUsageSnapshot,
+    ModelUsageSnapshot,
+    UsageFigures,
+    UsageSnapshot,
+)
 
 __all__ = [
     "PICO",
@@ -28,6 +35,8 @@ __all__ = [
     "GpuPrice",
     "IdempotencyKey",
     "InstanceType",
+    "JobDaySlice",
+    "LabelUsageSnapshot",
     "LlmCall",
     "LlmUsageSnapshot",
     "ModelPrice",

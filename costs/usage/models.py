@@ -7,7 +7,7 @@ from django.db import models
 
 from costs.usage.querysets import UsageQuerySet
 from heliox.models import BaseModel
-from jobs.models import Provider, gpu_type_validator
+from jobs.models import Job, Provider, gpu_type_validator
 from teams.models import Team
 
 
@@ -119,6 +119,93 @@ class ModelUsageSnapshot(UsageFigures):
 
     def __str__(self) -> str:
         return f"{self.date} {self.team} {self.model_name or '(unnamed)'} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class LabelUsageSnapshot(UsageFigures):
+    """The rollup by cost label: per UTC day, team, label key, label value, provider and GPU type.
+
+    Kept for the keys named by HELIOX_COST_LABELS; jobs without the key count under the
+    value "(unlabelled)", so that a key's rows of a team's day add up to its UsageSnapshot
+    rows exactly (they are sums of the job slices, which do).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="label_usage_snapshots", db_comment="Team.")
+    key = models.CharField(max_length=63, db_comment="Label key, e.g. project.")
+    value = models.CharField(max_length=200, db_comment="Label value; '(unlabelled)' for jobs without the key.")
+
+    objects: UsageQuerySet = UsageQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta(UsageFigures.Meta):
+        ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
+        db_table_comment = "Daily rollup of job usage per team and cost label value (HELIOX_COST_LABELS keys)."
+        constraints = [
+            *UsageFigures.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["date", "team", "key", "value", "provider", "gpu_type"], name="costs_labelusage_unique_key"
+            ),
+        ]
+        indexes = [
+            # group_by=label:<key> over a date range.
+            models.Index(fields=["key", "date"], name="costs_labelusage_key_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.key}={self.value} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class JobDaySlice(BaseModel):
+    """One job on one UTC day: what it used and cost, and its share of the bill.
+
+    Written by the rollup. Cents (and 0.0001 GPU-hours) are distributed over the
+    slices of a (day, team, provider, GPU type, model) by largest remainder, ties by
+    job id, so that they add up exactly to that ModelUsageSnapshot row.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="day_slices", db_comment="Job.")
+    date = models.DateField(db_comment="UTC day.")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="job_day_slices", db_index=False, db_comment="Team of the job."
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
+    gpu_type = models.CharField(max_length=32, db_comment="GPU model.")
+    model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")
+    gpu_hours = models.DecimalField(max_digits=14, decimal_places=4, db_comment="GPU-hours held on the day.")
+    estimated_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Catalog cost, USD.")
+    allocated_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, db_comment="Share of the bill, idle kept apart; the estimate with no bill."
+    )
+    allocated_shared_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, db_comment="Share of the bill, idle shared; the estimate with no bill."
+    )
+    unpriced_gpu_hours = models.DecimalField(max_digits=14, decimal_places=4, db_comment="GPU-hours with no price.")
+    price_usd_per_gpu_hour = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True,
+        db_comment="Catalog price used (the average when it changed within the day); null when unpriced.",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["job", "date"]
+        db_table_comment = "Each job's GPU-hours, estimated cost and bill share per UTC day (from the rollup)."
+        constraints = [
+            models.UniqueConstraint(fields=["job", "date"], name="costs_jobdayslice_unique_job_day"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    gpu_hours__gte=0,
+                    estimated_usd__gte=0,
+                    unpriced_gpu_hours__gte=0,
+                    allocated_usd__gte=0,
+                    allocated_shared_usd__gte=0,
+                ),
+                name="costs_jobdayslice_non_negative",
+            ),
+        ]
+        indexes = [
+            # The rollup replaces a day's slices; top jobs of a range.
+            models.Index(fields=["date", "team"], name="costs_jobslice_date_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} job {self.job_id}: {self.gpu_hours} GPU-h, ${self.estimated_usd}"
 
 
 class FxRate(BaseModel):

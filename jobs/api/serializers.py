@@ -57,7 +57,7 @@ class JobSerializer(ModelSerializer):
     @extend_schema_field(DECIMAL_STRING_OR_NULL)
     def get_gpu_hours(self, job: Job) -> str | None:
         """A decimal string like every other figure (the JSON encoder would turn a Decimal into a float)."""
-        hours = job.gpu_hours(now=self.context.get("now"))
+        hours = job.held_gpu_hours(now=self.context.get("now"))
         return None if hours is None else str(hours)
 
     def to_representation(self, job: Job) -> dict:

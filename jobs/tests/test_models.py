@@ -17,7 +17,7 @@ def test_database_rejects_end_before_start(db):
 
 
 def test_database_accepts_end_equal_to_start(db):
-    assert JobFactory(start_time=START, end_time=START).gpu_hours() == Decimal(0)
+    assert JobFactory(start_time=START, end_time=START).held_gpu_hours() == Decimal(0)
 
 
 def test_database_rejects_unknown_status(db):
@@ -47,9 +47,9 @@ def test_gpu_hours_of_finished_running_and_pending_jobs(db):
     running = JobFactory(gpu_count=2, start_time=START, end_time=None, status="running")
     pending = JobFactory(start_time=None, end_time=None, status="pending")
 
-    assert finished.gpu_hours() == Decimal(6)
-    assert running.gpu_hours(now=START + timedelta(hours=3)) == Decimal(6)
-    assert pending.gpu_hours() is None
+    assert finished.held_gpu_hours() == Decimal(6)
+    assert running.held_gpu_hours(now=START + timedelta(hours=3)) == Decimal(6)
+    assert pending.held_gpu_hours() is None
 
 
 def test_str_names_model_and_gpus(db):

@@ -10,10 +10,12 @@ from collections.abc import Iterable
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from costs.billing.allocation import SEPARATE, SHARE, allocate_cell, split_within
 from costs.billing.models import CostSnapshot
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
+from costs.usage.services.job_costs import create_job_table, drop_job_tables, job_slices_reallocate, job_totals_update
 
 
 def allocation_apply(
@@ -62,12 +64,22 @@ def allocation_apply(
 
 
 def allocation_refresh(*, days: Iterable[date]) -> None:
-    """Recompute and store the allocation of stored rollups for `days` (after the bill changed)."""
+    """Recompute and store the allocation of stored rollups for `days` (after the bill changed).
+
+    The job slices, label rows and job totals of those days follow.
+    """
     fields = ["allocated_usd", "allocated_shared_usd"]
+    now = timezone.now()
     with transaction.atomic():
-        for day in sorted(set(days)):
-            team_rows = list(UsageSnapshot.objects.filter(date=day))
-            model_rows = list(ModelUsageSnapshot.objects.filter(date=day))
-            allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
-            UsageSnapshot.objects.bulk_update(team_rows, fields, batch_size=1000)
-            ModelUsageSnapshot.objects.bulk_update(model_rows, fields, batch_size=1000)
+        create_job_table()
+        try:
+            for day in sorted(set(days)):
+                team_rows = list(UsageSnapshot.objects.filter(date=day))
+                model_rows = list(ModelUsageSnapshot.objects.filter(date=day))
+                allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
+                UsageSnapshot.objects.bulk_update(team_rows, fields, batch_size=1000)
+                ModelUsageSnapshot.objects.bulk_update(model_rows, fields, batch_size=1000)
+                job_slices_reallocate(day=day, now=now)
+            job_totals_update()
+        finally:
+            drop_job_tables()

@@ -9,7 +9,6 @@ over jobs, so memory does not grow with the number of jobs.
 """
 
 import zlib
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,6 +25,14 @@ from costs.catalog.selectors import PriceSegment, price_timeline
 from costs.llm.services.rollup import llm_rollup_day
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_apply
+from costs.usage.services.job_costs import (
+    JOBS_TABLE,
+    clear_job_table,
+    create_job_table,
+    drop_job_tables,
+    job_costs_day,
+    job_totals_update,
+)
 from heliox.dates import utc_day_bounds
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.models import Job
@@ -59,6 +66,7 @@ class RollupSummary:
     llm_calls: int = 0
     llm_usd: Decimal = ZERO
     llm_unpriced_calls: int = 0
+    jobs_updated: int = 0
 
 
 def _sql_dialect() -> dict[str, str]:
@@ -74,7 +82,8 @@ def _sql_dialect() -> dict[str, str]:
     return {"greatest": "MAX", "least": "MIN", "secs": "(strftime('%%s', {b}) - strftime('%%s', {a}))", "ts": "TEXT"}
 
 
-def _rollup_sql() -> str:
+def _job_day_sql() -> str:
+    """One row per job of the day in the temporary job table: exact GPU-seconds and cost units (job_costs)."""
     d = _sql_dialect()
 
     def secs(a: str, b: str) -> str:
@@ -91,7 +100,7 @@ WITH slices AS (
 ),
 live AS (SELECT * FROM slices WHERE e > s),
 priced AS (
-    SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count, t.tid,
+    SELECT l.job_id, t.price_e4,
            {secs(f"{d['greatest']}(l.s, t.valid_from)", f"{d['least']}(l.e, t.valid_to)")} AS seconds
     FROM live l
     LEFT JOIN {REGIONS_TABLE} r
@@ -100,19 +109,23 @@ priced AS (
       ON t.provider = l.provider AND t.gpu_type = l.gpu_type AND t.pricing = l.pricing
      AND t.region = COALESCE(r.region, '') AND t.valid_from < l.e AND t.valid_to > l.s
 ),
-priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds FROM priced GROUP BY job_id),
-per_job AS (
-    SELECT l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count,
-           {secs("l.s", "l.e")} - COALESCE(p.seconds, 0) AS unpriced_seconds, {secs("l.s", "l.e")} AS seconds
-    FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
-)
-SELECT team_id, provider, gpu_type, model_name, NULL AS tid, COUNT(*) AS jobs, SUM(gpu_count * seconds),
-       SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(gpu_count * unpriced_seconds)
-FROM per_job GROUP BY team_id, provider, gpu_type, model_name
-UNION ALL
-SELECT team_id, provider, gpu_type, model_name, tid, NULL, SUM(gpu_count * seconds), NULL, NULL
-FROM priced GROUP BY team_id, provider, gpu_type, model_name, tid
+priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds, SUM(seconds * price_e4) AS units FROM priced GROUP BY job_id)
+INSERT INTO {JOBS_TABLE} (job_id, team_id, provider, gpu_type, model_name, gpu_seconds, unpriced_seconds,
+                          priced_seconds, cost_units)
+SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count * {secs("l.s", "l.e")},
+       l.gpu_count * ({secs("l.s", "l.e")} - COALESCE(p.seconds, 0)), l.gpu_count * COALESCE(p.seconds, 0),
+       l.gpu_count * COALESCE(p.units, 0)
+FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
 """
+
+
+GROUPS_SQL = f"""
+SELECT team_id, provider, gpu_type, model_name, COUNT(*), SUM(gpu_seconds),
+       SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(unpriced_seconds), SUM(cost_units)
+FROM {JOBS_TABLE} GROUP BY team_id, provider, gpu_type, model_name
+"""
+# Cost units per USD: GPU-seconds x price in 1/10,000 USD per GPU-hour.
+UNITS_PER_USD = SECONDS_PER_HOUR * 10_000
 
 
 def _load_timeline(timeline: list[PriceSegment]) -> None:
@@ -124,16 +137,25 @@ def _load_timeline(timeline: list[PriceSegment]) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {TIMELINE_TABLE} (tid INTEGER, provider VARCHAR(32), gpu_type VARCHAR(32), "
-            f"pricing VARCHAR(16), region VARCHAR(64), valid_from {ts}, valid_to {ts})"
+            f"pricing VARCHAR(16), region VARCHAR(64), valid_from {ts}, valid_to {ts}, price_e4 BIGINT)"
         )
         cursor.execute(
             f"CREATE TEMPORARY TABLE {REGIONS_TABLE} "
             "(provider VARCHAR(32), gpu_type VARCHAR(32), pricing VARCHAR(16), region VARCHAR(64))"
         )
         cursor.executemany(
-            f"INSERT INTO {TIMELINE_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO {TIMELINE_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (tid, s.provider, s.gpu_type, s.pricing, s.region, adapt(s.valid_from), adapt(s.valid_to))
+                (
+                    tid,
+                    s.provider,
+                    s.gpu_type,
+                    s.pricing,
+                    s.region,
+                    adapt(s.valid_from),
+                    adapt(s.valid_to),
+                    int(s.usd_per_gpu_hour * 10_000),
+                )
                 for tid, s in enumerate(timeline)
             ],
         )
@@ -147,9 +169,7 @@ def _drop_timeline() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _day_rows(
-    day: date, now: datetime, earliest_start: datetime, timeline: list[PriceSegment]
-) -> list[ModelUsageSnapshot]:
+def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelUsageSnapshot]:
     """The model-level rollup rows of one day (unsaved)."""
     day_start, day_end = utc_day_bounds(day)
     adapt = connection.ops.adapt_datetimefield_value
@@ -160,16 +180,16 @@ def _day_rows(
         "earliest_start": adapt(earliest_start),
     }
     usage: dict[tuple, list] = {}
-    money: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    money: dict[tuple, Decimal] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_rollup_sql(), params)
-        for team_id, provider, gpu_type, model, tid, jobs, gpu_seconds, unpriced_jobs, unpriced_seconds in cursor:
+        clear_job_table(cursor)
+        cursor.execute(_job_day_sql(), params)
+        cursor.execute(GROUPS_SQL)
+        for team_id, provider, gpu_type, model, jobs, gpu_seconds, unpriced_jobs, unpriced_seconds, cost in cursor:
             # SQLite returns UUIDs from raw SQL as 32-digit hex text; PostgreSQL as UUID.
             key = (UUID(str(team_id)), provider, gpu_type, model)
-            if tid is None:
-                usage[key] = [jobs, Decimal(gpu_seconds), unpriced_jobs, Decimal(unpriced_seconds)]
-            else:
-                money[key] += Decimal(gpu_seconds) * timeline[tid].usd_per_gpu_hour / SECONDS_PER_HOUR
+            usage[key] = [jobs, Decimal(gpu_seconds), unpriced_jobs, Decimal(unpriced_seconds)]
+            money[key] = Decimal(cost) / UNITS_PER_USD
     return [
         ModelUsageSnapshot(
             date=day,
@@ -232,6 +252,21 @@ def _lock_rollups() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"heliox-rollup")])
 
 
+def _count_day(summary: RollupSummary, team_rows: list[UsageSnapshot], llm_rows: list) -> None:
+    for llm_row in llm_rows:
+        summary.llm_calls += llm_row.calls
+        summary.llm_usd += llm_row.cost_usd
+        summary.llm_unpriced_calls += llm_row.unpriced_calls
+    summary.days += 1
+    summary.rows += len(team_rows)
+    for row in team_rows:
+        summary.jobs += row.job_count
+        summary.gpu_hours += row.gpu_hours
+        summary.estimated_usd += row.estimated_cost_usd
+        summary.unpriced_jobs += row.unpriced_job_count
+        summary.unpriced_gpu_hours += row.unpriced_gpu_hours
+
+
 def usage_rollup_ranges(ranges: list[tuple[date, date]]) -> list[RollupSummary]:
     """Roll up each [start, end) range of UTC days: what a change to jobs calls (jobs.services.changes)."""
     return [usage_rollup(start=start, end=end) for start, end in ranges]
@@ -243,12 +278,15 @@ def usage_rollup(
     end: date,
     now: datetime | None = None,
     progress: Callable[[date], None] | None = None,
+    job_costs: bool = True,
 ) -> RollupSummary:
     """(Re)build UsageSnapshot and ModelUsageSnapshot rows for the UTC days [start, end).
 
     Running jobs accrue up to `now` (default: the current instant). Re-running gives
     identical rows; days without jobs end up with no rows; the bill's allocation of
-    the days is recomputed. All or nothing: one transaction.
+    the days is recomputed. With `job_costs` (the default) each job's slices of the
+    days, the label rollup and the totals of the jobs concerned are rebuilt too (off
+    only to measure what they cost). All or nothing: one transaction.
     """
     if start >= end:
         raise ValueError(f"start ({start}) must be before end ({end})")
@@ -264,29 +302,23 @@ def usage_rollup(
     with transaction.atomic():
         _lock_rollups()
         _load_timeline(timeline)
+        create_job_table()
         try:
             day = start
             while day < end:
-                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest, timeline)
+                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest)
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
-                llm_rows = llm_rollup_day(day=day)
-                for llm_row in llm_rows:
-                    summary.llm_calls += llm_row.calls
-                    summary.llm_usd += llm_row.cost_usd
-                    summary.llm_unpriced_calls += llm_row.unpriced_calls
-                summary.days += 1
-                summary.rows += len(team_rows)
-                for row in team_rows:
-                    summary.jobs += row.job_count
-                    summary.gpu_hours += row.gpu_hours
-                    summary.estimated_usd += row.estimated_cost_usd
-                    summary.unpriced_jobs += row.unpriced_job_count
-                    summary.unpriced_gpu_hours += row.unpriced_gpu_hours
+                if job_costs:
+                    job_costs_day(day=day, now=now)
+                _count_day(summary, team_rows, llm_rollup_day(day=day))
                 if progress:
                     progress(day)
                 day += timedelta(days=1)
+            if job_costs:
+                summary.jobs_updated = job_totals_update()
         finally:
             _drop_timeline()
+            drop_job_tables()
     return summary

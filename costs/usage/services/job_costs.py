@@ -1,0 +1,256 @@
+"""Each job's cost per day (JobDaySlice), its totals on the job, and the rollup by cost label: all in SQL.
+
+The rollup first puts one row per job of the day into a temporary table with exact
+integer figures: GPU-seconds, unpriced GPU-seconds and cost in units of 1/36,000,000
+USD (GPU-seconds x the price in 1/10,000 USD). The day's ModelUsageSnapshot rows are
+rounded sums of these; here the same figures are rounded per job and the leftover
+cents (and 0.0001 GPU-hours) go, one each, to the jobs with the largest remainders
+(ties by job id), so that the slices of a (team, provider, GPU type, model) add up to
+that row exactly. Each row's two allocated figures are split the same way over its
+slices: by estimated cents (else GPU-hours) for idle kept apart, by GPU-hours (else
+cents) for idle shared, and equal to the estimate on a day with no bill.
+
+Window functions do the distribution; nothing goes through Python per job.
+"""
+
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import connection
+
+from costs.billing.models import CostSnapshot
+from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot
+from jobs.labels import UNLABELLED
+from jobs.models import Job
+
+JOBS_TABLE = "heliox_rollup_job_day"
+TOUCHED_TABLE = "heliox_rollup_touched_jobs"
+GROUP = "team_id, provider, gpu_type, model_name"
+SLICES, MODELS = JobDaySlice._meta.db_table, ModelUsageSnapshot._meta.db_table
+LABELS, BILLS, JOBS = LabelUsageSnapshot._meta.db_table, CostSnapshot._meta.db_table, Job._meta.db_table
+UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
+
+
+def postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def div(a: str, b: str) -> str:
+    """Integer division of non-negative whole numbers (numerics on PostgreSQL, integers on SQLite)."""
+    return f"DIV({a}, {b})" if postgres() else f"(({a}) / ({b}))"
+
+
+def mod(a: str, b: str) -> str:
+    return f"MOD({a}, {b})" if postgres() else f"(({a}) %% ({b}))"
+
+
+def units(column: str, scale: int) -> str:
+    """A stored decimal as a whole number of its smallest unit (cents: 100, 0.0001 GPU-hours: 10000)."""
+    return f"({column} * {scale})" if postgres() else f"CAST(ROUND({column} * {scale}) AS INTEGER)"
+
+
+def new_uuid() -> str:
+    return "gen_random_uuid()" if postgres() else "lower(hex(randomblob(16)))"
+
+
+def largest_remainder(floor: str, remainder: str, target: str, tie: str = "job_id") -> str:
+    """floor + 1 for the (target - sum of floors) rows of the group with the largest remainders."""
+    return (
+        f"{floor} + CASE WHEN ROW_NUMBER() OVER (PARTITION BY {GROUP} ORDER BY {remainder} DESC, {tie}) "
+        f"<= {target} - SUM({floor}) OVER (PARTITION BY {GROUP}) THEN 1 ELSE 0 END"
+    )
+
+
+def create_job_table() -> None:
+    """The temporary per-job table of a day (dropped by drop_job_tables)."""
+    number, uuid = ("NUMERIC", "UUID") if postgres() else ("INTEGER", "CHAR(32)")
+    with connection.cursor() as cursor:
+        for table in (JOBS_TABLE, TOUCHED_TABLE):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {JOBS_TABLE} (job_id {uuid}, team_id {uuid}, provider VARCHAR(32), "
+            f"gpu_type VARCHAR(32), model_name VARCHAR(200), gpu_seconds {number}, unpriced_seconds {number}, "
+            f"priced_seconds {number}, cost_units {number})"
+        )
+        cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (job_id {uuid})")
+
+
+def drop_job_tables() -> None:
+    with connection.cursor() as cursor:
+        for table in (JOBS_TABLE, TOUCHED_TABLE):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def clear_job_table(cursor) -> None:
+    cursor.execute(f"TRUNCATE {JOBS_TABLE}" if postgres() else f"DELETE FROM {JOBS_TABLE}")
+
+
+def _allocation_ctes() -> str:
+    """CTEs from `est` (job_id, the group, c = cents, h = 0.0001 GPU-hours, a_t, s_t, billed) to `final` (a, s)."""
+    return f"""
+sums AS (SELECT est.*, SUM(c) OVER (PARTITION BY {GROUP}) AS c_sum, SUM(h) OVER (PARTITION BY {GROUP}) AS h_sum
+         FROM est),
+shares AS (
+    SELECT sums.*, CASE WHEN c_sum > 0 THEN c ELSE h END AS a_w, CASE WHEN c_sum > 0 THEN c_sum ELSE h_sum END AS a_ws,
+           CASE WHEN h_sum > 0 THEN h ELSE c END AS s_w, CASE WHEN h_sum > 0 THEN h_sum ELSE c_sum END AS s_ws
+    FROM sums
+),
+floors AS (
+    SELECT shares.*,
+           CASE WHEN a_ws > 0 THEN {div("a_t * a_w", "a_ws")} ELSE 0 END AS a_f,
+           CASE WHEN a_ws > 0 THEN {mod("a_t * a_w", "a_ws")} ELSE 0 END AS a_r,
+           CASE WHEN s_ws > 0 THEN {div("s_t * s_w", "s_ws")} ELSE 0 END AS s_f,
+           CASE WHEN s_ws > 0 THEN {mod("s_t * s_w", "s_ws")} ELSE 0 END AS s_r
+    FROM shares
+),
+final AS (
+    SELECT floors.*,
+           CASE WHEN billed = 0 THEN c ELSE {largest_remainder("a_f", "a_r", "a_t")} END AS a,
+           CASE WHEN billed = 0 THEN c ELSE {largest_remainder("s_f", "s_r", "s_t")} END AS s
+    FROM floors
+)"""
+
+
+def _targets(alias: str) -> str:
+    """The day's model row (m) and bill (b) of the rows of `alias`: the figures the slices must add up to."""
+    return f"""
+    JOIN {MODELS} m ON m.date = %(day)s AND m.team_id = {alias}.team_id AND m.provider = {alias}.provider
+     AND m.gpu_type = {alias}.gpu_type AND m.model_name = {alias}.model_name
+    LEFT JOIN {BILLS} b ON b.date = %(day)s AND b.provider = {alias}.provider AND b.gpu_type = {alias}.gpu_type"""
+
+
+TARGET_COLUMNS = (
+    f"{units('m.allocated_usd', 100)} AS a_t, {units('m.allocated_shared_usd', 100)} AS s_t, "
+    "CASE WHEN b.id IS NULL THEN 0 ELSE 1 END AS billed"
+)
+
+
+def _insert_slices_sql() -> str:
+    return f"""
+WITH base AS (
+    SELECT t.job_id, t.team_id, t.provider, t.gpu_type, t.model_name, t.priced_seconds, t.cost_units,
+           {div("t.gpu_seconds * 25", "9")} AS h_f, {mod("t.gpu_seconds * 25", "9")} AS h_r,
+           {div("t.unpriced_seconds * 25", "9")} AS u_f, {mod("t.unpriced_seconds * 25", "9")} AS u_r,
+           {div("t.cost_units", str(UNITS_PER_CENT))} AS c_f, {mod("t.cost_units", str(UNITS_PER_CENT))} AS c_r,
+           {units("m.gpu_hours", 10000)} AS h_t, {units("m.unpriced_gpu_hours", 10000)} AS u_t,
+           {units("m.estimated_cost_usd", 100)} AS c_t, {TARGET_COLUMNS}
+    FROM {JOBS_TABLE} t {_targets("t")}
+),
+est AS (
+    SELECT base.*, {largest_remainder("h_f", "h_r", "h_t")} AS h, {largest_remainder("u_f", "u_r", "u_t")} AS u,
+           {largest_remainder("c_f", "c_r", "c_t")} AS c
+    FROM base
+),{_allocation_ctes()}
+INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
+                      estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour)
+SELECT {new_uuid()}, %(now)s, %(now)s, job_id, %(day)s, team_id, provider, gpu_type, model_name, h / 10000.0,
+       c / 100.0, a / 100.0, s / 100.0, u / 10000.0,
+       CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END
+FROM final"""
+
+
+def _reallocate_sql() -> str:
+    return f"""
+WITH est AS (
+    SELECT x.id, x.job_id, x.team_id, x.provider, x.gpu_type, x.model_name,
+           {units("x.estimated_usd", 100)} AS c, {units("x.gpu_hours", 10000)} AS h, {TARGET_COLUMNS}
+    FROM {SLICES} x {_targets("x")}
+    WHERE x.date = %(day)s
+),{_allocation_ctes()}
+UPDATE {SLICES} SET allocated_usd = final.a / 100.0, allocated_shared_usd = final.s / 100.0
+FROM final WHERE {SLICES}.id = final.id"""
+
+
+def _label_rollup_sql(keys: list[str]) -> str:
+    """The day's label rows as sums of its slices, one set per rolled-up key."""
+    key_rows = " UNION ALL ".join(
+        f"SELECT CAST(%(key{index})s AS VARCHAR(63)) AS label_key" for index in range(len(keys))
+    )
+    json_path = "json_extract(j.labels, '$.\"' || k.label_key || '\"')"  # keys hold no quote (jobs.labels)
+    value = "j.labels ->> k.label_key" if postgres() else json_path
+    return f"""
+INSERT INTO {LABELS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
+                      estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
+                      allocated_shared_usd)
+SELECT {new_uuid()}, %(now)s, %(now)s, %(day)s, team_id, label_key, label_value, provider, gpu_type, SUM(gpu_hours),
+       SUM(estimated_usd), COUNT(*), SUM(unpriced_gpu_hours),
+       SUM(CASE WHEN unpriced_gpu_hours > 0 THEN 1 ELSE 0 END), SUM(allocated_usd), SUM(allocated_shared_usd)
+FROM (
+    SELECT s.team_id, s.provider, s.gpu_type, s.gpu_hours, s.estimated_usd, s.unpriced_gpu_hours, s.allocated_usd,
+           s.allocated_shared_usd, k.label_key, COALESCE(NULLIF({value}, ''), %(unlabelled)s) AS label_value
+    FROM {SLICES} s JOIN {JOBS} j ON j.id = s.job_id CROSS JOIN ({key_rows}) k
+    WHERE s.date = %(day)s
+) x
+GROUP BY team_id, label_key, label_value, provider, gpu_type"""
+
+
+def _params(day: date, now: datetime) -> dict:
+    adapt = connection.ops
+    keys = list(settings.HELIOX_COST_LABELS)
+    return {
+        "day": adapt.adapt_datefield_value(day),
+        "now": adapt.adapt_datetimefield_value(now),
+        "unlabelled": UNLABELLED,
+        **{f"key{index}": key for index, key in enumerate(keys)},
+    }
+
+
+def job_costs_day(*, day: date, now: datetime) -> None:
+    """Replace the day's job slices and label rows from the temporary per-job table (after the model rows)."""
+    params = _params(day, now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE date = %(day)s", params)
+        cursor.execute(f"DELETE FROM {SLICES} WHERE date = %(day)s", params)
+        cursor.execute(_insert_slices_sql(), params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {JOBS_TABLE}", params)
+        labels_day(cursor, params)
+
+
+def labels_day(cursor, params: dict) -> None:
+    cursor.execute(f"DELETE FROM {LABELS} WHERE date = %(day)s", params)
+    if settings.HELIOX_COST_LABELS:
+        cursor.execute(_label_rollup_sql(list(settings.HELIOX_COST_LABELS)), params)
+
+
+def job_slices_reallocate(*, day: date, now: datetime) -> None:
+    """After the day's allocation changed (a bill): split it again over the stored slices; rebuild label rows."""
+    params = _params(day, now)
+    with connection.cursor() as cursor:
+        cursor.execute(_reallocate_sql(), params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE date = %(day)s", params)
+        labels_day(cursor, params)
+
+
+def job_totals_update() -> int:
+    """Set the totals of every job whose slices changed (listed in the touched table) as sums of all its slices.
+
+    A job none of whose hours is priced has estimated and allocated null (unknown, not $0);
+    a job with no slice left has all four null. Returns the jobs updated.
+    """
+    distinct = (lambda a, b: f"{a} IS DISTINCT FROM {b}") if postgres() else (lambda a, b: f"{a} IS NOT {b}")
+    unknown = "sums.c = 0 AND sums.u > 0"
+    new = {
+        "gpu_hours": "sums.h",
+        "estimated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.c END",
+        "allocated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.a END",
+        "unpriced_gpu_hours": "sums.u",
+    }
+    changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
+    with connection.cursor() as cursor:
+        # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
+        cursor.execute(f"""
+UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
+FROM (
+    SELECT s.job_id, SUM(s.gpu_hours) AS h, SUM(s.estimated_usd) AS c, SUM(s.allocated_usd) AS a,
+           SUM(s.unpriced_gpu_hours) AS u
+    FROM {SLICES} s WHERE s.job_id IN (SELECT DISTINCT job_id FROM {TOUCHED_TABLE}) GROUP BY s.job_id
+) sums
+WHERE {JOBS}.id = sums.job_id AND ({changed})""")
+        updated = cursor.rowcount
+        cursor.execute(f"""
+UPDATE {JOBS} SET gpu_hours = NULL, estimated_usd = NULL, allocated_usd = NULL, unpriced_gpu_hours = NULL
+WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) AND gpu_hours IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = {JOBS}.id)""")
+        updated += cursor.rowcount
+        cursor.execute(f"TRUNCATE {TOUCHED_TABLE}" if postgres() else f"DELETE FROM {TOUCHED_TABLE}")
+    return updated
