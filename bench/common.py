@@ -60,13 +60,13 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
     from django.db import connection
 
     from costs.billing.models import CostSnapshot
-    from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
+    from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
     from teams.models import Team
 
     with connection.cursor() as cursor:
-        for model in (ModelUsageSnapshot, UsageSnapshot, CostSnapshot):
+        for model in (JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot, CostSnapshot):
             cursor.execute(f"DELETE FROM {model._meta.db_table}")
-        cursor.execute("TRUNCATE jobs_job")
+        cursor.execute(f"TRUNCATE {JobDaySlice._meta.db_table}, jobs_job")  # the slices reference the jobs
     Team.objects.all().delete()
     teams = [Team.objects.create(name=f"team-{n}") for n in range(8)]
     combos = ",".join(f"({n}, '{p}', '{g}')" for n, (p, g) in enumerate(PRICED))

@@ -9,6 +9,7 @@ from costs.billing.api.views import CostSnapshotViewSet
 from costs.budgets.api.views import BudgetViewSet
 from costs.catalog.api.views import GpuPriceViewSet, InstanceTypeViewSet
 from costs.llm.api.views import LlmCallViewSet
+from costs.usage.api.job_views import JobCostsView, TopJobsView
 from costs.usage.api.views import (
     AllocationView,
     CostSummaryView,
@@ -37,6 +38,8 @@ router.register("llm-calls", LlmCallViewSet, basename="llm-call")
 urlpatterns = [
     path("costs/summary", CostSummaryView.as_view(), name="costs-summary"),
     path("costs/timeseries", CostTimeseriesView.as_view(), name="costs-timeseries"),
+    path("costs/top-jobs", TopJobsView.as_view(), name="costs-top-jobs"),
+    path("jobs/<uuid:pk>/costs/", JobCostsView.as_view(), name="job-costs"),
     path("allocation", AllocationView.as_view(), name="allocation"),
     path("teams/<uuid:pk>/spend", TeamSpendView.as_view(), name="team-spend"),
     path("auth/logout", LogoutView.as_view(), name="knox-logout"),

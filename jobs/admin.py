@@ -1,4 +1,5 @@
 import csv
+import json
 import tempfile
 from collections import Counter
 from datetime import timedelta
@@ -7,7 +8,7 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -24,6 +25,12 @@ from jobs.services.lifecycle import job_finish
 from jobs.services.records import UPLOAD_HANDLERS
 from teams.admin import TeamAdmin
 from teams.models import Team
+
+
+def cell(value) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
 
 
 class Echo:
@@ -59,6 +66,8 @@ class JobAdmin(admin.ModelAdmin):
         "start_time",
         "duration",
         "gpu_hours_column",
+        "estimated_column",
+        "allocated_column",
     ]
     list_filter = ["status", "provider", GpuTypeFilter, "pricing", "team"]
     list_select_related = ["team"]
@@ -70,11 +79,12 @@ class JobAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
     actions = ["mark_succeeded", "mark_cancelled"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
     fieldsets = [
-        (None, {"fields": ["team", "model_name", "status", "external_id"]}),
+        (None, {"fields": ["team", "model_name", "status", "external_id", "labels"]}),
         ("GPUs", {"fields": ["provider", "region", "gpu_type", "gpu_count", "pricing"]}),
         ("Time (UTC)", {"fields": ["start_time", "end_time"]}),
+        ("Cost (from the rollup)", {"fields": ["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"]}),
         ("Other", {"fields": ["metadata", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -104,7 +114,8 @@ class JobAdmin(admin.ModelAdmin):
         return [export, *super().get_urls()]
 
     EXPORT_FIELDS = ("id", "team__name", "model_name", "provider", "region", "gpu_type", "gpu_count", "pricing",
-                     "start_time", "end_time", "status", "external_id")  # fmt: skip
+                     "start_time", "end_time", "status", "external_id", "gpu_hours", "unpriced_gpu_hours",
+                     "estimated_usd", "allocated_usd", "labels")  # fmt: skip
 
     def export_view(self, request):
         """The changelist as CSV, with the same filters, search and ordering; streamed, any size."""
@@ -116,8 +127,8 @@ class JobAdmin(admin.ModelAdmin):
 
         def lines():
             yield writer.writerow([name.replace("__name", "") for name in self.EXPORT_FIELDS])
-            for row in rows:
-                yield writer.writerow([safe_cell("" if value is None else str(value)) for value in row])
+            for row in rows:  # labels as JSON; a total not rolled up yet (or unknown) is empty, never 0
+                yield writer.writerow([safe_cell(cell(value)) for value in row])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="heliox-jobs.csv"'
@@ -130,10 +141,18 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         return str(timedelta(seconds=int(hours * 3600)))
 
-    @admin.display(description="GPU-hours")
+    @admin.display(description="GPU-hours", ordering=F("gpu_hours").desc(nulls_last=True))
     def gpu_hours_column(self, job: Job) -> str:
         hours = job.held_gpu_hours()
         return "-" if hours is None else f"{hours:,}"
+
+    @admin.display(description="Estimated USD", ordering=F("estimated_usd").desc(nulls_last=True))
+    def estimated_column(self, job: Job) -> str:
+        return "-" if job.estimated_usd is None else f"{job.estimated_usd:,}"
+
+    @admin.display(description="Allocated USD", ordering=F("allocated_usd").desc(nulls_last=True))
+    def allocated_column(self, job: Job) -> str:
+        return "-" if job.allocated_usd is None else f"{job.allocated_usd:,}"
 
     def _finish(self, request, queryset, status: str) -> None:
         """The API's finish for each selected job (jobs.services.lifecycle): one rule for who may finish."""

@@ -47,6 +47,11 @@ def to_second(moment: datetime | None) -> datetime | None:
     return moment.replace(microsecond=0) if moment else moment
 
 
+# The totals a job list may be sorted by, and the short names of their indexes.
+SORTABLE_TOTALS = {"estimated_usd": "estimated", "allocated_usd": "allocated", "gpu_hours": "hours",
+                   "unpriced_gpu_hours": "unpriced"}  # fmt: skip
+
+
 class JobStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
@@ -99,8 +104,12 @@ class Job(BaseModel):
         max_length=128, null=True, blank=True, db_comment="Scheduler's job id; unique per provider; null if unknown."
     )
     metadata = models.JSONField(default=dict, blank=True, db_comment="Free-form data from the scheduler.")
+    # db_default too: set-based writers (the PostgreSQL import, benchmarks) insert jobs in SQL.
     labels = models.JSONField(
-        default=dict, blank=True, db_comment="Cost labels: string keys and values (project, user, slurm.qos...)."
+        default=dict,
+        db_default={},
+        blank=True,
+        db_comment="Cost labels: string keys and values (project, user, slurm.qos...).",
     )
     # Totals of the job's daily slices (costs.usage JobDaySlice), kept by the rollup for sorting.
     gpu_hours = models.DecimalField(
@@ -153,10 +162,12 @@ class Job(BaseModel):
             models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
             # Cursor pagination of /api/v1/jobs/ (newest first).
             models.Index(fields=["created_at"], name="jobs_job_created_at_idx"),
-            # Job lists sorted by cost (API ordering=-estimated_usd, the admin's column, top jobs).
-            models.Index(fields=["estimated_usd"], name="jobs_job_estimated_idx"),
-            models.Index(fields=["allocated_usd"], name="jobs_job_allocated_idx"),
-            models.Index(fields=["gpu_hours"], name="jobs_job_gpu_hours_idx"),
+            # Job lists sorted by a total, most first (API ordering=-estimated_usd, the admin): known totals
+            # first (IS NOT NULL, in index order), then unknown ones by id (IS NULL), both on this index.
+            *[
+                models.Index(fields=[f"-{name}", "id"], name=f"jobs_job_{short}_idx")
+                for name, short in SORTABLE_TOTALS.items()
+            ],
         ]
 
     def clean(self) -> None:

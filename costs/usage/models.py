@@ -161,11 +161,15 @@ class JobDaySlice(BaseModel):
     job id, so that they add up exactly to that ModelUsageSnapshot row.
     """
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="day_slices", db_comment="Job.")
+    # No index of its own: costs_jobdayslice_unique_job_day starts with job_id. Each index costs the rollup.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="day_slices", db_index=False, db_comment="Job.")
     date = models.DateField(db_comment="UTC day.")
+    # The job's team, copied for scoping and grouping; no constraint of its own (the job's holds it), which
+    # spares the rollup a deferred check per row.
     team = models.ForeignKey(
-        Team, on_delete=models.CASCADE, related_name="job_day_slices", db_index=False, db_comment="Team of the job."
-    )
+        Team, on_delete=models.CASCADE, related_name="job_day_slices", db_index=False, db_constraint=False,
+        db_comment="Team of the job (copied from it).",
+    )  # fmt: skip
     provider = models.CharField(max_length=32, choices=Provider.choices, db_comment="GPU provider slug.")
     gpu_type = models.CharField(max_length=32, db_comment="GPU model.")
     model_name = models.CharField(max_length=200, blank=True, default="", db_comment="Model name ('' if unnamed).")

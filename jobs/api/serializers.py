@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer
 from heliox.permissions import staff_can
+from jobs.labels import label_problem
 from jobs.models import Job, JobStatus
 from jobs.selectors import external_id_taken
 from teams.models import Team
@@ -29,8 +30,16 @@ def iso(moment) -> str | None:
     return moment.astimezone(UTC).isoformat()[:-6] + "Z"
 
 
+def decimal_or_none(value) -> str | None:
+    return None if value is None else str(value)
+
+
 class JobSerializer(ModelSerializer):
-    """A GPU job. `team` is the team's id; non-staff may only name their own teams."""
+    """A GPU job. `team` is the team's id; non-staff may only name their own teams.
+
+    `estimated_usd`, `allocated_usd` and `unpriced_gpu_hours` are the job's totals over the
+    rolled-up days (null until rolled up; the two USD figures null when no hour is priced).
+    """
 
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
     team_name = serializers.CharField(source="team.name", read_only=True)
@@ -40,9 +49,10 @@ class JobSerializer(ModelSerializer):
         model = Job
         fields = [
             "id", "team", "team_name", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
-            "start_time", "end_time", "status", "external_id", "metadata", "gpu_hours", "created_at", "updated_at",
+            "start_time", "end_time", "status", "external_id", "metadata", "labels", "gpu_hours", "estimated_usd",
+            "allocated_usd", "unpriced_gpu_hours", "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
         # DRF's unique-together validator is replaced by the check in validate(), which says less.
         validators: list = []
 
@@ -77,10 +87,20 @@ class JobSerializer(ModelSerializer):
             "status": job.status,
             "external_id": job.external_id,
             "metadata": job.metadata,
+            "labels": job.labels,
             "gpu_hours": self.get_gpu_hours(job),
+            "estimated_usd": decimal_or_none(job.estimated_usd),
+            "allocated_usd": decimal_or_none(job.allocated_usd),
+            "unpriced_gpu_hours": decimal_or_none(job.unpriced_gpu_hours),
             "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at),
         }
+
+    def validate_labels(self, labels: object) -> dict:
+        found = label_problem(labels)
+        if found:
+            raise serializers.ValidationError(f"{found[0]}: {found[1]}")
+        return labels  # type: ignore[return-value]  # a dict, as label_problem checked
 
     def validate(self, attrs: dict) -> dict:
         start: datetime | None = attrs.get("start_time", getattr(self.instance, "start_time", None))

@@ -1,13 +1,13 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from heliox.api import JobCursorPagination
 from heliox.errors import InputError
 from jobs.api.filters import JobFilter
+from jobs.api.pagination import JobPagination
 from jobs.api.permissions import JobPermission
 from jobs.api.serializers import FinishSerializer, JobSerializer
 from jobs.models import Job
@@ -15,15 +15,26 @@ from jobs.services.changes import job_days, jobs_changed
 from jobs.services.lifecycle import job_finish
 from teams.api.permissions import TeamScopedMixin
 
+SORTING = [
+    OpenApiParameter("ordering", str, description="Sort by a rolled-up total: -estimated_usd, allocated_usd, "
+                     "-gpu_hours, unpriced_gpu_hours... (unknown last); default: newest first by cursor."),
+    OpenApiParameter("offset", int, description="With ordering: jobs to skip (at most 100,000)."),
+]  # fmt: skip
 
+
+@extend_schema_view(list=extend_schema(parameters=SORTING))
 class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
-    """GPU jobs of the user's teams. Members register (create, finish) jobs; managers also edit and delete."""
+    """GPU jobs of the user's teams. Members register (create, finish) jobs; managers also edit and delete.
+
+    `?ordering=-estimated_usd` (or allocated_usd, gpu_hours, unpriced_gpu_hours, with or without '-')
+    sorts by the job's rolled-up totals, unknown last, in pages of `offset`.
+    """
 
     serializer_class = JobSerializer
     permission_classes = [JobPermission]
     queryset = Job.objects.select_related("team")
     filterset_class = JobFilter
-    pagination_class = JobCursorPagination
+    pagination_class = JobPagination
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}

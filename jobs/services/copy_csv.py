@@ -125,7 +125,7 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
         SELECT line, team, model_name, provider, gpu_type, gpu_count, region, pricing, start_time, end_time,
                coalesce(nullif(raw_status, ''), CASE WHEN end_time IS NULL THEN %(running)s ELSE %(succeeded)s END)
                    AS status,
-               external_id, '{{}}'::jsonb AS metadata,
+               external_id, '{{}}'::jsonb AS metadata, NULL::jsonb AS labels,
                (team <> '' AND external_id <> '' AND (has_start OR raw_status = %(pending)s) AND gpu_count >= 1
                 AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok) IS TRUE
                    AS valid
@@ -159,6 +159,8 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
             return None
         if not header or len(header) > MAX_COLUMNS or any(name not in header for name in required):
             return None  # the row parser says which column is missing
+        if any(name == "labels" or name.startswith("label.") for name in header):
+            return None  # labels are read (and checked) by the row parser
         pattern = line_pattern(header, rules)
         params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],
                   **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending")}}  # fmt: skip

@@ -18,6 +18,7 @@ from heliox.errors import InputError
 from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
 from heliox.validation import json_problem, text_problem
 from jobs.gpus import gpu_type_name, unknown_gpu_type_name
+from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
 from jobs.models import JobStatus, Pricing, Provider, gpu_type_validator
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
 
@@ -48,6 +49,7 @@ class JobRow:
     status: str
     external_id: str
     metadata: dict
+    labels: dict | None = None  # None: the file holds no labels for this row, stored labels stay
 
 
 @dataclass
@@ -96,6 +98,8 @@ class RowParser:
         self.unknown: set[str] = set()  # raw spellings that no map or table knows
         # Errors name the file's own fields: sacct's `end`, `jobid`, and the field the team comes from.
         self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
+        self.has_label_columns: bool | None = None  # CSV: known from the first row's keys
+        self.slurm_labels = {field: slurm_label_key(field) for field in settings.HELIOX_SLURM_LABELS}
         try:
             self.zone = ZoneInfo(options.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -168,6 +172,9 @@ class RowParser:
         found = json_problem(row.metadata) if row.metadata else None
         if found:
             self.fail(found[1], row.line, ".".join(filter(None, ("metadata", found[0]))))
+        found = label_problem(row.labels) if row.labels else None
+        if found:
+            self.fail(found[1], row.line, found[0])
         if row.gpu_count > MAX_GPU_COUNT:
             self.fail(f"more than {MAX_GPU_COUNT:,} GPUs", row.line, name("gpu_count", "gpu_count"), row.gpu_count)
         return row
@@ -198,6 +205,7 @@ class RowParser:
             self.fail("must be a JSON object", line, "metadata", metadata)
         end_time = self.instant(text("end_time"), line, "end_time")
         status = status or (JobStatus.SUCCEEDED if end_time else JobStatus.RUNNING)
+        labels = self.labels(line, raw)
         return self.check(
             JobRow(
                 line=line,
@@ -213,8 +221,26 @@ class RowParser:
                 status=self.choice(status, STATUSES, line, "status"),
                 external_id=text("external_id"),
                 metadata=metadata,
+                labels=labels,
             )
         )
+
+    def labels(self, line: int, raw: dict) -> dict | None:
+        """A `labels` object (JSON, or JSON text in CSV) and `label.<key>` columns; None when the row has neither."""
+        if self.has_label_columns is None:
+            self.has_label_columns = any(isinstance(key, str) and key.startswith("label.") for key in raw)
+        given = raw.get("labels")
+        if given is None and not self.has_label_columns:
+            return None
+        if isinstance(given, str):
+            given = loads(given, path=self.path, line=line, field="labels") if given.strip() else {}
+        if not isinstance(given, dict | None):
+            self.fail("must be an object of string keys and string values", line, "labels", given)
+        labels = {**(given or {}), **labels_from_columns(raw)}
+        found = label_problem(labels)
+        if found:
+            self.fail(found[1], line, found[0], labels.get(found[0][7:]))
+        return labels
 
     def sacct(self, line: int, text: str) -> list[JobRow] | str:
         """One `sacct --parsable2 --noheader --allocations` line: its GPU jobs, or why it has none.
@@ -260,12 +286,15 @@ class RowParser:
         elif status == JobStatus.RUNNING:  # sacct writes a running job's end as Unknown or its start
             end = None
         metadata = {"slurm": {k: raw[k] for k in ("partition", "qos", "user", "exitcode", "nodelist")}}
+        labels = {key: raw[field].strip()[:MAX_VALUE_LENGTH] for field, key in self.slurm_labels.items()
+                  if raw[field].strip()}  # fmt: skip
         if tasks or len(counts) > 1:
             metadata["slurm"]["jobid"] = jobid
         common: dict[str, Any] = {
             "line": line, "team": raw[self.options.team_from].strip(), "model_name": raw["jobname"].strip()[:200],
             "provider": self.options.provider or Provider.ON_PREM, "region": raw["cluster"].strip(),
             "pricing": Pricing.ON_DEMAND, "start_time": start, "end_time": end, "status": status, "metadata": metadata,
+            "labels": labels,
         }  # fmt: skip
         return [
             self.check(JobRow(**common, gpu_type=name, gpu_count=count, external_id=external_id))

@@ -29,7 +29,7 @@ class TeamResolver:
 
 
 UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
-                 "status", "metadata")  # fmt: skip
+                 "status", "metadata", "labels")  # fmt: skip
 
 
 def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, days: AffectedDays) -> None:
@@ -48,8 +48,10 @@ def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, 
     for key, row in latest.items():
         job = Job(team_id=team_id(row), **{name: getattr(row, name) for name in (
             "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
-            "status", "external_id", "metadata")})  # fmt: skip
+            "status", "external_id", "metadata", "labels")})  # fmt: skip
         stored = existing.get(key)
+        if row.labels is None:  # the file has no labels: a job keeps the ones it has
+            job.labels = stored["labels"] if stored is not None else {}
         days.add(row.start_time, row.end_time)
         if stored is not None and (stored["start_time"], stored["end_time"]) != (row.start_time, row.end_time):
             days.add(stored["start_time"], stored["end_time"])

@@ -72,20 +72,21 @@ def write_postgres(
     resolved afterwards, in SQL.
     """
     columns = ("line", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
-               "start_time", "end_time", "status", "external_id", "metadata")  # fmt: skip
+               "start_time", "end_time", "status", "external_id", "metadata", "labels")  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")  # left over by an enclosing transaction
         cursor.execute(
             f"CREATE TEMPORARY TABLE {STAGING} (line integer, team text, model_name text, provider text, "
             "gpu_type text, gpu_count integer, region text, pricing text, start_time timestamptz, "
-            "end_time timestamptz, status text, external_id text, metadata jsonb) ON COMMIT DROP"
+            "end_time timestamptz, status text, external_id text, metadata jsonb, labels jsonb) ON COMMIT DROP"
         )
         raw = cursor.cursor  # psycopg's cursor, for COPY
         with raw.copy(f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row((row.line, row.team, row.model_name, row.provider, row.gpu_type, row.gpu_count,
                                 row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
-                                json.dumps(row.metadata)))  # fmt: skip
+                                json.dumps(row.metadata),
+                                None if row.labels is None else json.dumps(row.labels)))  # fmt: skip
     _upsert_staged(path, create_teams, counts, days)
 
 
@@ -141,16 +142,28 @@ def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts, days
         counts.unchanged = total - counts.created - counts.updated
 
 
+def _new(name: str, new: str, table: str) -> str:
+    """The value an update writes: staged labels are NULL when the file holds none, and the job keeps its own."""
+    return f"COALESCE({new}.labels, {table}.labels)" if name == "labels" else f"{new}.{name}"
+
+
 def _upsert_sql(latest: str, *, on_conflict: bool) -> str:
     """One statement that updates the changed jobs and inserts the new ones; returns (rows, inserted, updated)."""
     table, names = Job._meta.db_table, ", ".join(UPDATE_FIELDS)
     changed = (
         f"({', '.join(f'{table}.{name}' for name in UPDATE_FIELDS)}) IS DISTINCT FROM "
-        f"({', '.join(f'{{new}}.{name}' for name in UPDATE_FIELDS)})"
+        f"({', '.join(_new(name, '{new}', table) for name in UPDATE_FIELDS)})"
     )
     insert = f"INSERT INTO {table} (id, created_at, updated_at, provider, external_id, {names}) "
-    insert += f"SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {names} FROM latest"
+    values = names.replace("labels", "COALESCE(labels, '{}'::jsonb)")
+    insert += f"SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {values} FROM latest"
     if on_conflict:
+        # EXCLUDED holds '{}' for a row without labels: take the stored ones first (a rare, concurrent case).
+        latest = (f"SELECT l.*, COALESCE(l.labels, (SELECT j.labels FROM {table} j WHERE j.provider = l.provider "
+                  f"AND j.external_id = l.external_id)) AS labels_kept FROM ({latest}) l")  # fmt: skip
+        values = names.replace("labels", "COALESCE(labels_kept, '{}'::jsonb)")
+        insert = f"INSERT INTO {table} (id, created_at, updated_at, provider, external_id, {names}) "
+        insert += f"SELECT {UUID7_BY_LINE}, now(), now(), provider, external_id, {values} FROM latest"
         assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in UPDATE_FIELDS)
         return f"""
             WITH latest AS ({latest}), upserted AS (
@@ -161,7 +174,7 @@ def _upsert_sql(latest: str, *, on_conflict: bool) -> str:
                    count(*) FILTER (WHERE NOT inserted) FROM upserted
         """
     same_key = f"{table}.provider = latest.provider AND {table}.external_id = latest.external_id"
-    assignments = ", ".join(f"{name} = latest.{name}" for name in UPDATE_FIELDS)
+    assignments = ", ".join(f"{name} = {_new(name, 'latest', table)}" for name in UPDATE_FIELDS)
     return f"""
         WITH latest AS ({latest}), updated AS (
             UPDATE {table} SET updated_at = now(), {assignments} FROM latest

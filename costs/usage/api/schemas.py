@@ -65,3 +65,33 @@ TEAM_SPEND = obj(
      "top_models": {"type": "array", "items": MODEL}},
     required=("team", "start", "end", "totals", "daily", "top_models"),
 )  # fmt: skip
+
+UUID = {"type": "string", "format": "uuid"}
+SLICE = obj(
+    {"date": DATE, "gpu_hours": decimal(), "unpriced_gpu_hours": decimal(),
+     "price_usd_per_gpu_hour": decimal(nullable=True, description="Price used (average if it changed); null when "
+                                       "unpriced."),
+     "estimated_usd": decimal(), "allocated_usd": decimal(description="Share of the bill, idle kept apart."),
+     "allocated_shared_usd": decimal(description="Share of the bill, idle shared.")},
+    required=("date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
+              "allocated_shared_usd"),
+)  # fmt: skip
+JOB_COSTS = obj(
+    {"job": UUID, "team": STRING, "gpu_hours": decimal(nullable=True, description="Null until rolled up."),
+     "estimated_usd": decimal(nullable=True, description="Null until rolled up or when no hour is priced."),
+     "allocated_usd": decimal(nullable=True, description="Null until rolled up or when no hour is priced."),
+     "unpriced_gpu_hours": decimal(nullable=True), "days": {"type": "array", "items": SLICE}},
+    required=("job", "team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "days"),
+)  # fmt: skip
+TOP_JOB = obj(
+    {"id": UUID, "team": STRING, "team_id": UUID, "model_name": STRING, "provider": STRING, "gpu_type": STRING,
+     "gpu_count": INTEGER, "external_id": {"type": "string", "nullable": True},
+     "start_time": {"type": "string", "format": "date-time", "nullable": True},
+     "end_time": {"type": "string", "format": "date-time", "nullable": True},
+     "labels": {"type": "object", "additionalProperties": STRING}, "days": INTEGER, "gpu_hours": decimal(),
+     "unpriced_gpu_hours": decimal(),
+     "estimated_usd": decimal(nullable=True, description="Null when no hour in the range is priced (unknown)."),
+     "allocated_usd": decimal(nullable=True, description="Null when no hour in the range is priced (unknown).")},
+)  # fmt: skip
+TOP_JOBS = obj({"start": DATE, "end": DATE, "idle": STRING, "jobs": {"type": "array", "items": TOP_JOB}},
+               required=("start", "end", "idle", "jobs"))  # fmt: skip

@@ -23,12 +23,15 @@ from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapsh
 from jobs.labels import UNLABELLED
 from jobs.models import Job
 
-JOBS_TABLE = "heliox_rollup_job_day"
+JOBS_TABLE = "heliox_rollup_job_day"  # the jobs of the day being rolled up
+RANGE_TABLE = "heliox_rollup_job_range"  # the same rows of every day of the range, dated
+FINAL_TABLE = "heliox_rollup_job_slices"  # the range's slices, distributed, before they are stored
 TOUCHED_TABLE = "heliox_rollup_touched_jobs"
-GROUP = "team_id, provider, gpu_type, model_name"
+GROUP = "date, team_id, provider, gpu_type, model_name"
 SLICES, MODELS = JobDaySlice._meta.db_table, ModelUsageSnapshot._meta.db_table
 LABELS, BILLS, JOBS = LabelUsageSnapshot._meta.db_table, CostSnapshot._meta.db_table, Job._meta.db_table
 UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
+TEMP_TABLES = (JOBS_TABLE, RANGE_TABLE, FINAL_TABLE, TOUCHED_TABLE)
 
 
 def postgres() -> bool:
@@ -62,27 +65,36 @@ def largest_remainder(floor: str, remainder: str, target: str, tie: str = "job_i
 
 
 def create_job_table() -> None:
-    """The temporary per-job table of a day (dropped by drop_job_tables)."""
-    number, uuid = ("NUMERIC", "UUID") if postgres() else ("INTEGER", "CHAR(32)")
+    """The temporary tables of a rollup (dropped by drop_job_tables)."""
+    number, uuid, json = ("NUMERIC", "UUID", "JSONB") if postgres() else ("INTEGER", "CHAR(32)", "TEXT")
+    columns = (
+        f"job_id {uuid}, team_id {uuid}, provider VARCHAR(32), gpu_type VARCHAR(32), model_name VARCHAR(200), "
+        f"gpu_seconds {number}, unpriced_seconds {number}, priced_seconds {number}, cost_units {number}, "
+        f"labels {json}"
+    )
     with connection.cursor() as cursor:
-        for table in (JOBS_TABLE, TOUCHED_TABLE):
+        for table in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {JOBS_TABLE} (job_id {uuid}, team_id {uuid}, provider VARCHAR(32), "
-            f"gpu_type VARCHAR(32), model_name VARCHAR(200), gpu_seconds {number}, unpriced_seconds {number}, "
-            f"priced_seconds {number}, cost_units {number})"
-        )
+        cursor.execute(f"CREATE TEMPORARY TABLE {JOBS_TABLE} ({columns})")
+        cursor.execute(f"CREATE TEMPORARY TABLE {RANGE_TABLE} (date DATE, {columns})")
         cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (job_id {uuid})")
 
 
 def drop_job_tables() -> None:
     with connection.cursor() as cursor:
-        for table in (JOBS_TABLE, TOUCHED_TABLE):
+        for table in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def clear_job_table(cursor) -> None:
     cursor.execute(f"TRUNCATE {JOBS_TABLE}" if postgres() else f"DELETE FROM {JOBS_TABLE}")
+
+
+def job_costs_keep_day(*, day: date) -> None:
+    """Keep the day's job rows for job_costs_range (after the day's model rows are built)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {RANGE_TABLE} SELECT %s, d.* FROM {JOBS_TABLE} d",
+                       [connection.ops.adapt_datefield_value(day)])  # fmt: skip
 
 
 def _allocation_ctes() -> str:
@@ -114,9 +126,9 @@ final AS (
 def _targets(alias: str) -> str:
     """The day's model row (m) and bill (b) of the rows of `alias`: the figures the slices must add up to."""
     return f"""
-    JOIN {MODELS} m ON m.date = %(day)s AND m.team_id = {alias}.team_id AND m.provider = {alias}.provider
+    JOIN {MODELS} m ON m.date = {alias}.date AND m.team_id = {alias}.team_id AND m.provider = {alias}.provider
      AND m.gpu_type = {alias}.gpu_type AND m.model_name = {alias}.model_name
-    LEFT JOIN {BILLS} b ON b.date = %(day)s AND b.provider = {alias}.provider AND b.gpu_type = {alias}.gpu_type"""
+    LEFT JOIN {BILLS} b ON b.date = {alias}.date AND b.provider = {alias}.provider AND b.gpu_type = {alias}.gpu_type"""
 
 
 TARGET_COLUMNS = (
@@ -125,34 +137,34 @@ TARGET_COLUMNS = (
 )
 
 
-def _insert_slices_sql() -> str:
+def _final_slices_sql() -> str:
+    """The range's slices with every figure distributed, as a SELECT (into FINAL_TABLE)."""
     return f"""
 WITH base AS (
-    SELECT t.job_id, t.team_id, t.provider, t.gpu_type, t.model_name, t.priced_seconds, t.cost_units,
+    SELECT t.date, t.job_id, t.team_id, t.provider, t.gpu_type, t.model_name, t.priced_seconds, t.cost_units, t.labels,
            {div("t.gpu_seconds * 25", "9")} AS h_f, {mod("t.gpu_seconds * 25", "9")} AS h_r,
            {div("t.unpriced_seconds * 25", "9")} AS u_f, {mod("t.unpriced_seconds * 25", "9")} AS u_r,
            {div("t.cost_units", str(UNITS_PER_CENT))} AS c_f, {mod("t.cost_units", str(UNITS_PER_CENT))} AS c_r,
            {units("m.gpu_hours", 10000)} AS h_t, {units("m.unpriced_gpu_hours", 10000)} AS u_t,
            {units("m.estimated_cost_usd", 100)} AS c_t, {TARGET_COLUMNS}
-    FROM {JOBS_TABLE} t {_targets("t")}
+    FROM {RANGE_TABLE} t {_targets("t")}
 ),
 est AS (
     SELECT base.*, {largest_remainder("h_f", "h_r", "h_t")} AS h, {largest_remainder("u_f", "u_r", "u_t")} AS u,
            {largest_remainder("c_f", "c_r", "c_t")} AS c
     FROM base
 ),{_allocation_ctes()}
-INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
-                      estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour)
-SELECT {new_uuid()}, %(now)s, %(now)s, job_id, %(day)s, team_id, provider, gpu_type, model_name, h / 10000.0,
-       c / 100.0, a / 100.0, s / 100.0, u / 10000.0,
-       CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END
+SELECT date, job_id, team_id, provider, gpu_type, model_name, labels, h / 10000.0 AS gpu_hours,
+       c / 100.0 AS estimated_usd, a / 100.0 AS allocated_usd, s / 100.0 AS allocated_shared_usd,
+       u / 10000.0 AS unpriced_gpu_hours,
+       CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END AS price
 FROM final"""
 
 
 def _reallocate_sql() -> str:
     return f"""
 WITH est AS (
-    SELECT x.id, x.job_id, x.team_id, x.provider, x.gpu_type, x.model_name,
+    SELECT x.id, x.date, x.job_id, x.team_id, x.provider, x.gpu_type, x.model_name,
            {units("x.estimated_usd", 100)} AS c, {units("x.gpu_hours", 10000)} AS h, {TARGET_COLUMNS}
     FROM {SLICES} x {_targets("x")}
     WHERE x.date = %(day)s
@@ -161,64 +173,79 @@ UPDATE {SLICES} SET allocated_usd = final.a / 100.0, allocated_shared_usd = fina
 FROM final WHERE {SLICES}.id = final.id"""
 
 
-def _label_rollup_sql(keys: list[str]) -> str:
-    """The day's label rows as sums of its slices, one set per rolled-up key."""
+def _label_value(labels: str) -> str:
+    """The value of the label key k.label_key in a JSON column; keys hold no quote (jobs.labels)."""
+    if postgres():
+        return f"COALESCE(NULLIF({labels} ->> k.label_key, ''), %(unlabelled)s)"
+    return f"COALESCE(NULLIF(json_extract({labels}, '$.\"' || k.label_key || '\"'), ''), %(unlabelled)s)"
+
+
+def _label_rollup_sql(source: str, labels: str, keys: list[str], where: str = "") -> str:
+    """Label rows as sums of the slices of `source` (with `labels`, their job's labels), one set per key."""
     key_rows = " UNION ALL ".join(
         f"SELECT CAST(%(key{index})s AS VARCHAR(63)) AS label_key" for index in range(len(keys))
     )
-    json_path = "json_extract(j.labels, '$.\"' || k.label_key || '\"')"  # keys hold no quote (jobs.labels)
-    value = "j.labels ->> k.label_key" if postgres() else json_path
     return f"""
 INSERT INTO {LABELS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
                       estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
                       allocated_shared_usd)
-SELECT {new_uuid()}, %(now)s, %(now)s, %(day)s, team_id, label_key, label_value, provider, gpu_type, SUM(gpu_hours),
+SELECT {new_uuid()}, %(now)s, %(now)s, date, team_id, label_key, label_value, provider, gpu_type, SUM(gpu_hours),
        SUM(estimated_usd), COUNT(*), SUM(unpriced_gpu_hours),
        SUM(CASE WHEN unpriced_gpu_hours > 0 THEN 1 ELSE 0 END), SUM(allocated_usd), SUM(allocated_shared_usd)
 FROM (
-    SELECT s.team_id, s.provider, s.gpu_type, s.gpu_hours, s.estimated_usd, s.unpriced_gpu_hours, s.allocated_usd,
-           s.allocated_shared_usd, k.label_key, COALESCE(NULLIF({value}, ''), %(unlabelled)s) AS label_value
-    FROM {SLICES} s JOIN {JOBS} j ON j.id = s.job_id CROSS JOIN ({key_rows}) k
-    WHERE s.date = %(day)s
+    SELECT s.date, s.team_id, s.provider, s.gpu_type, s.gpu_hours, s.estimated_usd, s.unpriced_gpu_hours,
+           s.allocated_usd, s.allocated_shared_usd, k.label_key, {_label_value(labels)} AS label_value
+    FROM {source} CROSS JOIN ({key_rows}) k {where}
 ) x
-GROUP BY team_id, label_key, label_value, provider, gpu_type"""
+GROUP BY date, team_id, label_key, label_value, provider, gpu_type"""
 
 
-def _params(day: date, now: datetime) -> dict:
+def _params(now: datetime, **days: date) -> dict:
     adapt = connection.ops
-    keys = list(settings.HELIOX_COST_LABELS)
     return {
-        "day": adapt.adapt_datefield_value(day),
         "now": adapt.adapt_datetimefield_value(now),
         "unlabelled": UNLABELLED,
-        **{f"key{index}": key for index, key in enumerate(keys)},
+        **{name: adapt.adapt_datefield_value(day) for name, day in days.items()},
+        **{f"key{index}": key for index, key in enumerate(settings.HELIOX_COST_LABELS)},
     }
 
 
-def job_costs_day(*, day: date, now: datetime) -> None:
-    """Replace the day's job slices and label rows from the temporary per-job table (after the model rows)."""
-    params = _params(day, now)
+def job_costs_range(*, start: date, end: date, now: datetime) -> None:
+    """Replace the slices and label rows of [start, end) from the kept job rows, in a few set-based statements.
+
+    Runs after every day's model rows are stored (they are the targets); the jobs whose
+    slices change are listed for job_totals_update.
+    """
+    params = _params(now, start=start, end=end)
+    in_range = "date >= %(start)s AND date < %(end)s"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE date = %(day)s", params)
-        cursor.execute(f"DELETE FROM {SLICES} WHERE date = %(day)s", params)
-        cursor.execute(_insert_slices_sql(), params)
-        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {JOBS_TABLE}", params)
-        labels_day(cursor, params)
-
-
-def labels_day(cursor, params: dict) -> None:
-    cursor.execute(f"DELETE FROM {LABELS} WHERE date = %(day)s", params)
-    if settings.HELIOX_COST_LABELS:
-        cursor.execute(_label_rollup_sql(list(settings.HELIOX_COST_LABELS)), params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE {in_range}", params)
+        cursor.execute(f"DELETE FROM {SLICES} WHERE {in_range}", params)
+        cursor.execute(f"DELETE FROM {LABELS} WHERE {in_range}", params)
+        cursor.execute(f"DROP TABLE IF EXISTS {FINAL_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {FINAL_TABLE} AS {_final_slices_sql()}", params)
+        cursor.execute(f"""
+INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
+                      estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour)
+SELECT {new_uuid()}, %(now)s, %(now)s, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
+       estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price
+FROM {FINAL_TABLE}""", params)  # fmt: skip
+        if settings.HELIOX_COST_LABELS:
+            cursor.execute(_label_rollup_sql(f"{FINAL_TABLE} s", "s.labels", settings.HELIOX_COST_LABELS), params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {FINAL_TABLE}")
 
 
 def job_slices_reallocate(*, day: date, now: datetime) -> None:
     """After the day's allocation changed (a bill): split it again over the stored slices; rebuild label rows."""
-    params = _params(day, now)
+    params = _params(now, day=day)
     with connection.cursor() as cursor:
         cursor.execute(_reallocate_sql(), params)
         cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE date = %(day)s", params)
-        labels_day(cursor, params)
+        cursor.execute(f"DELETE FROM {LABELS} WHERE date = %(day)s", params)
+        if settings.HELIOX_COST_LABELS:
+            source = f"{SLICES} s JOIN {JOBS} j ON j.id = s.job_id"
+            labels_sql = _label_rollup_sql(source, "j.labels", settings.HELIOX_COST_LABELS, "WHERE s.date = %(day)s")
+            cursor.execute(labels_sql, params)
 
 
 def job_totals_update() -> int:
@@ -249,8 +276,9 @@ WHERE {JOBS}.id = sums.job_id AND ({changed})""")
         updated = cursor.rowcount
         cursor.execute(f"""
 UPDATE {JOBS} SET gpu_hours = NULL, estimated_usd = NULL, allocated_usd = NULL, unpriced_gpu_hours = NULL
-WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) AND gpu_hours IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = {JOBS}.id)""")
+FROM (SELECT DISTINCT t.job_id FROM {TOUCHED_TABLE} t
+      WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = t.job_id)) gone
+WHERE {JOBS}.id = gone.job_id AND {JOBS}.gpu_hours IS NOT NULL""")
         updated += cursor.rowcount
         cursor.execute(f"TRUNCATE {TOUCHED_TABLE}" if postgres() else f"DELETE FROM {TOUCHED_TABLE}")
     return updated

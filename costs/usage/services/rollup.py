@@ -30,7 +30,8 @@ from costs.usage.services.job_costs import (
     clear_job_table,
     create_job_table,
     drop_job_tables,
-    job_costs_day,
+    job_costs_keep_day,
+    job_costs_range,
     job_totals_update,
 )
 from heliox.dates import utc_day_bounds
@@ -92,7 +93,7 @@ def _job_day_sql() -> str:
     return f"""
 WITH slices AS (
     SELECT j.id AS job_id, j.team_id, j.provider, j.gpu_type, j.model_name, j.pricing, j.region, j.gpu_count,
-           {d["greatest"]}(j.start_time, %(day_start)s) AS s,
+           j.labels, {d["greatest"]}(j.start_time, %(day_start)s) AS s,
            {d["least"]}(COALESCE(j.end_time, %(now)s), %(day_end)s) AS e
     FROM {Job._meta.db_table} j
     WHERE j.start_time IS NOT NULL AND j.start_time < %(day_end)s AND j.start_time < %(now)s
@@ -111,10 +112,10 @@ priced AS (
 ),
 priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds, SUM(seconds * price_e4) AS units FROM priced GROUP BY job_id)
 INSERT INTO {JOBS_TABLE} (job_id, team_id, provider, gpu_type, model_name, gpu_seconds, unpriced_seconds,
-                          priced_seconds, cost_units)
+                          priced_seconds, cost_units, labels)
 SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count * {secs("l.s", "l.e")},
        l.gpu_count * ({secs("l.s", "l.e")} - COALESCE(p.seconds, 0)), l.gpu_count * COALESCE(p.seconds, 0),
-       l.gpu_count * COALESCE(p.units, 0)
+       l.gpu_count * COALESCE(p.units, 0), l.labels
 FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
 """
 
@@ -311,12 +312,13 @@ def usage_rollup(
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
                 if job_costs:
-                    job_costs_day(day=day, now=now)
+                    job_costs_keep_day(day=day)
                 _count_day(summary, team_rows, llm_rollup_day(day=day))
                 if progress:
                     progress(day)
                 day += timedelta(days=1)
             if job_costs:
+                job_costs_range(start=start, end=end, now=now)
                 summary.jobs_updated = job_totals_update()
         finally:
             _drop_timeline()

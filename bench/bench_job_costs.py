@@ -1,0 +1,95 @@
+"""Job costs and cost labels on PostgreSQL: what the job slices cost the rollup, and the reads they serve.
+
+    .venv/bin/python bench/bench_job_costs.py [--jobs 2000000] [--requests 30]
+
+Generates a year of jobs in SQL (bench/common.py), labels them (project: 12 values,
+user: 60, cost_center: 6; about a tenth without each), then, in the same run:
+1. the rollup of 2025 without job costs (the anchor: rollup rows only), then with them
+   (job slices, 3 label keys, job totals), then again with them (a re-run: slices
+   rewritten, no job changed). Target: with / without <= 1.3.
+2. GET /api/v1/jobs/?ordering=-estimated_usd (and -allocated_usd) as staff: p95 < 300 ms, bounded queries.
+3. GET /api/v1/costs/summary/?group_by=label:project over 2025: p95 < 100 ms.
+"""
+
+import argparse
+from datetime import UTC, date, datetime
+
+from common import generate, p95, peak_rss_mb, setup_django, time_requests, timed
+
+LABELS_SQL = """
+UPDATE jobs_job SET labels = jsonb_strip_nulls(jsonb_build_object(
+    'project', CASE WHEN random() < 0.9 THEN 'project-' || floor(random() * 12)::int END,
+    'user', CASE WHEN random() < 0.9 THEN 'user-' || floor(random() * 60)::int END,
+    'cost_center', CASE WHEN random() < 0.9 THEN 'cc-' || floor(random() * 6)::int END))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2_000_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--skip-rollup-anchor", action="store_true", help="Only the reads (data already rolled up).")
+    args = parser.parse_args()
+    setup_django()
+    from django.conf import settings
+    from django.db import connection
+
+    from costs.catalog.services.gpu_prices import prices_refresh
+    from costs.usage.models import JobDaySlice, LabelUsageSnapshot
+    from costs.usage.services.rollup import usage_rollup
+
+    prices_refresh()
+    results: dict[str, float] = {}
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    year = {"start": date(2025, 1, 1), "end": date(2026, 1, 1), "now": now}
+    print(f"label keys rolled up: {', '.join(settings.HELIOX_COST_LABELS)}")
+
+    if not args.skip_rollup_anchor:
+        generate(args.jobs, "2025-01-01", 365, 30, 3, 3)
+        with connection.cursor() as cursor:
+            cursor.execute(LABELS_SQL)
+            cursor.execute("VACUUM ANALYZE jobs_job")
+        print(f"generated and labelled {args.jobs:,} jobs over 2025; peak RSS {peak_rss_mb():.0f} MiB", flush=True)
+        with timed("rollup of 2025 without job costs (anchor)", results):
+            usage_rollup(**year, job_costs=False)
+        with timed("rollup of 2025 with job slices, 3 label keys and job totals", results):
+            summary = usage_rollup(**year)
+        print(f"  {JobDaySlice.objects.count():,} job slices, {LabelUsageSnapshot.objects.count():,} label rows, "
+              f"{summary.jobs_updated:,} job totals set; peak RSS {peak_rss_mb():.0f} MiB")  # fmt: skip
+        with timed("rollup of 2025 with job costs again (re-run)", results):
+            usage_rollup(**year)
+        anchor = results["rollup of 2025 without job costs (anchor)"]
+        ratio = results["rollup of 2025 with job slices, 3 label keys and job totals"] / anchor
+        print(f"with job costs / without: {ratio:.2f}x (target <= 1.3x)", flush=True)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE jobs_job")
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []
+    user, _ = get_user_model().objects.update_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    _time_reads(client, args.requests)
+
+
+def _time_reads(client, requests: int) -> None:
+    if True:
+        for url, target in (
+            ("/api/v1/jobs/?ordering=-estimated_usd", 300),
+            ("/api/v1/jobs/?ordering=-allocated_usd&page_size=100", 300),
+            ("/api/v1/costs/top-jobs?start=2025-01-01&end=2026-01-01&limit=50", 300),
+            ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:project", 100),
+            ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:user,team", 100),
+        ):
+            samples, queries = time_requests(client, url, requests)
+            print(f"GET {url}: p95 {p95(samples):.0f} ms (target < {target}), median "
+                  f"{samples[len(samples) // 2]:.0f} ms, {queries} queries", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""What each job cost: its per-day slices, and the most expensive jobs of a range. Reads the rollup's slices.
+
+Money in USD (Decimal, cents), hours in GPU-hours, ranges [start, end) over UTC days.
+"""
+
+from collections.abc import Collection
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import Count, Q
+
+from costs.billing.allocation import SEPARATE
+from costs.usage.models import JobDaySlice
+from costs.usage.selectors.spend import hours_sum, money_sum, quantized
+from jobs.models import Job
+
+MAX_TOP_JOBS = 1000
+
+
+def job_cost_days(*, job: Job) -> dict:
+    """A job's figures per UTC day (with the price used) and its totals; empty days until rolled up. One query."""
+    days = [
+        quantized(dict(row))
+        for row in JobDaySlice.objects.filter(job=job)
+        .order_by("date")
+        .values(
+            "date",
+            "gpu_hours",
+            "unpriced_gpu_hours",
+            "price_usd_per_gpu_hour",
+            "estimated_usd",
+            "allocated_usd",
+            "allocated_shared_usd",
+        )
+    ]
+    for day in days:
+        price = day["price_usd_per_gpu_hour"]
+        day["price_usd_per_gpu_hour"] = None if price is None else price.quantize(Decimal("0.0001"))
+    return {
+        "gpu_hours": job.gpu_hours,
+        "estimated_usd": job.estimated_usd,
+        "allocated_usd": job.allocated_usd,
+        "unpriced_gpu_hours": job.unpriced_gpu_hours,
+        "days": days,
+    }
+
+
+def most_expensive_jobs(
+    *,
+    start: date,
+    end: date,
+    team_ids: Collection[UUID] | None = None,
+    limit: int = 20,
+    idle: str = SEPARATE,
+) -> list[dict]:
+    """The `limit` jobs that cost most in [start, end): by allocated, then estimated USD, then GPU-hours.
+
+    Sums of the jobs' slices in the range (a long job counts only its days inside it).
+    A job with no priced hour in the range has estimated and allocated None (unknown)
+    and sorts after the priced ones. Two queries.
+    """
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    if not 1 <= limit <= MAX_TOP_JOBS:
+        raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        slices = slices.filter(team_id__in=team_ids)
+    rows = list(
+        slices.order_by()
+        .values("job_id")
+        .annotate(
+            gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
+            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(allocated_field), days=Count("id"),
+            priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
+        )
+        .order_by("-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id")[:limit]
+    )  # fmt: skip
+    jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
+    result = []
+    for row in rows:
+        job = jobs[row["job_id"]]
+        row = quantized(row)
+        unknown = row.pop("priced") == 0
+        result.append({
+            "id": job.pk, "team": job.team.name, "team_id": job.team_id, "model_name": job.model_name,
+            "provider": job.provider, "gpu_type": job.gpu_type, "gpu_count": job.gpu_count,
+            "external_id": job.external_id, "start_time": job.start_time, "end_time": job.end_time,
+            "labels": job.labels, "days": row["days"], "gpu_hours": row["gpu_hours"],
+            "unpriced_gpu_hours": row["unpriced_gpu_hours"],
+            "estimated_usd": None if unknown else row["estimated_usd"],
+            "allocated_usd": None if unknown else row["allocated_usd"],
+        })  # fmt: skip
+    return sorted(result, key=lambda r: r["estimated_usd"] is None)  # stable: unknown after the priced ones
