@@ -7,6 +7,7 @@ from django.db import models
 
 from costs.usage.querysets import UsageQuerySet
 from heliox.models import BaseModel
+from heliox.querysets import DailyQuerySet
 from jobs.models import Job, Provider, gpu_type_validator
 from teams.models import Team
 
@@ -129,7 +130,12 @@ class LabelUsageSnapshot(UsageFigures):
     rows exactly (they are sums of the job slices, which do).
     """
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="label_usage_snapshots", db_comment="Team.")
+    # No index or constraint of its own: reads go by (key, date), and the rollup writes these rows by the
+    # hundred thousand, each index and deferred check a cost.
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="label_usage_snapshots", db_index=False, db_constraint=False,
+        db_comment="Team.",
+    )  # fmt: skip
     key = models.CharField(max_length=63, db_comment="Label key, e.g. project.")
     value = models.CharField(max_length=200, db_comment="Label value; '(unlabelled)' for jobs without the key.")
 
@@ -186,6 +192,8 @@ class JobDaySlice(BaseModel):
         max_digits=10, decimal_places=4, null=True, blank=True,
         db_comment="Catalog price used (the average when it changed within the day); null when unpriced.",
     )  # fmt: skip
+
+    objects: DailyQuerySet = DailyQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["job", "date"]

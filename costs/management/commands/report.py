@@ -24,7 +24,10 @@ class Command(HelioxCommand):
         parser.add_argument("--start", type=iso_date, required=True, help="First UTC day (YYYY-MM-DD).")
         parser.add_argument("--end", type=iso_date, required=True, help="Day after the last one (exclusive).")
         parser.add_argument(
-            "--group-by", type=_group_by, default=["team"], help=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
+            "--group-by",
+            type=_group_by,
+            default=["team"],
+            help=f"Comma list of {', '.join(GROUP_BY_FIELDS)}, label:<key>.",
         )
         parser.add_argument("--idle", choices=IDLE_MODES, default=SEPARATE, help="Idle kept apart, or shared.")
         parser.add_argument("--format", choices=["table", "csv"], default="table", dest="fmt")

@@ -22,7 +22,7 @@ class RangeParams(serializers.Serializer):
     start = serializers.DateField(required=False, help_text="First UTC day (YYYY-MM-DD).")
     end = serializers.DateField(required=False, help_text="Day after the last one (exclusive).")
     group_by = serializers.CharField(
-        required=False, default="", help_text=f"Comma list of {', '.join(GROUP_BY_FIELDS)}."
+        required=False, default="", help_text=f"Comma list of {', '.join(GROUP_BY_FIELDS)}, label:<key>."
     )
     interval = serializers.ChoiceField(choices=INTERVALS, default="day", help_text="Time series step.")
     idle = serializers.ChoiceField(

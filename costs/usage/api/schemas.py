@@ -19,8 +19,9 @@ FIGURES = {
     "llm_unpriced_calls": INTEGER,
 }
 GROUPS = dict.fromkeys(("team", "provider", "gpu_type", "model_name"), STRING)
-# A money key in another currency (allocated_zar): a decimal string or null.
-CONVERTED = decimal(nullable=True, description="Money in the requested currency (key ends in its code).")
+# A money key in another currency (allocated_zar): a decimal string or null; or a label group's value (label:project).
+CONVERTED = {"type": "string", "nullable": True, "description": "Money in the requested currency (a decimal string; "
+             "key ends in its code), or the value of a label group (key label:<key>)."}  # fmt: skip
 ROW = obj({**GROUPS, **FIGURES}, extra=CONVERTED, description="One group (or the totals).")
 FX_RATES = {"type": "array", "items": obj({"currency": STRING, "rate_per_usd": decimal(), "as_of": DATE},
                                           required=("currency", "rate_per_usd", "as_of"))}  # fmt: skip

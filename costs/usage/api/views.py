@@ -52,7 +52,11 @@ RANGE_PARAMETERS = [
     OpenApiParameter("end", str, description="Day after the last one, exclusive (default: next month's first)."),
     OpenApiParameter("idle", str, enum=["separate", "share"], description="Idle kept apart or shared."),
 ]
-GROUP_BY = OpenApiParameter("group_by", str, description="Comma list of team, provider, gpu_type, model_name.")
+GROUP_BY = OpenApiParameter(
+    "group_by",
+    str,
+    description="Comma list of team, provider, gpu_type, model_name, label:<key> (a HELIOX_COST_LABELS key).",
+)
 CSV_ALLOCATION = ["date", "provider", "gpu_type", "billed_usd", "team", "gpu_hours", "estimated_usd", "allocated_usd"]
 KIND = OpenApiParameter("kind", str, enum=["gpu", "llm", "all"], description="GPU spend, LLM API spend, or both.")
 CURRENCY = OpenApiParameter("currency", str, description="Money in this currency (a rate must be set), e.g. ZAR.")

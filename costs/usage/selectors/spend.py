@@ -19,7 +19,8 @@ from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.billing.models import CostSnapshot
 from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
-from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
+from costs.usage.models import UsageSnapshot
+from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_source
 from heliox.dates import periods_between
 from heliox.units import HOURS
 
@@ -73,10 +74,16 @@ class SpendReport:
 
 
 def group_by_check(names: Sequence[str]) -> list[str]:
-    """The fields to group by, each once, in order; ValueError naming the unknown ones (the API, report, selectors)."""
-    unknown = [name for name in names if name not in GROUP_BY_FIELDS]
+    """The fields to group by, each once, in order; ValueError naming the unknown ones (the API, report, selectors).
+
+    `label:<key>` groups by a cost label that the rollup keeps (HELIOX_COST_LABELS).
+    """
+    unknown = [name for name in names if name not in GROUP_BY_FIELDS and not name.startswith(LABEL_PREFIX)]
     if unknown:
-        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)}")
+        raise ValueError(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_BY_FIELDS)} or label:<key>")
+    problem = label_group_problem(names)
+    if problem:
+        raise ValueError(problem)
     return list(dict.fromkeys(names))
 
 
@@ -111,10 +118,6 @@ class _Spend:
     @property
     def period(self) -> dict:
         return {"period": Trunc("date", self.interval, output_field=DateField())} if self.interval else {}
-
-    @property
-    def dims(self) -> list[str]:
-        return [{"team": "team__name"}.get(name, name) for name in self.group_by]
 
     @property
     def bill_dims(self) -> list[str]:
@@ -152,6 +155,8 @@ def spend_summary(
     names = _validate(start, end, group_by, idle, interval)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use {', '.join(KINDS)}")
+    if kind != "gpu" and label_key(names):
+        raise ValueError("group_by label:<key> is for GPU spend (kind=gpu): LLM calls carry no labels")
     query = _Spend(start, end, ("period", *names) if interval else names, idle, team_ids, interval, kind)
     bills = _bills(query)
     # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
@@ -175,15 +180,15 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
     if query.kind == "llm":
         return {}
     allocated_field = "allocated_usd" if query.idle == SEPARATE else "allocated_shared_usd"
-    model = ModelUsageSnapshot if "model_name" in query.group_by else UsageSnapshot
-    usage = model.objects.between(query.start, query.end).for_teams(query.team_ids).annotate(**query.period)
+    usage, names, dims = usage_source(start=query.start, end=query.end, group_by=query.group_by,
+                                      team_ids=query.team_ids)  # fmt: skip
+    usage = usage.annotate(**query.period)
     sums = {
-        "gpu_hours": hours_sum("gpu_hours"),
-        "unpriced_gpu_hours": hours_sum("unpriced_gpu_hours"),
-        "estimated_usd": money_sum("estimated_cost_usd"),
-        "allocated_usd": money_sum(allocated_field),
+        "gpu_hours": hours_sum(names["gpu_hours"]),
+        "unpriced_gpu_hours": hours_sum(names["unpriced_gpu_hours"]),
+        "estimated_usd": money_sum(names["estimated_usd"]),
+        "allocated_usd": money_sum(names[allocated_field]),
     }
-    dims = query.dims
     if dims:
         found = usage.order_by().values(*dims).annotate(**sums)
     else:  # one total row; .values() without fields would group by every column

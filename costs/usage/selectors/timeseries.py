@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from costs.billing.allocation import SEPARATE
-from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.selectors.fx import spend_summary_in
+from costs.usage.selectors.labels import usage_source
 from costs.usage.selectors.spend import ZERO_HOURS, ZERO_USD, _validate, spend_summary
 from heliox.dates import periods_between
 
@@ -39,9 +39,7 @@ def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, 
         return 0
     if not group_by:
         return 1
-    model = ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot
-    usage = model.objects.between(start, end).for_teams(team_ids)
-    dims = [{"team": "team__name"}.get(name, name) for name in group_by]
+    usage, _, dims = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids)
     return usage.order_by().values(*dims).distinct().count()
 
 

@@ -77,7 +77,8 @@ def create_job_table() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TEMPORARY TABLE {JOBS_TABLE} ({columns})")
         cursor.execute(f"CREATE TEMPORARY TABLE {RANGE_TABLE} (date DATE, {columns})")
-        cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (job_id {uuid})")
+        # old: the job lost a slice (which it may have got back); else it got one.
+        cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (job_id {uuid}, old BOOLEAN)")
 
 
 def drop_job_tables() -> None:
@@ -219,7 +220,7 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
     params = _params(now, start=start, end=end)
     in_range = "date >= %(start)s AND date < %(end)s"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE {in_range}", params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id, TRUE FROM {SLICES} WHERE {in_range}", params)
         cursor.execute(f"DELETE FROM {SLICES} WHERE {in_range}", params)
         cursor.execute(f"DELETE FROM {LABELS} WHERE {in_range}", params)
         cursor.execute(f"DROP TABLE IF EXISTS {FINAL_TABLE}")
@@ -232,7 +233,7 @@ SELECT {new_uuid()}, %(now)s, %(now)s, job_id, date, team_id, provider, gpu_type
 FROM {FINAL_TABLE}""", params)  # fmt: skip
         if settings.HELIOX_COST_LABELS:
             cursor.execute(_label_rollup_sql(f"{FINAL_TABLE} s", "s.labels", settings.HELIOX_COST_LABELS), params)
-        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {FINAL_TABLE}")
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id, FALSE FROM {FINAL_TABLE}")
 
 
 def job_slices_reallocate(*, day: date, now: datetime) -> None:
@@ -240,7 +241,7 @@ def job_slices_reallocate(*, day: date, now: datetime) -> None:
     params = _params(now, day=day)
     with connection.cursor() as cursor:
         cursor.execute(_reallocate_sql(), params)
-        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id FROM {SLICES} WHERE date = %(day)s", params)
+        cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id, FALSE FROM {SLICES} WHERE date = %(day)s", params)
         cursor.execute(f"DELETE FROM {LABELS} WHERE date = %(day)s", params)
         if settings.HELIOX_COST_LABELS:
             source = f"{SLICES} s JOIN {JOBS} j ON j.id = s.job_id"
@@ -264,6 +265,8 @@ def job_totals_update() -> int:
     }
     changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
     with connection.cursor() as cursor:
+        if postgres():
+            cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
         # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
         cursor.execute(f"""
 UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
@@ -274,11 +277,14 @@ FROM (
 ) sums
 WHERE {JOBS}.id = sums.job_id AND ({changed})""")
         updated = cursor.rowcount
+        # Jobs that lost a slice and got none back, and have none left: few (deleted or moved jobs).
         cursor.execute(f"""
-UPDATE {JOBS} SET gpu_hours = NULL, estimated_usd = NULL, allocated_usd = NULL, unpriced_gpu_hours = NULL
-FROM (SELECT DISTINCT t.job_id FROM {TOUCHED_TABLE} t
-      WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = t.job_id)) gone
-WHERE {JOBS}.id = gone.job_id AND {JOBS}.gpu_hours IS NOT NULL""")
-        updated += cursor.rowcount
+SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
+WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
+        gone = [row[0] for row in cursor.fetchall()]
+        for first in range(0, len(gone), 500):
+            updated += Job.objects.filter(pk__in=gone[first : first + 500], gpu_hours__isnull=False).update(
+                gpu_hours=None, estimated_usd=None, allocated_usd=None, unpriced_gpu_hours=None
+            )
         cursor.execute(f"TRUNCATE {TOUCHED_TABLE}" if postgres() else f"DELETE FROM {TOUCHED_TABLE}")
     return updated

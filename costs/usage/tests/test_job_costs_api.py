@@ -138,3 +138,91 @@ def test_top_jobs_refuses_a_bad_limit_naming_it(org, api):
     response = api.as_user(org["users"]["staff"]).get("/api/v1/costs/top-jobs?start=2025-03-01&limit=0")
     assert response.status_code == 400
     assert "limit" in response.json()
+
+
+@pytest.fixture
+def labelled(org):
+    """nlp's llama is project atlas; vision's vit has no project; another nlp job is project borealis."""
+    Job.objects.filter(pk=org["jobs"]["llama"].pk).update(labels={"project": "atlas", "user": "alice"})
+    JobFactory(team=org["teams"]["nlp"], model_name="bert", start_time=DAY.replace(hour=5),
+               end_time=DAY.replace(hour=6), external_id="nlp-2", labels={"project": "borealis"})  # fmt: skip
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11), now=datetime(2025, 3, 11, tzinfo=UTC))
+    return org
+
+
+def summary_rows(response) -> list[tuple]:
+    assert response.status_code == 200, response.json()
+    return [tuple(row[k] for k in (*response.json()["group_by"], "estimated_usd", "allocated_usd"))
+            for row in response.json()["rows"]]  # fmt: skip
+
+
+def test_summary_by_label_adds_up_to_the_team_with_an_unlabelled_row(labelled, api):
+    url = "/api/v1/costs/summary?start=2025-03-01&end=2025-04-01&group_by=label:project,team"
+    response = api.as_user(labelled["users"]["staff"]).get(url)
+
+    # H100 cell: estimates $32 + $4 + $8 = $44 against a $50 bill: each allocation is its estimate, $6 idle.
+    assert sorted(summary_rows(response)) == [
+        ("(idle)", "(idle)", "0.00", "0.00"),
+        ("(unlabelled)", "vision", "8.00", "8.00"),
+        ("atlas", "nlp", "32.00", "32.00"),
+        ("borealis", "nlp", "4.00", "4.00"),
+    ]
+    rows = {(r["label:project"], r["team"]): r for r in response.json()["rows"]}
+    assert (rows[("atlas", "nlp")]["estimated_usd"], rows[("borealis", "nlp")]["estimated_usd"]) == ("32.00", "4.00")
+    assert rows[("(unlabelled)", "vision")]["allocated_usd"] == "8.00"
+    assert rows[("(idle)", "(idle)")]["idle_usd"] == "6.00"
+    assert response.json()["totals"]["allocated_usd"] == "44.00"
+
+
+def test_summary_by_label_and_model_reads_the_job_slices(labelled, api):
+    url = "/api/v1/costs/summary?start=2025-03-01&end=2025-04-01&group_by=label:user,model_name"
+    rows = api.as_user(labelled["users"]["bob"]).get(url).json()["rows"]
+
+    assert [(r["label:user"], r["model_name"], r["estimated_usd"]) for r in rows] == [
+        ("alice", "llama", "32.00"),
+        ("(unlabelled)", "bert", "4.00"),
+    ]
+
+
+def test_members_see_their_teams_label_values_only(labelled, api):
+    url = "/api/v1/costs/summary?start=2025-03-01&end=2025-04-01&group_by=label:project"
+    carol = api.as_user(labelled["users"]["carol"]).get(url).json()["rows"]
+    assert [(r["label:project"], r["estimated_usd"]) for r in carol] == [("(unlabelled)", "8.00")]
+    dave = api.as_user(labelled["users"]["dave"]).get(url).json()["rows"]
+    assert dave == []
+
+
+def test_timeseries_by_label(labelled, api):
+    url = "/api/v1/costs/timeseries?start=2025-03-10&end=2025-03-12&group_by=label:project&interval=day"
+    body = api.as_user(labelled["users"]["bob"]).get(url).json()
+
+    series = {s["group"]["label:project"]: [p["estimated_usd"] for p in s["points"]] for s in body["series"]}
+    assert series == {"atlas": ["32.00", "0.00"], "borealis": ["4.00", "0.00"]}
+
+
+def test_unknown_label_key_is_a_400_naming_the_parameter_and_the_keys(org, api):
+    response = api.as_user(org["users"]["staff"]).get("/api/v1/costs/summary?group_by=label:team_name")
+
+    assert response.status_code == 400
+    message = response.json()["group_by"][0]
+    assert "label:team_name" in message
+    assert "project, user, cost_center" in message
+
+
+def test_report_command_groups_by_label(labelled, capsys):
+    from django.core.management import call_command
+
+    call_command("report", "--start", "2025-03-01", "--end", "2025-04-01", "--group-by", "label:project",
+                 "--format", "csv")  # fmt: skip
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("label:project,gpu_hours")
+    assert any(line.startswith("atlas,8.0000,0.0000,32.00,32.00") for line in lines)
+    assert any(line.startswith("(unlabelled),2.0000,0.0000,8.00,8.00") for line in lines)
+
+
+def test_report_command_refuses_an_unknown_label_key(db):
+    from django.core.management import call_command
+
+    with pytest.raises(Exception, match="unknown label key 'nope'"):
+        call_command("report", "--start", "2025-03-01", "--end", "2025-04-01", "--group-by", "label:nope")
