@@ -144,8 +144,9 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
         end = start + (end - start) * rng.uniform(0.05, 0.9)  # type: ignore[operator]
     if end > now:  # type: ignore[operator]
         status, end = JobStatus.RUNNING, None
+    job_id = _uuid(rng)
     return Job(
-        id=_uuid(rng),
+        id=job_id,
         team=team,
         model_name=rng.choice(profile.models),
         provider=provider,
@@ -158,7 +159,23 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
         status=status,
         external_id=f"demo-{team.name}-{rng.getrandbits(40):010x}",
         metadata={"demo": True},
+        labels=_labels(job_id, team),
     )
+
+
+DEMO_PROJECTS = ("core", "eval", "research", "serving")
+
+
+def _labels(job_id: uuid.UUID, team: Team) -> dict[str, str]:
+    """Project, user and cost centre labels, from the job's id (the seeded sequence stays the same without them).
+
+    About one job in ten has no project, so that "(unlabelled)" shows too.
+    """
+    pick = random.Random(job_id.int)
+    labels = {"user": f"{team.name}-{pick.choice(('lead', 'scheduler'))}", "cost_center": f"cc-{team.name}"}
+    if pick.random() < 0.9:
+        labels["project"] = f"{team.name}-{pick.choice(DEMO_PROJECTS)}"
+    return labels
 
 
 def demo_seed(

@@ -88,3 +88,17 @@ def test_a_failed_seed_after_reset_leaves_the_data_as_it_was(db, monkeypatch):
 
     assert job_fingerprint() == before
     assert Team.objects.count() == 6
+
+
+def test_demo_jobs_carry_project_and_user_labels_rolled_up(db):
+    from costs.usage.models import JobDaySlice, LabelUsageSnapshot
+
+    call_command("seed_demo", *SEED_ARGS)
+
+    labelled = Job.objects.filter(labels__has_key="project").count()
+    assert 0.8 * Job.objects.count() < labelled < Job.objects.count()  # about one in ten without a project
+    assert not Job.objects.exclude(labels__has_key="user").exists()
+    values = set(LabelUsageSnapshot.objects.filter(key="project").values_list("value", flat=True))
+    assert "(unlabelled)" in values
+    assert len(values) > 6
+    assert JobDaySlice.objects.exists()

@@ -279,7 +279,8 @@ WHERE {JOBS}.id = sums.job_id AND ({changed})""")
         updated = cursor.rowcount
         # Jobs that lost a slice and got none back, and have none left: few (deleted or moved jobs).
         cursor.execute(f"""
-SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
+SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old
+                    EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
 WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
         gone = [row[0] for row in cursor.fetchall()]
         for first in range(0, len(gone), 500):
