@@ -171,7 +171,7 @@ def _labels(job_id: uuid.UUID, team: Team) -> dict[str, str]:
 
     About one job in ten has no project, so that "(unlabelled)" shows too.
     """
-    pick = random.Random(job_id.int)
+    pick = random.Random(job_id.int)  # noqa: S311 - demo data, not secrets
     labels = {"user": f"{team.name}-{pick.choice(('lead', 'scheduler'))}", "cost_center": f"cc-{team.name}"}
     if pick.random() < 0.9:
         labels["project"] = f"{team.name}-{pick.choice(DEMO_PROJECTS)}"

@@ -113,12 +113,13 @@ def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
 def test_job_changelist_export_respects_the_filters(org, staff_client):
     url = reverse("admin:jobs_job_export") + f"?team__id__exact={org['teams']['vision'].pk}"
     lines = b"".join(staff_client.get(url).streaming_content).decode().splitlines()
-    assert (
-        lines[0]
-        == "id,team,model_name,provider,region,gpu_type,gpu_count,pricing,start_time,end_time,status,external_id"
+    assert lines[0] == (
+        "id,team,model_name,provider,region,gpu_type,gpu_count,pricing,start_time,end_time,status,external_id,"
+        "gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,labels"
     )
     assert len(lines) == 2
     assert ",vision,vit,aws,,H100,2,on_demand," in lines[1]
+    assert lines[1].endswith(",vision-1,2.0000,0.0000,8.00,8.00,{}")  # the job's totals from the rollup
     assert reverse("admin:jobs_job_export") in staff_client.get(reverse("admin:jobs_job_changelist")).content.decode()
 
 
