@@ -78,17 +78,17 @@ def main() -> None:
 
 
 def _time_reads(client, requests: int) -> None:
-    if True:
-        for url, target in (
-            ("/api/v1/jobs/?ordering=-estimated_usd", 300),
-            ("/api/v1/jobs/?ordering=-allocated_usd&page_size=100", 300),
-            ("/api/v1/costs/top-jobs?start=2025-01-01&end=2026-01-01&limit=50", 300),
-            ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:project", 100),
-            ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:user,team", 100),
-        ):
-            samples, queries = time_requests(client, url, requests)
-            print(f"GET {url}: p95 {p95(samples):.0f} ms (target < {target}), median "
-                  f"{samples[len(samples) // 2]:.0f} ms, {queries} queries", flush=True)  # fmt: skip
+    for url, target in (
+        ("/api/v1/jobs/?ordering=-estimated_usd", 300),
+        ("/api/v1/jobs/?ordering=-allocated_usd&page_size=100", 300),
+        ("/api/v1/costs/top-jobs?start=2025-01-01&end=2026-01-01&limit=50", None),
+        ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:project", 100),
+        ("/api/v1/costs/summary?start=2025-01-01&end=2026-01-01&group_by=label:user,team", None),
+    ):
+        samples, queries = time_requests(client, url, requests)
+        goal = f" (target < {target})" if target else ""
+        print(f"GET {url}: p95 {p95(samples):.0f} ms{goal}, median {samples[len(samples) // 2]:.0f} ms, "
+              f"{queries} queries", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
