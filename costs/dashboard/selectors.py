@@ -122,31 +122,50 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
     }
 
 
+def _table(report, key: str, team_ids: dict | None = None) -> dict:
+    """A table of the page: its rows (largest spend first), the bill's idle row when grouped by team, the totals.
+
+    rows + idle add up to totals, column by column: what the CSV export writes too.
+    """
+    rows = [row for row in report.rows if row[key] != IDLE_LABEL]
+    if team_ids is not None:
+        rows = [{**row, "team_id": team_ids.get(row["team"])} for row in rows]
+    idle = next((row for row in report.rows if row[key] == IDLE_LABEL), None)
+    return {"key": key, "rows": rows, "idle": idle, "totals": report.totals}
+
+
 def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD") -> dict:
     """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
 
     GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
-    ValueError when a day of the range has no rate for `currency`.
+    ValueError when a day of the range has no rate for `currency`. The teams table has
+    GPU and LLM spend side by side (kind "all"); the others are GPU spend.
     """
     rows = fx_rates(currency, start, end) if currency != "USD" else {}
     used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
-    by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle)
+    by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle, kind="all")
     by_provider = _summary(currency, start=start, end=end, group_by=["provider"], idle=idle)
-    by_gpu = sorted(spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle).rows,
-                    key=lambda row: -row["gpu_hours"])  # fmt: skip
+    by_gpu = _summary(currency, start=start, end=end, group_by=["gpu_type"], idle=idle)
     llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
     team_ids = dict(Team.objects.values_list("name", "id"))
-    charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=by_gpu, start=start, end=end, idle=idle,
+    gpu_rows = sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"])
+    charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      rates={day: row.rate_per_usd for day, row in rows.items()})  # fmt: skip
+    tables = {
+        "teams": _table(by_team, "team", team_ids),
+        "providers": _table(by_provider, "provider"),
+        "gpu-types": {**_table(by_gpu, "gpu_type"), "rows": gpu_rows},
+    }
     return {
         "kpis": _kpis(
             totals=by_provider.totals, llm_totals=llm.totals, start=start, end=end, now=now, currency=currency
         ),
         "has_data": bool(by_provider.rows) or bool(llm.rows),
         "llm_providers": llm.rows,
-        "teams": [{**row, "team_id": team_ids.get(row["team"])} for row in by_team.rows if row["team"] != IDLE_LABEL],
+        "tables": tables,
+        "teams": tables["teams"]["rows"],
         "providers": by_provider.rows,
-        "gpu_types": by_gpu,
+        "gpu_types": tables["gpu-types"]["rows"],
         "charts": {**charts, "currency": currency},
         "currency": currency,
         "fx_rates": used,

@@ -8,7 +8,7 @@ import csv
 from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -26,8 +26,12 @@ PRESETS = {
     "last-30": "Last 30 days",
     "last-90": "Last 90 days",
 }
-EXPORTS = {"teams": ("team",), "providers": ("provider",), "gpu-types": ("gpu_type",)}
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+EXPORTS = {
+    "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd"),
+    "providers": ("provider", *EXPORT_COLUMNS),
+    "gpu-types": ("gpu_type", *EXPORT_COLUMNS),
+}
 
 
 def dashboard_range(request, today: date) -> tuple[date, date, str, dict]:
@@ -68,13 +72,19 @@ def index_context(request) -> dict:
     if not sees_organisation_spend(request.user):
         # Staff without the permissions see the admin's app list, not the organisation's spend.
         return {**context, "dashboard": None}
+    data = _dashboard(request, context)
+    view_query = context["range_query"] + (f"&currency={data['currency']}" if data["currency"] != "USD" else "")
+    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()], "view_query": view_query}
+
+
+def _dashboard(request, context: dict) -> dict:
+    """dashboard_data for the view in the URL; a currency without rates falls back to USD, the error in `context`."""
     currency = request.GET.get("currency", "USD").strip().upper() or "USD"
     try:
-        data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
+        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
     except ValueError as error:  # no rate for that currency on some day of the range
         context["range_errors"] = {**context["range_errors"], "currency": [str(error)]}
-        data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
-    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()]}
+        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
 
 
 def team_view(site, request, pk):
@@ -101,13 +111,19 @@ def export_view(request, table: str):
     if table not in EXPORTS:
         raise Http404
     context = range_context(request)
-    data = dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
-    rows = {"teams": data["teams"], "providers": data["providers"], "gpu-types": data["gpu_types"]}[table]
+    data = _dashboard(request, context)
+    if context["range_errors"]:  # a CSV cannot say "shown in USD instead": refuse rather than mislabel
+        errors = "; ".join(f"{name}: {' '.join(map(str, why))}" for name, why in context["range_errors"].items())
+        return HttpResponseBadRequest(errors, content_type="text/plain")
+    shown = data["tables"][table]
+    currency = data["currency"].lower()
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="heliox-{table}-{context["start"]}-{context["end"]}.csv"'
     writer = csv.writer(response)
-    columns = (*EXPORTS[table], *EXPORT_COLUMNS)
-    writer.writerow(columns)
-    for row in rows:
+    columns = EXPORTS[table]
+    writer.writerow([c.replace("_usd", f"_{currency}") for c in columns])
+    # The rows, the bill's idle part and the totals: the money columns add up to the TOTAL row, as on the page.
+    total = {columns[0]: "TOTAL", **shown["totals"]}
+    for row in [*shown["rows"], *([shown["idle"]] if shown["idle"] else []), total]:
         writer.writerow([safe_cell("" if row.get(c) is None else row.get(c)) for c in columns])
     return response

@@ -104,10 +104,54 @@ def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
     response = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE)
     assert response["Content-Type"] == "text/csv"
     assert response.content.decode().splitlines() == [
-        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd",
-        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,",
-        "vision,2.0000,0.0000,8.00,8.00,0.00,",
+        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,llm_usd,total_usd",
+        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00",
+        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00",
+        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00",
+        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00",
     ]
+
+
+def test_every_dashboard_csv_adds_up_to_the_pages_totals(org, staff_client):
+    """Teams (GPU + LLM, the idle row), providers and GPU types: the TOTAL row is the page's, and the rows sum to it."""
+    import csv as csv_module
+
+    from costs.llm.models import LlmUsageSnapshot
+
+    LlmUsageSnapshot.objects.create(date=date(2025, 3, 10), team=org["teams"]["vision"], provider="openai",
+                                    model="gpt-4o", calls=3, input_tokens=10, output_tokens=1,
+                                    cost_usd=Decimal("2.50"))  # fmt: skip
+    page = staff_client.get(INDEX + RANGE)
+    tables = page.context["dashboard"]["tables"]
+    for table, money in (("teams", "total_usd"), ("providers", "billed_usd"), ("gpu-types", "allocated_usd")):
+        response = staff_client.get(reverse("admin:dashboard_export", args=[table]) + RANGE)
+        rows = list(csv_module.DictReader(response.content.decode().splitlines()))
+        total = rows.pop()
+        assert total[money] == str(tables[table]["totals"][money])
+        assert sum(Decimal(row[money] or "0") for row in rows) == Decimal(total[money])
+    teams = tables["teams"]["totals"]
+    assert (teams["allocated_usd"], teams["idle_usd"], teams["llm_usd"], teams["total_usd"]) == (
+        Decimal("40.00"), Decimal("10.00"), Decimal("2.50"), Decimal("52.50"))  # fmt: skip
+    html = page.content.decode()
+    assert '<tfoot><tr><th scope="row">Total</th>' in html
+    assert "(idle: billed, no job)" in html
+
+
+def test_dashboard_csv_follows_the_pages_currency_and_refuses_a_bad_one(org, staff_client):
+    from costs.usage.models import FxRate
+
+    FxRate.objects.create(currency="ZAR", rate_per_usd=Decimal("18.00"), as_of=date(2025, 3, 1))
+    page = staff_client.get(INDEX + RANGE + "&currency=ZAR").content.decode()
+    assert "/export/providers.csv?start=2025-03-10&amp;end=2025-03-11&amp;currency=ZAR" in page
+    response = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE + "&currency=ZAR")
+    assert response.content.decode().splitlines() == [
+        "provider,gpu_hours,unpriced_gpu_hours,estimated_zar,allocated_zar,idle_zar,billed_zar",
+        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00",
+        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00",
+    ]
+    bad = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE + "&currency=EUR")
+    assert bad.status_code == 400
+    assert "currency: unknown currency 'EUR'" in bad.content.decode()
 
 
 def test_job_changelist_export_respects_the_filters(org, staff_client):
