@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from costs.billing.money import to_cents
 from costs.usage.models import FxRate
-from costs.usage.selectors.spend import SpendReport, spend_summary
+from costs.usage.selectors.spend import SpendReport, by_spend, spend_summary
 from heliox.dates import period_start
 
 
@@ -60,7 +60,8 @@ def spend_summary_in(
         totals[f"billed{suffix}"] = totals[f"idle{suffix}"] = None
     report = SpendReport(start=start, end=end, group_by=(("period",) if interval else ()) + tuple(names),
                          idle=daily.idle)  # fmt: skip
-    report.rows = sorted(rows, key=lambda r: str(r))
+    # Largest spend first, as in USD (tables and charts keep their order when the currency changes).
+    report.rows = by_spend(rows, kind=kwargs.get("kind", "gpu"), suffix=suffix)
     report.totals = totals
     used = sorted({rate.pk: rate for rate in rate_rows.values()}.values(), key=lambda rate: rate.as_of)
     return report, used

@@ -6,7 +6,7 @@ GPU-hours; ranges are [start, end) over UTC days.
 """
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -168,11 +168,20 @@ def spend_summary(
     if kind != "gpu":
         _add_llm(rows, start=start, end=end, group_by=query.group_by, team_ids=team_ids, interval=interval,
                  blank=BLANK, idle=row_idle)  # fmt: skip
-    key = (lambda r: -r["total_usd"]) if kind != "gpu" else (lambda r: -(r["allocated_usd"] + (r["idle_usd"] or 0)))
     report = SpendReport(start=start, end=end, group_by=query.group_by, idle=idle)
-    report.rows = sorted(rows.values(), key=lambda r: (key(r), str(r)))
+    report.rows = by_spend(rows.values(), kind=kind)
     report.totals = _totals(report.rows, bills if team_ids is None else {}, kind)
     return report
+
+
+def by_spend(rows: Iterable[dict], *, kind: str, suffix: str = "_usd") -> list[dict]:
+    """Rows largest spend first (GPU allocated + idle, or the GPU + LLM total), ties in a stable order.
+
+    `suffix` names the money columns (`_zar` for spend_summary_in's renamed ones).
+    """
+    if kind != "gpu":
+        return sorted(rows, key=lambda r: (-r[f"total{suffix}"], str(r)))
+    return sorted(rows, key=lambda r: (-(r[f"allocated{suffix}"] + (r[f"idle{suffix}"] or 0)), str(r)))
 
 
 def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
