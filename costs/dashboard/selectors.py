@@ -62,13 +62,13 @@ def _summary(currency: str, **kwargs):
 
 def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: datetime, currency: str) -> dict:
     """The cards: spend, LLM spend, bill, idle and its share, GPU-hours, running jobs, unpriced usage, budgets."""
-    billed, idle = _money(totals["billed_usd"]), _money(totals["idle_usd"])
+    billed, idle = totals["billed_usd"], totals["idle_usd"]  # None: no bill in the range (unknown, not 0)
     unpriced = UsageSnapshot.objects.between(start, end).unpriced()
     return {
-        "spend": totals["allocated_usd"] + idle,
+        "spend": totals["allocated_usd"] + _money(idle),
         "llm": llm_totals["llm_usd"],
         "llm_calls": llm_totals["llm_calls"],
-        "all": totals["allocated_usd"] + idle + llm_totals["llm_usd"],
+        "all": totals["allocated_usd"] + _money(idle) + llm_totals["llm_usd"],
         "billed": billed,
         "estimated": totals["estimated_usd"],
         "gpu_hours": totals["gpu_hours"],
@@ -87,8 +87,13 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
     daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
     daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
 
-    def value(point: dict, amount: Decimal) -> float:
+    def value(point: dict, amount: Decimal | None) -> float | None:
+        """A chart value in the page's currency; None (a gap in the chart) where it is unknown."""
+        if amount is None:
+            return None
         return float(amount * rates[point["period"]]) if rates else float(amount)
+
+    org_days = {p["period"]: p for s in daily_total["series"] for p in s["points"]}
 
     teams = [row for row in by_team.rows if row["team"] != IDLE_LABEL]
     return {
@@ -110,16 +115,41 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
             "labels": [row["gpu_type"] for row in by_gpu],
             "data": [float(row["gpu_hours"]) for row in by_gpu],
         },
+        # A provider with no bill in the range (on-prem, or not arrived yet): billed is null, labelled so.
         "billed_vs_estimated": {
             "labels": [row["provider"] for row in by_provider.rows],
-            "billed": [float(_money(row["billed_usd"])) for row in by_provider.rows],
+            "billed": [None if row["billed_usd"] is None else float(row["billed_usd"]) for row in by_provider.rows],
             "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
+            "no_bill": [row["billed_usd"] is None for row in by_provider.rows],
         },
+        # Idle is part of a bill: a day whose bill has not arrived is a gap, not 0.
         "idle_over_time": {
             "labels": [period.isoformat() for period in daily_total["periods"]],
-            "data": [value(p, _money(p["idle_usd"])) for s in daily_total["series"] for p in s["points"]],
+            "data": [_day_idle(org_days.get(day), value) for day in daily_total["periods"]],
         },
     }
+
+
+def _day_idle(point: dict | None, value) -> float | None:
+    """A day's idle cost for the chart: None (a gap) when that day has no bill."""
+    if point is None or point["billed_usd"] is None:
+        return None
+    return value(point, point["idle_usd"])
+
+
+def unknown_when_unpriced(row: dict, *, idle: str = SEPARATE) -> dict:
+    """A row whose GPU-hours all lack a catalog price: its estimate is unknown (None), not 0.00.
+
+    So is its allocated share with idle kept apart (the share follows the estimate); with idle
+    shared, the bill is split by GPU-hours and the share is known. Partly priced rows keep their
+    figures: the page shows the unpriced GPU-hours beside them.
+    """
+    if not row.get("gpu_hours") or row.get("unpriced_gpu_hours", 0) < row["gpu_hours"]:
+        return row
+    unknown = {"estimated_usd": None, **({"allocated_usd": None} if idle == SEPARATE else {})}
+    if "allocated_usd" in unknown and row.get("total_usd") == 0:
+        unknown["total_usd"] = None  # nothing known adds to it (with LLM spend, the total is that known part)
+    return {**row, **unknown}
 
 
 def _table(report, key: str, team_ids: dict | None = None) -> dict:
@@ -127,7 +157,7 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
 
     rows + idle add up to totals, column by column: what the CSV export writes too.
     """
-    rows = [row for row in report.rows if row[key] != IDLE_LABEL]
+    rows = [unknown_when_unpriced(row, idle=report.idle) for row in report.rows if row[key] != IDLE_LABEL]
     if team_ids is not None:
         rows = [{**row, "team_id": team_ids.get(row["team"])} for row in rows]
     idle = next((row for row in report.rows if row[key] == IDLE_LABEL), None)
@@ -148,7 +178,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
     by_gpu = _summary(currency, start=start, end=end, group_by=["gpu_type"], idle=idle)
     llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
     team_ids = dict(Team.objects.values_list("name", "id"))
-    gpu_rows = sorted(by_gpu.rows, key=lambda row: -row["gpu_hours"])
+    gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      rates={day: row.rate_per_usd for day, row in rows.items()})  # fmt: skip
     tables = {
@@ -185,8 +215,8 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "totals": spend["totals"],
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "daily": spend["daily"],
-        "top_models": spend["top_models"],
-        "gpu_types": gpus.rows,
+        "top_models": [unknown_when_unpriced(row, idle=idle) for row in spend["top_models"]],
+        "gpu_types": [unknown_when_unpriced(row, idle=idle) for row in gpus.rows],
         "largest_jobs": largest,
         "llm_models": llm.rows,
         "llm_usd": llm.totals["llm_usd"],

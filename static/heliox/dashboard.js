@@ -1,4 +1,5 @@
 // Draws the dashboard's charts from the JSON the server embedded in the page.
+// Unknown figures arrive as null: a gap in a line, a hatched "no bill yet" bar, never a 0.
 (function () {
   "use strict";
   const source = document.getElementById("hx-chart-data");
@@ -6,41 +7,79 @@
   const data = JSON.parse(source.textContent);
   Chart.defaults.animation = false; // draw at once: figures, not motion
   const code = data.currency || "USD";
-  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
+  const money = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
+  // Axis ticks: whole units, compact past ten thousand ("$120K"), so that labels never run together.
+  const tick = new Intl.NumberFormat("en-US", { style: "currency", currency: code, notation: "compact", maximumFractionDigits: 1 });
   const hours = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
-  const money = { callbacks: { label: (c) => `${c.dataset.label || c.label}: ${usd.format(c.parsed.y ?? c.parsed.x ?? c.parsed)}` } };
+  // One colour per series or bar, told apart in both themes (Okabe-Ito, colour-blind safe).
+  const palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7f7f7f", "#000000", "#8c564b"];
+  const colour = (i) => palette[i % palette.length];
+  const shown = (v) => (v === null || v === undefined ? "no bill yet" : money.format(v));
+  const value = (c) => (c.chart.options.indexAxis === "y" ? c.parsed.x : c.parsed.y ?? c.parsed);
+  const moneyTooltip = { callbacks: { label: (c) => `${c.dataset.label || c.label}: ${shown(value(c))}` } };
   const gpuHours = { callbacks: { label: (c) => `${c.label}: ${hours.format(c.parsed)} GPU-h` } };
-  const usdAxis = { ticks: { callback: (v) => usd.format(v) }, title: { display: true, text: code } };
+  const moneyAxis = { ticks: { callback: (v) => tick.format(v), maxTicksLimit: 6 }, title: { display: true, text: code } };
+  function hatch(color) {
+    // A striped fill for bars whose figure is unknown.
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 8;
+    const ctx = canvas.getContext("2d");
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(0, 8); ctx.lineTo(8, 0); ctx.stroke();
+    return ctx.createPattern(canvas, "repeat");
+  }
   const configs = {
     daily_by_provider: (d) => ({
       type: "bar",
-      data: { labels: d.labels, datasets: d.datasets },
-      options: { scales: { x: { stacked: true }, y: { stacked: true, ...usdAxis } }, plugins: { tooltip: money } },
+      data: { labels: d.labels, datasets: d.datasets.map((s, i) => ({ ...s, backgroundColor: colour(i) })) },
+      options: {
+        scales: { x: { stacked: true }, y: { stacked: true, ...moneyAxis } },
+        interaction: { mode: "index", intersect: false },
+        plugins: { tooltip: { ...moneyTooltip, callbacks: { ...moneyTooltip.callbacks,
+          footer: (items) => `Day total: ${money.format(items.reduce((sum, c) => sum + (c.parsed.y || 0), 0))}` } } },
+      },
     }),
     spend_by_team: (d) => ({
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data }] },
-      options: { indexAxis: "y", scales: { x: usdAxis }, plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => usd.format(c.parsed.x) } } } },
+      data: { labels: d.labels, datasets: [{ label: "Spend", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
+      options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
     hours_by_gpu: (d) => ({
       type: "doughnut",
-      data: { labels: d.labels, datasets: [{ label: "GPU-hours", data: d.data }] },
+      data: { labels: d.labels, datasets: [{ label: "GPU-hours", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
       options: { plugins: { tooltip: gpuHours } },
     }),
     billed_vs_estimated: (d) => ({
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Billed", data: d.billed }, { label: "Estimated from catalog", data: d.estimated }] },
-      options: { scales: { y: usdAxis }, plugins: { tooltip: money } },
+      data: {
+        labels: d.labels.map((label, i) => (d.no_bill && d.no_bill[i] ? [label, "(no bill yet)"] : label)),
+        datasets: [
+          { label: "Billed", data: d.billed, backgroundColor: colour(0) },
+          { label: "Estimated from catalog", data: d.estimated, backgroundColor: colour(1) },
+          // Where no bill is known, a hatched bar at the estimate's height says so.
+          { label: "No bill yet", data: d.estimated.map((v, i) => (d.no_bill && d.no_bill[i] ? v : null)),
+            backgroundColor: hatch("#7f7f7f"), borderColor: "#7f7f7f", borderWidth: 1, hxUnknown: true },
+        ],
+      },
+      options: { scales: { y: moneyAxis }, plugins: { tooltip: { callbacks: {
+        label: (c) => (c.dataset.hxUnknown ? "Billed: no bill yet" : `${c.dataset.label}: ${shown(c.parsed.y)}`) } } } },
     }),
     idle_over_time: (d) => ({
       type: "line",
-      data: { labels: d.labels, datasets: [{ label: "Idle", data: d.data, fill: true, tension: 0.2 }] },
-      options: { scales: { y: usdAxis }, plugins: { tooltip: money } },
+      data: { labels: d.labels, datasets: [{ label: "Idle", data: d.data, fill: true, tension: 0.2, spanGaps: false,
+                                             borderColor: colour(5), backgroundColor: "rgba(213, 94, 0, 0.2)" }] },
+      options: { scales: { y: moneyAxis }, plugins: { tooltip: moneyTooltip } },
     }),
     team_daily: (d) => ({
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data }] },
-      options: { scales: { y: usdAxis }, plugins: { legend: { display: false }, tooltip: money } },
+      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: colour(0) }] },
+      options: { scales: { y: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
+    }),
+    team_providers: (d) => ({
+      type: "bar",
+      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
+      options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
   };
   window.helioxCharts = {};

@@ -46,3 +46,46 @@ def test_converted_report_rows_are_largest_spend_first(three_teams):
         ("(idle)", Decimal("0.00"), Decimal("108.00")),
         ("aardvark", Decimal("72.00"), Decimal("0.00")),
     ]
+
+
+@pytest.fixture
+def with_unknowns(org):
+    """org plus 3 x A100 on-prem for 4 hours on 2025-03-11: no catalog price, no bill, that day nor ever."""
+    JobFactory(team=org["teams"]["vision"], model_name="seg", provider="on-prem", gpu_type="A100", gpu_count=3,
+               start_time=datetime(2025, 3, 11, 1, tzinfo=UTC),
+               end_time=datetime(2025, 3, 11, 5, tzinfo=UTC))  # fmt: skip
+    usage_rollup(start=date(2025, 3, 11), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+    return org
+
+
+def test_unknown_figures_are_none_never_zero(with_unknowns):
+    data = dashboard_data(start=DAY, end=date(2025, 3, 12), now=NOW)
+    charts = data["charts"]
+
+    assert charts["idle_over_time"] == {"labels": ["2025-03-10", "2025-03-11"], "data": [10.0, None]}
+    assert charts["billed_vs_estimated"] == {"labels": ["aws", "on-prem"], "billed": [50.0, None],
+                                             "estimated": [40.0, 0.0], "no_bill": [False, True]}  # fmt: skip
+    onprem = next(row for row in data["providers"] if row["provider"] == "on-prem")
+    assert (onprem["billed_usd"], onprem["idle_usd"]) == (None, None)
+    gpus = {row["gpu_type"]: row for row in data["gpu_types"]}
+    assert (gpus["A100"]["gpu_hours"], gpus["A100"]["unpriced_gpu_hours"]) == (Decimal("12.0000"), Decimal("12.0000"))
+    assert (gpus["A100"]["estimated_usd"], gpus["A100"]["allocated_usd"]) == (None, None)
+    assert (gpus["H100"]["estimated_usd"], gpus["H100"]["allocated_usd"]) == (Decimal("40.00"), Decimal("40.00"))
+
+
+def test_a_day_without_a_bill_has_unknown_idle_on_the_cards(org):
+    data = dashboard_data(start=date(2025, 3, 11), end=date(2025, 3, 12), now=NOW)
+    assert (data["kpis"]["idle"], data["kpis"]["billed"], data["kpis"]["idle_share"]) == (None, None, None)
+    assert data["charts"]["idle_over_time"]["data"] == [None]
+
+
+def test_team_page_shows_wholly_unpriced_usage_as_unknown(with_unknowns):
+    from costs.dashboard.selectors import team_page_data
+
+    data = team_page_data(team_id=with_unknowns["teams"]["vision"].pk, start=DAY, end=date(2025, 3, 12))
+    gpus = {row["gpu_type"]: row for row in data["gpu_types"]}
+    assert (gpus["A100"]["gpu_hours"], gpus["A100"]["allocated_usd"]) == (Decimal("12.0000"), None)
+    assert gpus["H100"]["allocated_usd"] == Decimal("8.00")
+    models = {row["model_name"]: row for row in data["top_models"]}
+    assert (models["seg"]["unpriced_gpu_hours"], models["seg"]["estimated_usd"]) == (Decimal("12.0000"), None)
+    assert models["vit"]["estimated_usd"] == Decimal("8.00")

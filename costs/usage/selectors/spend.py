@@ -364,7 +364,10 @@ def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, t
             for day in periods_between(start, end, "day")
         ],
         "top_models": [
-            {key: row[key] for key in ("model_name", "gpu_hours", "estimated_usd", "allocated_usd")}
+            {
+                key: row[key]
+                for key in ("model_name", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd")
+            }
             for row in models.rows[:top]
         ],
     }

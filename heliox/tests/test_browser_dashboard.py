@@ -1,0 +1,65 @@
+"""The dashboard a FinOps lead reads at a glance, in headless Chromium (issue 16).
+
+Unknown figures drawn as unknown, CSVs that add up to the page, paging to the end of
+the job list, saved views, and axe-core on the pages at desktop and phone widths.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from heliox.tests.test_browser import CHROMIUM, page  # noqa: F401 - the logged-in page fixture
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
+]
+RANGE = "start=2025-03-10&end=2025-03-12"
+
+
+@pytest.fixture
+def unknowns(transactional_db):
+    """Priced aws H100 usage with a $50.00 bill on 2025-03-10; unpriced on-prem A100 usage, no bill, on 2025-03-11."""
+    from costs.billing.tests.factories import CostSnapshotFactory
+    from costs.catalog.tests.factories import GpuPriceFactory
+    from costs.usage.services.rollup import usage_rollup
+    from jobs.tests.factories import JobFactory
+    from teams.tests.factories import TeamFactory
+
+    nlp, vision = TeamFactory(name="nlp"), TeamFactory(name="vision")
+    GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))
+    day = datetime(2025, 3, 10, tzinfo=UTC)
+    JobFactory(team=nlp, gpu_count=4, start_time=day.replace(hour=1), end_time=day.replace(hour=3))
+    JobFactory(team=vision, provider="on-prem", gpu_type="A100", gpu_count=3, model_name="seg",
+               start_time=day.replace(day=11, hour=1), end_time=day.replace(day=11, hour=5))  # fmt: skip
+    CostSnapshotFactory(date=date(2025, 3, 10), cost_usd=Decimal("50.00"))
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+    return {"vision": vision}
+
+
+def test_unknown_is_drawn_as_unknown_never_as_zero(page, unknowns):  # noqa: F811
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    page.wait_for_function("() => window.helioxCharts && window.helioxCharts.idle_over_time")
+    charts = page.evaluate(
+        """() => ({
+            idle: window.helioxCharts.idle_over_time.data.datasets[0].data,
+            billed: window.helioxCharts.billed_vs_estimated.data.datasets.map((d) => [d.label, d.data]),
+            labels: window.helioxCharts.billed_vs_estimated.data.labels,
+        })"""
+    )
+    assert charts["idle"] == [18, None]  # a gap on the day with no bill, not 0
+    assert charts["billed"] == [["Billed", [50, None]], ["Estimated from catalog", [32, 0]], ["No bill yet", [None, 0]]]
+    assert charts["labels"] == ["aws", ["on-prem", "(no bill yet)"]]
+    onprem = page.text_content("#hx-providers tbody tr:has-text('on-prem')")
+    assert onprem.count("no bill yet") == 2
+    assert "0.00" not in onprem
+    vision = page.text_content("#hx-teams tbody tr:has-text('vision')")
+    # estimated, allocated and total: 12 GPU-hours without a catalog price (the LLM column's 0.00 is real)
+    assert vision.count("unpriced") == 3
+    page.goto(f"{page.base}/admin/dashboard/team/{unknowns['vision'].pk}/?{RANGE}")
+    a100 = page.text_content("#hx-team-gpus tbody tr:has-text('A100')")
+    assert "12.0" in a100
+    assert "unpriced" in a100
+    assert "0.00" not in a100
+    assert page.errors == []
