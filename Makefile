@@ -24,10 +24,13 @@ install: $(VENV)/.installed
 	printf 'DEBUG=on\n' > .env
 	@echo "Wrote .env (DEBUG=on) for local development; see .env.example for every setting."
 
+# `make run PORT=8001` when 8000 is taken; the address printed last is the one to open.
+PORT ?= 8000
 run: install .env migrate
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_admin
-	$(MANAGE) runserver 127.0.0.1:8000
+	@echo "Heliox: open http://127.0.0.1:$(PORT)/admin/ (the dashboard; log in as admin)"
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 # Background work on workers: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) in .env, then
 # run `make run`, `make worker` (as many as you like) and one `make beat`, each in its own terminal.

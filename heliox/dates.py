@@ -56,3 +56,13 @@ def utc_day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC day as the instants [start, end)."""
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+def how_long(span: timedelta) -> str:
+    """A duration as people say it, in its largest whole unit: "14 minutes", "3 hours", "less than a minute"."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count:,} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"

@@ -31,6 +31,8 @@ def test_rollup_command_builds_the_days_and_reports_unpriced_jobs(small_org, cap
     out = capsys.readouterr().out
     assert "Rolled up 1 day(s) [2025-03-10, 2025-03-11): 2 team rows, 2 job-days" in out
     assert "Unpriced: 1 job-day(s), 1.0000 GPU-h have no catalog price" in out
+    assert "for on-prem GPUs, set your own cost per GPU-hour" in out
+    assert "`on-prem,<GPU type>,<cluster or empty>,on_demand,<USD per GPU-hour>,<from>,<source>`" in out
     assert UsageSnapshot.objects.count() == 2
 
 
@@ -70,6 +72,17 @@ def test_report_table_has_a_totals_row(small_org, capsys):
                                 "idle_usd", "billed_usd"]  # fmt: skip
     assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00"]
     assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00"]
+
+
+def test_report_table_has_thousands_separators(db, capsys):
+    from costs.usage.tests.factories import UsageSnapshotFactory
+
+    UsageSnapshotFactory(team=TeamFactory(name="nlp"), gpu_hours=Decimal("12345.5000"),
+                         estimated_cost_usd=Decimal("1234567.89"), allocated_usd=Decimal("1234567.89"))  # fmt: skip
+    call_command("report", "--start", "2025-03-10", "--end", "2025-03-11")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split() == ["nlp", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
+    assert lines[4].split() == ["TOTAL", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
 
 
 def test_report_refuses_an_unknown_group(db):

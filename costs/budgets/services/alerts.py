@@ -43,12 +43,12 @@ def alert_message(status: BudgetStatus, kind: str, threshold: int) -> str:
     period = f"{status.period_start:%B %Y}" if budget.period == Budget.Period.MONTHLY else (
         f"Q{(status.period_start.month - 1) // 3 + 1} {status.period_start.year}")  # fmt: skip
     head = (
-        f"projected to exceed its budget: ${status.projected:,} by {status.period_end - timedelta(days=1)}"
+        f"is projected to exceed its budget: ${status.projected:,} by {status.period_end - timedelta(days=1)}"
         if kind == BudgetAlert.Kind.PROJECTED
-        else f"crossed {threshold}% of its budget"
+        else f"has crossed {threshold}% of its budget"
     )
     return (
-        f"Heliox: team {budget.team.name} has {head}. Spent ${status.spent:,} of ${budget.amount_usd:,} "
+        f"Heliox: team {budget.team.name} {head}. Spent ${status.spent:,} of ${budget.amount_usd:,} "
         f"({status.percent}%) {budget.period} for {period}, as of {status.as_of}; run-rate ${status.run_rate:,}/day, "
         f"projected ${status.projected:,}. {settings.HELIOX_BASE_URL}/admin/dashboard/team/{budget.team_id}/"
     )

@@ -118,6 +118,20 @@ def test_thresholds_alert_once_per_period_by_email_and_webhook(team, webhook):
     assert "team nlp has crossed 50% of its budget" in Hook.received[0]["text"]
 
 
+def test_a_projected_overrun_alert_reads_is_projected_to_exceed_and_links_to_the_base_url(team, settings):
+    settings.HELIOX_BASE_URL = "https://heliox.example.com"
+    daily_spend(team, NOV, 10, "85.00")
+    budget(team, None)
+
+    budgets_check(as_of=date(2025, 11, 10))
+
+    projected = next(m for m in mail.outbox if "projected to exceed" in m.body)
+    assert projected.body.startswith(
+        "Heliox: team nlp is projected to exceed its budget: $2,550.00 by 2025-11-30. Spent $850.00 of $1,000.00"
+    )
+    assert f"https://heliox.example.com/admin/dashboard/team/{team.pk}/" in projected.body
+
+
 def test_a_new_period_resets_the_thresholds(team):
     daily_spend(team, NOV, 10, "60.00")
     daily_spend(team, date(2025, 12, 1), 2, "300.00")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
 from costs.catalog.selectors import catalog_age
 from costs.catalog.services.effective_dated import apply_effective_dated
+from heliox.dates import how_long
 from heliox.errors import InputError
 from heliox.reading import CsvReader, csv_header
 from heliox.validation import parse_decimal
@@ -160,6 +161,13 @@ def parse_heliox(path: Path) -> Catalog:
                     memory_gib=_optional_decimal(row.get("memory_gib", ""), path=path, line=line, column="memory_gib"),
                 )
             )
+    elif {"InstanceType", "AcceleratorName", "Price"} <= set(header):
+        raise InputError(
+            "this is a SkyPilot catalog (InstanceType, AcceleratorName, Price columns), not a Heliox CSV: "
+            "load it with --format skypilot",
+            path=str(path),
+            line=1,
+        )
     else:
         raise InputError(
             "not a Heliox catalog: the header has neither usd_per_gpu_hour (prices) nor gpu_count (instance types)",
@@ -217,7 +225,8 @@ def prices_refresh(
         age = catalog_age(now)
         limit = timedelta(seconds=settings.PRICE_STALENESS_SECONDS)
         if age is not None and age < limit:
-            return RefreshResult(None, f"the catalog was refreshed {age} ago, within PRICE_STALENESS_SECONDS ({limit})")
+            return RefreshResult(None, f"the catalog was refreshed {how_long(age)} ago, within PRICE_STALENESS_SECONDS "
+                                       f"({how_long(limit)})")  # fmt: skip
     paths = list(paths) if paths else list(DEFAULT_FILES)
     catalog = Catalog()
     for path in paths:

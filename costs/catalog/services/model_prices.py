@@ -20,6 +20,7 @@ from costs.catalog.services.gpu_prices import (
     RefreshResult,
 )
 from costs.catalog.services.litellm import heliox_provider, model_name, rank
+from heliox.dates import how_long
 from heliox.errors import InputError
 from heliox.reading import CsvReader, json_object_items
 from heliox.validation import REQUIRED, parse_decimal
@@ -206,8 +207,8 @@ def model_prices_refresh(
     if if_stale:
         age, limit = catalog_age(now, "llm"), timedelta(seconds=settings.MODEL_PRICE_STALENESS_SECONDS)
         if age is not None and age < limit:
-            return RefreshResult(None, f"the catalog was refreshed {age} ago, within MODEL_PRICE_STALENESS_SECONDS "
-                                       f"({limit})")  # fmt: skip
+            return RefreshResult(None, f"the catalog was refreshed {how_long(age)} ago, within "
+                                       f"MODEL_PRICE_STALENESS_SECONDS ({how_long(limit)})")  # fmt: skip
     path = path or DEFAULT_FILE
     if not path.is_file():
         raise InputError("no such file", path=str(path))

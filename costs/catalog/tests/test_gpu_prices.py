@@ -175,9 +175,24 @@ def test_if_stale_does_nothing_while_the_catalog_is_young(db, settings, capsys):
     call_command("refresh_prices")
     GpuPrice.objects.all().delete()
 
+    PriceRefresh.objects.update(created_at=datetime.now(UTC) - timedelta(minutes=14, seconds=30))
+
     call_command("refresh_prices", "--if-stale")
 
-    assert "Catalog is fresh" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Catalog is fresh: the catalog was refreshed 14 minutes ago, within PRICE_STALENESS_SECONDS (1 hour). "
+        "Nothing to do."
+    )
+    assert GpuPrice.objects.count() == 0
+
+
+def test_a_skypilot_file_loaded_as_heliox_suggests_the_format(db):
+    with pytest.raises(CommandError) as raised:
+        call_command("refresh_prices", str(LAMBDA))  # a real SkyPilot vms.csv (Lambda's)
+    assert str(raised.value) == (
+        f"{LAMBDA}, line 1: this is a SkyPilot catalog (InstanceType, AcceleratorName, "
+        "Price columns), not a Heliox CSV: load it with --format skypilot"
+    )
     assert GpuPrice.objects.count() == 0
 
 

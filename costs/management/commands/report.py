@@ -1,5 +1,6 @@
 import argparse
 import csv
+from decimal import Decimal
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.selectors.fx import spend_summary_in
@@ -15,6 +16,15 @@ def _group_by(value: str) -> list[str]:
         return group_by_parse(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cell(value) -> str:
+    """A table cell: numbers with thousands separators (12,345.67), unknown as "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 class Command(HelioxCommand):
@@ -56,7 +66,7 @@ class Command(HelioxCommand):
             for row in [*rows, total]:
                 writer.writerow([safe_cell("" if value is None else value) for value in row])
             return
-        cells = [[("-" if v is None else str(v)) for v in row] for row in [header, *rows, total]]
+        cells = [[_cell(v) for v in row] for row in [header, *rows, total]]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         numeric = len(report.group_by)
         for index, row in enumerate(cells):

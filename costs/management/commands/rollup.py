@@ -39,6 +39,9 @@ class Command(HelioxCommand):
             self.say(
                 self.style.WARNING(
                     f"Unpriced: {summary.unpriced_jobs} job-day(s), {summary.unpriced_gpu_hours:,} GPU-h have no "
-                    "catalog price (not counted as $0). Add prices with `manage.py refresh_prices`."
+                    "catalog price (not counted as $0). Add cloud prices with `manage.py refresh_prices`; for "
+                    "on-prem GPUs, set your own cost per GPU-hour: a Heliox CSV row "
+                    "`on-prem,<GPU type>,<cluster or empty>,on_demand,<USD per GPU-hour>,<from>,<source>` "
+                    "loaded with `manage.py refresh_prices PATH`, or admin > GPU prices > Add."
                 )
             )
