@@ -37,6 +37,8 @@ def main() -> None:
         "filtered (status, provider)": "/admin/jobs/job/?status__exact=succeeded&provider__exact=aws",
         "search model_name": "/admin/jobs/job/?q=model-3-1",
         "page 50": "/admin/jobs/job/?p=50",
+        "page 101 (past 10,000)": "/admin/jobs/job/?p=101",
+        "last page (estimated count)": f"/admin/jobs/job/?p={args.jobs // 100}",
         "date_hierarchy month": "/admin/jobs/job/?start_time__year=2025&start_time__month=6",
     }
     print(f"{args.jobs:,} jobs; {args.requests} requests per page")

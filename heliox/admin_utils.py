@@ -1,9 +1,10 @@
 """Admin helpers shared by the apps."""
 
+import json
 from datetime import datetime, timedelta
 
-from django.contrib.admin.views.main import ChangeList
-from django.core.paginator import Paginator
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
@@ -11,15 +12,22 @@ from django.utils.functional import cached_property
 
 
 class BoundedCountPaginator(Paginator):
-    """A paginator that never COUNTs a huge table in full.
+    """A paginator that never COUNTs a huge table in full, and still pages to its end.
 
-    It counts at most `COUNT_LIMIT + 1` rows (a LIMITed subquery, cheap on any
-    size). Past the limit it reports PostgreSQL's planner estimate for an
-    unfiltered table, or the limit itself, so page links stay usable while a
-    page view costs the same with 10 thousand or 10 million rows.
+    It counts at most `COUNT_LIMIT + 1` rows (a LIMITed subquery, cheap on any size).
+    Past the limit the count is `approximate`: on PostgreSQL the planner's estimate
+    (`pg_class.reltuples` for the whole table, the plan's row estimate when filtered),
+    elsewhere the limit itself (a lower bound). Pages past an approximate count are
+    still served while they have rows, so `?p=101` reaches the 10,001st job; a short
+    page is the end, and fixes the count exactly.
     """
 
     COUNT_LIMIT = 10_000
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.approximate = False
+        self.estimated = False  # the planner's figure, not a lower bound
 
     @cached_property
     def count(self) -> int:
@@ -27,22 +35,55 @@ class BoundedCountPaginator(Paginator):
         bounded = queryset.order_by()[: self.COUNT_LIMIT + 1].count()
         if bounded <= self.COUNT_LIMIT:
             return bounded
+        self.approximate = True
         estimate = self._planner_estimate(queryset)
-        return max(estimate, self.COUNT_LIMIT) if estimate is not None else self.COUNT_LIMIT
+        self.estimated = estimate is not None and estimate > self.COUNT_LIMIT
+        return estimate if self.estimated and estimate is not None else self.COUNT_LIMIT
+
+    def validate_number(self, number):
+        if not (self.count and self.approximate):
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError) as error:
+            raise PageNotAnInteger("That page number is not an integer") from error
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if not self.approximate:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page])
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        if len(rows) < self.per_page:  # the last page: now the count is known exactly
+            self.__dict__["count"] = bottom + len(rows)
+            self.__dict__.pop("num_pages", None)
+            self.approximate = self.estimated = False
+        return self._get_page(rows, number, self)
 
     @staticmethod
     def _planner_estimate(queryset) -> int | None:
-        if queryset.query.where:
-            return None  # filtered: the table estimate would be wrong
+        """PostgreSQL's row estimate: reltuples (unfiltered, after ANALYZE), else the plan's; None elsewhere."""
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return None
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
-            )
-            row = cursor.fetchone()
-        return int(row[0]) if row and row[0] and row[0] > 0 else None
+            if not queryset.query.where:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
+                )
+                row = cursor.fetchone()
+                if row and row[0] and row[0] > 0:
+                    return int(row[0])
+            sql, params = queryset.order_by().query.sql_with_params()
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _periods(first: datetime, last: datetime, kind: str) -> list[datetime]:
@@ -78,7 +119,15 @@ class _PeriodsFromBounds(QuerySet):
 
 
 class FastDateHierarchyChangeList(ChangeList):
-    """A changelist whose date_hierarchy needs no full scan of a big table."""
+    """A changelist whose date_hierarchy needs no full scan of a big table, with a link past an approximate count."""
+
+    @property
+    def next_page_url(self) -> str | None:
+        """The next page, when the count is approximate and this page is full (the page links may stop short)."""
+        paginator = getattr(self, "paginator", None)
+        if not getattr(paginator, "approximate", False) or len(self.result_list) < self.list_per_page:
+            return None
+        return self.get_query_string({PAGE_VAR: self.page_num + 1})
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
