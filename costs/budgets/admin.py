@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
 
+from costs.budgets.forms import BudgetForm
 from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.selectors import BudgetStatus, budget_statuses
 
@@ -10,7 +12,8 @@ from costs.budgets.selectors import BudgetStatus, budget_statuses
 class BudgetAdmin(admin.ModelAdmin):
     """Budgets with where they stand today (computed for the whole list in a few queries)."""
 
-    list_display = ["team", "period", "amount_usd", "spent", "percent", "projected", "status", "active"]
+    form = BudgetForm
+    list_display = ["team", "period", "amount", "spent", "percent", "projected", "status", "active"]
     list_filter = ["period", "active"]
     list_select_related = ["team"]
     autocomplete_fields = ["team"]
@@ -20,12 +23,16 @@ class BudgetAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return BudgetChangeList
 
+    @admin.display(description="Amount (USD)", ordering="amount_usd")
+    def amount(self, budget: Budget):
+        return intcomma(budget.amount_usd)
+
     @admin.display(description="Spent (USD)")
     def spent(self, budget: Budget):
         status = _status(budget)
-        return status and status.spent
+        return None if status is None or status.spent is None else intcomma(status.spent)
 
-    @admin.display(description="%")
+    @admin.display(description="Used (%)")
     def percent(self, budget: Budget):
         status = _status(budget)
         return status and status.percent
@@ -33,7 +40,7 @@ class BudgetAdmin(admin.ModelAdmin):
     @admin.display(description="Projected (USD)")
     def projected(self, budget: Budget):
         status = _status(budget)
-        return status and status.projected
+        return None if status is None or status.projected is None else intcomma(status.projected)
 
     @admin.display(description="Status")
     def status(self, budget: Budget):

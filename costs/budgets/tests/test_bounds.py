@@ -87,16 +87,42 @@ def test_the_database_refuses_run_rate_days_longer_than_the_period(org, nlp_budg
 
 def test_the_admin_form_refuses_a_run_rate_longer_than_the_period(org, staff_client):
     form = {"team": str(org["teams"]["nlp"].pk), "amount_usd": "100.00", "period": "monthly",
-            "thresholds": "[50, 80, 100]", "emails": "[]", "webhook_urls": "[]", "run_rate_days": "1000000",
+            "thresholds": "50, 80, 100", "emails": "", "webhook_urls": "", "run_rate_days": "1000000",
             "active": "on"}  # fmt: skip
     response = staff_client.post(reverse("admin:costs_budget_add"), form)
     assert response.status_code == 200
     assert "run_rate_days" in response.context["adminform"].form.errors
     response = staff_client.post(
-        reverse("admin:costs_budget_add"), {**form, "run_rate_days": "31", "thresholds": str(list(range(1, 12)))}
+        reverse("admin:costs_budget_add"),
+        {**form, "run_rate_days": "31", "thresholds": ", ".join(map(str, range(1, 12)))},
     )
     assert list(response.context["adminform"].form.errors) == ["thresholds"]
     assert not Budget.objects.exists()
+
+
+def test_the_admin_form_takes_lists_as_people_type_them(org, staff_client):
+    form = {"team": str(org["teams"]["nlp"].pk), "amount_usd": "1,250,000.50", "period": "monthly",
+            "thresholds": "50, 80,100", "emails": "lead@example.com\n\n  cfo@example.com \n", "webhook_urls": "",
+            "run_rate_days": "7", "active": "on"}  # fmt: skip
+    response = staff_client.post(reverse("admin:costs_budget_add"), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    budget = Budget.objects.get()
+    assert (budget.amount_usd, budget.thresholds, budget.emails) == (
+        Decimal("1250000.50"), [50, 80, 100], ["lead@example.com", "cfo@example.com"])  # fmt: skip
+    page = staff_client.get(reverse("admin:costs_budget_change", args=[budget.pk])).content.decode()
+    assert 'value="1,250,000.50"' in page
+    assert 'value="50, 80, 100"' in page
+    assert "lead@example.com\ncfo@example.com</textarea>" in page
+    assert "Amount (USD)" in page
+    listing = staff_client.get(reverse("admin:costs_budget_changelist")).content.decode()
+    assert "1,250,000.50" in listing
+    assert "Used (%)" in listing
+    bad = staff_client.post(reverse("admin:costs_budget_add"), {**form, "thresholds": "50, ninety"})
+    assert bad.context["adminform"].form.errors["thresholds"] == [
+        "'ninety' is not a whole percentage; write e.g. 50, 80, 100."
+    ]
+    bad = staff_client.post(reverse("admin:costs_budget_add"), {**form, "emails": "lead@example.com\nnot-an-address"})
+    assert "Not valid: 'not-an-address'." in bad.context["adminform"].form.errors["emails"]
 
 
 def spend(team, days: int, usd: str) -> None:
