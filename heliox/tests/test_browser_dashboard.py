@@ -6,6 +6,7 @@ the job list, saved views, and axe-core on the pages at desktop and phone widths
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,38 @@ def test_unknown_is_drawn_as_unknown_never_as_zero(page, unknowns):  # noqa: F81
     assert "unpriced" in a100
     assert "0.00" not in a100
     assert page.errors == []
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # see vendor/README.md
+
+
+def axe_violations(shown) -> list[str]:
+    """axe-core's serious and critical violations of the page shown, as 'rule: target' strings."""
+    shown.evaluate(AXE.read_text())  # through the DevTools protocol: the page's CSP allows no injected script tag
+    result = shown.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']} ({violation['impact']}): {node['target']} {node.get('failureSummary', '')[:160]}"
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+        for node in violation["nodes"]
+    ]
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job_list(page, unknowns, width):  # noqa: F811
+    page.set_viewport_size({"width": width, "height": 1000})
+    urls = {
+        "dashboard": f"/admin/?{RANGE}",
+        "team page": f"/admin/dashboard/team/{unknowns['vision'].pk}/?{RANGE}",
+        "job list": "/admin/jobs/job/",
+    }
+    found = {}
+    for theme in ("light", "dark"):
+        page.emulate_media(color_scheme=theme)
+        for name, url in urls.items():
+            page.goto(page.base + url)
+            page.wait_for_load_state("load")
+            found[f"{name}, {theme}"] = axe_violations(page)
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} at {width} px ({theme}) is {overflow} px wider than the window"
+    assert found == {name: [] for name in found}
