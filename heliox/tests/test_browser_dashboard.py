@@ -99,3 +99,38 @@ def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} at {width} px ({theme}) is {overflow} px wider than the window"
     assert found == {name: [] for name in found}
+
+
+def test_the_job_list_pages_to_the_last_page_past_the_counted_bound(page, transactional_db, monkeypatch):  # noqa: F811
+    from heliox.admin_utils import BoundedCountPaginator
+    from jobs.admin import JobAdmin
+    from jobs.tests.factories import JobFactory
+
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(JobAdmin, "list_per_page", 3)
+    JobFactory.create_batch(11)  # pages of 3: the 4th and last has 2
+    page.goto(f"{page.base}/admin/jobs/job/")
+    assert "more than 4 jobs" in page.text_content(".paginator")
+    for number in (2, 3, 4):
+        page.click("a.hx-next-page")
+        page.wait_for_url(f"**p={number}")
+    assert page.locator("#result_list tbody tr").count() == 2
+    assert "11 jobs" in page.text_content(".paginator")  # the last page fixes the count
+    assert page.locator("a.hx-next-page").count() == 0
+    assert "?e=1" not in page.url
+    assert page.errors == []
+
+
+def test_each_csv_adds_up_to_the_total_shown_on_the_page(page, unknowns):  # noqa: F811
+    import csv
+
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    for table, column, csv_column in (("teams", 6, "total_usd"), ("providers", 3, "billed_usd")):
+        shown = page.text_content(f"#hx-{table} tfoot td:nth-child({column + 1})").strip()
+        href = page.get_attribute(f"#hx-{table} >> xpath=ancestor::section//a[contains(@class, 'hx-export')]", "href")
+        body = page.request.get(page.base + href).text()
+        rows = list(csv.DictReader(body.splitlines()))
+        total = rows.pop()
+        assert total[rows and next(iter(total))] == "TOTAL"
+        assert f"{Decimal(total[csv_column]):,}" == shown, (table, shown, total)
+        assert sum(Decimal(row[csv_column] or "0") for row in rows) == Decimal(total[csv_column])
