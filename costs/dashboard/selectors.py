@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import FloatField
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from costs.billing.allocation import SEPARATE
 from costs.billing.money import ZERO, to_cents
@@ -211,7 +212,12 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     billed = _money(org["billed_usd"])
     mine = spend["totals"]["allocated_usd"]
     largest = largest_jobs(team_id=team_id, start=start, end=end)
+    providers = spend_summary(start=start, end=end, group_by=["provider"], idle=idle, team_ids=[team_id])
+    budgets = budget_statuses(budgets=Budget.objects.filter(team_id=team_id, active=True).select_related("team"),
+                              as_of=timezone.now().date())  # fmt: skip
     return {
+        "providers": [unknown_when_unpriced(row, idle=idle) for row in providers.rows],
+        "budgets": budgets,
         "totals": spend["totals"],
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "daily": spend["daily"],

@@ -76,11 +76,6 @@
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: colour(0) }] },
       options: { scales: { y: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
-    team_providers: (d) => ({
-      type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
-      options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
-    }),
   };
   window.helioxCharts = {};
   document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {

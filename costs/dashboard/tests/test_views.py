@@ -93,6 +93,10 @@ def test_team_page_shows_the_teams_figures(org, staff_client):
     assert [row["model_name"] for row in data["top_models"]] == ["llama"]
     assert [job.external_id for job in data["largest_jobs"]] == ["nlp-1"]
     assert "USD 32.00" in response.content.decode()
+    assert [(row["provider"], row["allocated_usd"]) for row in data["providers"]] == [("aws", Decimal("32.00"))]
+    assert (
+        f"/api/v1/teams/{nlp.pk}/spend?format=csv&amp;start=2025-03-10&amp;end=2025-03-11" in response.content.decode()
+    )
     assert (
         reverse("admin:team_dashboard", args=[nlp.pk])
         in staff_client.get(reverse("admin:teams_team_changelist")).content.decode()
@@ -218,3 +222,17 @@ def test_month_to_date_without_a_rate_for_the_whole_month_is_labelled_usd(org, s
     assert "USD 50.00" in card
     assert "ZAR 50.00" not in card
     assert "(no ZAR rate for the whole month)" in card
+
+
+def test_team_page_shows_its_budget(org, staff_client):
+    from costs.budgets.models import Budget
+
+    nlp = org["teams"]["nlp"]
+    Budget.objects.create(team=nlp, amount_usd=Decimal("25000.00"))
+    Budget.objects.create(team=org["teams"]["vision"], amount_usd=Decimal("1.00"))
+    response = staff_client.get(reverse("admin:team_dashboard", args=[nlp.pk]) + RANGE)
+    assert [(b.budget.team.name, b.budget.amount_usd) for b in response.context["data"]["budgets"]] == [
+        ("nlp", Decimal("25000.00"))
+    ]
+    assert 'id="hx-team-budget"' in response.content.decode()
+    assert "25,000.00" in response.content.decode()
