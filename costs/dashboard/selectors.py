@@ -7,6 +7,7 @@ the spend selectors (two or three queries) or an indexed count.
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import FloatField
@@ -83,35 +84,32 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
     }
 
 
-def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, rates: dict) -> dict:
-    """The chart series: daily cost by provider, spend by team, GPU-hours by type, billed vs estimated, idle."""
-    daily = spend_timeseries(start=start, end=end, interval="day", group_by=["provider"], idle=idle)
-    daily_total = spend_timeseries(start=start, end=end, interval="day", group_by=(), idle=idle)
+def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, currency: str, interval: str) -> dict:
+    """The chart series: cost per day/week/month by provider, spend by team, GPU-hours by type, billed vs
+    estimated, idle per period. Money in `currency`, each day at its own rate."""
+    common: dict[str, Any] = {"start": start, "end": end, "interval": interval, "idle": idle, "currency": currency}
+    periodic = spend_timeseries(group_by=["provider"], **common)
+    org = spend_timeseries(group_by=(), **common)
+    suffix = "_usd" if currency == "USD" else f"_{currency.lower()}"
 
-    def value(point: dict, amount: Decimal | None) -> float | None:
-        """A chart value in the page's currency; None (a gap in the chart) where it is unknown."""
-        if amount is None:
-            return None
-        return float(amount * rates[point["period"]]) if rates else float(amount)
+    def value(amount: Decimal | None) -> float | None:
+        return None if amount is None else float(amount)
 
-    org_days = {p["period"]: p for s in daily_total["series"] for p in s["points"]}
-
+    org_periods = {p["period"]: p for series in org["series"] for p in series["points"]}
     teams = [row for row in by_team.rows if row["team"] != IDLE_LABEL]
     return {
+        "interval": interval,
         "daily_by_provider": {
-            "labels": [period.isoformat() for period in daily["periods"]],
+            "labels": [period.isoformat() for period in periodic["periods"]],
             "datasets": [
                 {
                     "label": series["group"]["provider"],
-                    "data": [value(p, p["allocated_usd"] + _money(p["idle_usd"])) for p in series["points"]],
+                    "data": [value(p[f"allocated{suffix}"] + _money(p[f"idle{suffix}"])) for p in series["points"]],
                 }
-                for series in daily["series"]
+                for series in periodic["series"]
             ],
         },
-        "spend_by_team": {
-            "labels": [row["team"] for row in teams],
-            "data": [float(row["allocated_usd"]) for row in teams],
-        },
+        "spend_by_team": {"labels": [row["team"] for row in teams], "data": [float(row["total_usd"]) for row in teams]},
         "hours_by_gpu": {
             "labels": [row["gpu_type"] for row in by_gpu],
             "data": [float(row["gpu_hours"]) for row in by_gpu],
@@ -119,23 +117,23 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
         # A provider with no bill in the range (on-prem, or not arrived yet): billed is null, labelled so.
         "billed_vs_estimated": {
             "labels": [row["provider"] for row in by_provider.rows],
-            "billed": [None if row["billed_usd"] is None else float(row["billed_usd"]) for row in by_provider.rows],
+            "billed": [value(row["billed_usd"]) for row in by_provider.rows],
             "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
             "no_bill": [row["billed_usd"] is None for row in by_provider.rows],
         },
-        # Idle is part of a bill: a day whose bill has not arrived is a gap, not 0.
+        # Idle is part of a bill: a period whose bill has not arrived is a gap, not 0.
         "idle_over_time": {
-            "labels": [period.isoformat() for period in daily_total["periods"]],
-            "data": [_day_idle(org_days.get(day), value) for day in daily_total["periods"]],
+            "labels": [period.isoformat() for period in org["periods"]],
+            "data": [_period_idle(org_periods.get(period), suffix) for period in org["periods"]],
         },
     }
 
 
-def _day_idle(point: dict | None, value) -> float | None:
-    """A day's idle cost for the chart: None (a gap) when that day has no bill."""
-    if point is None or point["billed_usd"] is None:
+def _period_idle(point: dict | None, suffix: str) -> float | None:
+    """A period's idle cost for the chart: None (a gap) when it has no bill."""
+    if point is None or point[f"billed{suffix}"] is None:
         return None
-    return value(point, point["idle_usd"])
+    return float(point[f"idle{suffix}"])
 
 
 def unknown_when_unpriced(row: dict, *, idle: str = SEPARATE) -> dict:
@@ -165,7 +163,9 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
     return {"key": key, "rows": rows, "idle": idle, "totals": report.totals}
 
 
-def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD") -> dict:
+def dashboard_data(
+    *, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD", interval: str = "day"
+) -> dict:
     """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
 
     GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
@@ -181,7 +181,7 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
     team_ids = dict(Team.objects.values_list("name", "id"))
     gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
-                     rates={day: row.rate_per_usd for day, row in rows.items()})  # fmt: skip
+                     currency=currency, interval=interval)  # fmt: skip
     tables = {
         "teams": _table(by_team, "team", team_ids),
         "providers": _table(by_provider, "provider"),
@@ -199,6 +199,8 @@ def dashboard_data(*, start: date, end: date, now: datetime, idle: str = SEPARAT
         "gpu_types": tables["gpu-types"]["rows"],
         "charts": {**charts, "currency": currency},
         "currency": currency,
+        "idle": idle,
+        "interval": interval,
         "fx_rates": used,
     }
 

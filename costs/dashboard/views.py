@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
 from costs.usage.api.params import RangeParams
 from heliox.csv_safety import safe_cell
@@ -73,18 +74,40 @@ def index_context(request) -> dict:
         # Staff without the permissions see the admin's app list, not the organisation's spend.
         return {**context, "dashboard": None}
     data = _dashboard(request, context)
-    view_query = context["range_query"] + (f"&currency={data['currency']}" if data["currency"] != "USD" else "")
-    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()], "view_query": view_query}
+    shown = {"currency": data["currency"], "idle": data["idle"], "interval": data["interval"]}
+    view_query = context["range_query"] + "".join(f"&{k}={v}" for k, v in shown.items() if v != VIEW_DEFAULTS[k])
+    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()], "view_query": view_query,
+            "idle_modes": IDLE_MODES, "intervals": ("day", "week", "month")}  # fmt: skip
+
+
+VIEW_DEFAULTS = {"currency": "USD", "idle": SEPARATE, "interval": "day"}
+
+
+def _view(request, context: dict) -> dict:
+    """Idle mode and step from the URL; an unknown value is named in the errors and the default used."""
+    view = {}
+    for name, allowed in (("idle", IDLE_MODES), ("interval", ("day", "week", "month"))):
+        value = request.GET.get(name, VIEW_DEFAULTS[name]).strip() or VIEW_DEFAULTS[name]
+        if value not in allowed:
+            context["range_errors"] = {
+                **context["range_errors"],
+                name: [f"{value!r} is not one of {', '.join(allowed)}"],
+            }
+            value = VIEW_DEFAULTS[name]
+        view[name] = value
+    return view
 
 
 def _dashboard(request, context: dict) -> dict:
     """dashboard_data for the view in the URL; a currency without rates falls back to USD, the error in `context`."""
     currency = request.GET.get("currency", "USD").strip().upper() or "USD"
+    view = _view(request, context)
     try:
-        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency)
+        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency,
+                              **view)  # fmt: skip
     except ValueError as error:  # no rate for that currency on some day of the range
         context["range_errors"] = {**context["range_errors"], "currency": [str(error)]}
-        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now())
+        return dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), **view)
 
 
 def team_view(site, request, pk):

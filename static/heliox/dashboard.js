@@ -37,7 +37,7 @@
         scales: { x: { stacked: true }, y: { stacked: true, ...moneyAxis } },
         interaction: { mode: "index", intersect: false },
         plugins: { tooltip: { ...moneyTooltip, callbacks: { ...moneyTooltip.callbacks,
-          footer: (items) => `Day total: ${money.format(items.reduce((sum, c) => sum + (c.parsed.y || 0), 0))}` } } },
+          footer: (items) => `Total: ${money.format(items.reduce((sum, c) => sum + (c.parsed.y || 0), 0))}` } } },
       },
     }),
     spend_by_team: (d) => ({

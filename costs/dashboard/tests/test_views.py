@@ -236,3 +236,25 @@ def test_team_page_shows_its_budget(org, staff_client):
     ]
     assert 'id="hx-team-budget"' in response.content.decode()
     assert "25,000.00" in response.content.decode()
+
+
+def test_the_view_lives_in_the_url_idle_shared_and_weekly_steps(org, staff_client):
+    """Idle shared: the $50.00 bill split by GPU-hours (8 of 10 -> nlp $40.00); steps of a week; CSV the same."""
+    query = "?start=2025-03-03&end=2025-03-17&idle=share&interval=week"
+    response = staff_client.get(INDEX + query)
+    data = response.context["dashboard"]
+    assert (data["idle"], data["interval"]) == ("share", "week")
+    assert [(row["team"], row["allocated_usd"]) for row in data["teams"]] == [
+        ("nlp", Decimal("40.00")), ("vision", Decimal("10.00"))]  # fmt: skip
+    assert data["tables"]["teams"]["idle"] is None  # nothing left apart
+    assert data["charts"]["daily_by_provider"]["labels"] == ["2025-03-03", "2025-03-10"]
+    assert data["charts"]["daily_by_provider"]["datasets"] == [{"label": "aws", "data": [0.0, 50.0]}]
+    assert data["charts"]["idle_over_time"]["data"] == [None, 0.0]  # no bill the first week: a gap
+    page = response.content.decode()
+    assert "start=2025-03-03&amp;end=2025-03-17&amp;idle=share&amp;interval=week" in page  # the CSV links keep the view
+    csv_lines = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + query).content.decode()
+    assert csv_lines.splitlines()[1:] == ["nlp,8.0000,0.0000,32.00,40.00,0.00,,0.00,40.00",
+                                          "vision,2.0000,0.0000,8.00,10.00,0.00,,0.00,10.00",
+                                          "TOTAL,10.0000,0.0000,40.00,50.00,0.00,50.00,0.00,50.00"]  # fmt: skip
+    bad = staff_client.get(INDEX + "?interval=fortnight").content.decode()
+    assert "interval: &#x27;fortnight&#x27; is not one of day, week, month" in bad
