@@ -151,6 +151,30 @@ def unknown_when_unpriced(row: dict, *, idle: str = SEPARATE) -> dict:
     return {**row, **unknown}
 
 
+def team_provider_pivot(rows: list[dict]) -> dict:
+    """Team x provider: GPU spend (allocated + idle) per cell, the bill's idle as its own row, totals both ways.
+
+    Providers as columns, largest first; teams as rows in the rows' (spend) order.
+    """
+    cells: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        cells.setdefault(row["team"], {})[row["provider"]] = row["allocated_usd"] + _money(row["idle_usd"])
+    by_provider: dict[str, Decimal] = {}
+    for team_cells in cells.values():
+        for provider, amount in team_cells.items():
+            by_provider[provider] = by_provider.get(provider, ZERO) + amount
+    providers = sorted(by_provider, key=lambda name: (-by_provider[name], name))
+    return {
+        "providers": providers,
+        "rows": [
+            {"team": team, "cells": [team_cells.get(p) for p in providers], "total": sum(team_cells.values(), ZERO)}
+            for team, team_cells in cells.items()
+        ],
+        "totals": [by_provider[p] for p in providers],
+        "total": sum(by_provider.values(), ZERO),
+    }
+
+
 def _table(report, key: str, team_ids: dict | None = None) -> dict:
     """A table of the page: its rows (largest spend first), the bill's idle row when grouped by team, the totals.
 
@@ -182,6 +206,9 @@ def dashboard_data(
     gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      currency=currency, interval=interval)  # fmt: skip
+    models = _summary(currency, start=start, end=end, group_by=["model_name"], idle=idle, kind="all")
+    by_team_provider = _summary(currency, start=start, end=end, group_by=["team", "provider"], idle=idle)
+    top_models = [row for row in models.rows if row["model_name"] != IDLE_LABEL][:10]
     tables = {
         "teams": _table(by_team, "team", team_ids),
         "providers": _table(by_provider, "provider"),
@@ -195,6 +222,8 @@ def dashboard_data(
         "llm_providers": llm.rows,
         "tables": tables,
         "teams": tables["teams"]["rows"],
+        "top_models": [unknown_when_unpriced(row, idle=idle) for row in top_models],
+        "team_by_provider": team_provider_pivot(by_team_provider.rows),
         "providers": by_provider.rows,
         "gpu_types": tables["gpu-types"]["rows"],
         "charts": {**charts, "currency": currency},

@@ -89,3 +89,28 @@ def test_team_page_shows_wholly_unpriced_usage_as_unknown(with_unknowns):
     models = {row["model_name"]: row for row in data["top_models"]}
     assert (models["seg"]["unpriced_gpu_hours"], models["seg"]["estimated_usd"]) == (Decimal("12.0000"), None)
     assert models["vit"]["estimated_usd"] == Decimal("8.00")
+
+
+def test_top_models_and_the_team_by_provider_table(three_teams):
+    from costs.llm.models import LlmUsageSnapshot
+
+    LlmUsageSnapshot.objects.create(date=DAY, team=three_teams["teams"]["nlp"], provider="openai", model="gpt-4o",
+                                    calls=5, input_tokens=10, output_tokens=1, cost_usd=Decimal("3.00"))  # fmt: skip
+    data = dashboard_data(start=DAY, end=date(2025, 3, 11), now=NOW)
+
+    models = data["top_models"]
+    assert [(row["model_name"], row["allocated_usd"], row["llm_usd"], row["total_usd"]) for row in models] == [
+        ("llama", Decimal("32.00"), Decimal("0.00"), Decimal("32.00")),
+        ("vit", Decimal("8.00"), Decimal("0.00"), Decimal("8.00")),
+        ("tiny", Decimal("4.00"), Decimal("0.00"), Decimal("4.00")),
+        ("gpt-4o", Decimal("0.00"), Decimal("3.00"), Decimal("3.00")),
+    ]  # fmt: skip
+    pivot = data["team_by_provider"]
+    assert pivot["providers"] == ["aws"]
+    assert [(row["team"], row["cells"], row["total"]) for row in pivot["rows"]] == [
+        ("nlp", [Decimal("32.00")], Decimal("32.00")),
+        ("vision", [Decimal("8.00")], Decimal("8.00")),
+        ("(idle)", [Decimal("6.00")], Decimal("6.00")),
+        ("aardvark", [Decimal("4.00")], Decimal("4.00")),
+    ]
+    assert (pivot["totals"], pivot["total"]) == ([Decimal("50.00")], Decimal("50.00"))  # the bill
