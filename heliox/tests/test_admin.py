@@ -156,9 +156,9 @@ def test_job_changelist_never_counts_more_than_the_bound(staff_client, db, setti
 
     response = staff_client.get(_url(Job, "changelist"))
 
-    assert response.context["cl"].paginator.approximate
     assert len(response.context["cl"].result_list) == 8
     if connection.vendor != "postgresql":  # a lower bound; PostgreSQL gives its planner's estimate instead
+        assert response.context["cl"].paginator.approximate
         assert response.context["cl"].result_count == 5
         assert "more than 5 jobs" in response.content.decode()
 

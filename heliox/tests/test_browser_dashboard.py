@@ -110,7 +110,8 @@ def test_the_job_list_pages_to_the_last_page_past_the_counted_bound(page, transa
     monkeypatch.setattr(JobAdmin, "list_per_page", 3)
     JobFactory.create_batch(11)  # pages of 3: the 4th and last has 2
     page.goto(f"{page.base}/admin/jobs/job/")
-    assert "more than 4 jobs" in page.text_content(".paginator")
+    counted = page.text_content(".paginator")
+    assert "more than 4 jobs" in counted or "jobs (estimated)" in counted  # SQLite's bound, PostgreSQL's estimate
     for number in (2, 3, 4):
         page.click("a.hx-next-page")
         page.wait_for_url(f"**p={number}")
