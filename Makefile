@@ -57,7 +57,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python .ci/code_sizes.py
-	$(BIN)/mypy teams jobs costs ops
+	$(BIN)/mypy teams jobs costs ops web
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -20,3 +20,8 @@ class HelioxAdminConfig(AdminConfig):
     def ready(self):
         super().ready()
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="heliox_create_cache_table")
+        from simple_history.signals import pre_create_historical_record
+
+        from heliox.audit import name_the_command
+
+        pre_create_historical_record.connect(name_the_command, dispatch_uid="heliox_history_command")

@@ -8,6 +8,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from heliox.audit import running_command
 from heliox.errors import InputError
 
 
@@ -19,7 +20,12 @@ class HelioxCommand(BaseCommand):
 
     def execute(self, *args, **options):
         self.verbosity = options.get("verbosity", 1)
-        return super().execute(*args, **options)
+        # The audit trail names the command as the author of what it changes (heliox.audit).
+        token = running_command.set(self.__module__.rsplit(".", 1)[-1])
+        try:
+            return super().execute(*args, **options)
+        finally:
+            running_command.reset(token)
 
     def say(self, message: str) -> None:
         """A summary, a note or a warning: not at --verbosity 0."""

@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script as a file (?script), for the Content-Security-Policy.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^api/(?P<rest>.*)$", api_not_found),  # last: what no endpoint above serves
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),  # what no endpoint above serves
+    path("", include("web.urls")),  # the member UI (login, dashboard, teams, jobs, budgets, tokens)
 ]

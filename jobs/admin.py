@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
 from heliox.csv_safety import safe_cell
@@ -54,7 +55,7 @@ class GpuTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SimpleHistoryAdmin):
     list_display = [
         "__str__",
         "team",

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from heliox.models import BaseModel
 from heliox.units import SECONDS_PER_HOUR, to_hours
@@ -131,6 +132,8 @@ class Job(BaseModel):
     )  # fmt: skip
 
     objects = JobQuerySet.as_manager()
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["-start_time"]

@@ -3,6 +3,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from knox.models import AuthToken
+from simple_history.admin import SimpleHistoryAdmin
 
 from teams.models import Membership, Team
 
@@ -15,7 +16,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(SimpleHistoryAdmin):
     # jobs/admin.py adds the jobs columns: teams sits below jobs and does not know them.
     list_display = ["name", "member_count", "spend_link", "created_at"]
     search_fields = ["name", "description"]
@@ -35,7 +36,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SimpleHistoryAdmin):
     list_display = ["user", "team", "role", "created_at"]
     list_filter = ["role", "team"]
     list_select_related = ["user", "team"]

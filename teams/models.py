@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from heliox.models import BaseModel
 
@@ -14,6 +15,8 @@ class Team(BaseModel):
     members: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True
     )
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["name"]
@@ -48,6 +51,8 @@ class Membership(BaseModel):
         default=Role.MEMBER,
         db_comment="member: reads and registers jobs; manager: also edits and deletes them.",
     )
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["team__name", "user__username"]

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from costs.billing.models import CostSnapshot
 from costs.billing.services.bills import bill_changed
@@ -6,7 +7,7 @@ from heliox.admin_utils import BoundedCountPaginator
 
 
 @admin.register(CostSnapshot)
-class CostSnapshotAdmin(admin.ModelAdmin):
+class CostSnapshotAdmin(SimpleHistoryAdmin):
     list_display = ["date", "provider", "gpu_type", "cost_usd", "gpu_hours"]
     list_filter = ["provider", "gpu_type"]
     date_hierarchy = "date"

@@ -2,6 +2,7 @@
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from costs.billing.querysets import BillQuerySet
 from heliox.models import BaseModel
@@ -41,6 +42,8 @@ class CostSnapshot(BaseModel):
     )
 
     objects = BillQuerySet.as_manager()
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["-date", "provider", "gpu_type"]

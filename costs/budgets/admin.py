@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
 
 from costs.budgets.forms import BudgetForm
 from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
@@ -9,7 +10,7 @@ from costs.budgets.selectors import BudgetStatus, budget_statuses
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(SimpleHistoryAdmin):
     """Budgets with where they stand today (computed for the whole list in a few queries)."""
 
     form = BudgetForm

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator, validate_email
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from heliox.models import BaseModel
 from heliox.net import UnsafeURLError, check_url
@@ -127,6 +128,8 @@ class Budget(BaseModel):
         db_comment="Days of recent spend the forecast uses: 1 to the period's length (31 or 92).",
     )
     active = models.BooleanField(default=True, db_comment="Only active budgets are checked.")
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["team__name", "period"]

@@ -1,10 +1,11 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from costs.catalog.models import GpuPrice, InstanceType, ModelPrice
 
 
 @admin.register(GpuPrice)
-class GpuPriceAdmin(admin.ModelAdmin):
+class GpuPriceAdmin(SimpleHistoryAdmin):
     list_display = ["provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from", "effective_to"]
     list_filter = ["provider", "pricing", "gpu_type"]
     search_fields = ["gpu_type", "region", "source"]
@@ -12,7 +13,7 @@ class GpuPriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstanceType)
-class InstanceTypeAdmin(admin.ModelAdmin):
+class InstanceTypeAdmin(SimpleHistoryAdmin):
     list_display = ["provider", "name", "gpu_type", "gpu_count", "vcpus", "memory_gib"]
     list_filter = ["provider", "gpu_type", "gpu_count"]
     search_fields = ["name", "gpu_type"]
@@ -20,7 +21,7 @@ class InstanceTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
+class ModelPriceAdmin(SimpleHistoryAdmin):
     list_display = ["provider", "model", "input_usd_per_mtok", "cached_input_usd_per_mtok", "output_usd_per_mtok",
                     "effective_from", "effective_to"]  # fmt: skip
     list_filter = ["provider"]

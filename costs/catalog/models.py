@@ -2,6 +2,7 @@
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from heliox.models import BaseModel
 from jobs.models import Pricing, Provider, gpu_type_validator
@@ -31,6 +32,8 @@ class GpuPrice(BaseModel):
     source = models.CharField(
         max_length=300, blank=True, default="", db_comment="Where the price comes from (URL or file) and when."
     )
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["provider", "gpu_type", "region", "pricing", "-effective_from"]
@@ -73,6 +76,8 @@ class InstanceType(BaseModel):
     memory_gib = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True, db_comment="Memory per instance in GiB, if known."
     )
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["provider", "name"]
@@ -134,6 +139,8 @@ class ModelPrice(BaseModel):
     effective_from = models.DateTimeField(db_comment="First instant this price applies (UTC).")
     effective_to = models.DateTimeField(null=True, blank=True, db_comment="Instant it stops applying; null = open.")
     source = models.CharField(max_length=300, blank=True, default="", db_comment="Where the price comes from.")
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["provider", "model", "-effective_from"]

@@ -6,6 +6,7 @@ costs.dashboard.selectors, so the pages show what the API and `report` show.
 
 import csv
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -60,11 +61,18 @@ def _preset(name: str, today: date) -> tuple[date, date]:
     return first, add_months(first, 1)
 
 
+# What the range picker does not carry over from the page's query: the range itself and what it sets.
+NOT_KEPT = ("range", "start", "end", "page", "format", "currency")
+
+
 def range_context(request) -> dict:
-    """The range the page shows and the range picker's context."""
+    """The range the page shows and the range picker's context (`range_kept`: the page's other parameters)."""
     start, end, preset, errors = dashboard_range(request, timezone.now().date())
+    kept = [(name, value) for name, value in request.GET.items() if name not in NOT_KEPT]
     return {"start": start, "end": end, "last_day": end - timedelta(days=1), "preset": preset,
-            "presets": PRESETS, "range_errors": errors, "range_query": f"start={start}&end={end}"}  # fmt: skip
+            "days": (end - start).days, "presets": PRESETS, "range_errors": errors,
+            "range_query": f"start={start}&end={end}", "range_kept": kept,
+            "range_kept_query": urlencode(kept)}  # fmt: skip
 
 
 def index_context(request) -> dict:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from costs.usage.models import FxRate, UsageSnapshot
 from heliox.admin_utils import BoundedCountPaginator
@@ -28,7 +29,7 @@ class UsageSnapshotAdmin(admin.ModelAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):
+class FxRateAdmin(SimpleHistoryAdmin):
     list_display = ["currency", "rate_per_usd", "as_of"]
     list_filter = ["currency"]
     date_hierarchy = "as_of"

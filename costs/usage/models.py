@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from costs.usage.querysets import UsageQuerySet
 from heliox.models import BaseModel
@@ -229,6 +230,8 @@ class FxRate(BaseModel):
         db_comment="Units of the currency for 1 USD.",
     )  # fmt: skip
     as_of = models.DateField(db_comment="First UTC day the rate applies.")
+
+    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["currency", "-as_of"]

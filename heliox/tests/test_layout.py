@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("heliox", "ops", "teams", "jobs", "costs")
+PACKAGES = ("heliox", "ops", "teams", "jobs", "costs", "web")
 
 
 def lint_imports(where: Path) -> subprocess.CompletedProcess:
@@ -46,6 +46,7 @@ def test_the_import_contracts_hold(copy_of_the_code):
         ("heliox/planted.py", "from teams.models import Team\n", "heliox's helpers import no app"),
         ("teams/planted.py", "from heliox.urls import urlpatterns\n", "Apps never import the project's wiring"),
         ("ops/planted.py", "from jobs.models import Job\n", "Apps import one way"),
+        ("costs/planted.py", "from web.selectors import visible_jobs\n", "Apps import one way"),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(copy_of_the_code, module, source, broken):

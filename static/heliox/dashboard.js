@@ -1,10 +1,20 @@
-// Draws the dashboard's charts from the JSON the server embedded in the page.
+// Draws the dashboard's charts from the JSON the server embedded in the page (the admin) or from the page's
+// chart-data URL (the member UI: `data-chart-url`, the same scoping as the page). A series with `links`
+// opens the next level of the drill-down when one of its bars or slices is clicked.
 // Unknown figures arrive as null: a gap in a line, a hatched "no bill yet" bar, never a 0.
 (function () {
   "use strict";
+  if (typeof Chart === "undefined") { return; }
   const source = document.getElementById("hx-chart-data");
-  if (!source || typeof Chart === "undefined") { return; }
-  const data = JSON.parse(source.textContent);
+  const remote = document.querySelector("[data-chart-url]");
+  if (source) {
+    draw(JSON.parse(source.textContent));
+  } else if (remote) {
+    fetch(remote.dataset.chartUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => response.json()).then(draw);
+  }
+
+  function draw(data) {
   Chart.defaults.animation = false; // draw at once: figures, not motion
   const code = data.currency || "USD";
   const money = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
@@ -71,6 +81,11 @@
                                              borderColor: colour(5), backgroundColor: "rgba(213, 94, 0, 0.2)" }] },
       options: { scales: { y: moneyAxis }, plugins: { tooltip: moneyTooltip } },
     }),
+    spend_by_model: (d) => ({
+      type: "bar",
+      data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data }] },
+      options: { indexAxis: "y", scales: { x: usdAxis }, plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => usd.format(c.parsed.x) } } } },
+    }),
     team_daily: (d) => ({
       type: "bar",
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: colour(0) }] },
@@ -83,7 +98,17 @@
     if (data[name] && configs[name]) {
       const config = configs[name](data[name]);
       config.options = { responsive: true, maintainAspectRatio: false, ...config.options };
+      const links = data[name].links;
+      if (links) {
+        config.options.onClick = (event, elements) => {
+          if (elements.length && links[elements[0].index]) { window.location.assign(links[elements[0].index]); }
+        };
+        config.options.onHover = (event, elements) => {
+          event.native.target.style.cursor = elements.length ? "pointer" : "default";
+        };
+      }
       window.helioxCharts[name] = new Chart(canvas, config);
     }
   });
+  }
 })();

@@ -1,0 +1,100 @@
+"""The drill-down: organisation -> team -> model -> job, each level against its parent and the period before.
+
+Every level is one spend_summary grouping over the range and the same grouping over the
+previous period of the same length ([start - (end - start), start)): two or three queries a
+level, from the rollups only. Money in USD, hours in GPU-hours, ranges [start, end) of UTC days.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, spend_summary
+
+FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
+PERCENT = Decimal("0.1")
+UNNAMED = "(unnamed)"
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level's rows (each with share_pct and change_pct), its totals and the ranges compared."""
+
+    rows: list[dict]
+    totals: dict
+    previous_totals: dict
+    start: date
+    end: date
+    previous_start: date
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same length just before [start, end)."""
+    return start - (end - start), start
+
+
+def percent_change(now: Decimal, before: Decimal) -> Decimal | None:
+    """Change against the previous period, in %; None when there was nothing before (new, not +inf)."""
+    if not before:
+        return None
+    return ((now - before) / before * 100).quantize(PERCENT)
+
+
+def share(part: Decimal, whole: Decimal) -> Decimal | None:
+    """The part's share of its parent, in %; None when the parent is zero."""
+    return (part / whole * 100).quantize(PERCENT) if whole else None
+
+
+def drill_level(
+    *, start: date, end: date, group: str, team_ids: Collection[UUID] | None, only: str | None = None
+) -> Level:
+    """Rows grouped by `group` ("team" or "model_name") within `team_ids` (None: the organisation).
+
+    Each row: the group's key, FIGURES now and `previous_allocated_usd`, `share_pct` (of the
+    level's allocated total, or of GPU-hours when nothing is priced) and `change_pct`
+    (allocated against the previous period; None when it had none). `only` keeps one
+    group's row (a model's page). Idle capacity is not a team's: it is left out of the rows.
+    """
+    before_start, before_end = previous_period(start, end)
+    now = spend_summary(start=start, end=end, group_by=[group], team_ids=team_ids)
+    before = spend_summary(start=before_start, end=before_end, group_by=[group], team_ids=team_ids)
+    previous = {row[group]: row for row in before.rows if row[group] != IDLE_LABEL}
+    current = [row for row in now.rows if row[group] != IDLE_LABEL]
+    totals = _sum(current)
+    by = "allocated_usd" if totals["allocated_usd"] else "gpu_hours"
+    rows = []
+    for row in current:
+        prior = previous.get(row[group], {})
+        rows.append({
+            "key": row[group],
+            "label": row[group] or UNNAMED,
+            **{name: row[name] for name in FIGURES},
+            "previous_allocated_usd": prior.get("allocated_usd", ZERO_USD),
+            "share_pct": share(row[by], totals[by]),
+            "change_pct": percent_change(row["allocated_usd"], prior.get("allocated_usd", ZERO_USD)),
+        })  # fmt: skip
+    previous_totals = _sum(list(previous.values()))
+    if only is not None:  # one group's page: its figures are the level's, its share is of the parent's
+        rows = [row for row in rows if row["key"] == only]
+        totals = _sum(rows)
+        previous_totals = _sum([previous[only]] if only in previous else [])
+    return Level(rows=rows, totals=totals, previous_totals=previous_totals, start=start, end=end,
+                 previous_start=before_start)  # fmt: skip
+
+
+def _sum(rows: list[dict]) -> dict:
+    return {name: sum((row[name] for row in rows), ZERO_HOURS if "hours" in name else ZERO_USD) for name in FIGURES}
+
+
+def level_card(level: Level) -> dict:
+    """The level's own figures against the previous period: the cards above its table."""
+    totals, before = level.totals, level.previous_totals
+    return {
+        **totals,
+        "previous_allocated_usd": before["allocated_usd"],
+        "previous_gpu_hours": before["gpu_hours"],
+        "change_pct": percent_change(totals["allocated_usd"], before["allocated_usd"]),
+        "hours_change_pct": percent_change(totals["gpu_hours"], before["gpu_hours"]),
+    }

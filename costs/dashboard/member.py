@@ -1,0 +1,74 @@
+"""The member UI's spend pages: a user's teams (or the organisation), a team, a team's model.
+
+Each is a drill-down level (costs.dashboard.drilldown) with its daily series and the jobs
+below it; money in USD, ranges [start, end) of UTC days, from the rollups only.
+"""
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime, time
+from uuid import UUID
+
+from costs.budgets.models import Budget
+from costs.budgets.selectors import budget_statuses
+from costs.dashboard.drilldown import drill_level, level_card
+from costs.dashboard.selectors import largest_jobs
+from costs.usage.selectors.spend import spend_summary
+from heliox.dates import periods_between
+from jobs.models import Job
+from teams.models import Team
+
+JOBS_SHOWN = 50
+
+
+def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None) -> dict:
+    """Allocated USD per day of the range (0 on days without usage), for the daily chart."""
+    rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids).rows
+    by_day = {row["period"]: row["allocated_usd"] for row in rows}
+    days = periods_between(start, end, "day")
+    return {"labels": [day.isoformat() for day in days], "data": [float(by_day.get(day, 0)) for day in days]}
+
+
+def home_data(*, start: date, end: date, team_ids: Collection[UUID] | None, today: date) -> dict:
+    """The user's teams (None: the organisation's) by team, the daily series and their active budgets."""
+    level = drill_level(start=start, end=end, group="team", team_ids=team_ids)
+    ids = dict(Team.objects.filter(name__in=[row["key"] for row in level.rows]).values_list("name", "id"))
+    for row in level.rows:
+        row["team_id"] = ids.get(row["key"])
+    budgets = Budget.objects.filter(active=True).select_related("team")
+    if team_ids is not None:
+        budgets = budgets.filter(team__in=team_ids)
+    return {
+        "level": level,
+        "card": level_card(level),
+        "daily": _daily(start=start, end=end, team_ids=team_ids),
+        "budgets": budget_statuses(budgets=budgets, as_of=today),
+    }
+
+
+def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | None) -> dict:
+    """A team against its parent (the user's teams, or the organisation) and its models, daily series, big jobs."""
+    own = drill_level(start=start, end=end, group="team", team_ids=scope, only=team.name)
+    models = drill_level(start=start, end=end, group="model_name", team_ids=[team.pk])
+    return {
+        "level": models,
+        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
+        "daily": _daily(start=start, end=end, team_ids=[team.pk]),
+        "largest_jobs": largest_jobs(team_id=team.pk, start=start, end=end),
+    }
+
+
+def model_data(*, team: Team, model_name: str, start: date, end: date) -> dict:
+    """One model of a team against the team, and the team's jobs of that model that ran in the range."""
+    own = drill_level(start=start, end=end, group="model_name", team_ids=[team.pk], only=model_name)
+    begin, finish = (datetime.combine(day, time.min, tzinfo=UTC) for day in (start, end))
+    jobs = (
+        Job.objects.filter(team=team, model_name=model_name)
+        .overlapping(begin, finish)
+        .select_related("team")
+        .order_by("-start_time")
+    )
+    return {
+        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
+        "jobs": list(jobs[:JOBS_SHOWN]),
+        "jobs_shown": JOBS_SHOWN,
+    }

@@ -1,0 +1,112 @@
+"""The member UI's edit forms. They render and read HTML fields; the API's serializers judge the values.
+
+A manager's edit of a job or a budget is validated by the same JobSerializer and
+BudgetSerializer as a PATCH to the API (same rules, same messages, same team checks), and a
+job edit rolls up the days the job covered before and after, as the API's update does.
+"""
+
+from django import forms
+from django.db import transaction
+from rest_framework import serializers
+
+from costs.budgets.api.serializers import BudgetSerializer
+from costs.budgets.models import Budget
+from jobs.api.serializers import JobSerializer
+from jobs.models import Job
+from jobs.services.changes import job_days, jobs_changed
+
+JOB_FIELDS = ["team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
+              "end_time", "status", "external_id"]  # fmt: skip
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S")
+
+
+class JobForm(forms.ModelForm):
+    """A job's fields as HTML inputs (times in UTC)."""
+
+    class Meta:
+        model = Job
+        fields = JOB_FIELDS
+        widgets = {"start_time": DATETIME, "end_time": DATETIME}
+        labels = {"start_time": "Start (UTC)", "end_time": "End (UTC)", "gpu_count": "GPUs", "gpu_type": "GPU type"}
+
+
+class BudgetForm(forms.Form):
+    """A budget with lists typed as text: thresholds "50, 80, 100", one e-mail or webhook URL per line."""
+
+    amount_usd = forms.CharField(label="Amount (USD)", help_text="e.g. 12,500.00")
+    period = forms.ChoiceField(choices=Budget.Period.choices)
+    thresholds = forms.CharField(label="Alert at (% of the budget)", help_text="e.g. 50, 80, 100")
+    emails = forms.CharField(label="E-mail recipients", widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                             help_text="one address per line")  # fmt: skip
+    webhook_urls = forms.CharField(label="Webhook URLs", widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                                   help_text="one URL per line")  # fmt: skip
+    run_rate_days = forms.IntegerField(label="Run-rate window (days)")
+    active = forms.BooleanField(required=False)
+
+    @classmethod
+    def for_budget(cls, budget: Budget) -> "BudgetForm":
+        return cls(initial={
+            "amount_usd": f"{budget.amount_usd:,}", "period": budget.period,
+            "thresholds": ", ".join(str(t) for t in budget.thresholds or []),
+            "emails": "\n".join(budget.emails or []), "webhook_urls": "\n".join(budget.webhook_urls or []),
+            "run_rate_days": budget.run_rate_days, "active": budget.active,
+        })  # fmt: skip
+
+    def api_data(self) -> dict:
+        """The form's text as the API's JSON body."""
+        data = self.data
+
+        def lines(name: str) -> list[str]:
+            return [line.strip() for line in data.get(name, "").splitlines() if line.strip()]
+
+        return {
+            "amount_usd": data.get("amount_usd", "").replace(",", "").strip(),
+            "period": data.get("period", ""),
+            "thresholds": [part.strip() for part in data.get("thresholds", "").split(",") if part.strip()],
+            "emails": lines("emails"),
+            "webhook_urls": lines("webhook_urls"),
+            "run_rate_days": data.get("run_rate_days", ""),
+            "active": data.get("active") in ("on", "true", "1"),
+        }
+
+
+def _flat(detail) -> list[str]:
+    """DRF's error detail (lists, and dicts for a list's items) as plain messages."""
+    if isinstance(detail, dict):
+        return [text for value in detail.values() for text in _flat(value)]
+    if isinstance(detail, list):
+        return [text for value in detail for text in _flat(value)]
+    return [str(detail)]
+
+
+def _errors_onto(form: forms.Form, serializer: serializers.Serializer) -> None:
+    for name, detail in serializer.errors.items():
+        field = name if name in form.fields else None
+        shown = {str(error) for error in form.errors.get(field or "__all__", [])}
+        fresh = [text for text in _flat(detail) if text not in shown]
+        if fresh:
+            form.add_error(field, fresh)
+
+
+def job_save(*, form: JobForm, job: Job, request) -> bool:
+    """Validate the form's values as the API does and save them; False (errors on the form) when refused."""
+    serializer = JobSerializer(instance=job, data=request.POST, partial=True, context={"request": request})
+    if not serializer.is_valid():
+        _errors_onto(form, serializer)
+        return False
+    with transaction.atomic():
+        days = job_days(job)
+        serializer.save()
+        days.add(serializer.instance.start_time, serializer.instance.end_time)
+        jobs_changed(days)
+    return True
+
+
+def budget_save(*, form: BudgetForm, budget: Budget, request) -> bool:
+    """Validate the form's values as the API does and save them; False (errors on the form) when refused."""
+    serializer = BudgetSerializer(instance=budget, data=form.api_data(), partial=True, context={"request": request})
+    if not serializer.is_valid():
+        _errors_onto(form, serializer)
+        return False
+    serializer.save()
+    return True

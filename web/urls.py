@@ -1,0 +1,26 @@
+"""The member UI at `/` (heliox.urls includes it last)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web.views import budgets, jobs, spend, tokens
+
+app_name = "web"
+urlpatterns = [
+    path("", spend.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("teams/<uuid:pk>/", spend.team, name="team"),
+    path("teams/<uuid:pk>/model/", spend.model, name="model"),
+    path("jobs/", jobs.job_list, name="jobs"),
+    path("jobs/<uuid:pk>/", jobs.job_detail, name="job"),
+    path("jobs/<uuid:pk>/edit/", jobs.job_edit, name="job_edit"),
+    path("budgets/", budgets.budget_list, name="budgets"),
+    path("budgets/<uuid:pk>/edit/", budgets.budget_edit, name="budget_edit"),
+    path("tokens/", tokens.tokens, name="tokens"),
+    path("tokens/<str:key>/revoke/", tokens.token_revoke, name="token_revoke"),
+]

@@ -1,0 +1,86 @@
+"""The job list (filtered, sorted, paged, as CSV too), a job's page with its history, and a manager's edit."""
+
+import copy
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from jobs.api.filters import JobFilter
+from jobs.models import Job
+from web.forms import JobForm, job_save
+from web.selectors import managed_team_ids, may_change, visible_jobs
+from web.views.common import csv_response, found, page_context, wants
+
+PAGE_SIZE = 50
+CSV_LIMIT = 100_000
+# ?sort= value -> ordering; ties broken by id so that pages never overlap.
+SORTS = {
+    "start": ("start_time", "id"), "-start": ("-start_time", "-id"), "team": ("team__name", "-start_time", "id"),
+    "model": ("model_name", "-start_time", "id"), "gpus": ("gpu_count", "id"), "-gpus": ("-gpu_count", "id"),
+    "status": ("status", "-start_time", "id"),
+}  # fmt: skip
+CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
+               "end_time", "status", "external_id", "gpu_hours")  # fmt: skip
+
+
+@login_required
+def job_list(request):
+    """Jobs one may see, filtered as the API filters them (team, status, provider, GPU type, model, started...)."""
+    jobs = visible_jobs(user=request.user)
+    filters = JobFilter(request.GET, queryset=jobs)
+    sort = request.GET.get("sort", "-start")
+    ordered = (filters.qs if filters.is_valid() else jobs.none()).order_by(*SORTS.get(sort, SORTS["-start"]))
+    if wants(request, "csv"):
+        return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
+            [job.pk, job.team.name, job.model_name, job.provider, job.gpu_type, job.gpu_count, job.region, job.pricing,
+             job.start_time, job.end_time, job.status, job.external_id, job.gpu_hours()]
+            for job in ordered[:CSV_LIMIT].iterator(chunk_size=2000)))  # fmt: skip
+    page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    sortless = kept.copy()
+    sortless.pop("sort", None)
+    return TemplateResponse(request, "web/jobs.html", {
+        **page_context(request), "filters": filters, "page": page, "sort": sort, "sorts": SORTS,
+        "kept_query": kept.urlencode(), "sortless_query": sortless.urlencode(), "title": "Jobs",
+    })  # fmt: skip
+
+
+@login_required
+def job_detail(request, pk):
+    """A job: its figures, its history (manual edits: who, when, what) and the edit link for its managers."""
+    job = found(visible_jobs(user=request.user).filter(pk=pk).first())
+    history = list(job.history.select_related("history_user").order_by("-history_date")[:50])  # type: ignore[attr-defined]
+    changes = [(record, _changed(record)) for record in history]
+    return TemplateResponse(request, "web/job.html", {
+        **page_context(request), "job": job, "changes": changes, "may_change": may_change(user=request.user, obj=job),
+        "title": str(job),
+    })  # fmt: skip
+
+
+def _changed(record) -> list[str]:
+    """The fields a history row changed against the one before it."""
+    previous = record.prev_record
+    if previous is None:
+        return []
+    return [f"{change.field}: {change.old} -> {change.new}" for change in record.diff_against(previous).changes]
+
+
+@login_required
+def job_edit(request, pk):
+    """A manager's (or staff's) edit of a job, validated as the API's PATCH; 404 for anyone else."""
+    job = found(visible_jobs(user=request.user).filter(pk=pk).first())
+    if not may_change(user=request.user, obj=job):
+        return found(None)
+    form = JobForm(request.POST or None, instance=copy.copy(job))  # the form's cleaning writes to its instance
+    managed = managed_team_ids(user=request.user, model=Job)
+    if managed is not None:
+        form.fields["team"].queryset = form.fields["team"].queryset.filter(pk__in=managed)
+    if request.method == "POST" and job_save(form=form, job=job, request=request):
+        messages.success(request, "The job was saved; the days it covers are rolled up again.")
+        return redirect("web:job", pk=job.pk)
+    return TemplateResponse(request, "web/job_edit.html", {**page_context(request), "job": job, "form": form,
+                                                           "title": f"Edit {job}"})  # fmt: skip

@@ -1,0 +1,97 @@
+"""The drill-down pages: home (one's teams, or the organisation) -> team -> model -> job."""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from costs.dashboard.drilldown import FIGURES
+from costs.dashboard.member import home_data, model_data, team_data
+from teams.selectors import team_scope
+from web.selectors import visible_team
+from web.views.common import chart_response, csv_response, found, page_context, wants
+
+DRILL_COLUMNS = (*FIGURES, "previous_allocated_usd", "share_pct", "change_pct")
+
+
+def _drill_csv(name: str, key: str, rows: list[dict]):
+    return csv_response(name=name, columns=(key, *DRILL_COLUMNS), rows=([row["key"], *(row[c] for c in DRILL_COLUMNS)]
+                                                                         for row in rows))  # fmt: skip
+
+
+def _bars(rows: list[dict], links: list[str]) -> dict:
+    return {"labels": [row["label"] for row in rows], "data": [float(row["allocated_usd"]) for row in rows],
+            "links": links}  # fmt: skip
+
+
+@login_required
+def home(request):
+    """One's teams (staff who may view the organisation's spend: every team), by team, with budgets."""
+    context = page_context(request)
+    scope = team_scope(request.user)
+    start, end = context["start"], context["end"]
+    data = home_data(start=start, end=end, team_ids=scope, today=timezone.now().date())
+    rows = data["level"].rows
+    if wants(request, "csv"):
+        return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows)
+    query = context["range_query"]
+    links = [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows]
+    for row, link in zip(rows, links, strict=True):
+        row["href"] = link
+    charts = {"spend_by_team": _bars(rows, links), "team_daily": data["daily"]}
+    if wants(request, "json"):
+        return chart_response(charts)
+    return TemplateResponse(request, "web/home.html", {
+        **context, **data, "charts": charts, "scope_is_org": scope is None, "no_team": scope == [],
+        "title": "Organisation spend" if scope is None else "Your teams' spend",
+    })  # fmt: skip
+
+
+@login_required
+def team(request, pk):
+    """A team's spend against its parent, by model; 404 for a team the user may not see."""
+    context = page_context(request)
+    scope = team_scope(request.user)
+    the_team = found(visible_team(user=request.user, pk=pk))
+    start, end = context["start"], context["end"]
+    data = team_data(team=the_team, start=start, end=end, scope=scope)
+    rows = data["level"].rows
+    if wants(request, "csv"):
+        return _drill_csv(f"heliox-{the_team.name}-models-{start}-{end}", "model_name", rows)
+    base = reverse("web:model", args=[the_team.pk])
+    links = [f"{base}?{urlencode({'model': row['key']})}&{context['range_query']}" for row in rows]
+    for row, link in zip(rows, links, strict=True):
+        row["href"] = link
+    charts = {"spend_by_model": _bars(rows, links), "team_daily": data["daily"]}
+    if wants(request, "json"):
+        return chart_response(charts)
+    return TemplateResponse(request, "web/team.html", {
+        **context, **data, "team": the_team, "charts": charts, "title": f"{the_team.name}: spend",
+        "parent_label": "the organisation" if scope is None else "your teams",
+    })  # fmt: skip
+
+
+@login_required
+def model(request, pk):
+    """A team's model: its spend against the team's and the jobs that ran it in the range."""
+    context = page_context(request)
+    the_team = found(visible_team(user=request.user, pk=pk))
+    model_name = request.GET.get("model", "")
+    start, end = context["start"], context["end"]
+    data = model_data(team=the_team, model_name=model_name, start=start, end=end)
+    if wants(request, "csv"):
+        columns = ("id", "external_id", "gpu_type", "gpu_count", "provider", "start_time", "end_time", "status",
+                   "gpu_hours")  # fmt: skip
+        return csv_response(
+            name=f"heliox-{the_team.name}-{model_name or 'unnamed'}-jobs-{start}-{end}", columns=columns,
+            rows=([job.pk, job.external_id, job.gpu_type, job.gpu_count, job.provider, job.start_time, job.end_time,
+                   job.status, job.gpu_hours()] for job in data["jobs"]),
+        )  # fmt: skip
+    return TemplateResponse(request, "web/model.html", {
+        **context, **data, "team": the_team, "model_name": model_name, "model_label": model_name or "(unnamed)",
+        "model_query": urlencode({"model": model_name}),
+        "jobs_query": urlencode({"team": the_team.pk, "model_name": model_name}),
+        "title": f"{the_team.name}: {model_name or '(unnamed)'}",
+    })  # fmt: skip
