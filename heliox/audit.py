@@ -12,8 +12,13 @@ from contextvars import ContextVar
 running_command: ContextVar[str | None] = ContextVar("heliox_running_command", default=None)
 
 
+def history_reason() -> str:
+    """ "command: <name>" while a Heliox command runs; '' otherwise (a request's change names its user)."""
+    command = running_command.get()
+    return f"command: {command}" if command else ""
+
+
 def name_the_command(sender, history_instance, **kwargs) -> None:
     """pre_create_historical_record: the running command's name, unless the change already has a reason."""
-    command = running_command.get()
-    if command and not history_instance.history_change_reason:
-        history_instance.history_change_reason = f"command: {command}"
+    if not history_instance.history_change_reason:
+        history_instance.history_change_reason = history_reason() or None

@@ -79,7 +79,7 @@ def _flat(detail) -> list[str]:
     return [str(detail)]
 
 
-def _errors_onto(form: forms.Form, serializer: serializers.Serializer) -> None:
+def _errors_onto(form: forms.BaseForm, serializer: serializers.Serializer) -> None:
     for name, detail in serializer.errors.items():
         field = name if name in form.fields else None
         shown = {str(error) for error in form.errors.get(field or "__all__", [])}
@@ -96,8 +96,8 @@ def job_save(*, form: JobForm, job: Job, request) -> bool:
         return False
     with transaction.atomic():
         days = job_days(job)
-        serializer.save()
-        days.add(serializer.instance.start_time, serializer.instance.end_time)
+        saved = serializer.save()
+        days.add(saved.start_time, saved.end_time)
         jobs_changed(days)
     return True
 

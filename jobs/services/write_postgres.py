@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from psycopg import errors
 
+from heliox.audit import history_reason
 from heliox.errors import InputError
 from jobs.models import Job, JobStatus, Pricing
 from jobs.services.changes import AffectedDays
@@ -58,7 +59,12 @@ def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCo
         cursor.execute(
             f"INSERT INTO {table} (id, created_at, updated_at, name, description) "
             f"SELECT gen_random_uuid(), now(), now(), s.team, '' FROM (SELECT DISTINCT team FROM {STAGING}) s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.name = s.team)"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.name = s.team) RETURNING id"
+        )
+        created = [team_id for (team_id,) in cursor.fetchall()]
+        # A new team is in the audit trail however it was created (Team.objects.create does it on SQLite).
+        Team.history.bulk_history_create(  # type: ignore[attr-defined]
+            list(Team.objects.filter(pk__in=created)), default_change_reason=history_reason()
         )
         counts.teams_created = [team for team, _ in missing]
 

@@ -19,13 +19,15 @@ def csv_rows(response) -> list[list[str]]:
 def test_a_members_home_shows_their_team_and_not_another(org, as_role):
     response = as_role("member").get(f"/?{RANGE}")
     rows = response.context["level"].rows
-    assert [(r["key"], r["gpu_hours"], r["estimated_usd"], r["allocated_usd"], r["share_pct"], r["change_pct"])
-            for r in rows] == [("nlp", Decimal("8.0000"), Decimal("32.00"), Decimal("32.00"), Decimal("100.0"), None)]
+    assert [
+        (r["key"], r["gpu_hours"], r["estimated_usd"], r["allocated_usd"], r["share_pct"], r["change_pct"])
+        for r in rows
+    ] == [("nlp", Decimal("8.0000"), Decimal("32.00"), Decimal("32.00"), Decimal("100.0"), None)]
     page = response.content.decode()
     assert f'href="/teams/{org["teams"]["nlp"].pk}/?{HTML_RANGE}"' in page
     assert "USD 32.00" in page
     assert "vision" not in page
-    assert f'/teams/{org["teams"]["vision"].pk}/' not in page
+    assert f"/teams/{org['teams']['vision'].pk}/" not in page
 
 
 def test_the_superuser_home_is_the_organisation_with_each_teams_share(org, as_role):
@@ -122,7 +124,8 @@ def test_job_list_pages(org, as_role, monkeypatch):
 
 def test_budgets_page_shows_ones_teams_and_offers_edit_to_managers(org, budgets, as_role):
     member = as_role("member").get("/budgets/").content.decode()
-    assert "500.00" in member and "300.00" not in member
+    assert "500.00" in member
+    assert "300.00" not in member
     assert f"/budgets/{budgets['nlp'].pk}/edit/" not in member
     manager = as_role("manager").get("/budgets/").content.decode()
     assert f"/budgets/{budgets['nlp'].pk}/edit/" in manager

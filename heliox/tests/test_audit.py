@@ -1,0 +1,70 @@
+"""The audit trail (django-simple-history): who changed what, from the admin, the API, the member UI or a
+command; imports write no history row per job (they are audited by their import record)."""
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.management import call_command
+from knox.models import AuthToken
+
+from costs.usage.models import FxRate
+from jobs.models import Job
+from teams.models import Team
+
+PHILLIPS = Path(__file__).resolve().parents[2] / "jobs" / "tests" / "fixtures" / "phillips_sacct.log"
+CSV_HEADER = "team,model_name,provider,gpu_type,gpu_count,region,pricing,start_time,end_time,status,external_id\n"
+
+
+def test_an_api_change_records_the_tokens_user(org, client):
+    _, token = AuthToken.objects.create(user=org["users"]["alice"])
+    llama = org["jobs"]["llama"]
+    response = client.patch(f"/api/v1/jobs/{llama.pk}/", {"gpu_count": 8}, content_type="application/json",
+                            HTTP_AUTHORIZATION=f"Token {token}")  # fmt: skip
+    assert response.status_code == 200
+    record = llama.history.latest()
+    assert (record.gpu_count, record.history_user.username, record.history_type) == (8, "alice", "~")
+
+
+def test_an_admin_change_is_in_the_admins_history_with_its_user(staff_client, db):
+    rate = FxRate.objects.create(currency="EUR", rate_per_usd=Decimal("0.900000"), as_of=date(2025, 3, 1))
+    response = staff_client.post(f"/admin/costs/fxrate/{rate.pk}/change/",
+                                 {"currency": "EUR", "rate_per_usd": "0.95", "as_of": "2025-03-01"})  # fmt: skip
+    assert response.status_code == 302
+    record = FxRate.history.filter(id=rate.pk).latest()
+    assert (record.rate_per_usd, record.history_user.username, record.history_type) == (Decimal("0.95"), "boss", "~")
+    page = staff_client.get(f"/admin/costs/fxrate/{rate.pk}/history/").content.decode()
+    assert "boss" in page
+    assert "Changed" in page
+
+
+def test_a_command_records_its_name(db):
+    call_command("set_fx_rate", "EUR", "0.9200", "--date", "2025-03-01", verbosity=0)
+    record = FxRate.history.get()
+    assert (record.currency, record.history_user, record.history_change_reason) == ("EUR", None,
+                                                                                   "command: set_fx_rate")  # fmt: skip
+    assert FxRate.objects.get().as_of == date(2025, 3, 1)
+
+
+def test_a_sacct_import_writes_no_job_history_and_names_itself_on_the_teams_it_creates(db):
+    call_command("import_jobs", str(PHILLIPS), "--format", "sacct", "--gpu-type", "V100", "--no-progress",
+                 "--no-rollup", verbosity=0)  # fmt: skip
+    assert Job.objects.count() == 2
+    assert Job.history.count() == 0
+    team = Team.objects.get(name="chaff")
+    assert list(team.history.values_list("history_type", "history_change_reason")) == [("+", "command: import_jobs")]
+
+
+def test_a_csv_import_and_its_correction_write_no_job_history(db, tmp_path):
+    # On PostgreSQL this is the COPY fast path (jobs.services.write_postgres), on SQLite bulk_create.
+    rows = [f"nlp,llama,aws,H100,{n % 4 + 1},,on_demand,2025-03-10T0{n}:00:00Z,2025-03-10T0{n}:30:00Z,succeeded,j{n}"
+            for n in range(5)]  # fmt: skip
+    first = tmp_path / "jobs.csv"
+    first.write_text(CSV_HEADER + "\n".join(rows) + "\n")
+    call_command("import_jobs", str(first), "--format", "csv", "--no-progress", "--no-rollup", verbosity=0)
+    corrected = tmp_path / "corrected.csv"
+    corrected.write_text(CSV_HEADER + "\n".join(row.replace("succeeded", "failed") for row in rows) + "\n")
+    call_command("import_jobs", str(corrected), "--format", "csv", "--no-progress", "--no-rollup", verbosity=0)
+    assert sorted(Job.objects.values_list("status", flat=True)) == ["failed"] * 5
+    assert Job.history.count() == 0
+    assert Team.history.get().history_change_reason == "command: import_jobs"
