@@ -60,3 +60,18 @@ def managed_team_ids(*, user, model: type[Model]) -> set | None:
 def user_tokens(*, user) -> QuerySet:
     """The user's own API tokens, newest first (the key prefix names one; the token itself is never stored)."""
     return AuthToken.objects.filter(user=user).order_by("-created")
+
+
+def job_history(*, job: Job, limit: int) -> list[tuple]:
+    """The job's latest `limit` history rows (newest first), each with the fields it changed ("field: old -> new").
+
+    One query: a row is compared with the one fetched after it, not with a query of its own.
+    """
+    rows = list(job.history.select_related("history_user").order_by("-history_date")[: limit + 1])  # type: ignore[attr-defined]
+    return [(row, _changed(row, older)) for row, older in zip(rows, [*rows[1:], None], strict=True)][:limit]
+
+
+def _changed(row, older) -> list[str]:
+    if older is None:
+        return []
+    return [f"{change.field}: {change.old} -> {change.new}" for change in row.diff_against(older).changes]

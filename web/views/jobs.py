@@ -11,10 +11,11 @@ from django.template.response import TemplateResponse
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from web.forms import JobForm, job_save
-from web.selectors import managed_team_ids, may_change, visible_jobs
+from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
 from web.views.common import csv_response, found, page_context, wants
 
 PAGE_SIZE = 50
+HISTORY_SHOWN = 50
 CSV_LIMIT = 100_000
 # ?sort= value -> ordering; ties broken by id so that pages never overlap.
 SORTS = {
@@ -53,20 +54,11 @@ def job_list(request):
 def job_detail(request, pk):
     """A job: its figures, its history (manual edits: who, when, what) and the edit link for its managers."""
     job = found(visible_jobs(user=request.user).filter(pk=pk).first())
-    history = list(job.history.select_related("history_user").order_by("-history_date")[:50])  # type: ignore[attr-defined]
-    changes = [(record, _changed(record)) for record in history]
+    changes = job_history(job=job, limit=HISTORY_SHOWN)
     return TemplateResponse(request, "web/job.html", {
         **page_context(request), "job": job, "changes": changes, "may_change": may_change(user=request.user, obj=job),
         "title": str(job),
     })  # fmt: skip
-
-
-def _changed(record) -> list[str]:
-    """The fields a history row changed against the one before it."""
-    previous = record.prev_record
-    if previous is None:
-        return []
-    return [f"{change.field}: {change.old} -> {change.new}" for change in record.diff_against(previous).changes]
 
 
 @login_required
