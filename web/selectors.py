@@ -68,7 +68,7 @@ def job_history(*, job: Job, limit: int) -> list[tuple]:
     One query: a row is compared with the one fetched after it, not with a query of its own.
     """
     rows = list(job.history.select_related("history_user").order_by("-history_date")[: limit + 1])  # type: ignore[attr-defined]
-    return [(row, _changed(row, older)) for row, older in zip(rows, [*rows[1:], None], strict=True)][:limit]
+    return [(row, _changed(row, older)) for row, older in zip(rows, [*rows[1:], None], strict=False)][:limit]
 
 
 def _changed(row, older) -> list[str]:

@@ -131,3 +131,13 @@ def test_budgets_page_shows_ones_teams_and_offers_edit_to_managers(org, budgets,
     assert f"/budgets/{budgets['nlp'].pk}/edit/" in manager
     rows = csv_rows(as_role("member").get("/budgets/?format=csv"))
     assert [row[:3] for row in rows[1:]] == [["nlp", "monthly", "500.00"]]
+
+
+def test_an_imported_job_has_no_history_and_its_page_says_so(org, as_role):
+    from jobs.models import Job
+
+    [job] = Job.objects.bulk_create([JobFactory.build(team=org["teams"]["nlp"], external_id="bulk-1")])
+    response = as_role("member").get(f"/jobs/{job.pk}/")
+    assert response.status_code == 200
+    assert response.context["changes"] == []
+    assert "No manual change" in response.content.decode()
