@@ -76,6 +76,14 @@ def test_create_api_token_refuses_unknown_users(db):
         call_command("create_api_token", "ghost")
 
 
+@pytest.mark.parametrize("days", ["-1", "3651", "99999999"])
+def test_create_api_token_refuses_an_expiry_out_of_bounds(org, days):
+    # Past 3,650 days the expiry would overflow a datetime for large values: refused, not a traceback.
+    with pytest.raises(CommandError, match=f"--expires must be 0 \\(never\\) or 1 to 3650 days, got {days}"):
+        call_command("create_api_token", "bob", "--expires", days)
+    assert not AuthToken.objects.exists()
+
+
 def test_schema_and_docs_are_served_without_a_cdn(db, client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200

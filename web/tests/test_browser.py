@@ -44,7 +44,8 @@ def click_bar(page, chart: str, index: int = 0) -> None:
     page.wait_for_function(f"() => window.helioxCharts && window.helioxCharts.{chart}")
     x, y = page.evaluate(
         f"""() => {{ const c = window.helioxCharts.{chart}; const bar = c.getDatasetMeta(0).data[{index}];
-            const box = c.canvas.getBoundingClientRect(); return [box.left + (bar.x + bar.base) / 2, box.top + bar.y]; }}"""
+            const box = c.canvas.getBoundingClientRect();
+            return [box.left + (bar.x + bar.base) / 2, box.top + bar.y]; }}"""
     )
     page.mouse.click(x, y)
 
