@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
+from heliox.audit import record_deletions
 from heliox.csv_safety import safe_cell
 from heliox.errors import InputError
 from jobs.gpus import KNOWN_GPU_TYPES
@@ -101,12 +102,14 @@ class JobAdmin(SimpleHistoryAdmin):
 
     def delete_model(self, request, obj):
         days = job_days(obj)
+        record_deletions([obj])
         super().delete_model(request, obj)
         jobs_changed(days)
 
     def delete_queryset(self, request, queryset):
         days = AffectedDays()
         days.add_jobs(queryset)
+        record_deletions(queryset.iterator())
         super().delete_queryset(request, queryset)
         jobs_changed(days)
 

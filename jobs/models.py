@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from heliox.audit import BulkTableHistory
 from heliox.models import BaseModel
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.labels import label_problem
@@ -133,7 +133,7 @@ class Job(BaseModel):
 
     objects = JobQuerySet.as_manager()
 
-    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
+    history = BulkTableHistory()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["-start_time"]

@@ -4,6 +4,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from costs.billing.models import CostSnapshot
 from costs.billing.services.bills import bill_changed
 from heliox.admin_utils import BoundedCountPaginator
+from heliox.audit import record_deletions
 
 
 @admin.register(CostSnapshot)
@@ -24,10 +25,12 @@ class CostSnapshotAdmin(SimpleHistoryAdmin):
 
     def delete_model(self, request, obj):
         day = obj.date
+        record_deletions([obj])
         super().delete_model(request, obj)
         bill_changed(days=[day])
 
     def delete_queryset(self, request, queryset):
         days = set(queryset.values_list("date", flat=True))
+        record_deletions(queryset.iterator())
         super().delete_queryset(request, queryset)
         bill_changed(days=days)

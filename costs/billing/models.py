@@ -2,9 +2,9 @@
 
 from django.core.validators import MinValueValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
 from costs.billing.querysets import BillQuerySet
+from heliox.audit import BulkTableHistory
 from heliox.models import BaseModel
 from jobs.models import Provider, gpu_type_validator
 
@@ -41,9 +41,9 @@ class CostSnapshot(BaseModel):
         db_comment="Idle when idle is shared across teams: the whole bill if no job ran, else 0 (derived).",
     )
 
-    objects = BillQuerySet.as_manager()
+    objects = BillQuerySet.as_manager()  # type: ignore[django-manager-missing]  # mypy loses it via heliox.audit
 
-    history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
+    history = BulkTableHistory()  # the audit trail: who changed what, when (README: Audit trail)
 
     class Meta:
         ordering = ["-date", "provider", "gpu_type"]

@@ -68,3 +68,27 @@ def test_a_csv_import_and_its_correction_write_no_job_history(db, tmp_path):
     assert sorted(Job.objects.values_list("status", flat=True)) == ["failed"] * 5
     assert Job.history.count() == 0
     assert Team.history.get().history_change_reason == "command: import_jobs"
+
+
+def test_an_api_delete_of_a_job_is_recorded_with_its_user(org, client):
+    _, token = AuthToken.objects.create(user=org["users"]["alice"])
+    llama = org["jobs"]["llama"]
+    response = client.delete(f"/api/v1/jobs/{llama.pk}/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 204
+    record = Job.history.filter(id=llama.pk).latest()
+    assert (record.history_type, record.history_user.username, record.gpu_count) == ("-", "alice", 4)
+
+
+def test_bulk_deletes_write_no_job_or_bill_history_and_stay_one_statement(org, django_assert_max_num_queries):
+    from costs.billing.models import CostSnapshot
+    from jobs.tests.factories import JobFactory
+
+    nlp = org["teams"]["nlp"]
+    JobFactory.create_batch(30, team=nlp)
+    before = Job.history.count()  # the factory's saves
+    with django_assert_max_num_queries(20):  # not a query per job: Django deletes them in one statement
+        nlp.delete()
+    CostSnapshot.objects.all().delete()
+    assert Job.history.count() == before
+    assert CostSnapshot.history.filter(history_type="-").count() == 0
+    assert list(Team.history.filter(history_type="-").values_list("name", flat=True)) == ["nlp"]

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from heliox.audit import record_deletions
 from heliox.errors import InputError
 from jobs.api.filters import JobFilter
 from jobs.api.pagination import JobPagination
@@ -52,6 +53,7 @@ class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         days = job_days(instance)
+        record_deletions([instance])  # bulk deletes are not in the audit trail; a person's are
         super().perform_destroy(instance)
         jobs_changed(days)
 

@@ -1,6 +1,6 @@
-// Draws the dashboard's charts from the JSON the server embedded in the page (the admin) or from the page's
-// chart-data URL (the member UI: `data-chart-url`, the same scoping as the page). A series with `links`
-// opens the next level of the drill-down when one of its bars or slices is clicked.
+// Draws the dashboard's charts from the JSON the server embedded in the page, or from a chart-data URL
+// (`data-chart-url` on an element; the member UI's pages answer `?format=json` with the same series).
+// A series with `links` opens the next level of the drill-down when one of its bars or slices is clicked.
 // Unknown figures arrive as null: a gap in a line, a hatched "no bill yet" bar, never a 0.
 (function () {
   "use strict";
@@ -84,7 +84,7 @@
     spend_by_model: (d) => ({
       type: "bar",
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data }] },
-      options: { indexAxis: "y", scales: { x: usdAxis }, plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => usd.format(c.parsed.x) } } } },
+      options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
     team_daily: (d) => ({
       type: "bar",
