@@ -37,7 +37,7 @@ def job_list(request):
     if wants(request, "csv"):
         return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
             [job.pk, job.team.name, job.model_name, job.provider, job.gpu_type, job.gpu_count, job.region, job.pricing,
-             job.start_time, job.end_time, job.status, job.external_id, job.gpu_hours()]
+             job.start_time, job.end_time, job.status, job.external_id, job.held_gpu_hours()]
             for job in ordered[:CSV_LIMIT].iterator(chunk_size=2000)))  # fmt: skip
     page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()

@@ -87,7 +87,7 @@ def model(request, pk):
         return csv_response(
             name=f"heliox-{the_team.name}-{model_name or 'unnamed'}-jobs-{start}-{end}", columns=columns,
             rows=([job.pk, job.external_id, job.gpu_type, job.gpu_count, job.provider, job.start_time, job.end_time,
-                   job.status, job.gpu_hours()] for job in data["jobs"]),
+                   job.status, job.held_gpu_hours()] for job in data["jobs"]),
         )  # fmt: skip
     return TemplateResponse(request, "web/model.html", {
         **context, **data, "team": the_team, "model_name": model_name, "model_label": model_name or "(unnamed)",
