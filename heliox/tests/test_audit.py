@@ -92,3 +92,12 @@ def test_bulk_deletes_write_no_job_or_bill_history_and_stay_one_statement(org, d
     assert Job.history.count() == before
     assert CostSnapshot.history.filter(history_type="-").count() == 0
     assert list(Team.history.filter(history_type="-").values_list("name", flat=True)) == ["nlp"]
+
+
+def test_an_import_and_its_rollup_write_no_job_history(db, django_capture_on_commit_callbacks):
+    # The rollup keeps each job's cost totals on the job in SQL: no history row per job either.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_jobs", str(PHILLIPS), "--format", "sacct", "--gpu-type", "V100", "--no-progress",
+                     verbosity=0)  # fmt: skip
+    assert Job.objects.filter(gpu_hours__isnull=False).count() == 2
+    assert Job.history.count() == 0
