@@ -14,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.pagination import CursorPagination
@@ -128,6 +129,20 @@ class JobCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request):
+        """A cursor is base64 of a query string that anyone can forge: its position must be a date-time, or 404."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                moment = parse_datetime(cursor.position)
+                if moment is None:
+                    raise ValueError(cursor.position)
+                if timezone.is_aware(moment):
+                    moment.astimezone(UTC)
+            except (ValueError, OverflowError):
+                raise exceptions.NotFound(self.invalid_cursor_message) from None
+        return cursor
 
 
 class DecimalAsStringEncoder(encoders.JSONEncoder):

@@ -1,6 +1,8 @@
 """Hostile input to the API is a 400 (or 413) naming the field, as JSON; never a 500."""
 
+import base64
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -171,3 +173,12 @@ def test_an_api_path_no_endpoint_serves_is_a_json_404(org, api):
         )  # fmt: skip
     response = bob.get("/api/v1/jobs?status=running")
     assert (response.status_code, response["Location"]) == (301, "/api/v1/jobs/?status=running")
+
+
+@pytest.mark.parametrize("position", ["2026", "x", "9999-12-31T23:59:59-17:35", "2025-13-01T00:00:00Z"])
+@pytest.mark.parametrize("url", ["/api/v1/jobs/", "/api/v1/llm-calls/"])
+def test_a_forged_cursor_is_a_404_invalid_cursor(org, api, url, position):
+    """A cursor is base64 of its query string; a position that is no date-time was a 500 (ValidationError)."""
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    response = api.as_user(org["users"]["bob"]).get(url, {"cursor": cursor})
+    assert (response.status_code, response.json()) == (404, {"detail": "Invalid cursor"})
