@@ -198,11 +198,16 @@ class _Metered:
 def first_byte(path: Path) -> bytes:
     """The first byte that is not whitespace ('' for an empty file), read in chunks: any file size."""
     with open_binary(path) as raw:
-        while chunk := raw.read(CHUNK):
+        while True:
+            try:
+                chunk = raw.read(CHUNK)
+            except (OSError, EOFError):  # gzip.BadGzipFile is an OSError
+                raise _gzip_error(path) from None
+            if not chunk:
+                return b""
             stripped = chunk.lstrip()
             if stripped:
                 return stripped[:1]
-    return b""
 
 
 def _stream_json(path: Path, walk, label: str, max_total: int | None = None):

@@ -245,3 +245,27 @@ def test_validate_refuses_a_bill_too_large_for_pandas_before_reading_it(tmp_path
     path = bomb(tmp_path / "big.csv.gz", FOCUS_HEADER, b"1,USD,2025-03-10,1,AWS,x\n", size=40 << 20)
     with pytest.raises(CommandError, match=r"big\.csv\.gz, column --validate: larger than 32 MiB: too large for"):
         call_command("import_billing", str(path), "--validate", "--no-progress")
+
+
+JOB_LINE = b"nlp,m,aws,H100,1,,,2025-03-10T08:00:00Z,,,j-%d\n"
+TRUNCATED = {
+    "jobs.csv.gz": (["import_jobs", "--format", "csv", "--no-progress"],
+                    JOBS_HEADER + b"".join(JOB_LINE % n for n in range(3000))),
+    "jobs.json.gz": (["import_jobs", "--format", "json", "--no-progress"],
+                     b"[" + b",".join(b'{"team": "nlp", "external_id": "j-%d"}' % n for n in range(3000)) + b"]"),
+    "bill.csv.gz": (["import_billing", "--no-progress"], FOCUS_HEADER + b"1,USD,2025-03-10,1,AWS,x\n" * 3000),
+    "prices.json.gz": (["refresh_model_prices", "--format", "litellm"],
+                       b"{" + b",".join(b'"m-%d": {"mode": "chat"}' % n for n in range(3000)) + b"}"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TRUNCATED)
+def test_a_truncated_gzip_file_is_a_command_error_naming_it(name, tmp_path, db):
+    """A .gz cut short (a download that stopped) was an EOFError traceback on the jobs' fast paths."""
+    args, content = TRUNCATED[name]
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content)[:-40])
+    with pytest.raises(CommandError, match=r"not a valid gzip file \(truncated or corrupt\)") as error:
+        call_command(args[0], str(path), *args[1:])
+    assert str(error.value).startswith(str(path))
+    assert ImportRecord.objects.filter(status="succeeded").count() == 0

@@ -87,7 +87,10 @@ def _stream(cursor, handle, columns: int, pattern: re.Pattern, progress) -> None
     rest = b""
     with cursor.copy(f"COPY {RAW} ({names}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')") as copy:
         while True:
-            chunk = handle.read(CHUNK)
+            try:
+                chunk = handle.read(CHUNK)
+            except (OSError, EOFError):  # a truncated gzip file: the row parser names the line
+                raise NeedsRowParser from None
             data = rest + chunk
             cut = len(data) if not chunk else data.rfind(b"\n") + 1
             data, rest = data[:cut], data[cut:]
@@ -150,7 +153,10 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
     spelling to the stored GPU type (ValueError when it is none).
     """
     with open_binary(path) as handle:
-        first = handle.readline(MAX_LINE_BYTES + 1)
+        try:
+            first = handle.readline(MAX_LINE_BYTES + 1)
+        except (OSError, EOFError):
+            return None  # a corrupt or truncated gzip file: the row parser names it
         if len(first) > MAX_LINE_BYTES:
             return None  # the row parser names the line that is too long
         try:
