@@ -17,8 +17,9 @@ class CostsConfig(AppConfig):
         from jobs.services.changes import DAY_HANDLERS
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
-        UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload)
-        UPLOAD_HANDLERS["llm_calls"] = UploadHandler(LLM_FORMATS, llm_calls_upload)
+        bills = ("costs.add_costsnapshot", "costs.change_costsnapshot")  # a plain import adds to a stored day
+        UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload, bills, ("costs.delete_costsnapshot",))
+        UPLOAD_HANDLERS["llm_calls"] = UploadHandler(LLM_FORMATS, llm_calls_upload, ("costs.add_llmcall",))
         if usage_rollup_ranges not in DAY_HANDLERS:
             DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched
         if allocation_refresh not in BILL_HANDLERS:

@@ -191,11 +191,21 @@ class ImportUploadForm(forms.Form):
     replace = forms.BooleanField(required=False, help_text="Billing: replace the bill of the days it covers.")
     dry_run = forms.BooleanField(required=False, help_text="Validate and report; write nothing.")
 
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     def clean(self):
         data = super().clean()
         handler = UPLOAD_HANDLERS.get(data.get("kind"))
         if handler and data.get("format") not in handler.formats:
             self.add_error("format", f"A {data['kind']} import takes {', '.join(handler.formats)}.")
+        needed = handler.needed(replace=bool(data.get("replace"))) if handler else ()
+        if not self.user.has_perms(needed):  # staff power follows model permissions, as everywhere
+            label = str(ImportRecord.Kind(data["kind"]).label)
+            kind = label if label[:2].isupper() else label.lower()  # "LLM calls", "billing"
+            plural = "permission" if len(needed) == 1 else "permissions"
+            self.add_error("kind", f"You may not import {kind} files: that needs the {plural} {', '.join(needed)}.")
         return data
 
 
@@ -221,9 +231,9 @@ class ImportRecordAdmin(admin.ModelAdmin):
         return [upload, *super().get_urls()]
 
     def upload_view(self, request):
-        if not request.user.has_perm("jobs.add_job"):
+        if not any(request.user.has_perms(handler.permissions) for handler in UPLOAD_HANDLERS.values()):
             raise PermissionDenied
-        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             with tempfile.TemporaryDirectory() as folder:

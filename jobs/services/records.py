@@ -130,11 +130,17 @@ class UploadHandler:
 
     `run(path, fmt, replace, dry_run, gpu_type, run_by)` returns a one-line summary.
     Each app registers its own (the billing import lives in `costs`, which `jobs`
-    must not import).
+    must not import). `permissions` are the model permissions the import writes with,
+    `replace_permissions` those a replacing import needs on top.
     """
 
     formats: tuple[str, ...]
     run: object
+    permissions: tuple[str, ...] = ()
+    replace_permissions: tuple[str, ...] = ()
+
+    def needed(self, *, replace: bool) -> tuple[str, ...]:
+        return self.permissions + (self.replace_permissions if replace else ())
 
 
 UPLOAD_HANDLERS: dict[str, UploadHandler] = {}

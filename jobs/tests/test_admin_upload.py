@@ -59,3 +59,54 @@ def test_format_must_fit_the_kind(staff_client):
 def test_non_staff_cannot_upload(client, django_user_model):
     client.force_login(django_user_model.objects.create_user("viewer", password="x", is_staff=True))
     assert client.get(UPLOAD).status_code == 403
+
+
+def staff_with(client, django_user_model, *codenames: str):
+    from django.contrib.auth.models import Permission
+
+    user, _ = django_user_model.objects.get_or_create(username="importer", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
+
+
+def test_uploading_a_bill_needs_the_bills_permissions_not_the_jobs(client, django_user_model):
+    """Staff who may add jobs imported a bill (and with 'replace', deleted one) through this form."""
+    client = staff_with(client, django_user_model, "add_job", "change_job", "view_importrecord")
+    assert client.get(UPLOAD).status_code == 200
+    response = upload(client, FOCUS, kind="billing", format="focus", replace="on")
+    assert response.status_code == 200
+    assert ("You may not import billing files: that needs the permissions costs.add_costsnapshot, "
+            "costs.change_costsnapshot, costs.delete_costsnapshot.") in response.content.decode()  # fmt: skip
+    assert (CostSnapshot.objects.count(), ImportRecord.objects.count()) == (0, 0)
+
+
+def test_uploading_llm_calls_needs_the_llm_call_permission(client, django_user_model):
+    client = staff_with(client, django_user_model, "add_job", "change_job")
+    calls = b'{"team": "nlp", "provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1}\n'
+    response = upload(client, Path("calls.jsonl"), calls, kind="llm_calls", format="jsonl")
+    assert "You may not import LLM calls files: that needs the permission costs.add_llmcall." in (
+        response.content.decode()
+    )
+    assert ImportRecord.objects.count() == 0
+
+
+def test_uploading_jobs_needs_add_and_change_job(client, django_user_model):
+    """A re-import updates jobs in place: adding alone is not enough, and no other kind is allowed either."""
+    client = staff_with(client, django_user_model, "add_job")
+    assert client.get(UPLOAD).status_code == 403
+    response = upload(client, FIXTURES / "phillips_sacct.log", kind="jobs", format="sacct", gpu_type="V100")
+    assert response.status_code == 403
+    client = staff_with(client, django_user_model, "add_job", "add_llmcall")
+    response = upload(client, FIXTURES / "phillips_sacct.log", kind="jobs", format="sacct", gpu_type="V100")
+    assert "You may not import jobs files: that needs the permissions jobs.add_job, jobs.change_job." in (
+        response.content.decode()
+    )
+    assert Job.objects.count() == 0
+
+
+def test_staff_with_the_bills_permissions_upload_a_bill(client, django_user_model, db):
+    prices_refresh()
+    perms = ("add_costsnapshot", "change_costsnapshot", "view_importrecord")
+    response = upload(staff_with(client, django_user_model, *perms), FOCUS, kind="billing", format="focus")
+    assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells." in response.content.decode()
