@@ -20,7 +20,7 @@ from typing import BinaryIO
 import ijson
 
 from heliox.errors import InputError
-from heliox.validation import MAX_JSON_DEPTH, json_problem
+from heliox.validation import MAX_JSON_DEPTH, json_problem, text_problem
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # a line of any text file: CSV row, sacct line, JSON Lines item
@@ -150,6 +150,20 @@ DEPTH_STEP[ord("[")] = DEPTH_STEP[ord("{")] = 1
 DEPTH_STEP[ord("]")] = DEPTH_STEP[ord("}")] = -1
 
 
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800-\udfff: half of a pair, or alone
+
+
+def _lone_surrogate(string: bytes) -> bool:
+    """Does this complete JSON string escape half a surrogate pair alone? (ijson's C parser stores it as '?')"""
+    if not SURROGATE_ESCAPE.search(string):
+        return False
+    try:
+        text = json.loads(string)
+    except ValueError:
+        return False  # not valid JSON: the parser says so
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
 class _Metered:
     """A binary stream for the JSON parser that refuses a value too large or too deep before the parser sees it.
 
@@ -162,7 +176,7 @@ class _Metered:
     def __init__(self, raw: BinaryIO, limit: int, max_depth: int, max_total: int | None = None) -> None:
         self.raw, self.limit, self.max_depth, self.max_total = raw, limit, max_depth, max_total
         self.count, self.since, self.depth, self.pending = 0, 0, 0, b""
-        self.problem = ""
+        self.problem, self.anywhere = "", False
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson probes the stream's type with read(0)
@@ -179,7 +193,13 @@ class _Metered:
         return data
 
     def _measure_depth(self, data: bytes) -> None:
-        text = STRING.sub(b"", self.pending + data)
+        text = self.pending + data
+        lone = SURROGATE_ESCAPE.search(text) and next(filter(_lone_surrogate, STRING.findall(text)), None)
+        if lone:  # ijson would read it as '?'. Named by its text: reading ahead, the item is not known yet
+            self.problem = f"{text_problem(chr(0xD800))}: {lone[:80].decode(errors='replace')}"
+            self.anywhere = True
+            raise ValueError(self.problem)
+        text = STRING.sub(b"", text)
         quote = text.find(b'"')  # a string that goes on in the next read: measured then
         text, self.pending = (text, b"") if quote == -1 else (text[:quote], text[quote:])
         brackets = text.translate(None, NOT_BRACKETS)
@@ -222,7 +242,8 @@ def _stream_json(path: Path, walk, label: str, max_total: int | None = None):
                 yield index, entry
         except (ijson.JSONError, ValueError, RecursionError, OSError, EOFError) as error:
             if metered.problem:
-                raise InputError(metered.problem, path=name, field=f"{label} {index + 1}") from None
+                field = "" if metered.anywhere else f"{label} {index + 1}"
+                raise InputError(metered.problem, path=name, field=field) from None
             raise InputError(f"not valid JSON ({error})", path=name, field=f"{label} {index + 1}") from None
 
 

@@ -269,3 +269,32 @@ def test_a_truncated_gzip_file_is_a_command_error_naming_it(name, tmp_path, db):
         call_command(args[0], str(path), *args[1:])
     assert str(error.value).startswith(str(path))
     assert ImportRecord.objects.filter(status="succeeded").count() == 0
+
+
+LONE = r"json: contains a lone surrogate \(not valid Unicode\): "
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[{"team": "nlp", "external_id": "\\ud800"}]', LONE + r'"\\ud800"$'),
+        (b'[{"team": "nlp"}, {"team": "nlp", "model_name": "a\\udfffb"}]', LONE + r'"a\\udfffb"$'),
+        (b'[{"team": "nlp", "metadata": {"k\\uDBFF": 1}}]', LONE + r'"k\\uDBFF"$'),
+    ],
+)
+def test_a_lone_surrogate_in_a_json_array_is_an_error_not_a_question_mark(content, message, tmp_path, db):
+    """ijson's C backend turned a lone \\ud800 into '?' and the job was stored with external id '?'."""
+    path = tmp_path / "jobs.json"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_jobs", str(path), "--format", "json", "--no-progress")
+    assert ImportRecord.objects.filter(status="succeeded").count() == 0
+
+
+def test_surrogate_pairs_and_escaped_backslashes_in_a_json_array_are_text(tmp_path, db):
+    from heliox.reading import json_array_items
+
+    path = tmp_path / "ok.json"
+    path.write_bytes(b'[{"a": "\\ud83d\\ude00", "b": "\\\\ud800", "c": "' + b"x" * 70_000 + b'\\ud83d\\ude00"}]')
+    [(_, item)] = list(json_array_items(path))
+    assert (item["a"], item["b"], item["c"][-2:]) == ("\U0001f600", "\\ud800", "x\U0001f600")
