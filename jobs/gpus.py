@@ -120,5 +120,5 @@ def unknown_gpu_type_name(raw: str) -> str:
     model, memory = _words(raw)
     words = model + ([f"{memory}GB"] if memory is not None else [])
     name = "-".join(words) if model else WORDS.sub("-", raw.strip().lower()).strip("-")
-    name = re.sub(r"[^A-Za-z0-9.\-]", "-", name).upper().strip("-.")[:MAX_LENGTH]
+    name = re.sub(r"[^A-Za-z0-9.\-]", "-", name).upper().strip("-.")  # longer than MAX_LENGTH: the caller refuses
     return name or "UNKNOWN"

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from heliox.errors import InputError
 from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
 from heliox.validation import json_problem, text_problem
-from jobs.gpus import gpu_type_name, unknown_gpu_type_name
+from jobs.gpus import MAX_LENGTH, gpu_type_name, unknown_gpu_type_name
 from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
 from jobs.models import JobStatus, Pricing, Provider, gpu_type_validator
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
@@ -141,6 +141,8 @@ class RowParser:
                 # A Slurm GRES type is the site's word (`nvidia_gh200_480gb`); a Heliox file names types itself.
                 name = unknown_gpu_type_name(value) if self.options.fmt == "sacct" else value.strip()
             gpu_type_validator(name)
+            if len(name) > MAX_LENGTH:  # never cut: two long spellings would become one type
+                raise ValidationError("too long", code="too_long")
             self.gpu_types[value] = name
         return self.gpu_types[value]
 
@@ -149,7 +151,10 @@ class RowParser:
         if name is None:
             try:
                 name = self.resolve_gpu_type(value)
-            except ValidationError:
+            except ValidationError as error:
+                if error.code == "too_long":
+                    self.fail(f"a GPU type name of at most {MAX_LENGTH} characters; map this one with --gpu-map "
+                              "NAME=TYPE or GPU_TYPE_MAP", line, column, value)  # fmt: skip
                 self.fail("not a GPU type name (e.g. H100, A100-80GB)", line, column, value)
         if self.unknown and value in self.unknown:
             self.counts.unknown_gpu_types[name] = self.counts.unknown_gpu_types.get(name, 0) + 1

@@ -276,3 +276,21 @@ def test_a_rerun_with_corrected_options_is_imported_again(db, capsys, first, sec
     assert "0 new, 2 updated" in capsys.readouterr().out
     assert list(ImportRecord.objects.order_by("created_at").values_list("status", flat=True)) == [
         "succeeded", "duplicate", "succeeded"]  # fmt: skip
+
+
+def test_a_type_name_too_long_to_keep_is_refused_not_cut_to_a_name_another_type_shares(db, tmp_path):
+    """Two unknown spellings longer than the column were both stored as their first 32 characters."""
+    long_a, long_b = "nvidia_" + "x" * 40 + "_a", "nvidia_" + "x" * 40 + "_b"
+    path = write(tmp_path, with_fields(REAL_LINE, jobid="1", alloctres=f"cpu=1,gres/gpu:{long_a}=1"),
+                 with_fields(REAL_LINE, jobid="2", alloctres=f"cpu=1,gres/gpu:{long_b}=1"))  # fmt: skip
+
+    with pytest.raises(CommandError) as error:
+        run(path, "--format", "sacct")
+
+    assert str(error.value) == (
+        f"{path}, line 1, column alloctres: a GPU type name of at most 32 characters; map this one with "
+        f"--gpu-map NAME=TYPE or GPU_TYPE_MAP (got '{long_a}')"
+    )
+    assert Job.objects.count() == 0
+    with pytest.raises(CommandError, match=r"line 1, column --gpu-type: a GPU type name of at most 32 characters"):
+        run(write(tmp_path, REAL_LINE), "--format", "sacct", "--gpu-type", "x" * 33)  # gres/gpu=2, untyped
