@@ -4,9 +4,11 @@ Every format is parsed and validated row by row (so that an error names the same
 column and value on every database), streaming, in constant memory.
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -108,6 +110,14 @@ class RowParser:
     def fail(self, message: str, line: int, column: str, value: object = None) -> NoReturn:
         raise InputError(message, path=self.path, line=line, field=column, value=value)
 
+    def scalar(self, value: object, line: int, column: str) -> str:
+        """A JSON value of a text column that is no string: a number is its text, an object or a list refused."""
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            self.fail("must be text or a number", line, column, json.dumps(value)[:200])
+        return str(value)
+
     def instant(self, value: str | None, line: int, column: str) -> datetime | None:
         value = (value or "").strip()
         if value in ("", "Unknown", "None", "NULL", "null"):
@@ -190,7 +200,7 @@ class RowParser:
         values: dict[str, str] = {}
         for column in TEXT_COLUMNS:  # each column read once: a million rows make this the hot loop
             value = raw.get(column)
-            values[column] = value.strip() if value.__class__ is str else ("" if value is None else str(value))  # type: ignore[union-attr]
+            values[column] = value.strip() if value.__class__ is str else self.scalar(value, line, column)  # type: ignore[union-attr]
         text = values.__getitem__
         status = values["status"]
         for column in REQUIRED_COLUMNS:

@@ -244,3 +244,28 @@ def test_csv_field_longer_than_the_csv_module_allows_is_named(db, tmp_path):
     with pytest.raises(CommandError, match=r"line 2: not valid CSV \(a field longer than 131,072 characters\)"):
         run(path, "--format", "csv")
     assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [("external_id", {"a": 1}, '{"a": 1}'), ("team", ["nlp"], '["nlp"]'), ("model_name", True, "true")],
+)
+def test_json_values_that_are_no_text_are_refused_not_stored_as_python_text(db, tmp_path, field, value, shown):
+    """An object as external_id was stored as the text "{'a': 1}" (Python's repr), a list as team created "['nlp']"."""
+    job = {"team": "nlp", "provider": "aws", "gpu_type": "H100", "gpu_count": 1, "start_time": "2025-03-10T08:00:00Z",
+           "external_id": 7, field: value}  # fmt: skip
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps([job]))
+    with pytest.raises(CommandError) as error:
+        run(path, "--format", "json")
+    assert str(error.value) == f"{path}, line 1, column {field}: must be text or a number (got {shown!r})"
+    assert (Job.objects.count(), Team.objects.count()) == (0, 0)
+
+
+def test_json_numbers_are_read_as_their_text(db, tmp_path):
+    job = {"team": "nlp", "provider": "aws", "gpu_type": "H100", "gpu_count": 2, "start_time": "2025-03-10T08:00:00Z",
+           "external_id": 4242}  # fmt: skip
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps([job]))
+    run(path, "--format", "json")
+    assert list(Job.objects.values_list("external_id", "gpu_count")) == [("4242", 2)]
