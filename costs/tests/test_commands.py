@@ -168,3 +168,24 @@ def test_ensure_admin_shows_a_generated_password_even_at_verbosity_0(db, capsys,
     monkeypatch.delenv("HELIOX_ADMIN_PASSWORD", raising=False)
     call_command("ensure_admin", verbosity=0)
     assert capsys.readouterr().out.startswith("Admin login: admin / ")
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [
+        ("99999999999999999999", "rate: at most 1,000,000,000 (got '99999999999999999999')"),
+        ("0.000000001", "rate: at most 8 decimal places (got '1E-9')"),
+        ("18.123456789", "rate: at most 8 decimal places (got '18.123456789')"),
+    ],
+)
+def test_set_fx_rate_refuses_a_rate_the_column_cannot_hold(db, rate, message):
+    """Past the column a rate was a DataError traceback on PostgreSQL (or a CHECK failure once rounded to 0)."""
+    from costs.usage.models import FxRate
+
+    with pytest.raises(CommandError) as error:
+        call_command("set_fx_rate", "ZAR", rate)
+    assert str(error.value) == message
+    assert FxRate.objects.count() == 0
+    call_command("set_fx_rate", "ZAR", "1000000000")
+    call_command("set_fx_rate", "ZAR", "0.00000001", "--date", "2025-01-01")
+    assert sorted(FxRate.objects.values_list("rate_per_usd", flat=True)) == [Decimal("1E-8"), Decimal(10**9)]
