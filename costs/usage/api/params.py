@@ -13,6 +13,15 @@ from heliox.dates import add_months, month_start
 MAX_RANGE_DAYS = 3 * 366
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)  # room for a default month, a week, a day before
+
+
+def _within_calendar(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise serializers.ValidationError(f"Must be a day of the years {FIRST_DAY.year} to {LAST_DAY.year}.")
+    return value
+
+
 class RangeParams(serializers.Serializer):
     """Query parameters of the aggregate endpoints. Dates are UTC days; `end` is exclusive.
 
@@ -32,6 +41,12 @@ class RangeParams(serializers.Serializer):
     currency = serializers.CharField(
         required=False, default="USD", help_text="Show money in this currency (rates set with set_fx_rate)."
     )
+
+    def validate_start(self, value: date) -> date:
+        return _within_calendar(value)
+
+    def validate_end(self, value: date) -> date:
+        return _within_calendar(value)
 
     def validate_currency(self, value: str) -> str:
         code = value.strip().upper()

@@ -253,3 +253,20 @@ def test_allocation_and_team_spend_as_csv_are_flat_rows(org, api):
                                  "2025-03-11,0.0000,0.00,0.00"]  # fmt: skip
     body = staff.get("/api/v1/costs/timeseries?start=2024-01-01&end=2024-01-03&group_by=team&format=csv")
     assert (body.status_code, body.content.decode()) == (200, "team,period\n")
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("start=9999-12-15", ["start"]),
+        ("end=0001-01-01", ["end"]),
+        ("start=9999-12-27&end=9999-12-31", ["start", "end"]),
+    ],
+)
+@pytest.mark.parametrize("path", ["costs/summary", "costs/timeseries", "allocation"])
+def test_a_range_at_the_calendars_edge_is_a_400_naming_the_day(org, api, query, fields, path):
+    """A start in December 9999 without an end, or an end of 0001-01-01 without a start, was a 500 (OverflowError);
+    weeks at the end of 9999 were a 400 that blamed `currency`."""
+    response = api.as_user(org["users"]["staff"]).get(f"/api/v1/{path}?{query}&interval=week")
+    assert response.status_code == 400
+    assert response.json() == {field: ["Must be a day of the years 1900 to 9998."] for field in fields}
