@@ -3,12 +3,15 @@
 import json
 from datetime import datetime, timedelta
 
+from django import forms
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
+
+from heliox.validation import json_problem
 
 
 class BoundedCountPaginator(Paginator):
@@ -133,3 +136,34 @@ class FastDateHierarchyChangeList(ChangeList):
         queryset = super().get_queryset(request, exclude_parameters)
         queryset.__class__ = type("FastDateHierarchyQuerySet", (_PeriodsFromBounds, queryset.__class__), {})
         return queryset
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON field, refusing what no column can hold as the API and the imports do.
+
+    A NUL character or a lone surrogate (PostgreSQL's JSON takes neither), nesting past
+    MAX_JSON_DEPTH, and text Python's parser gives up on (an int of 5,000 digits, 5,000
+    brackets) are form errors, not a 500.
+    """
+
+    def to_python(self, value):
+        if not self.disabled and isinstance(value, str) and value.strip():
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+            problem = json_problem(parsed)
+            if problem:
+                where, message = problem
+                raise forms.ValidationError(f"{where}: {message}" if where else message, code="invalid")
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        """What the form shows again after an error: the text as typed when it is not storable JSON."""
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError):
+            return forms.fields.InvalidJSONInput(data)
+        return forms.fields.InvalidJSONInput(data) if json_problem(parsed) else parsed

@@ -8,7 +8,7 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, JSONField, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList
+from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList, StorableJSONField
 from heliox.audit import record_deletions
 from heliox.csv_safety import safe_cell
 from heliox.errors import InputError
@@ -82,6 +82,7 @@ class JobAdmin(SimpleHistoryAdmin):
     list_per_page = 100
     actions = ["mark_succeeded", "mark_cancelled"]
     readonly_fields = ["created_at", "updated_at", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
+    formfield_overrides = {JSONField: {"form_class": StorableJSONField}}
     fieldsets = [
         (None, {"fields": ["team", "model_name", "status", "external_id", "labels"]}),
         ("GPUs", {"fields": ["provider", "region", "gpu_type", "gpu_count", "pricing"]}),

@@ -50,7 +50,8 @@ class AffectedDays:
 
     def add_span(self, first: date, last: date) -> None:
         """Days first..last, both included."""
-        if last >= first and self._last.get(first, first - ONE_DAY) < last:
+        known = self._last.get(first)  # (first - ONE_DAY as a default overflows on 0001-01-01)
+        if last >= first and (known is None or known < last):
             self._last[first] = last
 
     def add_jobs(self, jobs: QuerySet) -> None:
