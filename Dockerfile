@@ -12,7 +12,8 @@ COPY . .
 RUN DEBUG=off SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only ALLOWED_HOSTS=build \
     python manage.py collectstatic --noinput
 
-RUN useradd --create-home heliox
+# /app/media: uploads waiting for their import (a volume in compose, which takes this owner).
+RUN useradd --create-home heliox && mkdir -p /app/media && chown heliox /app/media
 USER heliox
 EXPOSE 8000
 CMD ["gunicorn", "heliox.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -34,6 +34,13 @@ def fake_dns(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def media_root(settings, tmp_path_factory):
+    """Uploaded files (imports waiting for a worker) go to a folder of the test's own, not the project's media/."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """PBKDF2 is slow on purpose; tests hash dozens of passwords."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,7 +19,9 @@ class CostsConfig(AppConfig):
 
         bills = ("costs.add_costsnapshot", "costs.change_costsnapshot")  # a plain import adds to a stored day
         UPLOAD_HANDLERS["billing"] = UploadHandler(FORMATS, billing_upload, bills, ("costs.delete_costsnapshot",))
-        UPLOAD_HANDLERS["llm_calls"] = UploadHandler(LLM_FORMATS, llm_calls_upload, ("costs.add_llmcall",))
+        UPLOAD_HANDLERS["llm_calls"] = UploadHandler(
+            LLM_FORMATS, llm_calls_upload, ("costs.add_llmcall",), managers=True
+        )
         if usage_rollup_ranges not in DAY_HANDLERS:
             DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched
         if allocation_refresh not in BILL_HANDLERS:

@@ -17,6 +17,7 @@ from costs.usage.api.views import (
     TeamSpendView,
     UsageSnapshotViewSet,
 )
+from jobs.api.imports import ImportViewSet
 from jobs.api.views import JobViewSet
 from teams.api.views import TeamViewSet
 
@@ -34,6 +35,7 @@ router.register("cost-snapshots", CostSnapshotViewSet, basename="cost-snapshot")
 router.register("usage-snapshots", UsageSnapshotViewSet, basename="usage-snapshot")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("llm-calls", LlmCallViewSet, basename="llm-call")
+router.register("imports", ImportViewSet, basename="import")
 
 urlpatterns = [
     path("costs/summary", CostSummaryView.as_view(), name="costs-summary"),

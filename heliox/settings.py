@@ -228,8 +228,25 @@ STATIC_URL = "static/"
 # Where collectstatic writes (the Dockerfile builds it into the image).
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files waiting for their import (admin upload, POST /api/v1/imports/, --async) live in
+# Django's default storage: a folder on disk (MEDIA_ROOT, shared by web and workers: a volume in
+# compose), or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (needs django-storages[s3];
+# credentials and endpoint from the AWS_* variables django-storages reads, see .env.example).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or BASE_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    AWS_DEFAULT_ACL = None
+_default_storage = (
+    {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"location": env.str("AWS_LOCATION", default="heliox")}}
+    if AWS_STORAGE_BUCKET_NAME
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         # Hashed, compressed files in production (needs collectstatic); plain files
         # in development and tests so that no build step is needed.

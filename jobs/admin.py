@@ -1,17 +1,12 @@
 import csv
 import json
-import tempfile
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, JSONField, OuterRef, Subquery
 from django.http import StreamingHttpResponse
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -20,11 +15,11 @@ from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeLis
 from heliox.audit import record_deletions
 from heliox.csv_safety import safe_cell
 from heliox.errors import InputError
+from jobs.admin_imports import ImportRecordAdmin  # noqa: F401 - registers the import log
 from jobs.gpus import KNOWN_GPU_TYPES
-from jobs.models import ImportRecord, Job, JobStatus
+from jobs.models import Job, JobStatus
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
 from jobs.services.lifecycle import job_finish
-from jobs.services.records import UPLOAD_HANDLERS
 from teams.admin import TeamAdmin
 from teams.models import Team
 
@@ -180,82 +175,6 @@ class JobAdmin(SimpleHistoryAdmin):
     @admin.action(description="Mark selected jobs cancelled", permissions=["change"])
     def mark_cancelled(self, request, queryset):
         self._finish(request, queryset, JobStatus.CANCELLED)
-
-
-class ImportUploadForm(forms.Form):
-    kind = forms.ChoiceField(
-        choices=ImportRecord.Kind.choices, help_text="Jobs (CSV, JSON, sacct), billing (FOCUS) or LLM calls (JSONL)."
-    )
-    format = forms.ChoiceField(choices=[(f, f) for f in ("csv", "json", "sacct", "focus", "jsonl")])
-    file = forms.FileField(help_text="Plain or gzip-compressed.")
-    gpu_type = forms.CharField(required=False, help_text="sacct: GPU type when AllocTRES has gres/gpu=N untyped.")
-    replace = forms.BooleanField(required=False, help_text="Billing: replace the bill of the days it covers.")
-    dry_run = forms.BooleanField(required=False, help_text="Validate and report; write nothing.")
-
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean(self):
-        data = super().clean()
-        handler = UPLOAD_HANDLERS.get(data.get("kind"))
-        if handler and data.get("format") not in handler.formats:
-            self.add_error("format", f"A {data['kind']} import takes {', '.join(handler.formats)}.")
-        needed = handler.needed(replace=bool(data.get("replace"))) if handler else ()
-        if not self.user.has_perms(needed):  # staff power follows model permissions, as everywhere
-            label = str(ImportRecord.Kind(data["kind"]).label)
-            kind = label if label[:2].isupper() else label.lower()  # "LLM calls", "billing"
-            plural = "permission" if len(needed) == 1 else "permissions"
-            self.add_error("kind", f"You may not import {kind} files: that needs the {plural} {', '.join(needed)}.")
-        return data
-
-
-@admin.register(ImportRecord)
-class ImportRecordAdmin(admin.ModelAdmin):
-    """The import log, read-only, with an upload form that runs the same services as the commands."""
-
-    list_display = ["created_at", "kind", "file_name", "format", "status", "rows_read", "rows_kept", "rows_skipped",
-                    "duration_ms", "run_by"]  # fmt: skip
-    list_filter = ["kind", "status", "format"]
-    search_fields = ["file_name", "sha256", "run_by"]
-    readonly_fields = [field.name for field in ImportRecord._meta.fields]
-    change_list_template = "admin/jobs/importrecord/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="jobs_importrecord_upload")
-        return [upload, *super().get_urls()]
-
-    def upload_view(self, request):
-        if not any(request.user.has_perms(handler.permissions) for handler in UPLOAD_HANDLERS.values()):
-            raise PermissionDenied
-        form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            with tempfile.TemporaryDirectory() as folder:
-                target = Path(folder) / Path(data["file"].name).name
-                with target.open("wb") as out:
-                    for chunk in data["file"].chunks():
-                        out.write(chunk)
-                try:
-                    message = UPLOAD_HANDLERS[data["kind"]].run(
-                        path=target, fmt=data["format"], replace=data["replace"], dry_run=data["dry_run"],
-                        gpu_type=data["gpu_type"], run_by=request.user.get_username(),
-                    )  # fmt: skip
-                except InputError as error:
-                    error.path = target.name  # not the temporary folder it was saved in
-                    self.message_user(request, f"Import failed, nothing written: {error}", messages.ERROR)
-                else:
-                    self.message_user(request, message, messages.SUCCESS)
-                    return redirect("admin:jobs_importrecord_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a jobs or billing file",
-                   "opts": self.model._meta}  # fmt: skip
-        return TemplateResponse(request, "admin/jobs/importrecord/upload.html", context)
 
 
 admin.site.unregister(Team)

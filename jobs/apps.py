@@ -9,4 +9,6 @@ class JobsConfig(AppConfig):
         from jobs.services.imports import FORMATS, jobs_upload
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
-        UPLOAD_HANDLERS["jobs"] = UploadHandler(FORMATS, jobs_upload, ("jobs.add_job", "jobs.change_job"))
+        UPLOAD_HANDLERS["jobs"] = UploadHandler(
+            FORMATS, jobs_upload, ("jobs.add_job", "jobs.change_job"), managers=True
+        )

@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -207,8 +208,10 @@ class Job(BaseModel):
 
 
 class ImportStatus(models.TextChoices):
-    """How an import run ended."""
+    """Where an import run is: queued or running (an upload on a worker), then how it ended."""
 
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     DRY_RUN = "dry_run", "Dry run"
@@ -228,6 +231,7 @@ class ImportRecord(BaseModel):
         LLM_CALLS = "llm_calls", "LLM calls"
 
     Status = ImportStatus
+    UNFINISHED = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
     kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs, billing or llm_calls.")
     file_name = models.CharField(max_length=500, db_comment="Name of the imported file.")
@@ -250,6 +254,27 @@ class ImportRecord(BaseModel):
     error = models.TextField(blank=True, default="", db_comment="Why the run failed (file, line, column).")
     duration_ms = models.PositiveIntegerField(default=0, db_comment="Wall-clock duration in milliseconds.")
     run_by = models.CharField(max_length=150, blank=True, default="", db_comment="User or OS account that ran it.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_comment="User who uploaded the file (admin or API); null for a command's run.",
+    )
+    stored_file = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        db_comment="Name of the uploaded file in Django's default storage until its import finishes; '' after.",
+    )
+    parameters = models.JSONField(
+        default=dict, blank=True, db_comment="What a queued import was asked: format, options, allowed teams."
+    )
+    progress_total = models.PositiveIntegerField(
+        null=True, blank=True, db_comment="Rows the file holds (estimated from its lines); null when unknown."
+    )
+    summary = models.TextField(blank=True, default="", db_comment="What the import did, in one sentence.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -267,3 +292,16 @@ class ImportRecord(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} import of {self.file_name} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in self.UNFINISHED
+
+    @property
+    def progress_percent(self) -> float | None:
+        """Percent of the file's rows read (100 once finished); None while the total is unknown."""
+        if self.finished:
+            return 100.0
+        if not self.progress_total:
+            return None
+        return round(min(99.0, 100.0 * self.rows_read / self.progress_total), 1)

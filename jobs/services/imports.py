@@ -33,6 +33,7 @@ from jobs.services.records import ImportOutcome, import_run, imported_before
 from jobs.services.sacct import SACCT_FIELDS
 from jobs.services.write_portable import TeamResolver, write_batch_portable
 from jobs.services.write_postgres import copy_csv_fast, write_postgres
+from teams.models import Team
 
 __all__ = ["FORMATS", "SACCT_FIELDS", "JobImportCounts", "JobImportOptions", "jobs_import", "jobs_upload"]
 
@@ -46,9 +47,12 @@ def _tracked(rows: Iterable[JobRow], counts: JobImportCounts, progress) -> Itera
 
 
 def jobs_import(
-    *, path: Path, options: JobImportOptions, run_by: str = "", progress=None
+    *, path: Path, options: JobImportOptions, run_by: str = "", progress=None, record: ImportRecord | None = None
 ) -> tuple[ImportOutcome | None, JobImportCounts]:
-    """Import a jobs file all or nothing. Returns (None, counts) when the file was imported before."""
+    """Import a jobs file all or nothing. Returns (None, counts) when the file was imported before.
+
+    `record`: an upload's queued ImportRecord, filled instead of a new one.
+    """
     if options.fmt not in FORMATS:
         raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=options.fmt)
     if options.team_from not in SACCT_FIELDS:
@@ -57,17 +61,18 @@ def jobs_import(
     parser = RowParser(path, options, counts)
     days = AffectedDays()
     with import_run(kind=ImportRecord.Kind.JOBS, path=path, fmt=options.fmt, dry_run=options.dry_run,
-                    run_by=run_by, options=options.fingerprint()) as record:  # fmt: skip
+                    run_by=run_by, options=options.fingerprint(), record=record) as record:  # fmt: skip
         if record is None:
             return None, counts
         if not copy_csv_fast(path, options, parser, counts, days, progress):
             rows = _tracked(job_rows(path, options, parser, counts), counts, progress)
             if connection.vendor == "postgresql":
-                write_postgres(rows, path, options.create_teams, counts, days)
+                write_postgres(rows, path, options, counts, days)
             else:
-                teams = TeamResolver(path, options.create_teams, counts)
+                teams = TeamResolver(path, options.create_teams, counts, options.allowed_teams)
                 while batch := list(islice(rows, BATCH)):
                     write_batch_portable(batch, teams, counts, days)
+                teams.check()
         record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
         record.totals = {
             "created": counts.created,
@@ -80,11 +85,21 @@ def jobs_import(
     return ImportOutcome(record=record, affected_days=days), counts
 
 
-def jobs_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type: str, run_by: str) -> str:
-    """The admin upload form's entry point: import and summarise in one line."""
-    outcome, counts = jobs_import(
-        path=path, options=JobImportOptions(fmt=fmt, gpu_type=gpu_type or None, dry_run=dry_run), run_by=run_by
-    )
+def jobs_upload(*, path: Path, parameters: dict, run_by: str, record: ImportRecord | None = None, progress=None) -> str:
+    """An upload's import (admin form, API, `import_jobs --async`): import, roll up the days it changed, summarise.
+
+    `parameters`: "format", and optionally "gpu_type", "provider", "team_from", "timezone", "gpu_map",
+    "create_teams" (default off: a typo'd team is refused, named), "team_ids" (a manager's teams: the
+    only ones rows may name), "dry_run", "no_rollup".
+    """
+    dry_run = bool(parameters.get("dry_run"))
+    options = JobImportOptions(
+        fmt=parameters["format"], provider=parameters.get("provider") or None,
+        gpu_type=parameters.get("gpu_type") or None, team_from=parameters.get("team_from") or "account",
+        create_teams=bool(parameters.get("create_teams")), timezone=parameters.get("timezone") or "UTC",
+        gpu_map=dict(parameters.get("gpu_map") or {}), dry_run=dry_run, allowed_teams=_team_names(parameters),
+    )  # fmt: skip
+    outcome, counts = jobs_import(path=path, options=options, run_by=run_by, progress=progress, record=record)
     if outcome is None:
         return imported_before(path.name, with_options=True)
     summary = (
@@ -92,12 +107,21 @@ def jobs_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type:
         f"({counts.created:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged), "
         f"{counts.skipped:,} skipped{skip_details(counts)}."
     )
+    if counts.teams_created:
+        summary += f" {'Would create' if dry_run else 'Created'} teams: {', '.join(counts.teams_created)}."
     if counts.unknown_gpu_types:
         summary += f" {unknown_gpu_types_note(counts)}"
     if not dry_run:
-        followed = rollups_follow(outcome.affected_days)
+        followed = rollups_follow(outcome.affected_days, enabled=not parameters.get("no_rollup"))
         summary += f" {followed}" if followed else ""
     return summary
+
+
+def _team_names(parameters: dict) -> frozenset[str] | None:
+    """The names of the teams in parameters["team_ids"] (None: any team)."""
+    if parameters.get("team_ids") is None:
+        return None
+    return frozenset(Team.objects.filter(pk__in=parameters["team_ids"]).values_list("name", flat=True))
 
 
 def skip_details(counts: JobImportCounts) -> str:

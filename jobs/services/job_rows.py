@@ -64,6 +64,7 @@ class JobImportOptions:
     timezone: str = "UTC"
     gpu_map: dict[str, str] = field(default_factory=dict)  # site spelling (lower-case) -> GPU type
     dry_run: bool = False
+    allowed_teams: frozenset[str] | None = None  # the only team names rows may name (a manager's); None: any
 
     def site_gpu_map(self) -> dict[str, str]:
         """The GPU_TYPE_MAP setting, overridden by --gpu-map; keys lower-case."""

@@ -4,6 +4,7 @@ import getpass
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,22 @@ def _wait_for_other_runs(kind: str, checksum: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def _the_record(
+    record: ImportRecord | None, *, kind: str, path: Path, fmt: str, run_by: str, options: dict | None
+) -> ImportRecord:
+    """A new ImportRecord, or the queued upload's own record (kept: its id is what the uploader follows)."""
+    fields = {"kind": kind, "sha256": file_sha256(path), "format": fmt, "options": options or {},
+              "options_sha256": options_key(options)}  # fmt: skip
+    if record is None:
+        return ImportRecord(file_name=path.name, run_by=run_by or getpass.getuser(), **fields)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return record
+
+
 @contextmanager
-def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = "", options: dict | None = None):
+def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = "", options: dict | None = None,
+               record: ImportRecord | None = None):  # fmt: skip
     """Run an import in one transaction and log it; yields the (unsaved) ImportRecord to fill.
 
     A file already imported successfully (same kind, SHA-256 and `options`: those that
@@ -74,21 +89,26 @@ def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = 
     context yields None. Two runs of one file at once are serialised: the second waits
     for the first and then finds it imported. The success is logged in the import's own
     transaction, so that the data and its record commit together. A dry run rolls back.
-    A failure rolls back the data and logs the error, then re-raises it.
+    A failure rolls back the data and logs the error, then re-raises it. `record`: an upload's
+    saved (queued) record to fill instead of a new one.
     """
     check_file(path)
-    checksum = file_sha256(path)
-    record = ImportRecord(
-        kind=kind, file_name=path.name, sha256=checksum, format=fmt, run_by=run_by or getpass.getuser(),
-        options=options or {}, options_sha256=options_key(options),
-    )  # fmt: skip
+    record = _the_record(record, kind=kind, path=path, fmt=fmt, run_by=run_by, options=options)
+    checksum = record.sha256
     started = time.perf_counter()
     try:
         with transaction.atomic():
             _wait_for_other_runs(kind, checksum)
-            previous = ImportRecord.objects.filter(
-                kind=kind, sha256=checksum, options_sha256=record.options_sha256, status=ImportRecord.Status.SUCCEEDED
-            ).first()
+            previous = (
+                ImportRecord.objects.filter(
+                    kind=kind,
+                    sha256=checksum,
+                    options_sha256=record.options_sha256,
+                    status=ImportRecord.Status.SUCCEEDED,
+                )
+                .exclude(pk=record.pk)  # an upload's own record, when a redelivered task runs it again
+                .first()
+            )
             if previous and not dry_run:
                 record.status, record.totals = ImportRecord.Status.DUPLICATE, {"duplicate_of": str(previous.pk)}
                 record.save()
@@ -120,24 +140,33 @@ def import_run(*, kind: str, path: Path, fmt: str, dry_run: bool, run_by: str = 
 def _log_failure(record: ImportRecord, error: str, started: float) -> None:
     record.status, record.error = ImportRecord.Status.FAILED, error
     record.duration_ms = int((time.perf_counter() - started) * 1000)
+    if record.stored_file:
+        record.save()  # an upload's record, saved (queued) before the import's transaction
+        return
     record._state.adding = True  # a success saved in the rolled-back transaction is not there
     record.save(force_insert=True)
 
 
 @dataclass(frozen=True)
 class UploadHandler:
-    """How the admin's upload form runs one kind of import: formats offered and the service to call.
+    """How an upload (the admin's form, the API, a command's --async) runs one kind of import.
 
-    `run(path, fmt, replace, dry_run, gpu_type, run_by)` returns a one-line summary.
-    Each app registers its own (the billing import lives in `costs`, which `jobs`
-    must not import). `permissions` are the model permissions the import writes with,
-    `replace_permissions` those a replacing import needs on top.
+    `run(path=, parameters=, run_by=, record=, progress=)` imports the file and returns a
+    one-line summary; `parameters` holds "format" and the options the upload asked for
+    ("dry_run", "replace", "gpu_type", "create_teams", "team_ids": teams a manager may write
+    to, None for any), `record` is the upload's queued ImportRecord, `progress(rows)` is
+    called as rows are read. `permissions` are the model permissions staff need to upload
+    this kind (what the import writes with), `replace_permissions` those a replacing import
+    needs on top. `managers` says whether a team manager may upload this kind (a bill is the
+    organisation's, not a team's). Each app registers its own (the billing import lives in
+    `costs`, which `jobs` must not import).
     """
 
     formats: tuple[str, ...]
-    run: object
+    run: Callable[..., str]
     permissions: tuple[str, ...] = ()
     replace_permissions: tuple[str, ...] = ()
+    managers: bool = False
 
     def needed(self, *, replace: bool) -> tuple[str, ...]:
         return self.permissions + (self.replace_permissions if replace else ())

@@ -9,23 +9,50 @@ from jobs.services.job_rows import JobImportCounts, JobRow
 from teams.models import Team
 
 
-class TeamResolver:
-    """Team name -> id, creating teams on first sight unless told not to."""
+def missing_teams_error(path: str, missing: list[tuple[str, int]]) -> InputError:
+    """The error naming every team a file names that does not exist (name, first line), when none may be created."""
+    shown = ", ".join(f"{name!r} (line {line})" for name, line in missing[:20])
+    more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return InputError(
+        f"unknown team(s), not created (creating teams is off): {shown}{more}. Fix the names, or allow "
+        "creating missing teams (the upload's 'create missing teams'; import_jobs creates them unless "
+        "--no-create-teams)",
+        path=path, line=missing[0][1], field="team",
+    )  # fmt: skip
 
-    def __init__(self, path: Path, create: bool, counts: JobImportCounts) -> None:
-        self.path, self.create, self.counts = str(path), create, counts
+
+def not_your_team_error(path: str, name: str, line: int) -> InputError:
+    return InputError("not a team you manage: a manager imports jobs of their own teams only", path=path, line=line,
+                      field="team", value=name)  # fmt: skip
+
+
+class TeamResolver:
+    """Team name -> id, creating teams on first sight unless told not to.
+
+    Without creation, an unknown team's rows are set aside (None) and `check()` then names
+    every unknown team at once. `allowed`: the only team names rows may name (a manager's).
+    """
+
+    def __init__(self, path: Path, create: bool, counts: JobImportCounts, allowed: frozenset[str] | None = None):
+        self.path, self.create, self.counts, self.allowed = str(path), create, counts, allowed
         self.ids = dict(Team.objects.values_list("name", "id"))
+        self.missing: dict[str, int] = {}  # unknown team -> first line
 
     def __call__(self, row: JobRow):
+        if self.allowed is not None and row.team not in self.allowed:
+            raise not_your_team_error(self.path, row.team, row.line)
         if row.team not in self.ids:
             if not self.create:
-                raise InputError(
-                    "unknown team (--no-create-teams is set)", path=self.path, line=row.line, field="team",
-                    value=row.team,
-                )  # fmt: skip
+                self.missing.setdefault(row.team, row.line)
+                return None
             self.ids[row.team] = Team.objects.create(name=row.team).pk
             self.counts.teams_created.append(row.team)
         return self.ids[row.team]
+
+    def check(self) -> None:
+        """Refuse the file if it named a team that does not exist (and may not be created)."""
+        if self.missing:
+            raise missing_teams_error(self.path, list(self.missing.items()))
 
 
 UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
@@ -46,7 +73,10 @@ def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, 
             existing[(stored_job["provider"], stored_job["external_id"])] = stored_job
     changed = []
     for key, row in latest.items():
-        job = Job(team_id=team_id(row), **{name: getattr(row, name) for name in (
+        team = team_id(row)
+        if team is None:  # an unknown team: the file is refused after the last batch
+            continue
+        job = Job(team_id=team, **{name: getattr(row, name) for name in (
             "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
             "status", "external_id", "metadata", "labels")})  # fmt: skip
         stored = existing.get(key)

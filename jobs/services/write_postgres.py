@@ -13,7 +13,6 @@ from django.db import IntegrityError, connection, transaction
 from psycopg import errors
 
 from heliox.audit import history_reason
-from heliox.errors import InputError
 from jobs.models import Job, JobStatus, Pricing
 from jobs.services.changes import AffectedDays
 from jobs.services.copy_csv import copy_csv_stage
@@ -28,7 +27,7 @@ from jobs.services.job_rows import (
     JobRow,
     RowParser,
 )
-from jobs.services.write_portable import UPDATE_FIELDS
+from jobs.services.write_portable import UPDATE_FIELDS, missing_teams_error, not_your_team_error
 from teams.models import Team
 
 STAGING = "heliox_job_import"
@@ -43,18 +42,28 @@ UUID7_BY_LINE = (
 )
 
 
-def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCounts) -> None:
-    """Create the staged rows' unknown teams in one statement (or refuse the first line naming one)."""
+def _create_teams_postgres(
+    cursor, path: Path, create: bool, counts: JobImportCounts, allowed: frozenset[str] | None = None
+) -> None:
+    """Create the staged rows' unknown teams in one statement, or refuse the file naming every one of them.
+
+    `allowed`: the only team names the rows may name (a manager's teams); the first other one is refused.
+    """
     table = Team._meta.db_table
+    if allowed is not None:
+        cursor.execute(
+            f"SELECT s.team, s.line FROM {STAGING} s WHERE NOT (s.team = ANY(%s)) ORDER BY s.line LIMIT 1",
+            [sorted(allowed)],
+        )
+        if stranger := cursor.fetchone():
+            raise not_your_team_error(str(path), *stranger)
     cursor.execute(
         f"SELECT s.team, MIN(s.line) FROM {STAGING} s LEFT JOIN {table} t ON t.name = s.team "
         "WHERE t.id IS NULL GROUP BY s.team ORDER BY MIN(s.line)"
     )
     missing = cursor.fetchall()
     if missing and not create:
-        team, line = missing[0]
-        raise InputError("unknown team (--no-create-teams is set)", path=str(path), line=line, field="team",
-                         value=team)  # fmt: skip
+        raise missing_teams_error(str(path), missing)
     if missing:
         cursor.execute(
             f"INSERT INTO {table} (id, created_at, updated_at, name, description) "
@@ -70,7 +79,7 @@ def _create_teams_postgres(cursor, path: Path, create: bool, counts: JobImportCo
 
 
 def write_postgres(
-    rows: Iterable[JobRow], path: Path, create_teams: bool, counts: JobImportCounts, days: AffectedDays
+    rows: Iterable[JobRow], path: Path, options: JobImportOptions, counts: JobImportCounts, days: AffectedDays
 ) -> None:
     """COPY the parsed rows into a staging table, then upsert them.
 
@@ -93,7 +102,7 @@ def write_postgres(
                                 row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
                                 json.dumps(row.metadata),
                                 None if row.labels is None else json.dumps(row.labels)))  # fmt: skip
-    _upsert_staged(path, create_teams, counts, days)
+    _upsert_staged(path, options, counts, days)
 
 
 def _staged_days(cursor, days: AffectedDays) -> None:
@@ -118,7 +127,7 @@ def _staged_days(cursor, days: AffectedDays) -> None:
     days.update(cursor.fetchall())
 
 
-def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts, days: AffectedDays) -> None:
+def _upsert_staged(path: Path, options: JobImportOptions, counts: JobImportCounts, days: AffectedDays) -> None:
     """Create the staged rows' teams, then update the jobs that exist and insert the others; the last line wins.
 
     A plain INSERT of the keys not yet stored costs a quarter less than INSERT ...
@@ -126,7 +135,7 @@ def _upsert_staged(path: Path, create_teams: bool, counts: JobImportCounts, days
     meets a unique violation and the statement is run again with ON CONFLICT.
     """
     with connection.cursor() as cursor:
-        _create_teams_postgres(cursor, path, create_teams, counts)
+        _create_teams_postgres(cursor, path, options.create_teams, counts, options.allowed_teams)
         cursor.execute("SET LOCAL work_mem = '256MB'")  # hash and sort the staged rows in memory
         _staged_days(cursor, days)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGING} GROUP BY provider, external_id HAVING count(*) > 1)")
@@ -221,5 +230,5 @@ def copy_csv_fast(
             name = parser.gpu_types[raw.strip()]
             counts.unknown_gpu_types[name] = counts.unknown_gpu_types.get(name, 0) + rows
     counts.kept, counts.copied = counts.read, True
-    _upsert_staged(path, options.create_teams, counts, days)
+    _upsert_staged(path, options, counts, days)
     return True

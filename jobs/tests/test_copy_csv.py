@@ -136,7 +136,9 @@ def test_unknown_team_is_refused_naming_its_line_when_teams_are_not_created(post
     path = tmp_path / "jobs.csv"
     path.write_text(",".join(HEADER) + "\nnlp,m,aws,H100,1,,,,,pending,a\nrobotics,m,aws,H100,1,,,,,pending,b\n")
 
-    with pytest.raises(InputError, match=r"line 3, column team: unknown team .* 'robotics'"):
+    with pytest.raises(
+        InputError, match=r"line 3, column team: unknown team\(s\), not created .*: 'robotics' \(line 3\)\."
+    ):
         import_file(path, create_teams=False)
 
     assert Job.objects.count() == 0

@@ -133,7 +133,10 @@ def test_dry_run_writes_nothing(db, capsys):
 
 
 def test_no_create_teams_refuses_unknown_accounts(db):
-    with pytest.raises(CommandError, match=r"line 1, column team: unknown team .* \(got 'chaff'\)"):
+    with pytest.raises(
+        CommandError,
+        match=r"line 1, column team: unknown team\(s\), not created .*: 'chaff' \(line 1\)\. Fix the names",
+    ):
         run(PHILLIPS, "--format", "sacct", "--gpu-type", "V100", "--no-create-teams")
     TeamFactory(name="chaff")
     run(PHILLIPS, "--format", "sacct", "--gpu-type", "V100", "--no-create-teams")

@@ -278,6 +278,7 @@ def billing_import(
     validate: bool = False,
     run_by: str = "",
     progress=None,
+    record: ImportRecord | None = None,
 ) -> tuple[ImportOutcome | None, BillingCounts]:
     """Import a FOCUS file all or nothing. Returns (None, counts) when the file was imported before.
 
@@ -287,7 +288,9 @@ def billing_import(
     if fmt not in FORMATS:
         raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=fmt)
     counts = BillingCounts()
-    with import_run(kind=ImportRecord.Kind.BILLING, path=path, fmt=fmt, dry_run=dry_run, run_by=run_by) as record:
+    with import_run(
+        kind=ImportRecord.Kind.BILLING, path=path, fmt=fmt, dry_run=dry_run, run_by=run_by, record=record
+    ) as record:
         if record is None:
             return None, counts
         if validate:
@@ -311,9 +314,18 @@ def billing_import(
     return ImportOutcome(record=record, affected_days=days), counts
 
 
-def billing_upload(*, path: Path, fmt: str, replace: bool, dry_run: bool, gpu_type: str, run_by: str) -> str:
-    """The admin upload form's entry point: import and summarise in one line."""
-    outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, run_by=run_by)
+def billing_upload(
+    *, path: Path, parameters: dict, run_by: str, record: ImportRecord | None = None, progress=None
+) -> str:
+    """An upload's import (admin form, API, `import_billing --async`): import and summarise in one line.
+
+    `parameters`: "format", "replace", "dry_run". The allocation of the days follows in the import's transaction.
+    """
+    dry_run = bool(parameters.get("dry_run"))
+    outcome, counts = billing_import(
+        path=path, fmt=parameters.get("format") or "focus", replace=bool(parameters.get("replace")),
+        dry_run=dry_run, run_by=run_by, progress=progress, record=record,
+    )  # fmt: skip
     if outcome is None:
         return imported_before(path.name)
     return (

@@ -1,8 +1,11 @@
 from pathlib import Path
 
+from django.core.management.base import CommandError
+
 from costs.billing.money import to_cents
 from costs.billing.services.focus import FORMATS, billing_import
 from heliox.commands import HelioxCommand, progress_bar, user_errors
+from jobs.management.queueing import queue_import
 from jobs.services.records import imported_before
 
 
@@ -19,8 +22,18 @@ class Command(HelioxCommand):
             help="Check the file against the FOCUS spec with focus-validator first (requirements-focus.txt).",
         )  # fmt: skip
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+        parser.add_argument(
+            "--async", action="store_true", dest="run_async",
+            help="Store the file and queue its import for a worker (CELERY_BROKER_URL); print the import record.",
+        )  # fmt: skip
 
-    def handle(self, *args, path, fmt, replace, dry_run, validate, no_progress, **options):
+    def handle(self, *args, path, fmt, replace, dry_run, validate, no_progress, run_async, **options):
+        if run_async:
+            if validate:
+                raise CommandError("--validate runs here, before the import: leave out --async to use it")
+            parameters = {"format": fmt, "replace": replace, "dry_run": dry_run}
+            queue_import(self, path=path, kind="billing", parameters=parameters)
+            return
         with progress_bar(total=None, desc="import", unit="line", enabled=not no_progress) as bar, user_errors():
             outcome, counts = billing_import(path=path, fmt=fmt, replace=replace, dry_run=dry_run, validate=validate,
                                              progress=bar.update)  # fmt: skip

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from heliox.commands import HelioxCommand, progress_bar, user_errors
 from jobs.gpus import parse_gpu_map
+from jobs.management.queueing import queue_import
 from jobs.models import Provider
 from jobs.services.changes import rollups_follow
 from jobs.services.imports import (
@@ -46,9 +47,19 @@ class Command(HelioxCommand):
         parser.add_argument("--dry-run", action="store_true", help="Validate and report; write nothing.")
         parser.add_argument("--no-rollup", action="store_true", help="Do not roll up the affected days afterwards.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+        parser.add_argument(
+            "--async", action="store_true", dest="run_async",
+            help="Store the file and queue its import for a worker (CELERY_BROKER_URL); print the import record.",
+        )  # fmt: skip
 
     def handle(self, *args, path, fmt, provider, gpu_type, gpu_map, team_from, timezone, no_create_teams, dry_run,
-               no_rollup, no_progress, **options):  # fmt: skip
+               no_rollup, no_progress, run_async, **options):  # fmt: skip
+        if run_async:
+            parameters = {"format": fmt, "provider": provider, "gpu_type": gpu_type, "team_from": team_from,
+                          "timezone": timezone, "gpu_map": {k: v for pairs in gpu_map for k, v in pairs.items()},
+                          "create_teams": not no_create_teams, "dry_run": dry_run, "no_rollup": no_rollup}  # fmt: skip
+            queue_import(self, path=path, kind="jobs", parameters=parameters)
+            return
         options = JobImportOptions(
             fmt=fmt, provider=provider, gpu_type=gpu_type, team_from=team_from, create_teams=not no_create_teams,
             timezone=timezone, gpu_map={k: v for pairs in gpu_map for k, v in pairs.items()}, dry_run=dry_run,
