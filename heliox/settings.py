@@ -383,6 +383,9 @@ BUDGET_WEBHOOK_TIMEOUT = env.float("BUDGET_WEBHOOK_TIMEOUT", default=5.0)
 BUDGET_WEBHOOK_ATTEMPTS = env.int("BUDGET_WEBHOOK_ATTEMPTS", default=3)
 BUDGET_WEBHOOK_BACKOFF = env.float("BUDGET_WEBHOOK_BACKOFF", default=1.0)
 BUDGET_WEBHOOK_RUN_SECONDS = env.float("BUDGET_WEBHOOK_RUN_SECONDS", default=30.0)
+# On workers each alert's delivery is a task retried with back-off; it gives up this long after it was queued
+# (at most 9 minutes: a pending alert is claimed again by a later run after 10).
+BUDGET_ALERT_DEADLINE_SECONDS = env.int("BUDGET_ALERT_DEADLINE_SECONDS", default=300)
 BUDGET_WEBHOOK_RETRY_AFTER = env.int("BUDGET_WEBHOOK_RETRY_AFTER", default=300)
 BUDGET_WEBHOOK_RETRY_MAX = env.int("BUDGET_WEBHOOK_RETRY_MAX", default=86_400)
 # Webhooks reach public addresses only; these host names, addresses or networks (CIDR) may be

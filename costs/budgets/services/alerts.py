@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.selectors import EXCEEDED, INVALID, BudgetStatus, budget_statuses
-from heliox.net import DeliveryError, UnsafeURLError, post_json
 
 logger = logging.getLogger(__name__)
 STALE_PENDING = timedelta(minutes=10)  # a run that died mid-send leaves "pending"; retry it after this
@@ -26,6 +24,7 @@ class BudgetCheck:
     sent: list[BudgetAlert] = field(default_factory=list)
     failed: list[BudgetAlert] = field(default_factory=list)
     deferred: list[tuple[str, int, str]] = field(default_factory=list)  # (kind, threshold, why) left for a later run
+    queued: list[BudgetAlert] = field(default_factory=list)  # sent to a worker, delivery under way
 
 
 def _due(status: BudgetStatus) -> list[tuple[str, int]]:
@@ -73,31 +72,6 @@ def _claim(status: BudgetStatus, kind: str, threshold: int, channel: str, target
     return BudgetAlert.objects.get(**key) if taken else None
 
 
-def post_webhook(url: str, payload: dict, *, deadline: float) -> None:
-    """POST JSON to a checked, pinned address, retrying quick failures with exponential back-off.
-
-    A timeout is not tried again (it already took its time), and nothing runs past
-    `deadline` (time.monotonic()). Raises the last error.
-    """
-    error: Exception = DeliveryError("no attempt made")
-    for attempt in range(max(settings.BUDGET_WEBHOOK_ATTEMPTS, 1)):
-        if attempt:
-            pause = settings.BUDGET_WEBHOOK_BACKOFF * 2 ** (attempt - 1)
-            if time.monotonic() + pause >= deadline:
-                raise error
-            time.sleep(pause)
-        try:
-            post_json(url, payload, deadline=deadline)
-            return
-        except UnsafeURLError:
-            raise
-        except DeliveryError as failure:
-            error = failure
-            if failure.timed_out:
-                raise
-    raise error
-
-
 class _Endpoints:
     """The webhook URLs' delivery records: which may be tried now, and what each delivery did to them."""
 
@@ -113,33 +87,31 @@ class _Endpoints:
                     f"next try after {row.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
         return ""
 
-    def record(self, url: str, error: str) -> None:
-        row = self.rows.get(url) or WebhookEndpoint.objects.get_or_create(url=url)[0]
-        self.rows[url] = row
-        if error:
-            row.failures += 1
-            pause = min(settings.BUDGET_WEBHOOK_RETRY_AFTER * 2 ** min(row.failures - 1, 32),
-                        settings.BUDGET_WEBHOOK_RETRY_MAX)  # fmt: skip
-            row.next_attempt_at, row.last_error = timezone.now() + timedelta(seconds=pause), error[:2000]
-        else:
-            row.failures, row.next_attempt_at, row.last_success_at = 0, None, timezone.now()
-        row.save()
+    def refresh(self, url: str) -> None:
+        """Read the URL's health again (a delivery that ended in this process wrote it)."""
+        row = WebhookEndpoint.objects.filter(url=url).first()
+        if row is not None:
+            self.rows[url] = row
 
 
-def _deliver(alert: BudgetAlert, message: str, *, deadline: float) -> bool:
-    alert.attempts += 1
-    try:
-        if alert.channel == "email":
-            send_mail(f"Heliox budget alert: {alert.budget.team.name}", message, None, alert.target.split(","))
-        else:
-            post_webhook(alert.target, {"text": message}, deadline=deadline)
-    except Exception as error:  # noqa: BLE001 - any delivery failure is logged and retried next run
-        alert.outcome, alert.error = BudgetAlert.Outcome.FAILED, f"{type(error).__name__}: {error}"[:2000]
-        logger.warning("budget alert %s via %s failed: %s", alert.pk, alert.channel, alert.error)
-    else:
-        alert.outcome, alert.error, alert.sent_at = BudgetAlert.Outcome.SENT, "", timezone.now()
-    alert.save(update_fields=["outcome", "error", "sent_at", "attempts", "updated_at"])
-    return alert.outcome == BudgetAlert.Outcome.SENT
+def _send(alert: BudgetAlert, message: str, *, give_up_at: datetime) -> str:
+    """Send the alert's delivery task; the alert's outcome after it (embedded, the delivery has run: sent or
+    failed; on workers: pending)."""
+    from costs.budgets.tasks import deliver_alert  # the task calls this domain's services
+
+    deliver_alert.delay(str(alert.pk), message, give_up_at.isoformat())
+    alert.refresh_from_db(fields=["outcome", "error", "attempts", "sent_at"])
+    return alert.outcome
+
+
+def _delivery_deadline(channel: str, run_ends: datetime) -> datetime:
+    """When a delivery gives up. Embedded, a webhook has what is left of the run's BUDGET_WEBHOOK_RUN_SECONDS (the
+    run waits for it). Otherwise (an e-mail, or any delivery on a worker) BUDGET_ALERT_DEADLINE_SECONDS from now,
+    at most 9 minutes: a pending alert is claimed again by a later run after 10."""
+    if settings.CELERY_TASK_ALWAYS_EAGER and channel == "webhook":
+        return run_ends
+    seconds = min(settings.BUDGET_ALERT_DEADLINE_SECONDS, STALE_PENDING.total_seconds() - 60)
+    return timezone.now() + timedelta(seconds=seconds)
 
 
 def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
@@ -157,6 +129,7 @@ def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
     if dry_run:
         return checks
     deadline = time.monotonic() + settings.BUDGET_WEBHOOK_RUN_SECONDS
+    run_ends = timezone.now() + timedelta(seconds=settings.BUDGET_WEBHOOK_RUN_SECONDS)
     endpoints = _Endpoints({url for check in checks if check.due for url in check.status.budget.webhook_urls},
                            timezone.now())  # fmt: skip
     for check in checks:
@@ -177,8 +150,25 @@ def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
                 alert = _claim(check.status, kind, threshold, channel, target)
                 if alert is None:
                     continue
-                delivered = _deliver(alert, message, deadline=deadline)
-                (check.sent if delivered else check.failed).append(alert)
+                outcome = _send(alert, message, give_up_at=_delivery_deadline(channel, run_ends))
+                if outcome == BudgetAlert.Outcome.SENT:
+                    check.sent.append(alert)
+                elif outcome == BudgetAlert.Outcome.FAILED:
+                    check.failed.append(alert)
+                else:
+                    check.queued.append(alert)
                 if channel == "webhook":
-                    endpoints.record(target, "" if delivered else alert.error)
+                    endpoints.refresh(target)
     return checks
+
+
+def budgets_check_today() -> dict[str, int]:
+    """The hourly beat task: `budgets_check` for today (UTC); counts of alerts sent, failed, queued, deferred."""
+    checks = budgets_check(as_of=timezone.now().date())
+    return {
+        "budgets": len(checks),
+        "sent": sum(len(check.sent) for check in checks),
+        "failed": sum(len(check.failed) for check in checks),
+        "queued": sum(len(check.queued) for check in checks),
+        "deferred": sum(len(check.deferred) for check in checks),
+    }

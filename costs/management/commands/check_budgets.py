@@ -29,6 +29,7 @@ class Command(HelioxCommand):
                 alerts = ", ".join(f"{kind} {t}%" for kind, t in check.due) or "-"
             else:
                 alerts = f"{len(check.sent)} sent, {len(check.failed)} failed"
+                alerts += f", {len(check.queued)} queued" if check.queued else ""
                 alerts += f", {len(check.deferred)} deferred" if check.deferred else ""
             period = f"{s.period_start}..{s.period_end}" if s.period_start else s.budget.period
             rows.append((s.budget.team.name, period, f"{s.budget.amount_usd:,}", _figure(s.spent),
