@@ -13,7 +13,7 @@ class CostsConfig(AppConfig):
         from costs.llm.services.imports import FORMATS as LLM_FORMATS
         from costs.llm.services.imports import llm_calls_upload
         from costs.usage.services.allocation import allocation_refresh
-        from costs.usage.services.rollup import usage_rollup_ranges
+        from costs.usage.services.fanout import rollup_after_change
         from jobs.services.changes import DAY_HANDLERS
         from jobs.services.records import UPLOAD_HANDLERS, UploadHandler
 
@@ -22,7 +22,7 @@ class CostsConfig(AppConfig):
         UPLOAD_HANDLERS["llm_calls"] = UploadHandler(
             LLM_FORMATS, llm_calls_upload, ("costs.add_llmcall",), managers=True
         )
-        if usage_rollup_ranges not in DAY_HANDLERS:
-            DAY_HANDLERS.append(usage_rollup_ranges)  # a change to jobs rolls up the days it touched
+        if rollup_after_change not in DAY_HANDLERS:
+            DAY_HANDLERS.append(rollup_after_change)  # a change to jobs rolls up the days it touched (workers: queued)
         if allocation_refresh not in BILL_HANDLERS:
             BILL_HANDLERS.append(allocation_refresh)  # a change to the bill re-allocates its days

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from costs.usage.services.fanout import rollup_enqueue
 from costs.usage.services.rollup import usage_rollup
 from heliox.commands import HelioxCommand, iso_date, progress_bar, user_errors
 
@@ -14,14 +15,22 @@ class Command(HelioxCommand):
         parser.add_argument("--start", type=iso_date, help="First UTC day (default: yesterday).")
         parser.add_argument("--end", type=iso_date, help="Day after the last one, exclusive (default: tomorrow).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+        parser.add_argument(
+            "--async", action="store_true", dest="run_async",
+            help="Queue one task per day (per month past 92 days) for the workers instead of rolling up here.",
+        )  # fmt: skip
 
-    def handle(self, *args, start, end, no_progress, **options):
+    def handle(self, *args, start, end, no_progress, run_async, **options):
         today = timezone.now().date()
         start = start or today - timedelta(days=1)
         end = end or today + timedelta(days=1)
         if start >= end:
             raise CommandError(f"--start ({start}) must be before --end ({end}); --end is exclusive")
         days = (end - start).days
+        if run_async:
+            sent = rollup_enqueue(ranges=[(start, end)])
+            self.say(self.style.SUCCESS(f"Queued {sent} rollup task(s) for {days} day(s) [{start}, {end})."))
+            return
         with progress_bar(total=days, desc="rollup", unit="day", enabled=not no_progress) as bar, user_errors():
             summary = usage_rollup(start=start, end=end, progress=lambda day: bar.update())
         self.say(

@@ -247,10 +247,21 @@ def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: lis
 
 
 def _lock_rollups() -> None:
-    """Serialise concurrent rollups on PostgreSQL (SQLite serialises writers already)."""
+    """Serialise concurrent rollups on PostgreSQL: the jobs' cost totals (job_totals_update) are rows that rollups
+    of different days share. Kept with the per-day lock until the totals are written day by day."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"heliox-rollup")])
+
+
+def _lock_day(day: date) -> None:
+    """Two rollups never build one day at once (PostgreSQL: an advisory lock per day, until the transaction ends;
+    SQLite serialises writers already). Ranges take their days in ascending order, so they cannot deadlock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [zlib.crc32(b"heliox-rollup") - 2**31, day.toordinal()]
+            )
 
 
 def _count_day(summary: RollupSummary, team_rows: list[UsageSnapshot], llm_rows: list) -> None:
@@ -307,6 +318,7 @@ def usage_rollup(
         try:
             day = start
             while day < end:
+                _lock_day(day)
                 model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest)
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)

@@ -1,0 +1,51 @@
+"""Rollups on workers: a range of days fanned out as one task per day (per month for long ranges).
+
+Each part is `usage.rollup_days` over its own [start, end): `usage_rollup` in its own
+transaction, which takes a PostgreSQL advisory lock per day (so two workers never roll up the
+same day at once, and a part that overlaps another waits for it) and applies the bill's
+allocation day by day inside it: no final step has to wait for all parts. A part that runs
+twice (a redelivery after a lost worker) writes the same rows: the rollup replaces a day's rows.
+"""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+
+from costs.usage.services.rollup import usage_rollup_ranges
+
+# Past this many days a range goes out by calendar month: fewer, longer tasks.
+DAILY_PARTS_UP_TO = 92
+
+
+def rollup_parts(*, start: date, end: date) -> list[tuple[date, date]]:
+    """[start, end) cut into one [day, day+1) per day, or into calendar months for a long range."""
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    if (end - start).days <= DAILY_PARTS_UP_TO:
+        return [(start + timedelta(days=n), start + timedelta(days=n + 1)) for n in range((end - start).days)]
+    parts, first = [], start
+    while first < end:
+        following = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+        parts.append((first, min(following, end)))
+        first = following
+    return parts
+
+
+def rollup_enqueue(*, ranges: list[tuple[date, date]]) -> int:
+    """Send one `usage.rollup_days` task per part of each [start, end) range; returns the tasks sent."""
+    from costs.usage.tasks import rollup_days  # the task calls this domain's services
+
+    sent = 0
+    for start, end in ranges:
+        for first, last in rollup_parts(start=start, end=end):
+            rollup_days.delay(first.isoformat(), last.isoformat())
+            sent += 1
+    return sent
+
+
+def rollup_after_change(ranges: list[tuple[date, date]]) -> object:
+    """What a change to jobs calls (jobs.services.changes): on workers, enqueue exactly the changed days;
+    embedded, roll them up here."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return usage_rollup_ranges(ranges)
+    return rollup_enqueue(ranges=ranges)
