@@ -172,8 +172,12 @@ def database_url() -> str:
 
 
 def process_env(broker_url: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a worker or beat: this process's, pointed at the test database and the broker."""
+    """The environment of a worker or beat: this process's, pointed at the test database, the broker and this
+    test's MEDIA_ROOT (uploads wait there for their import, as on a volume that web and workers share)."""
+    from django.conf import settings
+
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CELERY_", "PYTEST_"))}
+    env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     env.update(
         DJANGO_SETTINGS_MODULE="heliox.settings",
         DEBUG="on",

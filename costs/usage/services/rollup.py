@@ -40,6 +40,8 @@ from jobs.models import Job
 
 TIMELINE_TABLE = "heliox_rollup_prices"
 REGIONS_TABLE = "heliox_rollup_price_regions"
+# The advisory lock space of rollups (a signed 32-bit key); the second key is the day's ordinal.
+ROLLUP_LOCK = zlib.crc32(b"heliox-rollup") - 2**31
 FIGURES = (
     "gpu_hours",
     "estimated_cost_usd",
@@ -259,9 +261,7 @@ def _lock_day(day: date) -> None:
     SQLite serialises writers already). Ranges take their days in ascending order, so they cannot deadlock."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [zlib.crc32(b"heliox-rollup") - 2**31, day.toordinal()]
-            )
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK, day.toordinal()])
 
 
 def _count_day(summary: RollupSummary, team_rows: list[UsageSnapshot], llm_rows: list) -> None:
