@@ -15,6 +15,7 @@ days.
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.db.models.functions import Coalesce, TruncDate
@@ -125,4 +126,6 @@ def rollups_follow(days: AffectedDays, *, enabled: bool = True) -> str:
         hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
         return f"The import changed jobs on {count} day(s); run: {hints}"
     jobs_changed(days)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:  # the handler sends them to the workers
+        return f"Queued the rollup of {count} day(s): {days}."
     return f"Rolled up {count} day(s): {days}."
