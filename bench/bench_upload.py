@@ -58,7 +58,7 @@ def main() -> None:
         settings.MEDIA_ROOT = str(Path(folder) / "media")
         redis = RedisServer(Path(folder))
         redis.start()
-        worker = CeleryProcess(["worker", "--loglevel", "WARNING", "--concurrency", "1", "--without-gossip",
+        worker = CeleryProcess(["worker", "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
                                 "--without-mingle", "--without-heartbeat"],
                                process_env(redis.url(0)), Path(folder) / "worker.log", " ready.", "worker")  # fmt: skip
         staff = get_user_model().objects.filter(

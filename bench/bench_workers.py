@@ -38,7 +38,7 @@ def on_workers(processes: int, folder: Path, results: dict) -> None:
     redis = RedisServer(folder)
     redis.start()
     worker = CeleryProcess(
-        ["worker", "--loglevel", "WARNING", "--concurrency", str(processes), "--without-gossip", "--without-mingle",
+        ["worker", "--loglevel", "INFO", "--concurrency", str(processes), "--without-gossip", "--without-mingle",
          "--without-heartbeat", "--hostname", f"bench-{processes}@%h"],
         process_env(redis.url(0)), folder / f"worker-{processes}.log", "ready.", f"worker x{processes}",
     )  # fmt: skip
