@@ -55,7 +55,7 @@ def main() -> None:
             call_command("import_jobs", str(path), "--format", "csv", "--no-rollup", "--no-progress", verbosity=0)
         empty()
 
-        settings.MEDIA_ROOT = str(Path(folder) / "media")
+        settings.MEDIA_ROOT, settings.ALLOWED_HOSTS = str(Path(folder) / "media"), ["testserver"]
         redis = RedisServer(Path(folder))
         redis.start()
         worker = CeleryProcess(["worker", "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
