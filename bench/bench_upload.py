@@ -21,20 +21,53 @@ from bench_imports import write_jobs
 from common import setup_django, timed
 
 
+def upload_on_a_worker(path: Path, folder: Path, results: dict) -> None:
+    """POST the file to /api/v1/imports/ with one worker running; time the answer and the import's end."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from jobs.models import ImportRecord
+    from ops.testing import CeleryProcess, RedisServer, process_env, use_broker
+
+    settings.MEDIA_ROOT, settings.ALLOWED_HOSTS = str(folder / "media"), ["testserver"]
+    redis = RedisServer(folder)
+    redis.start()
+    worker = CeleryProcess(["worker", "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
+                            "--without-mingle", "--without-heartbeat"],
+                           process_env(redis.url(0)), folder / "worker.log", " ready.", "worker")  # fmt: skip
+    users = get_user_model().objects
+    staff = users.filter(username="bench-staff").first() or users.create_superuser("bench-staff", "b@x.org", "x")
+    client = APIClient()
+    client.force_authenticate(staff)
+    try:
+        worker.start()
+        with use_broker(redis.url(0)):
+            started = time.perf_counter()
+            with path.open("rb") as handle:
+                data = {"kind": "jobs", "format": "csv", "create_teams": "true", "file": handle}
+                response = client.post("/api/v1/imports/", data, format="multipart")
+            results["upload request (answer)"] = time.perf_counter() - started
+            assert response.status_code == 202, response.content
+            record_id = response.json()["id"]
+            while not ImportRecord.objects.get(pk=record_id).finished:
+                time.sleep(0.1)
+            results["upload to import succeeded"] = time.perf_counter() - started
+        record = ImportRecord.objects.get(pk=record_id)
+        assert record.status == "succeeded", record.error
+    finally:
+        worker.stop()
+        redis.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--gzip", action="store_true", help="Upload the file gzip-compressed (Heliox reads either).")
     args = parser.parse_args()
     setup_django()
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.test import APIClient
-
-    from jobs.models import ImportRecord
-    from ops.testing import CeleryProcess, RedisServer, process_env, use_broker
 
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="heliox-bench-") as folder:
@@ -45,51 +78,13 @@ def main() -> None:
                 shutil.copyfileobj(source, out)
             path = Path(folder) / "jobs.csv.gz"
         print(f"wrote {args.rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB ({path.name})", flush=True)
-
-        def empty() -> None:
-            with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE jobs_job, jobs_importrecord CASCADE")
-
-        empty()
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE jobs_job, jobs_importrecord CASCADE")
         with timed("import_jobs (the command, inline)", results):
             call_command("import_jobs", str(path), "--format", "csv", "--no-rollup", "--no-progress", verbosity=0)
-        empty()
-
-        settings.MEDIA_ROOT, settings.ALLOWED_HOSTS = str(Path(folder) / "media"), ["testserver"]
-        redis = RedisServer(Path(folder))
-        redis.start()
-        worker = CeleryProcess(["worker", "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
-                                "--without-mingle", "--without-heartbeat"],
-                               process_env(redis.url(0)), Path(folder) / "worker.log", " ready.", "worker")  # fmt: skip
-        staff = get_user_model().objects.filter(
-            username="bench-staff"
-        ).first() or get_user_model().objects.create_superuser("bench-staff", "bench@example.com", "x")
-        client = APIClient()
-        client.force_authenticate(staff)
-        try:
-            worker.start()
-            with use_broker(redis.url(0)):
-                started = time.perf_counter()
-                with path.open("rb") as handle:
-                    data = {
-                        "kind": "jobs",
-                        "format": "csv",
-                        "create_teams": "true",
-                        "no_rollup": "true",
-                        "file": handle,
-                    }
-                    response = client.post("/api/v1/imports/", data, format="multipart")
-                results["upload request (answer)"] = time.perf_counter() - started
-                assert response.status_code == 202, response.content
-                record_id = response.json()["id"]
-                while not ImportRecord.objects.get(pk=record_id).finished:
-                    time.sleep(0.1)
-                results["upload to import succeeded"] = time.perf_counter() - started
-            record = ImportRecord.objects.get(pk=record_id)
-            assert record.status == "succeeded", record.error
-        finally:
-            worker.stop()
-            redis.stop()
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE jobs_job, jobs_importrecord CASCADE")
+        upload_on_a_worker(path, Path(folder), results)
     anchor = results["import_jobs (the command, inline)"]
     for label, seconds in results.items():
         print(f"  {label}: {seconds * 1000:,.0f} ms, {seconds / anchor:.2f}x the command")
