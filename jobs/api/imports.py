@@ -130,9 +130,7 @@ class ImportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         data = dict(body.validated_data)
         file = data.pop("file")
         kind = data.pop("kind")
-        team_ids = upload_scope(
-            request.user, kind=kind, create_teams=data["create_teams"], replace=data["replace"]
-        )
+        team_ids = upload_scope(request.user, kind=kind, create_teams=data["create_teams"], replace=data["replace"])
         parameters = {**{k: v for k, v in data.items() if v not in ("", None)}, "team_ids": team_ids}
         try:
             record = import_enqueue(
