@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0008_job_labels_and_cost_totals'),
+        ('jobs', '0009_audit_trail_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
