@@ -215,8 +215,13 @@ def test_uploading_jobs_needs_add_and_change_job(client, django_user_model):
     assert Job.objects.count() == 0
 
 
-def test_staff_with_the_bills_permissions_upload_a_bill(client, django_user_model, db):
+def test_staff_with_the_bills_permissions_upload_a_bill(
+    client, django_user_model, db, django_capture_on_commit_callbacks
+):
     prices_refresh()
     perms = ("add_costsnapshot", "change_costsnapshot", "view_importrecord")
-    response = upload(staff_with(client, django_user_model, *perms), FOCUS, kind="billing", format="focus")
-    assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells." in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(staff_with(client, django_user_model, *perms), FOCUS, kind="billing", format="focus")
+    record = ImportRecord.objects.get()
+    assert (response.status_code, record.status) == (302, "succeeded")
+    assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells." in record.summary

@@ -94,6 +94,20 @@ def test_staff_without_the_permission_may_not_upload(org, api):
     assert api.as_user(org["users"]["dave"]).post(URL, {}, format="multipart").status_code == 403
 
 
+def test_staff_need_the_permissions_of_the_kind_they_upload(org, api):
+    """Staff who may add and change jobs may not import (or replace) a bill through the API either."""
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename__in=["add_job", "change_job"]))
+    bill = post(
+        api.as_user(clerk), FOCUS.read_bytes(), name="focus.csv", kind="billing", format="focus", replace="true"
+    )
+    assert (bill.status_code, bill.json()["detail"]) == (
+        403, "A billing import needs the permissions costs.add_costsnapshot, costs.change_costsnapshot, "
+        "costs.delete_costsnapshot.",
+    )  # fmt: skip
+    assert ImportRecord.objects.count() == 0
+
+
 def test_a_manager_imports_jobs_of_their_own_teams(org, api, django_capture_on_commit_callbacks):
     client = api.as_user(org["users"]["alice"])  # manages nlp
     with django_capture_on_commit_callbacks(execute=True):
