@@ -5,6 +5,7 @@ import copy
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
@@ -22,9 +23,14 @@ SORTS = {
     "start": ("start_time", "id"), "-start": ("-start_time", "-id"), "team": ("team__name", "-start_time", "id"),
     "model": ("model_name", "-start_time", "id"), "gpus": ("gpu_count", "id"), "-gpus": ("-gpu_count", "id"),
     "status": ("status", "-start_time", "id"),
+    # By the rolled-up totals: unknown ones (unpriced, not rolled up yet) last either way.
+    "-cost": (F("estimated_usd").desc(nulls_last=True), F("gpu_hours").desc(nulls_last=True), "id"),
+    "cost": (F("estimated_usd").asc(nulls_last=True), F("gpu_hours").desc(nulls_last=True), "id"),
+    "-allocated": (F("allocated_usd").desc(nulls_last=True), "id"),
 }  # fmt: skip
 CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
-               "end_time", "status", "external_id", "gpu_hours")  # fmt: skip
+               "end_time", "status", "external_id", "gpu_hours", "estimated_usd", "allocated_usd",
+               "unpriced_gpu_hours")  # fmt: skip
 
 
 @login_required
@@ -37,7 +43,8 @@ def job_list(request):
     if wants(request, "csv"):
         return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
             [job.pk, job.team.name, job.model_name, job.provider, job.gpu_type, job.gpu_count, job.region, job.pricing,
-             job.start_time, job.end_time, job.status, job.external_id, job.held_gpu_hours()]
+             job.start_time, job.end_time, job.status, job.external_id, job.held_gpu_hours(),
+             job.estimated_usd, job.allocated_usd, job.unpriced_gpu_hours]
             for job in ordered[:CSV_LIMIT].iterator(chunk_size=2000)))  # fmt: skip
     page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()

@@ -1,0 +1,58 @@
+"""What the member pages show of job costs: the job list's totals (sortable, in the CSV), a job's per-day
+breakdown, a team's most expensive jobs. Unknown is shown as unknown, never $0."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from costs.usage.services.rollup import usage_rollup
+from jobs.tests.factories import JobFactory
+
+DAY = datetime(2025, 3, 10, tzinfo=UTC)
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+@pytest.fixture
+def costed(org):
+    """nlp's llama ($32.00), an A100 job without a price (2 GPU-h unpriced), a job not rolled up yet."""
+    nlp = org["teams"]["nlp"]
+    unpriced = JobFactory(team=nlp, model_name="bert", gpu_type="A100", gpu_count=1,
+                          start_time=DAY.replace(hour=4), end_time=DAY.replace(hour=6))  # fmt: skip
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11), now=datetime(2025, 3, 11, tzinfo=UTC))
+    later = JobFactory(team=nlp, model_name="t5", gpu_count=1, start_time=DAY.replace(day=12, hour=1),
+                       end_time=DAY.replace(day=12, hour=2))  # fmt: skip
+    return {"llama": org["jobs"]["llama"], "unpriced": unpriced, "later": later}
+
+
+def test_job_list_shows_each_jobs_totals_and_unknown_as_unknown(costed, as_role):
+    response = as_role("member").get("/jobs/?sort=-cost")
+    jobs = list(response.context["page"])
+    assert [(j.model_name, j.gpu_hours, j.estimated_usd, j.allocated_usd, j.unpriced_gpu_hours) for j in jobs] == [
+        ("llama", Decimal("8.0000"), Decimal("32.00"), Decimal("32.00"), Decimal("0.0000")),
+        ("bert", Decimal("2.0000"), None, None, Decimal("2.0000")),
+        ("t5", None, None, None, None),
+    ]
+    page = response.content.decode()
+    assert "vit" not in page
+    assert page.count(">unpriced</span>") == 2
+    assert page.count(">not rolled up yet</span>") == 3  # t5: estimated, allocated, unpriced
+    assert "32.00" in page
+    assert "$0" not in page
+    assert [j.model_name for j in as_role("member").get("/jobs/?sort=cost").context["page"]] == ["llama", "bert", "t5"]
+
+
+def test_job_list_csv_holds_the_totals_of_ones_own_jobs(costed, as_role):
+    rows = csv_rows(as_role("member").get("/jobs/?sort=-cost&format=csv"))
+    assert rows[0][-4:] == ["gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
+    assert [[row[2], *row[-3:]] for row in rows[1:]] == [
+        ["llama", "32.00", "32.00", "0.0000"], ["bert", "", "", "2.0000"], ["t5", "", "", ""]]  # fmt: skip
+    everyone = csv_rows(as_role("superuser").get("/jobs/?sort=-cost&format=csv"))
+    assert [[row[2], row[-3]] for row in everyone[1:]] == [
+        ["llama", "32.00"], ["vit", "8.00"], ["bert", ""], ["t5", ""]]  # fmt: skip
+
