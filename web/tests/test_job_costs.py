@@ -56,3 +56,39 @@ def test_job_list_csv_holds_the_totals_of_ones_own_jobs(costed, as_role):
     assert [[row[2], row[-3]] for row in everyone[1:]] == [
         ["llama", "32.00"], ["vit", "8.00"], ["bert", ""], ["t5", ""]]  # fmt: skip
 
+
+def test_job_page_breaks_the_cost_down_per_day_and_the_days_add_up_to_the_totals(org, as_role):
+    # llama again on 2025-03-11 22:00 -> 03-12 02:00, 1 x H100 at $4.00: 2 GPU-h ($8.00) on each day; labels shown.
+    job = JobFactory(team=org["teams"]["nlp"], model_name="llama", gpu_count=1,
+                     labels={"project": "chat", "user": "bob"}, start_time=datetime(2025, 3, 11, 22, tzinfo=UTC),
+                     end_time=datetime(2025, 3, 12, 2, tzinfo=UTC))  # fmt: skip
+    usage_rollup(start=date(2025, 3, 11), end=date(2025, 3, 13), now=datetime(2025, 3, 13, tzinfo=UTC))
+    response = as_role("member").get(f"/jobs/{job.pk}/")
+    costs = response.context["costs"]
+    days = [(d["date"], d["gpu_hours"], d["price_usd_per_gpu_hour"], d["estimated_usd"], d["allocated_usd"])
+            for d in costs["days"]]  # fmt: skip
+    assert days == [
+        (date(2025, 3, 11), Decimal("2.0000"), Decimal("4.0000"), Decimal("8.00"), Decimal("8.00")),
+        (date(2025, 3, 12), Decimal("2.0000"), Decimal("4.0000"), Decimal("8.00"), Decimal("8.00")),
+    ]
+    assert (costs["gpu_hours"], costs["estimated_usd"], costs["allocated_usd"]) == (
+        Decimal("4.0000"), Decimal("16.00"), Decimal("16.00"))  # fmt: skip
+    assert sum(d[3] for d in days) == costs["estimated_usd"]
+    assert sum(d[4] for d in days) == costs["allocated_usd"]
+    page = response.content.decode()
+    assert 'id="hx-job-cost-estimated">16.00\n</td>' in page
+    assert "<code>project=chat</code>, <code>user=bob</code>" in page
+    assert as_role("member").get(f"/jobs/{org['jobs']['vit'].pk}/").status_code == 404
+
+
+def test_job_page_shows_an_unpriced_day_and_a_job_not_rolled_up_as_unknown(costed, as_role):
+    client = as_role("member")
+    unpriced = client.get(f"/jobs/{costed['unpriced'].pk}/")
+    assert [(d["gpu_hours"], d["price_usd_per_gpu_hour"]) for d in unpriced.context["costs"]["days"]] == [
+        (Decimal("2.0000"), None)]  # fmt: skip
+    page = unpriced.content.decode()
+    assert page.count(">unpriced</span>") == 5  # the day's price, estimated, allocated; the totals
+    assert "2.0000 GPU-h unpriced" in page
+    later = client.get(f"/jobs/{costed['later'].pk}/").content.decode()
+    assert "Not rolled up yet</span>" in later
+

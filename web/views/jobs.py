@@ -9,6 +9,7 @@ from django.db.models import F
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
+from costs.usage.selectors.job_costs import job_cost_days
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from web.forms import JobForm, job_save
@@ -59,11 +60,13 @@ def job_list(request):
 
 @login_required
 def job_detail(request, pk):
-    """A job: its figures, its history (manual edits: who, when, what) and the edit link for its managers."""
+    """A job: its figures and labels, its cost per day (the rollup's slices), its history (manual edits: who,
+    when, what) and the edit link for its managers."""
     job = found(visible_jobs(user=request.user).filter(pk=pk).first())
     changes = job_history(job=job, limit=HISTORY_SHOWN)
     return TemplateResponse(request, "web/job.html", {
-        **page_context(request), "job": job, "changes": changes, "may_change": may_change(user=request.user, obj=job),
+        **page_context(request), "job": job, "changes": changes, "costs": job_cost_days(job=job),
+        "labels": sorted(job.labels.items()), "may_change": may_change(user=request.user, obj=job),
         "title": str(job),
     })  # fmt: skip
 
