@@ -12,12 +12,14 @@ from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.dashboard.drilldown import drill_level, level_card
 from costs.dashboard.selectors import largest_jobs
+from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.spend import spend_summary
 from heliox.dates import periods_between
 from jobs.models import Job
 from teams.models import Team
 
 JOBS_SHOWN = 50
+COSTLIEST_JOBS = 10
 
 
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None) -> dict:
@@ -46,7 +48,8 @@ def home_data(*, start: date, end: date, team_ids: Collection[UUID] | None, toda
 
 
 def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | None) -> dict:
-    """A team against its parent (the user's teams, or the organisation) and its models, daily series, big jobs."""
+    """A team against its parent (the user's teams, or the organisation) and its models, daily series, big jobs
+    and the jobs that cost most in the range (their days inside it)."""
     own = drill_level(start=start, end=end, group="team", team_ids=scope, only=team.name)
     models = drill_level(start=start, end=end, group="model_name", team_ids=[team.pk])
     return {
@@ -54,6 +57,7 @@ def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | N
         "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
         "daily": _daily(start=start, end=end, team_ids=[team.pk]),
         "largest_jobs": largest_jobs(team_id=team.pk, start=start, end=end),
+        "costliest_jobs": most_expensive_jobs(start=start, end=end, team_ids=[team.pk], limit=COSTLIEST_JOBS),
     }
 
 

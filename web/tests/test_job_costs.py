@@ -92,3 +92,16 @@ def test_job_page_shows_an_unpriced_day_and_a_job_not_rolled_up_as_unknown(coste
     later = client.get(f"/jobs/{costed['later'].pk}/").content.decode()
     assert "Not rolled up yet</span>" in later
 
+
+def test_team_page_lists_its_most_expensive_jobs_in_range(costed, as_role):
+    response = as_role("member").get(f"/teams/{costed['llama'].team_id}/?start=2025-03-10&end=2025-03-11")
+    rows = [(r["model_name"], r["gpu_hours"], r["unpriced_gpu_hours"], r["estimated_usd"], r["allocated_usd"])
+            for r in response.context["costliest_jobs"]]  # fmt: skip
+    assert rows == [
+        ("llama", Decimal("8.0000"), Decimal("0.0000"), Decimal("32.00"), Decimal("32.00")),
+        ("bert", Decimal("2.0000"), Decimal("2.0000"), None, None),
+    ]
+    page = response.content.decode()
+    assert 'id="hx-costliest"' in page
+    assert f'href="/jobs/{costed["unpriced"].pk}/"' in page
+    assert "vit" not in page
