@@ -395,3 +395,22 @@ BUDGET_WEBHOOK_ALLOWED_HOSTS = env.list("BUDGET_WEBHOOK_ALLOWED_HOSTS", default=
 HELIOX_BASE_URL = env.str("HELIOX_BASE_URL", default="http://127.0.0.1:8000")
 # LLM price catalog: `refresh_model_prices --if-stale` does nothing while it is younger.
 MODEL_PRICE_STALENESS_SECONDS = env.int("MODEL_PRICE_STALENESS_SECONDS", default=86_400)
+
+# Kubernetes GPU pods and DCGM utilisation from Prometheus (`sync_prometheus`, the jobs.sync_prometheus task).
+# PROMETHEUS_URL is the operator's Prometheus (the task syncs nothing while it is empty). Teams come from the pod
+# label PROMETHEUS_TEAM_LABEL (a Kubernetes label key), else PROMETHEUS_NAMESPACE_TEAMS (`ns=team,ns2=team2`),
+# else the team "unassigned". A window is read in chunks of PROMETHEUS_CHUNK_HOURS, one query per metric each.
+PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="")
+PROMETHEUS_CLUSTER = env.str("PROMETHEUS_CLUSTER", default="kubernetes")
+PROMETHEUS_TEAM_LABEL = env.str("PROMETHEUS_TEAM_LABEL", default="team")
+PROMETHEUS_MODEL_LABEL = env.str("PROMETHEUS_MODEL_LABEL", default="model")
+PROMETHEUS_NAMESPACE_TEAMS = {
+    namespace.strip(): team.strip()
+    for namespace, _, team in (pair.partition("=") for pair in env.list("PROMETHEUS_NAMESPACE_TEAMS", default=[]))
+    if namespace.strip() and team.strip()
+}
+PROMETHEUS_LOOKBACK_DAYS = env.int("PROMETHEUS_LOOKBACK_DAYS", default=7)
+PROMETHEUS_CHUNK_HOURS = env.int("PROMETHEUS_CHUNK_HOURS", default=24)
+PROMETHEUS_STEP_SECONDS = env.int("PROMETHEUS_STEP_SECONDS", default=60)
+PROMETHEUS_TIMEOUT = env.float("PROMETHEUS_TIMEOUT", default=60.0)
+PROMETHEUS_MAX_RESPONSE_BYTES = env.int("PROMETHEUS_MAX_RESPONSE_BYTES", default=64 * 1024 * 1024)

@@ -83,6 +83,7 @@ class JobAdmin(SimpleHistoryAdmin):
         ("GPUs", {"fields": ["provider", "region", "gpu_type", "gpu_count", "pricing"]}),
         ("Time (UTC)", {"fields": ["start_time", "end_time"]}),
         ("Cost (from the rollup)", {"fields": ["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"]}),
+        ("Utilisation", {"fields": ["gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source"]}),
         ("Other", {"fields": ["metadata", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -115,7 +116,8 @@ class JobAdmin(SimpleHistoryAdmin):
 
     EXPORT_FIELDS = ("id", "team__name", "model_name", "provider", "region", "gpu_type", "gpu_count", "pricing",
                      "start_time", "end_time", "status", "external_id", "gpu_hours", "unpriced_gpu_hours",
-                     "estimated_usd", "allocated_usd", "labels")  # fmt: skip
+                     "estimated_usd", "allocated_usd", "labels", "gpu_util_avg", "gpu_mem_peak_gib",
+                     "gpu_util_source")  # fmt: skip
 
     def export_view(self, request):
         """The changelist as CSV, with the same filters, search and ordering; streamed, any size."""

@@ -63,6 +63,20 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class UtilSource(models.TextChoices):
+    """Where a job's GPU utilisation came from ('' = nowhere: the job is unmeasured)."""
+
+    IMPORT = "import", "Imported file (CSV/JSON)"
+    API = "api", "API"
+    SLURM = "slurm", "Slurm TRES usage (sacct)"
+    DCGM = "dcgm", "DCGM exporter (Prometheus)"
+
+
+# Utilisation is a percentage to 2 decimals; peak GPU memory GiB to 3 (a MiB is 0.001 GiB, near enough).
+UTIL_MAX = Decimal(100)
+GPU_MEM_MAX_GIB = Decimal(100_000)  # above any GPU made: 100 TB of memory on one job's GPU is a unit error
+
+
 class Job(BaseModel):
     """One GPU workload (a training run, an inference deployment, a Slurm job).
 
@@ -71,6 +85,7 @@ class Job(BaseModel):
     """
 
     Status = JobStatus
+    UtilSource = UtilSource
     FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
     # No index of its own: jobs_job_team_status_idx starts with team_id and serves every lookup
@@ -131,6 +146,18 @@ class Job(BaseModel):
         max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
         db_comment="GPU-hours with no catalog price; null until rolled up.",
     )  # fmt: skip
+    gpu_util_avg = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        db_comment="Time-weighted average GPU utilisation in percent (0-100); null = unmeasured, never 0 or 100.",
+    )  # fmt: skip
+    gpu_mem_peak_gib = models.DecimalField(
+        max_digits=9, decimal_places=3, null=True, blank=True,
+        db_comment="Peak GPU memory used on one GPU, GiB; null when not measured.",
+    )  # fmt: skip
+    gpu_util_source = models.CharField(
+        max_length=16, choices=UtilSource.choices, blank=True, default="",
+        db_comment="Where gpu_util_avg came from: import, api, slurm, dcgm; '' when unmeasured.",
+    )  # fmt: skip
 
     objects = JobQuerySet.as_manager()
 
@@ -153,6 +180,18 @@ class Job(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(estimated_usd__gte=0) | models.Q(estimated_usd__isnull=True),
                 name="jobs_job_estimated_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_util_avg__isnull=True)
+                | models.Q(gpu_util_avg__gte=0, gpu_util_avg__lte=UTIL_MAX),
+                name="jobs_job_gpu_util_percent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_mem_peak_gib__isnull=True) | models.Q(gpu_mem_peak_gib__gte=0),
+                name="jobs_job_gpu_mem_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_util_source__in=["", *UtilSource.values]), name="jobs_job_util_source_valid"
             ),
         ]
         indexes = [
@@ -229,14 +268,15 @@ class ImportRecord(BaseModel):
         JOBS = "jobs", "Jobs"
         BILLING = "billing", "Billing"
         LLM_CALLS = "llm_calls", "LLM calls"
+        PROMETHEUS = "prometheus", "Prometheus sync"
 
     Status = ImportStatus
     UNFINISHED = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
-    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs, billing or llm_calls.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="jobs, billing, llm_calls or prometheus.")
     file_name = models.CharField(max_length=500, db_comment="Name of the imported file.")
     sha256 = models.CharField(max_length=64, db_comment="SHA-256 of the file's bytes, hex.")
-    format = models.CharField(max_length=16, db_comment="csv, json, sacct, focus or jsonl.")
+    format = models.CharField(max_length=16, db_comment="csv, json, sacct, focus, jsonl or prometheus.")
     options = models.JSONField(
         default=dict, blank=True, db_comment="Options that change what the file imports as (--gpu-type...)."
     )

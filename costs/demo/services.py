@@ -24,7 +24,7 @@ from costs.usage.models import UsageSnapshot
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
 from heliox.dates import utc_day_bounds
-from jobs.models import Job, JobStatus, Pricing
+from jobs.models import Job, JobStatus, Pricing, UtilSource
 from teams.models import Membership, Team
 
 DEMO_EMAIL_DOMAIN = "heliox.demo"
@@ -44,6 +44,7 @@ class Profile:
     gpu_counts: tuple[int, ...]
     mean_hours: float
     jobs_per_day: int
+    util_mean: float = 60.0  # typical GPU utilisation of the team's jobs, percent
 
 
 PROFILES = (
@@ -55,6 +56,7 @@ PROFILES = (
         (8, 8, 8, 4),
         9.0,
         35,
+        72.0,
     ),
     Profile(
         "vision",
@@ -64,6 +66,7 @@ PROFILES = (
         (1, 2, 4, 8),
         5.0,
         52,
+        55.0,
     ),
     Profile(
         "speech",
@@ -73,6 +76,7 @@ PROFILES = (
         (1, 1, 2, 4),
         3.0,
         46,
+        38.0,
     ),
     Profile(
         "recsys",
@@ -82,6 +86,7 @@ PROFILES = (
         (1, 2, 4),
         2.5,
         58,
+        45.0,
     ),
     Profile(
         "inference-platform",
@@ -91,6 +96,7 @@ PROFILES = (
         (1, 1, 2, 4),
         6.0,
         40,
+        30.0,
     ),
     Profile(
         "robotics",
@@ -100,6 +106,7 @@ PROFILES = (
         (1, 2, 4, 8),
         7.0,
         26,
+        64.0,
     ),
 )
 
@@ -145,7 +152,7 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
     if end > now:  # type: ignore[operator]
         status, end = JobStatus.RUNNING, None
     job_id = _uuid(rng)
-    return Job(
+    job = Job(
         id=job_id,
         team=team,
         model_name=rng.choice(profile.models),
@@ -161,6 +168,23 @@ def _job(rng: random.Random, team: Team, profile: Profile, day_start: datetime, 
         metadata={"demo": True},
         labels=_labels(job_id, team),
     )
+    _utilisation(job, profile)
+    return job
+
+
+def _utilisation(job: Job, profile: Profile) -> None:
+    """Most jobs measured (DCGM on the clouds' Kubernetes, Slurm's TRES on-prem), one in seven not.
+
+    Drawn from the job's own id, so that the main sequence of the demo (and every figure
+    that tests pin) does not move.
+    """
+    rng = random.Random(job.id.int)  # noqa: S311 - reproducible demo data
+    if rng.random() < 1 / 7:
+        return
+    util = min(max(rng.gauss(profile.util_mean, 18), 3), 99)
+    job.gpu_util_avg = Decimal(str(round(util, 2)))
+    job.gpu_mem_peak_gib = Decimal(str(round(rng.uniform(0.3, 0.95) * 80, 3)))
+    job.gpu_util_source = UtilSource.SLURM if job.provider == "on-prem" else UtilSource.DCGM
 
 
 DEMO_PROJECTS = ("core", "eval", "research", "serving")

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema_field
@@ -7,7 +8,7 @@ from rest_framework import serializers
 from heliox.api import DECIMAL_STRING_OR_NULL, ModelSerializer
 from heliox.permissions import staff_can
 from jobs.labels import label_problem
-from jobs.models import Job, JobStatus
+from jobs.models import GPU_MEM_MAX_GIB, UTIL_MAX, Job, JobStatus, UtilSource
 from jobs.selectors import external_id_taken
 from teams.models import Team
 from teams.selectors import member_team_ids
@@ -44,15 +45,25 @@ class JobSerializer(ModelSerializer):
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
     team_name = serializers.CharField(source="team.name", read_only=True)
     gpu_hours = serializers.SerializerMethodField(help_text="GPU-hours so far (to now while running).")
+    gpu_util_avg = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=UTIL_MAX, allow_null=True, required=False,
+        help_text="Time-weighted average GPU utilisation, 0-100 %; null = unmeasured.",
+    )  # fmt: skip
+    gpu_mem_peak_gib = serializers.DecimalField(
+        max_digits=9, decimal_places=3, min_value=Decimal(0), max_value=GPU_MEM_MAX_GIB, allow_null=True,
+        required=False, help_text="Peak GPU memory on one GPU, GiB; null when not measured.",
+    )  # fmt: skip
 
     class Meta:
         model = Job
         fields = [
             "id", "team", "team_name", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
             "start_time", "end_time", "status", "external_id", "metadata", "labels", "gpu_hours", "estimated_usd",
-            "allocated_usd", "unpriced_gpu_hours", "created_at", "updated_at",
+            "allocated_usd", "unpriced_gpu_hours", "gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source",
+            "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_at", "updated_at", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
+        read_only_fields = ["id", "created_at", "updated_at", "estimated_usd", "allocated_usd", "unpriced_gpu_hours",
+                            "gpu_util_source"]  # fmt: skip
         # DRF's unique-together validator is replaced by the check in validate(), which says less.
         validators: list = []
 
@@ -92,6 +103,9 @@ class JobSerializer(ModelSerializer):
             "estimated_usd": decimal_or_none(job.estimated_usd),
             "allocated_usd": decimal_or_none(job.allocated_usd),
             "unpriced_gpu_hours": decimal_or_none(job.unpriced_gpu_hours),
+            "gpu_util_avg": None if job.gpu_util_avg is None else str(job.gpu_util_avg),
+            "gpu_mem_peak_gib": None if job.gpu_mem_peak_gib is None else str(job.gpu_mem_peak_gib),
+            "gpu_util_source": job.gpu_util_source,
             "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at),
         }
@@ -113,6 +127,10 @@ class JobSerializer(ModelSerializer):
         external_id = attrs.get("external_id", getattr(self.instance, "external_id", None))
         if external_id_taken(provider=provider, external_id=external_id, exclude_pk=getattr(self.instance, "pk", None)):
             raise serializers.ValidationError({"external_id": EXTERNAL_ID_TAKEN})
+        if "gpu_util_avg" in attrs or "gpu_mem_peak_gib" in attrs:  # figures sent here come from the API
+            util = attrs.get("gpu_util_avg", getattr(self.instance, "gpu_util_avg", None))
+            mem = attrs.get("gpu_mem_peak_gib", getattr(self.instance, "gpu_mem_peak_gib", None))
+            attrs["gpu_util_source"] = UtilSource.API if util is not None or mem is not None else ""
         return attrs
 
     def save(self, **kwargs) -> Job:

@@ -32,6 +32,7 @@ from psycopg import errors
 from heliox.reading import CHUNK, MAX_COLUMNS, MAX_LINE_BYTES, open_binary
 
 RAW = "heliox_job_import_raw"
+UTIL_COLUMNS = ("gpu_util_avg", "gpu_mem_peak_gib")
 # What `datetime.fromisoformat` reads as PostgreSQL's timestamptz input does: years 1000-2999
 # (no overflow in UTC), hours 00-23, seconds 00-59 (PostgreSQL takes 24:00 and :60), <= 6 decimals.
 ISO_INSTANT = (
@@ -128,7 +129,8 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
         SELECT line, team, model_name, provider, gpu_type, gpu_count, region, pricing, start_time, end_time,
                coalesce(nullif(raw_status, ''), CASE WHEN end_time IS NULL THEN %(running)s ELSE %(succeeded)s END)
                    AS status,
-               external_id, '{{}}'::jsonb AS metadata, NULL::jsonb AS labels,
+               external_id, '{{}}'::jsonb AS metadata, NULL::jsonb AS labels, NULL::numeric AS gpu_util_avg,
+               NULL::numeric AS gpu_mem_peak_gib, '' AS gpu_util_source,
                (team <> '' AND external_id <> '' AND (has_start OR raw_status = %(pending)s) AND gpu_count >= 1
                 AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok) IS TRUE
                    AS valid
@@ -167,6 +169,8 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
             return None  # the row parser says which column is missing
         if any(name == "labels" or name.startswith("label.") for name in header):
             return None  # labels are read (and checked) by the row parser
+        if any(name in header for name in UTIL_COLUMNS):
+            return None  # utilisation figures are checked by the row parser
         pattern = line_pattern(header, rules)
         params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],
                   **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending")}}  # fmt: skip

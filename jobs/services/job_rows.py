@@ -21,13 +21,16 @@ from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, 
 from heliox.validation import json_problem, text_problem
 from jobs.gpus import MAX_LENGTH, gpu_type_name, unknown_gpu_type_name
 from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
-from jobs.models import JobStatus, Pricing, Provider, gpu_type_validator
-from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, array_tasks, gres_gpus, split_line
+from jobs.models import JobStatus, Pricing, Provider, UtilSource, gpu_type_validator
+from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, SacctSteps, array_tasks, gres_gpus, split_line
+from jobs.utilisation import mem_gib, tres_usage, util_percent
 
 FORMATS = ("csv", "json", "sacct")
 REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "external_id")
-OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "metadata")
+OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "gpu_util_avg", "gpu_mem_peak_gib",
+                    "metadata")  # fmt: skip
 TEXT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS[:-1]
+UTIL_COLUMNS = ("gpu_util_avg", "gpu_mem_peak_gib")
 BATCH = 5000
 # The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
 MAX_LENGTHS = (("team", 100), ("model_name", 200), ("gpu_type", 32), ("region", 64), ("external_id", 128))
@@ -52,6 +55,9 @@ class JobRow:
     external_id: str
     metadata: dict
     labels: dict | None = None  # None: the file holds no labels for this row, stored labels stay
+    gpu_util_avg: Decimal | None = None
+    gpu_mem_peak_gib: Decimal | None = None
+    gpu_util_source: str = ""
 
 
 @dataclass
@@ -99,6 +105,7 @@ class RowParser:
         self.site_map = options.site_gpu_map()
         self.gpu_types: dict[str, str] = {}  # raw spelling -> validated canonical name
         self.unknown: set[str] = set()  # raw spellings that no map or table knows
+        self.steps = SacctSteps()  # the last sacct job's rows, until its steps' usage is read
         # Errors name the file's own fields: sacct's `end`, `jobid`, and the field the team comes from.
         self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
         self.has_label_columns: bool | None = None  # CSV: known from the first row's keys
@@ -219,6 +226,7 @@ class RowParser:
             metadata = loads(metadata, path=self.path, line=line, field="metadata")
         if not isinstance(metadata, dict):
             self.fail("must be a JSON object", line, "metadata", metadata)
+        util, mem = self.util_figure(values, line, "gpu_util_avg"), self.util_figure(values, line, "gpu_mem_peak_gib")
         end_time = self.instant(text("end_time"), line, "end_time")
         status = status or (JobStatus.SUCCEEDED if end_time else JobStatus.RUNNING)
         labels = self.labels(line, raw)
@@ -238,6 +246,9 @@ class RowParser:
                 external_id=text("external_id"),
                 metadata=metadata,
                 labels=labels,
+                gpu_util_avg=util,
+                gpu_mem_peak_gib=mem,
+                gpu_util_source=UtilSource.IMPORT if util is not None or mem is not None else "",
             )
         )
 
@@ -258,23 +269,41 @@ class RowParser:
             self.fail(found[1], line, found[0], labels.get(found[0][7:]))
         return labels
 
+    def util_figure(self, values: dict[str, str], line: int, column: str) -> Decimal | None:
+        """gpu_util_avg (0-100 %) or gpu_mem_peak_gib (GiB) of a row; None when empty (unmeasured)."""
+        text = values[column]
+        if not text:
+            return None
+        try:
+            return util_percent(text) if column == "gpu_util_avg" else mem_gib(text)
+        except ValueError as error:
+            self.fail(str(error), line, column, text)
+
+    def sacct_step(self, line: int, jobid: str, raw: dict[str, str]) -> str:
+        """A job step's line: its GPU usage (long layout) goes to the job held; the step itself is no job."""
+        if "tresusageinave" in raw:
+            try:
+                self.steps.add(jobid, tres_usage(raw["tresusageinave"], raw["tresusageinmax"]))
+            except ValueError as error:
+                self.fail(str(error), line, "tresusageinave", raw["tresusageinave"])
+        return "job steps"
+
     def sacct(self, line: int, text: str) -> list[JobRow] | str:
-        """One `sacct --parsable2 --noheader --allocations` line: its GPU jobs, or why it has none.
+        """One `sacct --parsable2 --noheader` line: its GPU jobs, or why it has none.
 
         The job name is the last field and keeps any '|' in it. GPUs of two types make one
         job per type, the job id suffixed `:TYPE`. A pending job array summary (`123_[1-3]`)
         is no job until its tasks run (each then has a line of its own); a state that Slurm
         does not document is skipped. Skips are returned as a reason and counted.
         """
-        fields = split_line(text)
-        if fields is None:
+        raw = split_line(text)
+        if raw is None:
             self.fail(f"expected {len(SACCT_FIELDS)} '|'-separated fields, found {text.count('|') + 1}", line, "line")
-        raw = dict(zip(SACCT_FIELDS, fields, strict=True))
         # Times are checked on every line, GPU or not: a broken file is refused whole.
         start, end = self.instant(raw["start"], line, "start"), self.instant(raw["end"], line, "end")
         jobid = raw["jobid"].strip()
-        if "." in jobid:  # a job step (sacct run without --allocations): its job's own line holds the GPUs
-            return "job steps"
+        if "." in jobid:  # a job step: its job's own line holds the GPUs; the long layout adds its usage
+            return self.sacct_step(line, jobid, raw)
         gpus = gres_gpus(raw["alloctres"])
         if not gpus.typed and not gpus.untyped:
             return "without GPUs"
@@ -341,7 +370,8 @@ def job_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: J
                 counts.skipped += 1
                 counts.skip_reasons[result] = counts.skip_reasons.get(result, 0) + 1
                 continue
-            yield from result
+            yield from parser.steps.hold(result[0].metadata["slurm"].get("jobid") or result[0].external_id, result)
+        yield from parser.steps.release()
 
 
 def _json_rows(path: Path, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:

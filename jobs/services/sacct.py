@@ -1,14 +1,22 @@
-"""Reading Slurm `sacct --parsable2 --noheader --allocations` lines as sites write them.
+"""Reading Slurm `sacct --parsable2 --noheader` lines as sites write them.
 
 Pure text work, no database: splitting a line (the job name is the last field and may
 hold '|'), the GPUs of AllocTRES (typed entries, several types, a generic total), job
 array ids and Slurm's job states. `imports.RowParser.sacct` turns the result into jobs.
+
+Two layouts: the 26 fields of SACCT_FIELDS (run with `--allocations`), and the long one,
+SACCT_USAGE_FIELDS, with `tresusageinave,tresusageinmax` before the job name and run
+without `--allocations`: the job steps' lines then carry the GPU utilisation
+(`gres/gpuutil`) and memory (`gres/gpumem`) that Slurm 21.08+ gathers with NVML, and
+`SacctSteps` hands them to the job line they follow.
 """
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
-from jobs.models import JobStatus
+from jobs.models import JobStatus, UtilSource
+from jobs.utilisation import TresUsage, job_util_from_steps
 
 SACCT_FIELDS = [
     "jobid",
@@ -38,6 +46,10 @@ SACCT_FIELDS = [
     "nodelist",
     "jobname",
 ]
+# The long layout: the step lines' TRES usage before the job name (which stays last: it may hold '|').
+SACCT_USAGE_FIELDS = [*SACCT_FIELDS[:-1], "tresusageinave", "tresusageinmax", "jobname"]
+# A TRES list (`cpu=00:08:24,energy=95240,fs/disk=147861134,gres/gpumem=15114M,gres/gpuutil=10`) or nothing.
+TRES_LIST = re.compile(r"^(?:[a-z][a-z_]*(?:/[^=,|]+)?=[^=,|]*(?:,[a-z][a-z_]*(?:/[^=,|]+)?=[^=,|]*)*)?$")
 # Slurm's job states (squeue/sacct JOB STATE CODES). A state not listed here is skipped and reported.
 FINAL_STATES = {
     "COMPLETED": JobStatus.SUCCEEDED,
@@ -64,10 +76,52 @@ FIELD_OF = {"start_time": "start", "end_time": "end", "model_name": "jobname", "
             "region": "cluster", "gpu_type": "alloctres", "gpu_count": "alloctres"}  # fmt: skip
 
 
-def split_line(text: str) -> list[str] | None:
-    """The 26 fields of a line; the job name (last) keeps any '|' it holds. None when there are fewer."""
-    fields = text.rstrip("\r\n").split("|", len(SACCT_FIELDS) - 1)
-    return fields if len(fields) == len(SACCT_FIELDS) else None
+def split_line(text: str) -> dict[str, str] | None:
+    """A line's fields by name; the job name (last) keeps any '|' it holds. None when there are too few.
+
+    A line of 28 fields or more whose 26th and 27th are TRES lists (or empty) is the long
+    layout (SACCT_USAGE_FIELDS); any other is the 26-field one. (A job name of the short
+    layout holding two TRES-looking '|'-separated parts would be read as the long layout:
+    only that job's name would lose its first two parts.)
+    """
+    text = text.rstrip("\r\n")
+    long = text.split("|", len(SACCT_USAGE_FIELDS) - 1)
+    if len(long) == len(SACCT_USAGE_FIELDS) and TRES_LIST.match(long[-3]) and TRES_LIST.match(long[-2]):
+        return dict(zip(SACCT_USAGE_FIELDS, long, strict=True))
+    fields = text.split("|", len(SACCT_FIELDS) - 1)
+    return dict(zip(SACCT_FIELDS, fields, strict=True)) if len(fields) == len(SACCT_FIELDS) else None
+
+
+@dataclass
+class SacctSteps:
+    """The GPU jobs of the last job line read, held until its step lines (which follow it) have been read.
+
+    `hold` a job line's rows, `add` each step's usage, `release` the held rows with the
+    utilisation of their steps (the busiest step's `gres/gpuutil`, the largest `gres/gpumem`).
+    A step whose job is not the one held (sacct writes steps right after their job) is ignored.
+    """
+
+    jobid: str = ""
+    rows: list = field(default_factory=list)
+    usage: list[TresUsage] = field(default_factory=list)
+
+    def hold(self, jobid: str, rows: list) -> Iterator:
+        yield from self.release()
+        self.jobid, self.rows = jobid, rows
+
+    def add(self, step_id: str, usage: TresUsage) -> None:
+        if self.rows and step_id.partition(".")[0] == self.jobid and (usage.util is not None or usage.mem_gib):
+            self.usage.append(usage)
+
+    def release(self) -> Iterator:
+        rows, usage = self.rows, self.usage
+        self.jobid, self.rows, self.usage = "", [], []
+        for row in rows:
+            util, mem = job_util_from_steps(usage, row.gpu_count) if usage else (None, None)
+            if util is None and mem is None:
+                yield row
+            else:
+                yield replace(row, gpu_util_avg=util, gpu_mem_peak_gib=mem, gpu_util_source=UtilSource.SLURM)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class TeamResolver:
 
 
 UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
-                 "status", "metadata", "labels")  # fmt: skip
+                 "status", "metadata", "labels", "gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source")  # fmt: skip
 
 
 def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, days: AffectedDays) -> None:
@@ -78,7 +78,8 @@ def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, 
             continue
         job = Job(team_id=team, **{name: getattr(row, name) for name in (
             "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time", "end_time",
-            "status", "external_id", "metadata", "labels")})  # fmt: skip
+            "status", "external_id", "metadata", "labels", "gpu_util_avg", "gpu_mem_peak_gib",
+            "gpu_util_source")})  # fmt: skip
         stored = existing.get(key)
         if row.labels is None:  # the file has no labels: a job keeps the ones it has
             job.labels = stored["labels"] if stored is not None else {}

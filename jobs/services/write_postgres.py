@@ -87,13 +87,15 @@ def write_postgres(
     resolved afterwards, in SQL.
     """
     columns = ("line", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
-               "start_time", "end_time", "status", "external_id", "metadata", "labels")  # fmt: skip
+               "start_time", "end_time", "status", "external_id", "metadata", "labels", "gpu_util_avg",
+               "gpu_mem_peak_gib", "gpu_util_source")  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")  # left over by an enclosing transaction
         cursor.execute(
             f"CREATE TEMPORARY TABLE {STAGING} (line integer, team text, model_name text, provider text, "
             "gpu_type text, gpu_count integer, region text, pricing text, start_time timestamptz, "
-            "end_time timestamptz, status text, external_id text, metadata jsonb, labels jsonb) ON COMMIT DROP"
+            "end_time timestamptz, status text, external_id text, metadata jsonb, labels jsonb, "
+            "gpu_util_avg numeric(5, 2), gpu_mem_peak_gib numeric(9, 3), gpu_util_source text) ON COMMIT DROP"
         )
         raw = cursor.cursor  # psycopg's cursor, for COPY
         with raw.copy(f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -101,7 +103,8 @@ def write_postgres(
                 copy.write_row((row.line, row.team, row.model_name, row.provider, row.gpu_type, row.gpu_count,
                                 row.region, row.pricing, row.start_time, row.end_time, row.status, row.external_id,
                                 json.dumps(row.metadata),
-                                None if row.labels is None else json.dumps(row.labels)))  # fmt: skip
+                                None if row.labels is None else json.dumps(row.labels), row.gpu_util_avg,
+                                row.gpu_mem_peak_gib, row.gpu_util_source))  # fmt: skip
     _upsert_staged(path, options, counts, days)
 
 

@@ -102,3 +102,15 @@ def test_demo_jobs_carry_project_and_user_labels_rolled_up(db):
     assert "(unlabelled)" in values
     assert len(values) > 6
     assert JobDaySlice.objects.exists()
+
+
+def test_demo_jobs_have_utilisation_and_some_are_unmeasured(db):
+    call_command("seed_demo", "--seed", "7", *SEED_ARGS)
+
+    jobs = Job.objects.all()
+    measured = jobs.filter(gpu_util_avg__isnull=False)
+    assert 0.75 < measured.count() / jobs.count() < 0.95  # one in seven unmeasured, by design
+    assert set(measured.values_list("gpu_util_source", flat=True)) == {"dcgm", "slurm"}
+    assert set(jobs.filter(gpu_util_avg__isnull=True).values_list("gpu_util_source", flat=True)) == {""}
+    assert all(Decimal(3) <= util <= Decimal(99) for util in measured.values_list("gpu_util_avg", flat=True))
+    assert not measured.filter(provider="on-prem").exclude(gpu_util_source="slurm").exists()
