@@ -49,6 +49,9 @@ class JobSerializer(ModelSerializer):
         max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=UTIL_MAX, allow_null=True, required=False,
         help_text="Time-weighted average GPU utilisation, 0-100 %; null = unmeasured.",
     )  # fmt: skip
+    gpu_util_source = serializers.CharField(
+        read_only=True, help_text="Where the utilisation came from: import, api, slurm, dcgm; '' when unmeasured."
+    )
     gpu_mem_peak_gib = serializers.DecimalField(
         max_digits=9, decimal_places=3, min_value=Decimal(0), max_value=GPU_MEM_MAX_GIB, allow_null=True,
         required=False, help_text="Peak GPU memory on one GPU, GiB; null when not measured.",

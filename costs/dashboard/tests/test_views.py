@@ -164,11 +164,11 @@ def test_job_changelist_export_respects_the_filters(org, staff_client):
     lines = b"".join(staff_client.get(url).streaming_content).decode().splitlines()
     assert lines[0] == (
         "id,team,model_name,provider,region,gpu_type,gpu_count,pricing,start_time,end_time,status,external_id,"
-        "gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,labels"
+        "gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,labels,gpu_util_avg,gpu_mem_peak_gib,gpu_util_source"
     )
     assert len(lines) == 2
     assert ",vision,vit,aws,,H100,2,on_demand," in lines[1]
-    assert lines[1].endswith(",vision-1,2.0000,0.0000,8.00,8.00,{}")  # the job's totals from the rollup
+    assert lines[1].endswith(",vision-1,2.0000,0.0000,8.00,8.00,{},,,")  # totals; utilisation empty
     assert reverse("admin:jobs_job_export") in staff_client.get(reverse("admin:jobs_job_changelist")).content.decode()
 
 
