@@ -93,4 +93,5 @@ def test_beat_has_the_hourly_rollup_the_daily_price_refreshes_and_the_hourly_bud
         "Refresh GPU prices": ("catalog.refresh_prices", "15", "0"),
         "Refresh LLM model prices": ("catalog.refresh_model_prices", "20", "0"),
         "Check budgets": ("budgets.check_budgets", "20", "*"),
+        "Sync Kubernetes GPU pods from Prometheus": ("jobs.sync_prometheus", "*/15", "*"),
     }
