@@ -27,7 +27,7 @@ from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, Cluster, Settings, Usage,
 from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
 from jobs.prometheus import Prometheus
 from jobs.services.changes import AffectedDays
-from jobs.services.job_rows import BATCH, JobImportCounts
+from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions
 from jobs.services.records import options_key
 from jobs.services.write_portable import TeamResolver, write_batch_portable
 from jobs.services.write_postgres import write_postgres
@@ -142,7 +142,7 @@ def _write(rows: list, source: str, outcome: SyncOutcome) -> None:
     counts, days, path = outcome.counts, AffectedDays(outcome.until), Path(source)
     counts.read = counts.kept = len(rows)
     if connection.vendor == "postgresql":
-        write_postgres(iter(rows), path, True, counts, days)
+        write_postgres(iter(rows), path, JobImportOptions(fmt="prometheus"), counts, days)
     else:
         teams = TeamResolver(path, True, counts)
         iterator = iter(rows)
