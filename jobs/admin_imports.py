@@ -44,6 +44,8 @@ class ImportUploadForm(forms.Form):
     def clean(self):
         data = super().clean()
         handler = UPLOAD_HANDLERS.get(data.get("kind"))
+        if handler is None and data.get("kind"):  # a kind of record no upload makes (prometheus)
+            self.add_error("kind", f"Uploads take {', '.join(sorted(UPLOAD_HANDLERS))}.")
         if handler and data.get("format") not in handler.formats:
             self.add_error("format", f"A {data['kind']} import takes {', '.join(handler.formats)}.")
         needed = handler.needed(replace=bool(data.get("replace"))) if handler else ()

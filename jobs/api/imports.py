@@ -71,7 +71,9 @@ class ImportUploadSerializer(serializers.Serializer):
 
     def validate(self, data):
         handler = UPLOAD_HANDLERS.get(data["kind"])
-        if handler and data["format"] not in handler.formats:
+        if handler is None:  # a kind of import record no upload makes (prometheus: sync_prometheus writes it)
+            raise ValidationError({"kind": [f"Uploads take {', '.join(sorted(UPLOAD_HANDLERS))}."]})
+        if data["format"] not in handler.formats:
             raise ValidationError({"format": [f"A {data['kind']} import takes {', '.join(handler.formats)}."]})
         return data
 

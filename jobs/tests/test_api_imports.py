@@ -94,6 +94,12 @@ def test_staff_without_the_permission_may_not_upload(org, api):
     assert api.as_user(org["users"]["dave"]).post(URL, {}, format="multipart").status_code == 403
 
 
+def test_a_kind_no_upload_makes_is_a_400_naming_the_field(org, api):
+    response = post(api.as_user(org["users"]["staff"]), HEADER + NLP_JOB, kind="prometheus")
+    assert (response.status_code, response.json()) == (400, {"kind": ["Uploads take billing, jobs, llm_calls."]})
+    assert ImportRecord.objects.count() == 0
+
+
 def test_staff_need_the_permissions_of_the_kind_they_upload(org, api):
     """Staff who may add and change jobs may not import (or replace) a bill through the API either."""
     clerk = UserFactory(username="clerk", is_staff=True)
