@@ -85,11 +85,13 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
                 FROM generate_series(1, %s) AS i
             )
             INSERT INTO jobs_job (id, created_at, updated_at, team_id, model_name, provider, gpu_type, gpu_count,
-                                  region, pricing, start_time, end_time, status, external_id, metadata)
+                                  region, pricing, start_time, end_time, status, external_id, metadata, labels,
+                                  gpu_util_source)
             SELECT gen_random_uuid(), now(), now(), (ARRAY[{team_ids}])[raw.team + 1],
                    'model-' || raw.team || '-' || raw.model_pick,
                    c.provider, c.gpu_type, raw.gpus, '', 'on_demand', raw.start_time,
-                   raw.start_time + raw.seconds * interval '1 second', 'succeeded', NULL, '{{}}'::jsonb
+                   raw.start_time + raw.seconds * interval '1 second', 'succeeded', NULL, '{{}}'::jsonb,
+                   '{{}}'::jsonb, ''
             FROM raw JOIN c ON c.n = (raw.team * 3 + raw.combo_pick) %% {len(PRICED)}
             """,
             [first_day, days, fleets, models, max_hours, jobs],

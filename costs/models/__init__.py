@@ -22,6 +22,7 @@ from costs.usage.models import (
     JobDaySlice,
     LabelUsageSnapshot,
     ModelUsageSnapshot,
+    RollupBacklog,
     UsageFigures,
     UsageSnapshot,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "ModelPrice",
     "ModelUsageSnapshot",
     "PriceRefresh",
+    "RollupBacklog",
     "UsageFigures",
     "UsageSnapshot",
     "WebhookEndpoint",

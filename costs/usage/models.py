@@ -243,3 +243,25 @@ class FxRate(BaseModel):
 
     def __str__(self) -> str:
         return f"1 USD = {self.rate_per_usd} {self.currency} from {self.as_of}"
+
+
+class RollupBacklog(BaseModel):
+    """UTC days [start, end) that a change to jobs made stale and that no rollup has rebuilt yet.
+
+    A change made in a web request (the API, the admin, the member UI) without workers rolls
+    up only its latest days in the request; the older ones wait here for the next `rollup`
+    without dates (cron) or the hourly `usage.rollup_recent`, which roll them up and delete
+    the rows. One row per change, not per day: a job of ten years is one row.
+    """
+
+    start = models.DateField(db_comment="First UTC day owed.")
+    end = models.DateField(db_comment="Day after the last one owed (exclusive).")
+
+    class Meta:
+        ordering = ["start"]
+        db_table_comment = "Days whose rollup a change to jobs owes (without workers, past the request's share)."
+        constraints = [models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
+                                              name="costs_rollupbacklog_start_before_end")]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"rollup owed for [{self.start}, {self.end})"

@@ -1,11 +1,11 @@
 """Usage tasks. Like every task: one call of a service, nothing more."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from celery import shared_task
 from django.utils import timezone
 
-from costs.usage.services.fanout import rollup_enqueue
+from costs.usage.services.fanout import rollup_enqueue, rollup_recent_enqueue
 from costs.usage.services.rollup import usage_rollup
 from ops.schedules import default_schedule
 
@@ -30,9 +30,8 @@ def rollup_range(start: str, end: str) -> int:
 
 @shared_task(name="usage.rollup_recent")
 def rollup_recent() -> int:
-    """Yesterday and today (UTC), fanned out: what the hourly schedule runs, like `rollup` without dates."""
-    today = timezone.now().date()
-    return rollup_enqueue(ranges=[(today - timedelta(days=1), today + timedelta(days=1))])
+    """Yesterday and today (UTC) and any days owed, fanned out: the hourly schedule, like `rollup` without dates."""
+    return rollup_recent_enqueue(today=timezone.now().date())
 
 
 default_schedule(

@@ -8,8 +8,9 @@ it: a job that ends earlier than its rollups said must leave the days it no long
 covers, one that moves must fill the new ones. `AffectedDays` collects those days from
 the old and new intervals; `jobs_changed` hands them, once the transaction commits, to
 the handlers other apps register (`costs` registers the rollup). Every writer of jobs
-goes through this one place, so that a queue of workers can later take exactly these
-days.
+goes through this one place. A web request's change rolls up at most REQUEST_INLINE_DAYS
+of its latest days before it answers, so that its time does not grow with the job's span;
+the workers take the rest, or without workers the next `rollup` (costs.usage.services.backlog).
 """
 
 from collections.abc import Callable, Iterable
@@ -22,11 +23,16 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 DayRanges = list[tuple[date, date]]
-# Called with [start, end) ranges of UTC days after a commit that changed jobs covering them.
-DAY_HANDLERS: list[Callable[[DayRanges], object]] = []
+# Called with [start, end) ranges of UTC days after a commit that changed jobs covering them, and how
+# many of the latest of those days may be rolled up at once (None: all; the rest is queued).
+DAY_HANDLERS: list[Callable[[DayRanges, int | None], object]] = []
 ONE_DAY = timedelta(days=1)
 # Commands and the upload form roll up this many days at once; more, and they print the `rollup` to run.
 MAX_INLINE_DAYS = 62
+# A change made in a web request (API, admin, member UI) rolls up at most this many of its latest days
+# before the request answers; the others are queued (workers) or owed to the next `rollup` (embedded),
+# so that a job of any span answers as fast as one of a week.
+REQUEST_INLINE_DAYS = 7
 
 
 class AffectedDays:
@@ -96,12 +102,17 @@ class AffectedDays:
         return ", ".join(f"[{start}, {end})" for start, end in self.ranges()) or "no days"
 
 
-def jobs_changed(days: AffectedDays) -> None:
-    """Tell the handlers (the rollup) about the days, once the current transaction commits."""
+def jobs_changed(days: AffectedDays, *, inline_days: int | None = REQUEST_INLINE_DAYS) -> None:
+    """Tell the handlers (the rollup) about the days, once the current transaction commits.
+
+    At most `inline_days` of the latest days are rolled up before this returns (None: every
+    day, for commands and tasks); the rest goes to the workers, or without them is owed to the
+    next `rollup` (costs.usage.services.fanout).
+    """
     if not days:
         return
     ranges = days.ranges()
-    transaction.on_commit(lambda: [handler(ranges) for handler in DAY_HANDLERS])
+    transaction.on_commit(lambda: [handler(ranges, inline_days) for handler in DAY_HANDLERS])
 
 
 def job_days(*jobs) -> AffectedDays:
@@ -125,7 +136,7 @@ def rollups_follow(days: AffectedDays, *, enabled: bool = True) -> str:
     if not enabled or count > MAX_INLINE_DAYS:
         hints = "; ".join(f"manage.py rollup --start {start} --end {end}" for start, end in days.ranges())
         return f"The import changed jobs on {count} day(s); run: {hints}"
-    jobs_changed(days)
+    jobs_changed(days, inline_days=None)  # a command or a task: it may take its time
     if not settings.CELERY_TASK_ALWAYS_EAGER:  # the handler sends them to the workers
         return f"Queued the rollup of {count} day(s): {days}."
     return f"Rolled up {count} day(s): {days}."

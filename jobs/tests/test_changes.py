@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from costs.usage.models import UsageSnapshot
+from costs.usage.models import RollupBacklog, UsageSnapshot
+from costs.usage.services.backlog import usage_rollup_backlog
 from costs.usage.services.rollup import usage_rollup
 from jobs.models import Job
 from jobs.services.changes import AffectedDays
@@ -29,6 +30,16 @@ def sacct_line(start: str, end: str, state: str) -> str:
 
 def hours_by_day() -> dict[date, Decimal]:
     return dict(UsageSnapshot.objects.order_by("date").values_list("date", "gpu_hours"))
+
+
+def owed_since_march_1() -> None:
+    """The running job's change touched 2025-03-01 to today: the request rolled up the latest 7 days
+    (jobs.services.changes.REQUEST_INLINE_DAYS), the older ones are owed; roll them up as `rollup` does."""
+    week_ago = timezone.now().date() - timedelta(days=6)
+    assert list(RollupBacklog.objects.values_list("start", "end")) == [(date(2025, 3, 1), week_ago)]
+    assert hours_by_day()[date(2025, 3, 5)] == Decimal("24.0000")  # not rolled up yet
+    usage_rollup_backlog()
+    assert not RollupBacklog.objects.exists()
 
 
 def test_affected_days_merge_old_and_new_intervals_into_ranges():
@@ -88,6 +99,7 @@ def test_api_finish_rolls_up_the_days_before_and_after(running_job, api, django_
 
     assert response.status_code == 200, response.json()
     # 2025-03-01 22:00-24:00 = 2 GPU-h, 2025-03-02 00:00-02:00 = 2 GPU-h; 03-03 to 03-05 emptied.
+    owed_since_march_1()
     assert hours_by_day() == {date(2025, 3, 1): Decimal("2.0000"), date(2025, 3, 2): Decimal("2.0000")}
 
 
@@ -98,6 +110,7 @@ def test_api_delete_empties_every_day_of_the_job(running_job, api, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         assert api.as_user(manager).delete(f"/api/v1/jobs/{running_job.pk}/").status_code == 204
 
+    owed_since_march_1()
     assert hours_by_day() == {}
 
 
@@ -132,6 +145,7 @@ def test_admin_edit_rolls_up_the_days_before_and_after(running_job, staff_client
 
     assert response.status_code == 302, response.content.decode()[:2000]
     # 03-01 2 GPU-h, 03-02 24 GPU-h, 03-03 until 12:00 = 12 GPU-h; 03-04 and 03-05 emptied.
+    owed_since_march_1()
     assert hours_by_day() == {
         date(2025, 3, 1): Decimal("2.0000"),
         date(2025, 3, 2): Decimal("24.0000"),
@@ -148,4 +162,5 @@ def test_admin_bulk_delete_empties_the_jobs_days(running_job, staff_client, djan
 
     assert response.status_code == 302
     assert not Job.objects.exists()
+    owed_since_march_1()
     assert hours_by_day() == {}

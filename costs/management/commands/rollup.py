@@ -3,7 +3,8 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from costs.usage.services.fanout import rollup_enqueue
+from costs.usage.services.backlog import usage_rollup_backlog
+from costs.usage.services.fanout import rollup_enqueue, rollup_recent_enqueue
 from costs.usage.services.rollup import usage_rollup
 from heliox.commands import HelioxCommand, iso_date, progress_bar, user_errors
 
@@ -22,23 +23,29 @@ class Command(HelioxCommand):
 
     def handle(self, *args, start, end, no_progress, run_async, **options):
         today = timezone.now().date()
+        owed = start is None and end is None  # the default run also rolls up the days changes left owed
         start = start or today - timedelta(days=1)
         end = end or today + timedelta(days=1)
         if start >= end:
             raise CommandError(f"--start ({start}) must be before --end ({end}); --end is exclusive")
         days = (end - start).days
         if run_async:
-            sent = rollup_enqueue(ranges=[(start, end)])
-            self.say(self.style.SUCCESS(f"Queued {sent} rollup task(s) for {days} day(s) [{start}, {end})."))
+            sent = rollup_recent_enqueue(today=today) if owed else rollup_enqueue(ranges=[(start, end)])
+            self.say(self.style.SUCCESS(f"Queued {sent} rollup task(s) for {days} day(s) [{start}, {end})"
+                                        + (" and the days owed." if owed else ".")))  # fmt: skip
             return
         with progress_bar(total=days, desc="rollup", unit="day", enabled=not no_progress) as bar, user_errors():
             summary = usage_rollup(start=start, end=end, progress=lambda day: bar.update())
+            backlog = usage_rollup_backlog() if owed else []
         self.say(
             self.style.SUCCESS(
                 f"Rolled up {summary.days} day(s) [{start}, {end}): {summary.rows} team rows, "
                 f"{summary.jobs} job-days, {summary.gpu_hours:,} GPU-h, ${summary.estimated_usd:,} estimated."
             )
         )
+        if backlog:
+            ranges = ", ".join(f"[{part.start}, {part.end})" for part in backlog)
+            self.say(f"Rolled up {sum(part.days for part in backlog)} day(s) that changes to jobs left owed: {ranges}.")
         if summary.llm_calls:
             self.say(
                 f"LLM: {summary.llm_calls:,} calls, ${summary.llm_usd:,}"

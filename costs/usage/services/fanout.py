@@ -10,7 +10,9 @@ twice (a redelivery after a lost worker) writes the same rows: the rollup replac
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.db import transaction
 
+from costs.usage.services.backlog import rollup_backlog_add, rollup_backlog_clear, rollup_backlog_take, split_latest
 from costs.usage.services.rollup import usage_rollup_ranges
 
 # Past this many days a range goes out by calendar month: fewer, longer tasks.
@@ -43,9 +45,34 @@ def rollup_enqueue(*, ranges: list[tuple[date, date]]) -> int:
     return sent
 
 
-def rollup_after_change(ranges: list[tuple[date, date]]) -> object:
-    """What a change to jobs calls (jobs.services.changes): on workers, enqueue exactly the changed days;
-    embedded, roll them up here."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return usage_rollup_ranges(ranges)
-    return rollup_enqueue(ranges=ranges)
+def rollup_recent_enqueue(*, today: date) -> int:
+    """Yesterday and today (UTC), and the days owed (backlog), fanned out; returns the tasks sent."""
+    sent = rollup_enqueue(ranges=[(today - timedelta(days=1), today + timedelta(days=1))])
+    with transaction.atomic():
+        pks, ranges = rollup_backlog_take()
+        sent += rollup_enqueue(ranges=ranges)
+        rollup_backlog_clear(pks)
+    return sent
+
+
+def rollup_after_change(ranges: list[tuple[date, date]], inline_days: int | None = None) -> object:
+    """What a change to jobs calls (jobs.services.changes) with the days it changed.
+
+    On workers: enqueue them, a long range as one `usage.rollup_range` that a worker fans out
+    (so a request sends a few messages whatever the span). Embedded: roll up the latest
+    `inline_days` days here (all of them when None) and owe the rest to the next `rollup`
+    (costs.usage.services.backlog).
+    """
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from costs.usage.tasks import rollup_range
+
+        short = [(start, end) for start, end in ranges if (end - start).days <= DAILY_PARTS_UP_TO]
+        for start, end in ranges:
+            if (start, end) not in short:
+                rollup_range.delay(start.isoformat(), end.isoformat())
+        return rollup_enqueue(ranges=short) + len(ranges) - len(short)
+    if inline_days is not None:
+        ranges, owed = split_latest(ranges, inline_days)
+        if owed:
+            rollup_backlog_add(ranges=owed)
+    return usage_rollup_ranges(ranges)

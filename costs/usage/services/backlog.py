@@ -1,0 +1,63 @@
+"""Days a change to jobs owes the rollup: what a web request leaves for later when there are no workers.
+
+Without workers a task runs in the process that sends it, so a request that changed a job
+of three years would roll up three years before answering (minutes: past any proxy's
+timeout). Instead the request rolls up only the latest days of the change
+(jobs.services.changes.REQUEST_INLINE_DAYS) and writes the older ones here, one row per
+change; `rollup` without dates (the hourly cron line) and the hourly `usage.rollup_recent`
+roll them up and delete the rows, in one transaction: a rollup that fails leaves them owed.
+"""
+
+from datetime import date, timedelta
+
+from django.db import transaction
+
+from costs.usage.models import RollupBacklog
+from costs.usage.services.rollup import RollupSummary, usage_rollup
+from jobs.services.changes import AffectedDays
+
+Ranges = list[tuple[date, date]]
+
+
+def split_latest(ranges: Ranges, days: int) -> tuple[Ranges, Ranges]:
+    """(the latest `days` days of the sorted, disjoint [start, end) ranges, the days before them)."""
+    latest: Ranges = []
+    earlier = list(ranges)
+    while earlier and days > 0:
+        start, end = earlier.pop()
+        first = max(start, end - timedelta(days=days))
+        latest.insert(0, (first, end))
+        days -= (end - first).days
+        if first > start:
+            earlier.append((start, first))
+    return latest, earlier
+
+
+def rollup_backlog_add(*, ranges: Ranges) -> None:
+    """Owe the rollup of these [start, end) ranges (one query)."""
+    RollupBacklog.objects.bulk_create([RollupBacklog(start=start, end=end) for start, end in ranges])
+
+
+def rollup_backlog_take() -> tuple[list, Ranges]:
+    """(the ids of the rows owed now, their days as merged [start, end) ranges); rows another rollup holds are skipped.
+
+    Call inside a transaction: the rows stay locked (PostgreSQL) until it ends.
+    """
+    rows = list(RollupBacklog.objects.select_for_update(skip_locked=True).values_list("pk", "start", "end"))
+    days = AffectedDays()
+    days.update((start, end - timedelta(days=1)) for _, start, end in rows)
+    return [pk for pk, _, _ in rows], days.ranges()
+
+
+def usage_rollup_backlog() -> list[RollupSummary]:
+    """Roll up every owed day here and clear what was owed; all or nothing."""
+    with transaction.atomic():
+        pks, ranges = rollup_backlog_take()
+        summaries = [usage_rollup(start=start, end=end) for start, end in ranges]
+        rollup_backlog_clear(pks)
+    return summaries
+
+
+def rollup_backlog_clear(pks: list) -> None:
+    for first in range(0, len(pks), 500):
+        RollupBacklog.objects.filter(pk__in=pks[first : first + 500]).delete()

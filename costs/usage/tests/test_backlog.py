@@ -1,0 +1,149 @@
+"""A change to a long job answers fast: the request rolls up its latest days, the rest is queued or owed."""
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from costs.catalog.tests.factories import GpuPriceFactory
+from costs.usage.models import RollupBacklog, UsageSnapshot
+from costs.usage.services.backlog import split_latest
+from costs.usage.tasks import rollup_recent
+from jobs.models import Job
+from jobs.services.changes import AffectedDays, jobs_changed
+from jobs.tests.factories import JobFactory
+from teams.tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+
+def test_split_latest_takes_the_latest_days_across_ranges():
+    ranges = [(date(2025, 3, 1), date(2025, 3, 5)), (date(2025, 3, 10), date(2025, 3, 13))]
+
+    assert split_latest(ranges, 5) == (
+        [(date(2025, 3, 3), date(2025, 3, 5)), (date(2025, 3, 10), date(2025, 3, 13))],
+        [(date(2025, 3, 1), date(2025, 3, 3))],
+    )
+    assert split_latest(ranges, 2) == ([(date(2025, 3, 11), date(2025, 3, 13))], [
+        (date(2025, 3, 1), date(2025, 3, 5)), (date(2025, 3, 10), date(2025, 3, 11))])  # fmt: skip
+    assert split_latest(ranges, 7) == (ranges, [])
+    assert split_latest(ranges, 0) == ([], ranges)
+
+
+def owed() -> list[tuple[date, date]]:
+    return list(RollupBacklog.objects.order_by("start").values_list("start", "end"))
+
+
+@pytest.fixture
+def manager(db):
+    user = UserFactory(username="lead")
+    MembershipFactory(user=user, team=TeamFactory(name="nlp"), role="manager")
+    return user
+
+
+def test_api_create_of_a_two_year_job_rolls_up_its_last_week_then_rollup_does_the_rest(
+    manager, api, django_capture_on_commit_callbacks
+):
+    GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))  # aws H100 from 2024-01-01
+    body = {"team": str(manager.memberships.get().team_id), "model_name": "llama", "provider": "aws",
+            "gpu_type": "H100", "gpu_count": 2, "start_time": "2024-01-01T00:00:00Z",
+            "end_time": "2026-01-01T00:00:00Z"}  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.as_user(manager).post("/api/v1/jobs/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    # 731 days; the request rolled up the last 7 (2025-12-25 to 12-31), the 724 before are owed.
+    assert sorted(UsageSnapshot.objects.values_list("date", flat=True)) == [
+        date(2025, 12, 25) + timedelta(days=n) for n in range(7)
+    ]
+    assert owed() == [(date(2024, 1, 1), date(2025, 12, 25))]
+
+    out = io.StringIO()
+    call_command("rollup", "--no-progress", stdout=out)
+
+    assert "Rolled up 724 day(s) that changes to jobs left owed: [2024-01-01, 2025-12-25).\n" in out.getvalue()
+    assert owed() == []
+    days = UsageSnapshot.objects.values_list("gpu_hours", "estimated_cost_usd")
+    assert len(days) == 731
+    assert set(days) == {(Decimal("48.0000"), Decimal("192.00"))}  # 2 GPUs x 24 h x $4.00
+    job = Job.objects.get()
+    assert (job.gpu_hours, job.estimated_usd) == (Decimal("35088.0000"), Decimal("140352.00"))  # 731 x 48, x 4
+
+
+def _finish_queries(how: str, job: Job, client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        if how == "api":
+            response = client.post(f"/api/v1/jobs/{job.pk}/finish/", {}, format="json")
+            assert response.status_code == 200, response.json()
+        else:
+            url = reverse("admin:jobs_job_changelist")
+            response = client.post(url, {"action": "mark_succeeded", "_selected_action": [job.pk]})
+            assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    return len(queries)
+
+
+@pytest.mark.parametrize("how", ["api", "admin"])
+def test_finishing_a_job_of_years_costs_the_request_what_a_job_of_weeks_does(
+    how, manager, api, staff_client, django_capture_on_commit_callbacks
+):
+    client = api.as_user(manager) if how == "api" else staff_client
+    now = timezone.now().replace(microsecond=0)
+    team = manager.memberships.get().team
+    weeks = JobFactory(team=team, gpu_count=2, start_time=now - timedelta(days=20), end_time=None, status="running")
+    years = JobFactory(team=team, gpu_count=2, start_time=now - timedelta(days=1100), end_time=None, status="running")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        few = _finish_queries(how, weeks, client)
+    with django_capture_on_commit_callbacks(execute=True):
+        many = _finish_queries(how, years, client)
+
+    assert many == few  # 7 days rolled up in the request either way
+    today = now.date()
+    assert owed() == [(today - timedelta(days=1100), today - timedelta(days=6)),
+                      (today - timedelta(days=20), today - timedelta(days=6))]  # fmt: skip
+    assert set(UsageSnapshot.objects.values_list("date", flat=True)) == {today - timedelta(days=n) for n in range(7)}
+
+
+def test_the_hourly_task_rolls_up_the_days_owed(db, django_capture_on_commit_callbacks):
+    job = JobFactory(start_time=datetime(2025, 3, 1, 22, tzinfo=UTC), end_time=datetime(2025, 3, 20, 2, tzinfo=UTC))
+    days = AffectedDays()
+    days.add(job.start_time, job.end_time)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_changed(days)
+    assert owed() == [(date(2025, 3, 1), date(2025, 3, 14))]
+
+    rollup_recent.delay()  # embedded: the fanned-out tasks run here
+
+    assert owed() == []
+    hours = dict(UsageSnapshot.objects.values_list("date", "gpu_hours"))
+    assert (hours[date(2025, 3, 1)], hours[date(2025, 3, 13)], hours[date(2025, 3, 20)]) == (
+        Decimal("2.0000"), Decimal("24.0000"), Decimal("2.0000"))  # fmt: skip
+    assert len(hours) == 20
+
+
+def test_with_a_broker_a_change_of_years_sends_one_message_for_the_long_range(
+    db, celery_broker, redis_server, django_capture_on_commit_callbacks
+):
+    days = AffectedDays()
+    days.add_span(date(2022, 1, 1), date(2024, 12, 31))
+    days.add_span(date(2025, 3, 10), date(2025, 3, 11))
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_changed(days)
+
+    messages = [json.loads(m)["headers"] for m in redis.Redis(port=redis_server.port).lrange("celery", 0, -1)]
+    assert sorted((m["task"], m["argsrepr"]) for m in messages) == [
+        ("usage.rollup_days", "('2025-03-10', '2025-03-11')"),
+        ("usage.rollup_days", "('2025-03-11', '2025-03-12')"),
+        ("usage.rollup_range", "('2022-01-01', '2025-01-01')"),  # a worker fans it out by month
+    ]
+    assert owed() == []  # nothing owed: the workers have it all
+    assert UsageSnapshot.objects.count() == 0  # nothing rolled up in this process
