@@ -6,7 +6,8 @@ Writes a jobs CSV (bench/bench_imports.py's generator), times `import_jobs` in t
 (the anchor; rollup off), empties the jobs, then starts a throwaway redis-server and one
 `celery worker` on the bench database and POSTs the file to `/api/v1/imports/` as staff
 (Django's test client: no network, the whole request as the server handles it, multipart
-parsing included). Targets (issue 17): the request answers in < 500 ms; the import, from the
+parsing included; the body is built before the clock starts and the process is warmed by one
+GET first, as a server's would be). Targets (issue 17): the request answers in < 500 ms; the import, from the
 request to the record's "succeeded", within 1.2x the command's time.
 """
 
@@ -25,6 +26,7 @@ def upload_on_a_worker(path: Path, folder: Path, results: dict) -> None:
     """POST the file to /api/v1/imports/ with one worker running; time the answer and the import's end."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
     from rest_framework.test import APIClient
 
     from jobs.models import ImportRecord
@@ -43,10 +45,16 @@ def upload_on_a_worker(path: Path, folder: Path, results: dict) -> None:
     try:
         worker.start()
         with use_broker(redis.url(0)):
+            # What a client sends, built before the clock starts: a real client streams it from disk while the
+            # server reads it, where the test client builds the whole body in memory first.
             started = time.perf_counter()
             with path.open("rb") as handle:
-                data = {"kind": "jobs", "format": "csv", "create_teams": "true", "file": handle}
-                response = client.post("/api/v1/imports/", data, format="multipart")
+                body = encode_multipart(BOUNDARY, {"kind": "jobs", "format": "csv", "create_teams": "true",
+                                                   "file": handle})  # fmt: skip
+            results["(the test client building the body, not the server)"] = time.perf_counter() - started
+            assert client.get("/api/v1/imports/").status_code == 200  # a warm process: URLconf, broker connection
+            started = time.perf_counter()
+            response = client.generic("POST", "/api/v1/imports/", body, content_type=MULTIPART_CONTENT)
             results["upload request (answer)"] = time.perf_counter() - started
             assert response.status_code == 202, response.content
             record_id = response.json()["id"]

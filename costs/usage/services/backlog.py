@@ -5,12 +5,10 @@ of three years would roll up three years before answering (minutes: past any pro
 timeout). Instead the request rolls up only the latest days of the change
 (jobs.services.changes.REQUEST_INLINE_DAYS) and writes the older ones here, one row per
 change; `rollup` without dates (the hourly cron line) and the hourly `usage.rollup_recent`
-roll them up and delete the rows, in one transaction: a rollup that fails leaves them owed.
+roll them up and then delete the rows: a rollup that fails leaves them owed.
 """
 
 from datetime import date, timedelta
-
-from django.db import transaction
 
 from costs.usage.models import RollupBacklog
 from costs.usage.services.rollup import RollupSummary, usage_rollup
@@ -39,22 +37,22 @@ def rollup_backlog_add(*, ranges: Ranges) -> None:
 
 
 def rollup_backlog_take() -> tuple[list, Ranges]:
-    """(the ids of the rows owed now, their days as merged [start, end) ranges); rows another rollup holds are skipped.
+    """(the ids of the rows owed now, their days as merged [start, end) ranges).
 
-    Call inside a transaction: the rows stay locked (PostgreSQL) until it ends.
+    Not locked: two runs at once roll up the same days twice, which is harmless. The caller
+    clears the rows once their days are rolled up, so a failure leaves them owed.
     """
-    rows = list(RollupBacklog.objects.select_for_update(skip_locked=True).values_list("pk", "start", "end"))
+    rows = list(RollupBacklog.objects.values_list("pk", "start", "end"))
     days = AffectedDays()
     days.update((start, end - timedelta(days=1)) for _, start, end in rows)
     return [pk for pk, _, _ in rows], days.ranges()
 
 
 def usage_rollup_backlog() -> list[RollupSummary]:
-    """Roll up every owed day here and clear what was owed; all or nothing."""
-    with transaction.atomic():
-        pks, ranges = rollup_backlog_take()
-        summaries = [usage_rollup(start=start, end=end) for start, end in ranges]
-        rollup_backlog_clear(pks)
+    """Roll up every owed day here, each range in its own transaction (as the workers would), then clear them."""
+    pks, ranges = rollup_backlog_take()
+    summaries = [usage_rollup(start=start, end=end) for start, end in ranges]
+    rollup_backlog_clear(pks)
     return summaries
 
 

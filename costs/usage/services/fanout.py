@@ -10,7 +10,6 @@ twice (a redelivery after a lost worker) writes the same rows: the rollup replac
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import transaction
 
 from costs.usage.services.backlog import rollup_backlog_add, rollup_backlog_clear, rollup_backlog_take, split_latest
 from costs.usage.services.rollup import usage_rollup_ranges
@@ -48,10 +47,9 @@ def rollup_enqueue(*, ranges: list[tuple[date, date]]) -> int:
 def rollup_recent_enqueue(*, today: date) -> int:
     """Yesterday and today (UTC), and the days owed (backlog), fanned out; returns the tasks sent."""
     sent = rollup_enqueue(ranges=[(today - timedelta(days=1), today + timedelta(days=1))])
-    with transaction.atomic():
-        pks, ranges = rollup_backlog_take()
-        sent += rollup_enqueue(ranges=ranges)
-        rollup_backlog_clear(pks)
+    pks, ranges = rollup_backlog_take()
+    sent += rollup_enqueue(ranges=ranges)
+    rollup_backlog_clear(pks)
     return sent
 
 

@@ -249,6 +249,18 @@ def job_slices_reallocate(*, day: date, now: datetime) -> None:
             cursor.execute(labels_sql, params)
 
 
+def _lock_touched_jobs(cursor) -> None:
+    """Lock the touched jobs' rows, in id order, before their totals are summed (PostgreSQL).
+
+    Rollups of different days run at once; a long job has slices in both. Each sums all of a
+    job's slices, and cannot see the other's before it commits: so the second waits here for the
+    first's commit, and its sums, a statement that starts after the wait, see them. In id order,
+    two rollups never deadlock; FOR NO KEY UPDATE leaves the slices' foreign-key checks free.
+    """
+    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) "
+                   "ORDER BY id FOR NO KEY UPDATE")  # fmt: skip
+
+
 def job_totals_update() -> int:
     """Set the totals of every job whose slices changed (listed in the touched table) as sums of all its slices.
 
@@ -267,6 +279,7 @@ def job_totals_update() -> int:
     with connection.cursor() as cursor:
         if postgres():
             cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
+            _lock_touched_jobs(cursor)
         # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
         cursor.execute(f"""
 UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}

@@ -248,14 +248,6 @@ def _replace_day(day: date, model_rows: list[ModelUsageSnapshot], team_rows: lis
             )
 
 
-def _lock_rollups() -> None:
-    """Serialise concurrent rollups on PostgreSQL: the jobs' cost totals (job_totals_update) are rows that rollups
-    of different days share. Kept with the per-day lock until the totals are written day by day."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"heliox-rollup")])
-
-
 def _lock_day(day: date) -> None:
     """Two rollups never build one day at once (PostgreSQL: an advisory lock per day, until the transaction ends;
     SQLite serialises writers already). Ranges take their days in ascending order, so they cannot deadlock."""
@@ -311,8 +303,7 @@ def usage_rollup(
         longest=Max(F("end_time") - F("start_time"))
     )["longest"] or timedelta(0)
     timeline = price_timeline(GpuPrice.objects.all())
-    with transaction.atomic():
-        _lock_rollups()
+    with transaction.atomic():  # rollups of other days run at once; the jobs they share wait (job_totals_update)
         _load_timeline(timeline)
         create_job_table()
         try:

@@ -1,0 +1,103 @@
+"""Rollups of different days run at once on PostgreSQL; the long jobs they share still get exact totals."""
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from costs.catalog.tests.factories import GpuPriceFactory
+from costs.usage.models import JobDaySlice
+from costs.usage.services.rollup import usage_rollup
+from jobs.models import Job
+from jobs.tests.factories import JobFactory
+
+D10, D12, D14, D20, D21 = (date(2025, 3, n) for n in (10, 12, 14, 20, 21))
+NOW = datetime(2025, 4, 1, tzinfo=UTC)
+
+
+class Held(threading.Thread):
+    """A rollup in a transaction that stays open (its rows and locks held) until `release()`."""
+
+    def __init__(self, start: date, end: date) -> None:
+        super().__init__()
+        self.range, self.done, self.released, self.errors = (start, end), threading.Event(), threading.Event(), []
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                usage_rollup(start=self.range[0], end=self.range[1], now=NOW)
+                self.done.set()
+                self.released.wait(60)
+        except Exception as error:  # noqa: BLE001 - the test asserts there is none
+            self.errors.append(error)
+        finally:
+            self.done.set()
+            connection.close()
+
+    def release(self) -> None:
+        self.released.set()
+        self.join()
+
+
+def in_thread(work: Callable[[], object], errors: list) -> threading.Thread:
+    def run():
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - the test asserts there is none
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollup_of_other_days_does_not_wait_for_one_in_progress(postgres_only):
+    GpuPriceFactory()
+    JobFactory(start_time=datetime(2025, 3, 10, 8, tzinfo=UTC), end_time=datetime(2025, 3, 10, 10, tzinfo=UTC))
+    JobFactory(start_time=datetime(2025, 3, 20, 8, tzinfo=UTC), end_time=datetime(2025, 3, 20, 10, tzinfo=UTC))
+    first = Held(D10, D12)
+    first.start()
+    assert first.done.wait(60)
+    errors: list = []
+
+    second = in_thread(lambda: usage_rollup(start=D20, end=D21, now=NOW), errors)
+    second.join(30)
+    finished_meanwhile = not second.is_alive()  # before: one global lock made it wait for the first's commit
+    first.release()
+    second.join()
+
+    assert finished_meanwhile
+    assert errors == first.errors == []
+    assert JobDaySlice.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollups_at_once_of_the_days_of_one_long_job_give_its_exact_totals(postgres_only):
+    GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))
+    # 1 GPU from the 10th 08:00 to the 13th 08:00: 16 + 24 + 24 + 8 = 72 GPU-h, $288.00.
+    job = JobFactory(start_time=datetime(2025, 3, 10, 8, tzinfo=UTC), end_time=datetime(2025, 3, 13, 8, tzinfo=UTC))
+    first = Held(D10, D12)  # its totals see the 10th and the 11th
+    first.start()
+    assert first.done.wait(60)
+    errors: list = []
+
+    second = in_thread(lambda: usage_rollup(start=D12, end=D14, now=NOW), errors)
+    second.join(3)
+    waited = second.is_alive()  # for the job's row, until the first commits
+    first.release()
+    second.join()
+
+    assert waited
+    assert errors == first.errors == []
+    job = Job.objects.get(pk=job.pk)
+    assert (job.gpu_hours, job.estimated_usd) == (Decimal("72.0000"), Decimal("288.00"))
+    assert sorted(JobDaySlice.objects.values_list("date", "gpu_hours")) == [
+        (D10, Decimal("16.0000")), (date(2025, 3, 11), Decimal("24.0000")),
+        (D12, Decimal("24.0000")), (date(2025, 3, 13), Decimal("8.0000")),
+    ]  # fmt: skip
