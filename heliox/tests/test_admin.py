@@ -19,7 +19,7 @@ from costs.catalog.models import ModelPrice
 from costs.catalog.tests.factories import GpuPriceFactory, InstanceTypeFactory
 from costs.llm.models import LlmCall, LlmUsageSnapshot
 from costs.llm.tests.factories import LlmCallFactory
-from costs.usage.models import FxRate
+from costs.usage.models import FxRate, RollupBacklog
 from costs.usage.tests.factories import UsageSnapshotFactory
 from jobs.models import ImportRecord, Job
 from jobs.tests.factories import JobFactory
@@ -68,6 +68,7 @@ def one_of_each(db):
     IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
     SolarSchedule.objects.create(event="sunrise", latitude=Decimal("52.37"), longitude=Decimal("4.89"))
     TaskRun.objects.create(task_id="t-1", name="ops.ping", state="succeeded", attempts=1, result='"pong"')
+    RollupBacklog.objects.create(start=date(2024, 1, 1), end=date(2025, 12, 25))
 
 
 def _url(model, view, *args):
@@ -80,7 +81,7 @@ def test_changelist_add_and_change_pages_answer_200(staff_client, one_of_each, m
     # Written by imports, commands, the API, the login lockout, the tasks.
     read_only = model in (
         ImportRecord, AuthToken, BudgetAlert, LlmCall, WebhookEndpoint, AccessAttempt, AccessFailureLog, AccessLog,
-        TaskRun,
+        TaskRun, RollupBacklog,
     )  # fmt: skip
     assert staff_client.get(_url(model, "add")).status_code == (403 if read_only else 200)
     obj = model.objects.first()
