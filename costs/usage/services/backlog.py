@@ -17,8 +17,16 @@ from jobs.services.changes import AffectedDays
 Ranges = list[tuple[date, date]]
 
 
-def split_latest(ranges: Ranges, days: int) -> tuple[Ranges, Ranges]:
-    """(the latest `days` days of the sorted, disjoint [start, end) ranges, the days before them)."""
+def split_latest(ranges: Ranges, days: int, *, until: date | None = None) -> tuple[Ranges, Ranges]:
+    """(the latest `days` days before `until` of the sorted, disjoint [start, end) ranges, all the other days).
+
+    Days from `until` on (a job that ends in the future) are among the others: the days
+    nearest today are the ones people look at.
+    """
+    later: Ranges = []
+    if until is not None:
+        later = [(max(start, until), end) for start, end in ranges if end > until]
+        ranges = [(start, min(end, until)) for start, end in ranges if start < until]
     latest: Ranges = []
     earlier = list(ranges)
     while earlier and days > 0:
@@ -28,7 +36,7 @@ def split_latest(ranges: Ranges, days: int) -> tuple[Ranges, Ranges]:
         days -= (end - first).days
         if first > start:
             earlier.append((start, first))
-    return latest, earlier
+    return latest, earlier + later
 
 
 def rollup_backlog_add(*, ranges: Ranges) -> None:

@@ -10,6 +10,7 @@ twice (a redelivery after a lost worker) writes the same rows: the rollup replac
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from costs.usage.services.backlog import rollup_backlog_add, rollup_backlog_clear, rollup_backlog_take, split_latest
 from costs.usage.services.rollup import usage_rollup_ranges
@@ -70,7 +71,7 @@ def rollup_after_change(ranges: list[tuple[date, date]], inline_days: int | None
                 rollup_range.delay(start.isoformat(), end.isoformat())
         return rollup_enqueue(ranges=short) + len(ranges) - len(short)
     if inline_days is not None:
-        ranges, owed = split_latest(ranges, inline_days)
+        ranges, owed = split_latest(ranges, inline_days, until=timezone.now().date() + timedelta(days=1))
         if owed:
             rollup_backlog_add(ranges=owed)
     return usage_rollup_ranges(ranges)

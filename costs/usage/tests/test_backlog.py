@@ -34,6 +34,11 @@ def test_split_latest_takes_the_latest_days_across_ranges():
         (date(2025, 3, 1), date(2025, 3, 5)), (date(2025, 3, 10), date(2025, 3, 11))])  # fmt: skip
     assert split_latest(ranges, 7) == (ranges, [])
     assert split_latest(ranges, 0) == ([], ranges)
+    # A job that ends after today: the days up to today first, the future ones owed.
+    assert split_latest(ranges, 3, until=date(2025, 3, 11)) == (
+        [(date(2025, 3, 3), date(2025, 3, 5)), (date(2025, 3, 10), date(2025, 3, 11))],
+        [(date(2025, 3, 1), date(2025, 3, 3)), (date(2025, 3, 11), date(2025, 3, 13))],
+    )
 
 
 def owed() -> list[tuple[date, date]]:
