@@ -1,12 +1,10 @@
 """A change to a long job answers fast: the request rolls up its latest days, the rest is queued or owed."""
 
 import io
-import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -133,22 +131,3 @@ def test_the_hourly_task_rolls_up_the_days_owed(db, django_capture_on_commit_cal
     assert (hours[date(2025, 3, 1)], hours[date(2025, 3, 13)], hours[date(2025, 3, 20)]) == (
         Decimal("2.0000"), Decimal("24.0000"), Decimal("2.0000"))  # fmt: skip
     assert len(hours) == 20
-
-
-def test_with_a_broker_a_change_of_years_sends_one_message_for_the_long_range(
-    db, celery_broker, redis_server, django_capture_on_commit_callbacks
-):
-    days = AffectedDays()
-    days.add_span(date(2022, 1, 1), date(2024, 12, 31))
-    days.add_span(date(2025, 3, 10), date(2025, 3, 11))
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs_changed(days)
-
-    messages = [json.loads(m)["headers"] for m in redis.Redis(port=redis_server.port).lrange("celery", 0, -1)]
-    assert sorted((m["task"], m["argsrepr"]) for m in messages) == [
-        ("usage.rollup_days", "('2025-03-10', '2025-03-11')"),
-        ("usage.rollup_days", "('2025-03-11', '2025-03-12')"),
-        ("usage.rollup_range", "('2022-01-01', '2025-01-01')"),  # a worker fans it out by month
-    ]
-    assert owed() == []  # nothing owed: the workers have it all
-    assert UsageSnapshot.objects.count() == 0  # nothing rolled up in this process

@@ -64,10 +64,11 @@ def test_rollup_async_gives_the_figures_of_the_inline_rollup(db):
     )
 
 
-def test_with_a_broker_a_change_enqueues_exactly_the_changed_days(
+def test_with_a_broker_a_change_enqueues_exactly_the_changed_days_a_long_range_as_one_message(
     db, celery_broker, redis_server, django_capture_on_commit_callbacks
 ):
     days = AffectedDays()
+    days.add_span(date(2022, 1, 1), date(2024, 12, 31))  # years: one message, whatever the span
     days.add_span(date(2025, 3, 10), date(2025, 3, 11))
     days.add_span(date(2025, 3, 20), date(2025, 3, 20))
     with django_capture_on_commit_callbacks(execute=True):
@@ -78,6 +79,7 @@ def test_with_a_broker_a_change_enqueues_exactly_the_changed_days(
         ("usage.rollup_days", "('2025-03-10', '2025-03-11')"),
         ("usage.rollup_days", "('2025-03-11', '2025-03-12')"),
         ("usage.rollup_days", "('2025-03-20', '2025-03-21')"),
+        ("usage.rollup_range", "('2022-01-01', '2025-01-01')"),  # a worker fans it out by month
     ]
     assert UsageSnapshot.objects.count() == 0  # nothing rolled up in this process
 
