@@ -131,3 +131,21 @@ def test_the_hourly_task_rolls_up_the_days_owed(db, django_capture_on_commit_cal
     assert (hours[date(2025, 3, 1)], hours[date(2025, 3, 13)], hours[date(2025, 3, 20)]) == (
         Decimal("2.0000"), Decimal("24.0000"), Decimal("2.0000"))  # fmt: skip
     assert len(hours) == 20
+
+
+def test_rollup_async_without_dates_queues_the_days_owed_too(db, django_capture_on_commit_callbacks):
+    JobFactory(start_time=datetime(2025, 3, 1, 22, tzinfo=UTC), end_time=datetime(2025, 3, 20, 2, tzinfo=UTC))
+    RollupBacklog.objects.create(start=date(2025, 3, 1), end=date(2025, 3, 14))
+    RollupBacklog.objects.create(start=date(2025, 3, 10), end=date(2025, 3, 21))  # overlaps: one range
+    today = timezone.now().date()
+    out = io.StringIO()
+
+    call_command("rollup", "--async", stdout=out)  # embedded: the tasks run here
+
+    # 2 tasks for yesterday and today, 20 for the owed days 2025-03-01 to 03-20 (one per day).
+    assert out.getvalue() == (
+        f"Queued 22 rollup task(s) for 2 day(s) [{today - timedelta(days=1)}, {today + timedelta(days=1)}) "
+        "and the days owed.\n"
+    )
+    assert owed() == []
+    assert UsageSnapshot.objects.filter(date__lte=date(2025, 3, 20)).count() == 20
