@@ -16,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("teams/<uuid:pk>/", spend.team, name="team"),
     path("teams/<uuid:pk>/model/", spend.model, name="model"),
+    path("teams/<uuid:pk>/label/", spend.label, name="label"),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<uuid:pk>/", jobs.job_detail, name="job"),
     path("jobs/<uuid:pk>/edit/", jobs.job_edit, name="job_edit"),

@@ -1,8 +1,10 @@
-"""The drill-down: organisation -> team -> model -> job, each level against its parent and the period before.
+"""The drill-down: organisation -> team -> model or label value -> job, each level against its parent and the
+period before.
 
 Every level is one spend_summary grouping over the range and the same grouping over the
 previous period of the same length ([start - (end - start), start)): two or three queries a
-level, from the rollups only. Money in USD, hours in GPU-hours, ranges [start, end) of UTC days.
+level, from the rollups only (a label value's jobs: their day slices). Money in USD, hours in
+GPU-hours, ranges [start, end) of UTC days.
 """
 
 from collections.abc import Collection
@@ -11,7 +13,12 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, spend_summary
+from django.conf import settings
+
+from costs.usage.selectors.job_costs import job_sums
+from costs.usage.selectors.labels import LABEL_PREFIX
+from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary
+from jobs.models import Job
 
 FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
 PERCENT = Decimal("0.1")
@@ -50,7 +57,7 @@ def share(part: Decimal, whole: Decimal) -> Decimal | None:
 def drill_level(
     *, start: date, end: date, group: str, team_ids: Collection[UUID] | None, only: str | None = None
 ) -> Level:
-    """Rows grouped by `group` ("team" or "model_name") within `team_ids` (None: the organisation).
+    """Rows grouped by `group` ("team", "model_name" or "label:<key>") within `team_ids` (None: the organisation).
 
     Each row: the group's key, FIGURES now and `previous_allocated_usd`, `share_pct` (of the
     level's allocated total, or of GPU-hours when nothing is priced) and `change_pct`
@@ -98,3 +105,32 @@ def level_card(level: Level) -> dict:
         "change_pct": percent_change(totals["allocated_usd"], before["allocated_usd"]),
         "hours_change_pct": percent_change(totals["gpu_hours"], before["gpu_hours"]),
     }
+
+
+def label_levels(*, start: date, end: date, team_id: UUID) -> list[tuple[str, Level]]:
+    """A team by the value of each rolled-up label key (HELIOX_COST_LABELS), "(unlabelled)" included, so
+    that each key's rows add up to the team. Two queries a key."""
+    return [(key, drill_level(start=start, end=end, group=LABEL_PREFIX + key, team_ids=[team_id]))
+            for key in settings.HELIOX_COST_LABELS]  # fmt: skip
+
+
+def job_level(*, start: date, end: date, team_id: UUID, label: tuple[str, str], parent: dict, limit: int) -> list:
+    """The team's jobs with a label value (key, value), costliest first, at most `limit`: each with its figures
+    in the range (its day slices there), its share of `parent` (the label value's totals) and its change
+    against the previous period. Three queries, whatever the number of jobs."""
+    before_start, before_end = previous_period(start, end)
+    now = [quantized(row) for row in job_sums(start=start, end=end, team_ids=[team_id], label=label)[:limit]]
+    ids = [row["job_id"] for row in now]
+    before = {row["job_id"]: quantized(row) for row in job_sums(start=before_start, end=before_end, job_ids=ids,
+                                                                team_ids=[team_id], label=label)}  # fmt: skip
+    jobs = Job.objects.in_bulk(ids)
+    by = "allocated_usd" if parent["allocated_usd"] else "gpu_hours"
+    rows = []
+    for row in now:
+        prior = before.get(row["job_id"], {}).get("allocated_usd", ZERO_USD)
+        rows.append({
+            "key": row["job_id"], "label": str(jobs[row["job_id"]]), "job": jobs[row["job_id"]],
+            **{name: row[name] for name in FIGURES}, "previous_allocated_usd": prior,
+            "share_pct": share(row[by], parent[by]), "change_pct": percent_change(row["allocated_usd"], prior),
+        })  # fmt: skip
+    return rows

@@ -1,4 +1,4 @@
-"""The member UI's spend pages: a user's teams (or the organisation), a team, a team's model.
+"""The member UI's spend pages: a user's teams (or the organisation), a team, a team's model or label value.
 
 Each is a drill-down level (costs.dashboard.drilldown) with its daily series and the jobs
 below it; money in USD, ranges [start, end) of UTC days, from the rollups only.
@@ -6,13 +6,17 @@ below it; money in USD, ranges [start, end) of UTC days, from the rollups only.
 
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time
+from urllib.parse import urlencode
 from uuid import UUID
+
+from django.urls import reverse
 
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
-from costs.dashboard.drilldown import drill_level, level_card
+from costs.dashboard.drilldown import drill_level, job_level, label_levels, level_card
 from costs.dashboard.selectors import largest_jobs
 from costs.usage.selectors.job_costs import most_expensive_jobs
+from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.spend import spend_summary
 from heliox.dates import periods_between
 from jobs.models import Job
@@ -58,6 +62,33 @@ def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | N
         "daily": _daily(start=start, end=end, team_ids=[team.pk]),
         "largest_jobs": largest_jobs(team_id=team.pk, start=start, end=end),
         "costliest_jobs": most_expensive_jobs(start=start, end=end, team_ids=[team.pk], limit=COSTLIEST_JOBS),
+    }
+
+
+def label_tables(*, team_id: UUID, start: date, end: date, range_query: str) -> list[dict]:
+    """The team by each rolled-up label key: {"key", "level"}, each row linked to its value's page (range kept).
+
+    The member UI's team page and the admin's team page show them; the link is the member UI's, where staff
+    who may view the organisation's spend see every team.
+    """
+    base = reverse("web:label", args=[team_id])
+    tables = []
+    for key, level in label_levels(start=start, end=end, team_id=team_id):
+        for row in level.rows:
+            row["href"] = f"{base}?{urlencode({'key': key, 'value': row['key']})}&{range_query}"
+        tables.append({"key": key, "level": level})
+    return tables
+
+
+def label_data(*, team: Team, key: str, value: str, start: date, end: date) -> dict:
+    """One label value of a team against the team, and the team's jobs with that value, costliest in the range
+    first (their figures inside it, against the value's)."""
+    own = drill_level(start=start, end=end, group=LABEL_PREFIX + key, team_ids=[team.pk], only=value)
+    jobs = job_level(start=start, end=end, team_id=team.pk, label=(key, value), parent=own.totals, limit=JOBS_SHOWN)
+    return {
+        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
+        "jobs": jobs,
+        "jobs_shown": JOBS_SHOWN,
     }
 
 

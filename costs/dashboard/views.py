@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.dashboard.member import label_tables
 from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
 from costs.usage.api.params import RangeParams
 from heliox.csv_safety import safe_cell
@@ -125,13 +126,15 @@ def team_view(site, request, pk):
     team = get_object_or_404(Team, pk=pk)
     context = range_context(request)
     data = team_page_data(team_id=team.pk, start=context["start"], end=context["end"])
+    labels = label_tables(team_id=team.pk, start=context["start"], end=context["end"],
+                          range_query=context["range_query"])  # fmt: skip
     chart = {"team_daily": {"labels": [d["date"].isoformat() for d in data["daily"]],
                             "data": [float(d["allocated_usd"]) for d in data["daily"]]}}  # fmt: skip
     return TemplateResponse(
         request,
         "admin/heliox/team_dashboard.html",
         {**site.each_context(request), **context, "team": team, "data": data, "team_chart": chart,
-         "title": f"{team.name}: spend"},
+         "label_tables": labels, "title": f"{team.name}: spend"},
     )  # fmt: skip
 
 

@@ -18,7 +18,9 @@ WIDE = "start=2025-03-01&end=2025-04-01"
 def pages(org, budgets) -> list[str]:
     nlp, llama = org["teams"]["nlp"], org["jobs"]["llama"]
     return [f"/?{RANGE}", f"/?{WIDE}", f"/?format=csv&{WIDE}", f"/?format=json&{WIDE}", f"/teams/{nlp.pk}/?{WIDE}",
-            f"/teams/{nlp.pk}/?format=json&{WIDE}", f"/teams/{nlp.pk}/model/?model=llama&{WIDE}", "/jobs/",
+            f"/teams/{nlp.pk}/?format=json&{WIDE}", f"/teams/{nlp.pk}/model/?model=llama&{WIDE}",
+            f"/teams/{nlp.pk}/label/?key=project&value=(unlabelled)&{WIDE}",
+            f"/teams/{nlp.pk}/label/?key=project&value=(unlabelled)&format=csv&{WIDE}", "/jobs/",
             "/jobs/?format=csv", f"/jobs/{llama.pk}/", f"/jobs/{llama.pk}/edit/", "/budgets/", "/tokens/"]  # fmt: skip
 
 

@@ -1,14 +1,16 @@
-"""The drill-down pages: home (one's teams, or the organisation) -> team -> model -> job."""
+"""The drill-down pages: home (one's teams, or the organisation) -> team -> model or label value -> job."""
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from costs.dashboard.drilldown import FIGURES
-from costs.dashboard.member import home_data, model_data, team_data
+from costs.dashboard.member import home_data, label_data, label_tables, model_data, team_data
 from teams.selectors import team_scope
 from web.selectors import visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
@@ -57,7 +59,11 @@ def team(request, pk):
     the_team = found(visible_team(user=request.user, pk=pk))
     start, end = context["start"], context["end"]
     data = team_data(team=the_team, start=start, end=end, scope=scope)
+    labels = label_tables(team_id=the_team.pk, start=start, end=end, range_query=context["range_query"])
     rows = data["level"].rows
+    if wants(request, "csv") and "label" in request.GET:  # one label key's table: ?format=csv&label=project
+        table = found(next((t for t in labels if t["key"] == request.GET["label"]), None))
+        return _drill_csv(f"heliox-{the_team.name}-{table['key']}-{start}-{end}", table["key"], table["level"].rows)
     if wants(request, "csv"):
         return _drill_csv(f"heliox-{the_team.name}-models-{start}-{end}", "model_name", rows)
     base = reverse("web:model", args=[the_team.pk])
@@ -69,6 +75,7 @@ def team(request, pk):
         return chart_response(charts)
     return TemplateResponse(request, "web/team.html", {
         **context, **data, "team": the_team, "charts": charts, "title": f"{the_team.name}: spend",
+        "label_tables": labels,
         "parent_label": "the organisation" if scope is None else "your teams",
     })  # fmt: skip
 
@@ -94,4 +101,31 @@ def model(request, pk):
         "model_query": urlencode({"model": model_name}),
         "jobs_query": urlencode({"team": the_team.pk, "model_name": model_name}),
         "title": f"{the_team.name}: {model_name or '(unnamed)'}",
+    })  # fmt: skip
+
+
+@login_required
+def label(request, pk):
+    """A team's label value (?key=project&value=...): its spend against the team's and its jobs with their
+    figures in the range; 404 for a team the user may not see or a key the rollup does not keep."""
+    context = page_context(request)
+    the_team = found(visible_team(user=request.user, pk=pk))
+    key, value = request.GET.get("key", ""), request.GET.get("value", "")
+    if key not in settings.HELIOX_COST_LABELS or not value:
+        raise Http404
+    start, end = context["start"], context["end"]
+    data = label_data(team=the_team, key=key, value=value, start=start, end=end)
+    jobs = data["jobs"]
+    if wants(request, "csv"):
+        return _drill_csv(f"heliox-{the_team.name}-{key}-{value}-jobs-{start}-{end}", "job", jobs)
+    links = [reverse("web:job", args=[row["key"]]) for row in jobs]
+    for row, link in zip(jobs, links, strict=True):
+        row["href"] = link
+    if wants(request, "json"):
+        return chart_response({"spend_by_job": _bars(jobs, links)})
+    return TemplateResponse(request, "web/label.html", {
+        **context, **data, "team": the_team, "key": key, "value": value, "charts": {"spend_by_job": _bars(jobs, links)},
+        "label_query": urlencode({"key": key, "value": value}), "title": f"{the_team.name}: {key} = {value}",
+        "parent_label": f"{key} = {value}", "jobs_heading": f"Jobs with {key} = {value}" + (
+            f" (the costliest {len(jobs)})" if len(jobs) == data["jobs_shown"] else ""),
     })  # fmt: skip

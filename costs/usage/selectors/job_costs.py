@@ -8,10 +8,11 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from costs.billing.allocation import SEPARATE
 from costs.usage.models import JobDaySlice
+from costs.usage.selectors.labels import job_label
 from costs.usage.selectors.spend import hours_sum, money_sum, quantized
 from jobs.models import Job
 
@@ -46,6 +47,40 @@ def job_cost_days(*, job: Job) -> dict:
     }
 
 
+def job_sums(
+    *,
+    start: date,
+    end: date,
+    team_ids: Collection[UUID] | None = None,
+    label: tuple[str, str] | None = None,
+    job_ids: Collection[UUID] | None = None,
+    idle: str = SEPARATE,
+) -> QuerySet:
+    """Each job's slices in [start, end) summed, costliest first (allocated, estimated, GPU-hours, then id).
+
+    Rows: job_id, gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, days, priced (days with a
+    price). `label` (key, value) keeps the jobs with that label value ("(unlabelled)": without the key).
+    """
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end)
+    if team_ids is not None:
+        slices = slices.filter(team_id__in=team_ids)
+    if job_ids is not None:
+        slices = slices.filter(job_id__in=job_ids)
+    if label is not None:
+        slices = slices.annotate(label_value=job_label(label[0])).filter(label_value=label[1])
+    return (
+        slices.order_by()
+        .values("job_id")
+        .annotate(
+            gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
+            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(allocated_field), days=Count("id"),
+            priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
+        )
+        .order_by("-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id")
+    )  # fmt: skip
+
+
 def most_expensive_jobs(
     *,
     start: date,
@@ -64,20 +99,7 @@ def most_expensive_jobs(
         raise ValueError(f"start ({start}) must be before end ({end})")
     if not 1 <= limit <= MAX_TOP_JOBS:
         raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
-    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
-    slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end)
-    if team_ids is not None:
-        slices = slices.filter(team_id__in=team_ids)
-    rows = list(
-        slices.order_by()
-        .values("job_id")
-        .annotate(
-            gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
-            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(allocated_field), days=Count("id"),
-            priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
-        )
-        .order_by("-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id")[:limit]
-    )  # fmt: skip
+    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle)[:limit])
     jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
     result = []
     for row in rows:

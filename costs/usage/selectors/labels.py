@@ -43,6 +43,11 @@ def label_group_problem(names: Sequence[str]) -> str:
     return ""
 
 
+def job_label(key: str, labels: str = "job__labels") -> Coalesce:
+    """A job's value of the label `key` in SQL, "(unlabelled)" when it has none: what the label rollup counts."""
+    return Coalesce(KeyTextTransform(key, labels), Value(UNLABELLED), output_field=CharField())
+
+
 def usage_source(
     *, start: date, end: date, group_by: Sequence[str], team_ids: Collection[UUID] | None
 ) -> tuple[QuerySet, dict[str, str], list[str]]:
@@ -54,8 +59,7 @@ def usage_source(
     dims = [{"team": "team__name"}.get(name, LABEL_VALUE if name.startswith(LABEL_PREFIX) else name)
             for name in group_by]  # fmt: skip
     if key and "model_name" in group_by:
-        value = Coalesce(KeyTextTransform(key, "job__labels"), Value(UNLABELLED), output_field=CharField())
-        slices = JobDaySlice.objects.between(start, end).for_teams(team_ids).annotate(**{LABEL_VALUE: value})
+        slices = JobDaySlice.objects.between(start, end).for_teams(team_ids).annotate(**{LABEL_VALUE: job_label(key)})
         return slices, SLICE_FIGURES, dims
     if key:
         labels = LabelUsageSnapshot.objects.between(start, end).for_teams(team_ids).filter(key=key)
