@@ -3,7 +3,7 @@
 from heliox.schema import INTEGER, STRING, decimal, obj
 
 INGESTED = obj(
-    {"stored": INTEGER, "unpriced": INTEGER, "cost_usd": decimal(description="Cost of the priced calls.")},
+    {"stored": INTEGER, "unpriced": INTEGER, "cost_usd": decimal(nullable=True, description="Cost of the priced calls; null when no call was priced.")},
     required=("stored", "unpriced", "cost_usd"),
 )  # fmt: skip
 

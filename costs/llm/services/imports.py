@@ -89,9 +89,10 @@ def llm_calls_upload(
 
 def llm_calls_summary(name: str, counts: LlmImport, *, dry_run: bool, rollup_hint: bool = True) -> str:
     result = counts.result
+    cost = "cost unknown" if result.known_cost_usd is None else f"${to_cents(result.cost_usd)}"
     return (
         f"{'Would import' if dry_run else 'Imported'} {result.stored:,} calls from {name}: "
-        f"${to_cents(result.cost_usd)}, {result.unpriced:,} unpriced "
+        f"{cost}, {result.unpriced:,} unpriced "
         "(unknown model or no price at the call's time)."
         + (" Run `manage.py rollup` for the days they cover." if rollup_hint else "")
     )

@@ -33,8 +33,14 @@ class IngestResult:
     def __add__(self, other: "IngestResult") -> "IngestResult":
         return IngestResult(self.stored + other.stored, self.unpriced + other.unpriced, self.cost_usd + other.cost_usd)
 
+    @property
+    def known_cost_usd(self) -> Decimal | None:
+        """The cost of the priced calls; None (unknown, never $0) when calls were stored and none was priced."""
+        return None if self.stored and self.unpriced == self.stored else self.cost_usd
+
     def as_dict(self) -> dict:
-        return {"stored": self.stored, "unpriced": self.unpriced, "cost_usd": str(self.cost_usd)}
+        cost = self.known_cost_usd
+        return {"stored": self.stored, "unpriced": self.unpriced, "cost_usd": None if cost is None else str(cost)}
 
 
 class CallValidator:

@@ -57,7 +57,9 @@ def test_a_price_change_applies_by_call_time(org, api, db):
 
 def test_unknown_model_is_stored_unpriced_never_zero(org, api, catalog):
     body = call(org["teams"]["nlp"], provider="vllm", model="llama-3-8b-local")
-    assert api.as_user(org["users"]["bob"]).post("/api/v1/llm-calls/", body, format="json").json()["unpriced"] == 1
+    response = api.as_user(org["users"]["bob"]).post("/api/v1/llm-calls/", body, format="json")
+    assert response.json() == {"stored": 1, "unpriced": 1, "cost_usd": None}  # unknown, not "0"
+    assert api.get("/api/v1/llm-calls/").json()["results"][0]["cost_usd"] is None
     assert LlmCall.objects.get().cost_picousd is None
     usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11))
     assert LlmUsageSnapshot.objects.values_list("calls", "unpriced_calls", "cost_usd").get() == (1, 1, Decimal("0"))
@@ -237,3 +239,19 @@ def test_timeseries_in_another_currency_names_its_rates(org, api):
                                                   "&currency=ZAR")  # fmt: skip
     assert late.status_code == 400
     assert "no ZAR rate on or before 2025-02-27" in late.json()["currency"][0]
+
+
+def test_a_batch_with_priced_and_unpriced_calls_costs_the_priced_ones(org, api, catalog):
+    nlp = org["teams"]["nlp"]
+    batch = [call(nlp), call(nlp, provider="vllm", model="llama-3-8b-local")]  # $0.0035 + unknown
+    response = api.as_user(org["users"]["bob"]).post("/api/v1/llm-calls/", batch, format="json")
+    assert response.json() == {"stored": 2, "unpriced": 1, "cost_usd": "0.0035"}
+
+
+def test_an_import_of_unpriced_calls_says_its_cost_is_unknown(org, catalog, tmp_path, capsys):
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps(call(org["teams"]["nlp"], provider="vllm", model="local") | {"team": "nlp"}) + "\n")
+    call_command("import_llm_calls", str(path))
+    assert "Imported 1 calls from calls.jsonl: cost unknown, 1 unpriced" in capsys.readouterr().out
+    record = ImportRecord.objects.get(kind="llm_calls")
+    assert record.totals == {"stored": 1, "unpriced": 1, "cost_usd": None}
