@@ -86,6 +86,7 @@
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data }] },
       options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
+    spend_by_job: (d) => configs.spend_by_model(d),  // a label value's jobs: the same horizontal bars
     team_daily: (d) => ({
       type: "bar",
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: colour(0) }] },

@@ -15,6 +15,7 @@ from teams.selectors import team_scope
 from web.selectors import visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
 
+CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
 DRILL_COLUMNS = (*FIGURES, "previous_allocated_usd", "share_pct", "change_pct")
 
 
@@ -121,10 +122,11 @@ def label(request, pk):
     links = [reverse("web:job", args=[row["key"]]) for row in jobs]
     for row, link in zip(jobs, links, strict=True):
         row["href"] = link
+    charts = {"spend_by_job": _bars(jobs[:CHART_JOBS], links[:CHART_JOBS])}
     if wants(request, "json"):
-        return chart_response({"spend_by_job": _bars(jobs, links)})
+        return chart_response(charts)
     return TemplateResponse(request, "web/label.html", {
-        **context, **data, "team": the_team, "key": key, "value": value, "charts": {"spend_by_job": _bars(jobs, links)},
+        **context, **data, "team": the_team, "key": key, "value": value, "charts": charts,
         "label_query": urlencode({"key": key, "value": value}), "title": f"{the_team.name}: {key} = {value}",
         "parent_label": f"{key} = {value}", "jobs_heading": f"Jobs with {key} = {value}" + (
             f" (the costliest {len(jobs)})" if len(jobs) == data["jobs_shown"] else ""),

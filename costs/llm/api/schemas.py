@@ -3,7 +3,8 @@
 from heliox.schema import INTEGER, STRING, decimal, obj
 
 INGESTED = obj(
-    {"stored": INTEGER, "unpriced": INTEGER, "cost_usd": decimal(nullable=True, description="Cost of the priced calls; null when no call was priced.")},
+    {"stored": INTEGER, "unpriced": INTEGER,
+     "cost_usd": decimal(nullable=True, description="Cost of the priced calls; null when no call was priced.")},
     required=("stored", "unpriced", "cost_usd"),
 )  # fmt: skip
 
