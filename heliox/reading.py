@@ -98,6 +98,9 @@ class CsvReader(csv.DictReader):
                 raise self._fail(error) from None
             if names is not None and len(names) > MAX_COLUMNS:
                 raise InputError(f"more than {MAX_COLUMNS:,} columns", path=self.path, line=1)
+            repeated = _repeated(names or [])
+            if repeated:  # csv.DictReader would keep the last one's values and drop the others' silently
+                raise InputError(f"column {repeated!r} appears more than once in the header", path=self.path, line=1)
         return self._fieldnames
 
     @fieldnames.setter
@@ -109,6 +112,16 @@ class CsvReader(csv.DictReader):
             return super().__next__()
         except csv.Error as error:
             raise self._fail(error) from None
+
+
+def _repeated(names: list[str]) -> str | None:
+    """The first column name of the header that is there twice (blank ones aside: no column is read by them)."""
+    seen: set[str] = set()
+    for name in names:
+        if name.strip() and name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def csv_header(path: Path) -> list[str]:

@@ -302,3 +302,17 @@ def test_surrogate_pairs_and_escaped_backslashes_in_a_json_array_are_text(tmp_pa
     path.write_bytes(b'[{"a": "\\ud83d\\ude00", "b": "\\\\ud800", "c": "' + b"x" * 70_000 + b'\\ud83d\\ude00"}]')
     [(_, item)] = list(json_array_items(path))
     assert (item["a"], item["b"], item["c"][-2:]) == ("\U0001f600", "\\ud800", "x\U0001f600")
+
+
+@pytest.mark.parametrize("kind", ["jobs", "billing"])
+def test_a_csv_header_that_repeats_a_column_is_refused_naming_it(db, tmp_path, kind):
+    # csv.DictReader would keep the second gpu_count (or BilledCost) and drop the first without a word.
+    header = (JOBS_HEADER.replace(b"\n", b",gpu_count\n") if kind == "jobs"
+              else FOCUS_HEADER.replace(b"\n", b",BilledCost\n"))  # fmt: skip
+    path = tmp_path / "repeated.csv"
+    path.write_bytes(header)
+    command = (("import_jobs", str(path), "--format", "csv", "--no-progress") if kind == "jobs"
+               else ("import_billing", str(path)))  # fmt: skip
+    column = "gpu_count" if kind == "jobs" else "BilledCost"
+    with pytest.raises(CommandError, match=rf"repeated\.csv, line 1: column '{column}' appears more than once"):
+        call_command(*command)
