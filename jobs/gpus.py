@@ -58,8 +58,13 @@ MAX_LENGTH = 32  # jobs_job.gpu_type
 
 
 def parse_gpu_map(text: str) -> dict[str, str]:
-    """`a100_80=A100-80GB,big=H100` -> {"a100_80": "A100-80GB", "big": "H100"}; ValueError naming a bad pair."""
-    mapping = {}
+    """`a100_80=A100-80GB,big=H100` -> {"a100_80": "A100-80GB", "big": "H100"}; ValueError naming a bad pair.
+
+    Names are case-blind: two entries of one name (`big=H100,BIG=A100`) that map it to different types are
+    refused, naming both, rather than the last one kept.
+    """
+    mapping: dict[str, str] = {}
+    pairs: dict[str, str] = {}
     for pair in (part.strip() for part in text.split(",")):
         if not pair:
             continue
@@ -70,7 +75,10 @@ def parse_gpu_map(text: str) -> dict[str, str]:
             raise ValueError(
                 f"{target!r} is not a GPU type name (letters, digits, '-', '.', single spaces; at most {MAX_LENGTH})"
             )
-        mapping[source.lower()] = target
+        key = source.lower()
+        if key in mapping and mapping[key] != target:
+            raise ValueError(f"conflicting entries for {source!r}: {pairs[key]} and {source}={target}")
+        mapping[key], pairs[key] = target, f"{source}={target}"
     return mapping
 
 

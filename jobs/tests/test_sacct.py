@@ -131,6 +131,17 @@ def test_a_bad_gpu_map_is_refused_naming_the_option(db, tmp_path):
         run(write(tmp_path, REAL_LINE), "--format", "sacct", "--gpu-map", "a100_80")
 
 
+def test_conflicting_gpu_map_entries_are_refused_naming_both(db, tmp_path):
+    path = write(tmp_path, REAL_LINE)
+    with pytest.raises(CommandError, match=r"--gpu-map: conflicting entries for 'BIG': big=H100 and BIG=A100$"):
+        run(path, "--format", "sacct", "--gpu-map", "big=H100", "--gpu-map", "BIG=A100")  # two options
+    with pytest.raises(CommandError, match=r"conflicting entries for 'big': big=H100 and big=A100"):
+        run(path, "--format", "sacct", "--gpu-map", "big=H100,big=A100")  # one option
+    run(path, "--format", "sacct", "--gpu-type", "V100", "--gpu-map", "big=H100", "--gpu-map", "big=H100")  # same: fine
+    with pytest.raises(ValueError, match=r"conflicting entries for 'volta': volta=V100 and volta=A100"):
+        parse_gpu_map("volta=V100, volta=A100")  # the GPU_TYPE_MAP setting
+
+
 # --- item 8: generic and typed counts, several types ----------------------------------------------------------
 
 

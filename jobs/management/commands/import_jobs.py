@@ -1,6 +1,8 @@
 import argparse
 from pathlib import Path
 
+from django.core.management import CommandError
+
 from heliox.commands import HelioxCommand, progress_bar, user_errors
 from jobs.gpus import parse_gpu_map
 from jobs.management.queueing import queue_import
@@ -17,12 +19,21 @@ from jobs.services.imports import (
 from jobs.services.records import imported_before
 
 
-def gpu_map(value: str) -> dict[str, str]:
-    """argparse type for --gpu-map: NAME=TYPE pairs, comma-separated."""
+def gpu_map(value: str) -> str:
+    """argparse type for --gpu-map: NAME=TYPE pairs, comma-separated (checked here; merged in gpu_maps)."""
     try:
-        return parse_gpu_map(value)
+        parse_gpu_map(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def gpu_maps(values: list[str]) -> dict[str, str]:
+    """Every --gpu-map as one map; a name mapped to two types by two of them is an error naming both."""
+    try:
+        return parse_gpu_map(",".join(values))
+    except ValueError as error:
+        raise CommandError(f"--gpu-map: {error}") from None
 
 
 class Command(HelioxCommand):
@@ -54,15 +65,16 @@ class Command(HelioxCommand):
 
     def handle(self, *args, path, fmt, provider, gpu_type, gpu_map, team_from, timezone, no_create_teams, dry_run,
                no_rollup, no_progress, run_async, **options):  # fmt: skip
+        site_map = gpu_maps(gpu_map)
         if run_async:
             parameters = {"format": fmt, "provider": provider, "gpu_type": gpu_type, "team_from": team_from,
-                          "timezone": timezone, "gpu_map": {k: v for pairs in gpu_map for k, v in pairs.items()},
+                          "timezone": timezone, "gpu_map": site_map,
                           "create_teams": not no_create_teams, "dry_run": dry_run, "no_rollup": no_rollup}  # fmt: skip
             queue_import(self, path=path, kind="jobs", parameters=parameters)
             return
         options = JobImportOptions(
             fmt=fmt, provider=provider, gpu_type=gpu_type, team_from=team_from, create_teams=not no_create_teams,
-            timezone=timezone, gpu_map={k: v for pairs in gpu_map for k, v in pairs.items()}, dry_run=dry_run,
+            timezone=timezone, gpu_map=site_map, dry_run=dry_run,
         )  # fmt: skip
         with progress_bar(total=None, desc="import", unit="job", enabled=not no_progress) as bar, user_errors():
             outcome, counts = jobs_import(path=path, options=options, progress=bar.update)
