@@ -1,7 +1,11 @@
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from costs.usage.models import FxRate, RollupBacklog, UsageSnapshot
+from costs.usage.services.fx import currency_problem, rate_problem
 from heliox.admin_utils import BoundedCountPaginator
 
 
@@ -28,8 +32,31 @@ class UsageSnapshotAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class FxRateForm(forms.ModelForm):
+    """Currency and rate as set_fx_rate bounds them. SQLite keeps decimals as floats: a rate the column
+    takes (up to 10^10) but past MAX_RATE, like 9999999999.99999999, came back as 10^10, which no longer fits
+    the column, and reading it raised decimal.InvalidOperation on every page that converts."""
+
+    class Meta:
+        model = FxRate
+        fields = ["currency", "rate_per_usd", "as_of"]
+
+    def clean_currency(self) -> str:
+        currency = self.cleaned_data["currency"].strip()
+        if currency_problem(currency):
+            raise forms.ValidationError(currency_problem(currency))
+        return currency.upper()
+
+    def clean_rate_per_usd(self) -> Decimal:
+        rate = self.cleaned_data["rate_per_usd"]
+        if rate_problem(rate):
+            raise forms.ValidationError(rate_problem(rate))
+        return rate
+
+
 @admin.register(FxRate)
 class FxRateAdmin(SimpleHistoryAdmin):
+    form = FxRateForm
     list_display = ["currency", "rate_per_usd", "as_of"]
     list_filter = ["currency"]
     date_hierarchy = "as_of"

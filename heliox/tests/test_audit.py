@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 from knox.models import AuthToken
 
@@ -101,3 +102,23 @@ def test_an_import_and_its_rollup_write_no_job_history(db, django_capture_on_com
                      verbosity=0)  # fmt: skip
     assert Job.objects.filter(gpu_hours__isnull=False).count() == 2
     assert Job.history.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("rate_per_usd", "9999999999.99999999", "at most 1,000,000,000"),  # SQLite read it back as 10^10
+        ("rate_per_usd", "0", "must be a positive number"),
+        ("currency", "USD", "a three-letter ISO 4217 code other than USD"),
+        ("currency", "E1R", "a three-letter ISO 4217 code other than USD"),
+    ],
+)
+def test_the_admins_fx_rate_form_bounds_rates_as_set_fx_rate_does(staff_client, db, field, value, why):
+    data = {"currency": "EUR", "rate_per_usd": "0.95", "as_of": "2025-03-01", field: value}
+    response = staff_client.post("/admin/costs/fxrate/add/", data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {field: [why]}
+    assert not FxRate.objects.exists()
+    ok = staff_client.post("/admin/costs/fxrate/add/", {**data, "currency": "eur", "rate_per_usd": "1000000000"})
+    assert ok.status_code == 302
+    assert FxRate.objects.values_list("currency", "rate_per_usd").get() == ("EUR", Decimal("1000000000"))
