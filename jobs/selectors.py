@@ -1,5 +1,10 @@
 """Reads about jobs that the API and the admin share."""
 
+from collections.abc import Iterator, Sequence
+from itertools import chain, islice
+
+from django.db.models import F, QuerySet
+
 from jobs.models import ImportRecord, Job
 
 
@@ -31,3 +36,50 @@ def import_status(record: ImportRecord) -> dict[str, object]:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
     }
+
+
+def jobs_by_total(
+    queryset: QuerySet, *, name: str, descending: bool, offset: int, limit: int, unknown_order: Sequence = ("id",)
+) -> list[Job]:
+    """`limit` jobs from `offset` in the order of a rolled-up total (`estimated_usd`...): known totals first,
+    largest (or smallest) first, ties by id; then the unknown ones (null: unpriced, not rolled up yet) in
+    `unknown_order`. Each part is one query that the total's index (jobs_job_<total>_idx) serves on
+    PostgreSQL without sorting the table: one ORDER BY ... NULLS LAST over both would sort every row.
+    """
+    known, unknown = _total_parts(queryset, name=name, descending=descending, unknown_order=unknown_order)
+    rows = list(known[offset : offset + limit])
+    if len(rows) == limit:
+        return rows
+    known_count = offset + len(rows) if rows or not offset else known.count()
+    skip = max(0, offset - known_count)
+    return rows + list(unknown[skip : skip + limit - len(rows)])
+
+
+def _total_parts(queryset: QuerySet, *, name: str, descending: bool, unknown_order: Sequence) -> tuple:
+    known = queryset.filter(**{f"{name}__isnull": False})
+    known = known.order_by(F(name).desc(), "id") if descending else known.order_by(F(name).asc(), "-id")
+    return known, queryset.filter(**{f"{name}__isnull": True}).order_by(*unknown_order)
+
+
+class TotalOrdered:
+    """A job queryset in the order of jobs_by_total, as the sequence a Paginator pages (count, slices)."""
+
+    def __init__(self, queryset: QuerySet, *, name: str, descending: bool, unknown_order: Sequence = ("id",)):
+        self.queryset, self.name, self.descending, self.unknown_order = queryset, name, descending, unknown_order
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Job]:
+        start, stop = key.start or 0, key.stop
+        return jobs_by_total(self.queryset, name=self.name, descending=self.descending, offset=start,
+                             limit=stop - start, unknown_order=self.unknown_order)  # fmt: skip
+
+    def iterator(self, limit: int, chunk_size: int = 2000) -> Iterator[Job]:
+        """Every job in this order (at most `limit`), streamed: the known totals, then the unknown ones."""
+        known, unknown = _total_parts(self.queryset, name=self.name, descending=self.descending,
+                                      unknown_order=self.unknown_order)  # fmt: skip
+        yield from islice(chain(known.iterator(chunk_size), unknown.iterator(chunk_size)), limit)

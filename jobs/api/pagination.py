@@ -1,12 +1,13 @@
 """Pages of the job list: by a cursor on creation time, or by offset when sorted by a cost total."""
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from heliox.api import JobCursorPagination
 from jobs.models import SORTABLE_TOTALS
+from jobs.selectors import jobs_by_total
 
 MAX_OFFSET = 100_000
 
@@ -35,22 +36,10 @@ class JobPagination(JobCursorPagination):
             raise ValidationError({"offset": [f"Must be between 0 and {MAX_OFFSET:,}."]})
         self.page_size = self.get_page_size(request) or self.page_size
         self.base_url = request.build_absolute_uri()
-        rows = self._page(queryset.order_by(), descending=ordering.startswith("-"))
+        rows = jobs_by_total(queryset.order_by(), name=self.sorted_by, descending=ordering.startswith("-"),
+                             offset=self.offset, limit=self.page_size + 1)  # fmt: skip
         self.has_more = len(rows) > self.page_size
         return rows[: self.page_size]
-
-    def _page(self, queryset: QuerySet, *, descending: bool) -> list:
-        """Known totals first, in order, then unknown ones by id: each part on the jobs_job_<total>_idx index."""
-        name, want = self.sorted_by, self.page_size + 1
-        known = queryset.filter(**{f"{name}__isnull": False})
-        known = known.order_by(F(name).desc(), "id") if descending else known.order_by(F(name).asc(), "-id")
-        rows = list(known[self.offset : self.offset + want])
-        if len(rows) == want:
-            return rows
-        known_count = self.offset + len(rows) if rows or not self.offset else known.count()
-        skip = max(0, self.offset - known_count)
-        unknown = queryset.filter(**{f"{name}__isnull": True}).order_by("id")
-        return rows + list(unknown[skip : skip + want - len(rows)])
 
     def get_paginated_response(self, data):
         if not getattr(self, "sorted_by", ""):

@@ -47,6 +47,23 @@ def test_job_list_shows_each_jobs_totals_and_unknown_as_unknown(costed, as_role)
     assert [j.model_name for j in as_role("member").get("/jobs/?sort=cost").context["page"]] == ["llama", "bert", "t5"]
 
 
+@pytest.mark.parametrize("sort", ["-cost", "cost", "-allocated"])
+def test_job_list_sorted_by_a_total_pages_across_known_and_unknown_totals(costed, as_role, monkeypatch, sort):
+    # Known totals and unknown ones are two queries (each on the total's index): pages meet without a gap.
+    for hour in (7, 9):  # two more priced jobs of nlp: $4.00 and $8.00
+        JobFactory(team=costed["llama"].team, model_name=f"m{hour}", gpu_count=1, start_time=DAY.replace(hour=hour),
+                   end_time=DAY.replace(hour=hour + hour // 8 + 1))  # fmt: skip
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 11), now=datetime(2025, 3, 11, tzinfo=UTC))
+    monkeypatch.setattr("web.views.jobs.PAGE_SIZE", 2)
+    client = as_role("member")
+    pages = [[j.model_name for j in client.get(f"/jobs/?sort={sort}&page={n}").context["page"]] for n in (1, 2, 3)]
+    known = {"-cost": ["llama", "m9", "m7"], "cost": ["m7", "m9", "llama"], "-allocated": ["llama", "m9", "m7"]}[sort]
+    assert pages == [known[:2], [known[2], "bert"], ["t5"]]
+    assert client.get(f"/jobs/?sort={sort}").context["page"].paginator.count == 5
+    csv_names = [row[2] for row in csv_rows(client.get(f"/jobs/?sort={sort}&format=csv"))[1:]]
+    assert csv_names == [*known, "bert", "t5"]
+
+
 def test_job_list_csv_holds_the_totals_of_ones_own_jobs(costed, as_role):
     rows = csv_rows(as_role("member").get("/jobs/?sort=-cost&format=csv"))
     assert rows[0][-4:] == ["gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]

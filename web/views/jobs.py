@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from costs.usage.selectors.job_costs import job_cost_days
 from jobs.api.filters import JobFilter
 from jobs.models import Job
+from jobs.selectors import TotalOrdered
 from web.forms import JobForm, job_save
 from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
 from web.views.common import csv_response, found, page_context, wants
@@ -24,11 +25,11 @@ SORTS = {
     "start": ("start_time", "id"), "-start": ("-start_time", "-id"), "team": ("team__name", "-start_time", "id"),
     "model": ("model_name", "-start_time", "id"), "gpus": ("gpu_count", "id"), "-gpus": ("-gpu_count", "id"),
     "status": ("status", "-start_time", "id"),
-    # By the rolled-up totals: unknown ones (unpriced, not rolled up yet) last either way.
-    "-cost": (F("estimated_usd").desc(nulls_last=True), F("gpu_hours").desc(nulls_last=True), "id"),
-    "cost": (F("estimated_usd").asc(nulls_last=True), F("gpu_hours").desc(nulls_last=True), "id"),
-    "-allocated": (F("allocated_usd").desc(nulls_last=True), "id"),
 }  # fmt: skip
+# By the rolled-up totals (jobs.selectors.TotalOrdered: on the totals' indexes): known ones by the total, ties by
+# id, then the unknown ones (unpriced: most GPU-hours first; not rolled up yet), last either way.
+UNKNOWN_LAST = (F("gpu_hours").desc(nulls_last=True), "id")
+TOTAL_SORTS = {"-cost": ("estimated_usd", True), "cost": ("estimated_usd", False), "-allocated": ("allocated_usd", True)}
 CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
                "end_time", "status", "external_id", "gpu_hours", "estimated_usd", "allocated_usd",
                "unpriced_gpu_hours")  # fmt: skip
@@ -40,20 +41,27 @@ def job_list(request):
     jobs = visible_jobs(user=request.user)
     filters = JobFilter(request.GET, queryset=jobs)
     sort = request.GET.get("sort", "-start")
-    ordered = (filters.qs if filters.is_valid() else jobs.none()).order_by(*SORTS.get(sort, SORTS["-start"]))
+    chosen = filters.qs if filters.is_valid() else jobs.none()
+    if sort in TOTAL_SORTS:
+        name, descending = TOTAL_SORTS[sort]
+        ordered = TotalOrdered(chosen, name=name, descending=descending, unknown_order=UNKNOWN_LAST)
+        rows = ordered.iterator(CSV_LIMIT)
+    else:
+        ordered = chosen.order_by(*SORTS.get(sort, SORTS["-start"]))
+        rows = ordered[:CSV_LIMIT].iterator(chunk_size=2000)
     if wants(request, "csv"):
         return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
             [job.pk, job.team.name, job.model_name, job.provider, job.gpu_type, job.gpu_count, job.region, job.pricing,
              job.start_time, job.end_time, job.status, job.external_id, job.held_gpu_hours(),
              job.estimated_usd, job.allocated_usd, job.unpriced_gpu_hours]
-            for job in ordered[:CSV_LIMIT].iterator(chunk_size=2000)))  # fmt: skip
+            for job in rows))  # fmt: skip
     page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()
     kept.pop("page", None)
     sortless = kept.copy()
     sortless.pop("sort", None)
     return TemplateResponse(request, "web/jobs.html", {
-        **page_context(request), "filters": filters, "page": page, "sort": sort, "sorts": SORTS,
+        **page_context(request), "filters": filters, "page": page, "sort": sort, "sorts": [*SORTS, *TOTAL_SORTS],
         "kept_query": kept.urlencode(), "sortless_query": sortless.urlencode(), "title": "Jobs",
     })  # fmt: skip
 
