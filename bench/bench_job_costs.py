@@ -29,8 +29,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2_000_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--skip-rollup-anchor", action="store_true", help="Only the reads (data already rolled up).")
-    parser.add_argument("--no-anchor", action="store_true",
-                        help="Generate and roll up once with job costs (no anchor, no re-run): data for the reads.")
+    parser.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="Generate and roll up once with job costs (no anchor, no re-run): data for the reads.",
+    )
     args = parser.parse_args()
     setup_django()
     from django.conf import settings

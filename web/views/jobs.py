@@ -29,7 +29,11 @@ SORTS = {
 # By the rolled-up totals (jobs.selectors.TotalOrdered: on the totals' indexes): known ones by the total, ties by
 # id, then the unknown ones (unpriced: most GPU-hours first; not rolled up yet), last either way.
 UNKNOWN_LAST = (F("gpu_hours").desc(nulls_last=True), "id")
-TOTAL_SORTS = {"-cost": ("estimated_usd", True), "cost": ("estimated_usd", False), "-allocated": ("allocated_usd", True)}
+TOTAL_SORTS = {
+    "-cost": ("estimated_usd", True),
+    "cost": ("estimated_usd", False),
+    "-allocated": ("allocated_usd", True),
+}
 CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
                "end_time", "status", "external_id", "gpu_hours", "estimated_usd", "allocated_usd",
                "unpriced_gpu_hours")  # fmt: skip
