@@ -1,5 +1,6 @@
 """Abstract models shared by every Heliox table."""
 
+import copy
 import uuid
 
 from django.db import models
@@ -20,3 +21,21 @@ class BaseModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class NullsLastIndex(models.Index):
+    """An index of OrderBy expressions that place nulls as written (`F("x").desc(nulls_last=True)`).
+
+    PostgreSQL serves an ORDER BY from an index only when both place nulls alike. SQLite refuses
+    NULLS FIRST/LAST in an index, and needs none: its nulls are the smallest values, so DESC puts them last
+    and ASC first, as PostgreSQL's DESC NULLS LAST and ASC NULLS FIRST do.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = copy.deepcopy(self)
+        for expression in plain.expressions:
+            if isinstance(expression, models.OrderBy):
+                expression.nulls_first = expression.nulls_last = None
+        return super(NullsLastIndex, plain).create_sql(model, schema_editor, using=using, **kwargs)

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from heliox.audit import BulkTableHistory
-from heliox.models import BaseModel
+from heliox.models import BaseModel, NullsLastIndex
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.labels import label_problem
 from jobs.querysets import JobQuerySet
@@ -206,10 +207,12 @@ class Job(BaseModel):
             models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
             # Cursor pagination of /api/v1/jobs/ (newest first).
             models.Index(fields=["created_at"], name="jobs_job_created_at_idx"),
-            # Job lists sorted by a total, most first (API ordering=-estimated_usd, the admin): known totals
-            # first (IS NOT NULL, in index order), then unknown ones by id (IS NULL), both on this index.
+            # Job lists sorted by a total, most first, unknown (null) last: the API (ordering=-estimated_usd) and
+            # the member UI (sort=-cost) read known totals (IS NOT NULL, in index order) then unknown ones by id,
+            # both on this index; the admin's column sort (NULLS LAST, then -pk) reads it in order with an
+            # incremental sort of equal totals. Scanned backwards it serves the smallest first.
             *[
-                models.Index(fields=[f"-{name}", "id"], name=f"jobs_job_{short}_idx")
+                NullsLastIndex(F(name).desc(nulls_last=True), F("id").asc(), name=f"jobs_job_{short}_idx")
                 for name, short in INDEXED_TOTALS.items()
             ],
         ]

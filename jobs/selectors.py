@@ -57,7 +57,12 @@ def jobs_by_total(
 
 def _total_parts(queryset: QuerySet, *, name: str, descending: bool, unknown_order: Sequence) -> tuple:
     known = queryset.filter(**{f"{name}__isnull": False})
-    known = known.order_by(F(name).desc(), "id") if descending else known.order_by(F(name).asc(), "-id")
+    # The null ordering of the index (jobs_job_<total>_idx), though no null is left: PostgreSQL matches an
+    # index to an ORDER BY only when they place nulls alike.
+    if descending:
+        known = known.order_by(F(name).desc(nulls_last=True), F("id").asc())
+    else:
+        known = known.order_by(F(name).asc(nulls_first=True), F("id").desc())
     return known, queryset.filter(**{f"{name}__isnull": True}).order_by(*unknown_order)
 
 

@@ -3,6 +3,7 @@ breakdown, a team's most expensive jobs. Unknown is shown as unknown, never $0."
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -122,3 +123,42 @@ def test_team_page_lists_its_most_expensive_jobs_in_range(costed, as_role):
     assert 'id="hx-costliest"' in page
     assert f'href="/jobs/{costed["unpriced"].pk}/"' in page
     assert "vit" not in page
+
+
+ESTIMATED_COLUMN = 11  # the estimated USD column of jobs.admin.JobAdmin.list_display, after the actions checkbox
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/jobs/?sort=-cost",
+        "/jobs/?sort=cost",
+        "/jobs/?sort=-allocated",
+        f"/admin/jobs/job/?o={ESTIMATED_COLUMN}",
+        f"/admin/jobs/job/?o=-{ESTIMATED_COLUMN}",
+    ],
+)
+def test_cost_sorts_are_read_in_order_from_the_totals_indexes(costed, as_role, postgres_only, url):
+    # With sorting priced out, a query that an index cannot serve in order still plans a Sort of every job.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert as_role("superuser").get(url).status_code == 200
+    ordered = [
+        q["sql"]
+        for q in captured
+        if q["sql"].startswith("SELECT")
+        and '"jobs_job"' in q["sql"]
+        and ('ORDER BY "jobs_job"."estimated_usd"' in q["sql"] or 'ORDER BY "jobs_job"."allocated_usd"' in q["sql"])
+    ]
+    assert ordered, [q["sql"] for q in captured]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        for sql in ordered:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            # A full Sort node fails; the admin's "Incremental Sort" of equal totals on the index's order is fine.
+            assert not re.search(r"^\s*(->\s*)?Sort\s+\(", plan, re.MULTILINE), plan
+            assert "jobs_job_estimated_idx" in plan or "jobs_job_allocated_idx" in plan, plan
