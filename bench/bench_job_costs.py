@@ -9,6 +9,11 @@ user: 60, cost_center: 6; about a tenth without each), then, in the same run:
    rewritten, no job changed). Target: with / without <= 1.3.
 2. GET /api/v1/jobs/?ordering=-estimated_usd (and -allocated_usd) as staff: p95 < 300 ms, bounded queries.
 3. GET /api/v1/costs/summary/?group_by=label:project over 2025: p95 < 100 ms.
+4. The member UI and the admin at that size: a member's home over the last 90 days (< 300 ms, as fast as
+   the staff dashboard over the same days), the job list sorted by cost (member of one team, superuser;
+   first page and page 20) and the admin's job list sorted by its estimated USD column: p95 < 300 ms.
+
+With --skip-rollup-anchor the data of an earlier run is read again (after `migrate`, which setup_django runs).
 """
 
 import argparse
@@ -82,6 +87,7 @@ def main() -> None:
     client = APIClient()
     client.force_authenticate(user)
     _time_reads(client, args.requests)
+    _time_pages(user, args.requests)
 
 
 def _time_reads(client, requests: int) -> None:
@@ -95,6 +101,38 @@ def _time_reads(client, requests: int) -> None:
         samples, queries = time_requests(client, url, requests)
         goal = f" (target < {target})" if target else ""
         print(f"GET {url}: p95 {p95(samples):.0f} ms{goal}, median {samples[len(samples) // 2]:.0f} ms, "
+              f"{queries} queries", flush=True)  # fmt: skip
+
+
+def _time_pages(superuser, requests: int) -> None:
+    """The member UI (a member of one team, the superuser) and the admin, server side through the test client."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from teams.models import Membership, Team
+
+    member, _ = get_user_model().objects.get_or_create(username="bench-member")
+    Membership.objects.get_or_create(user=member, team=Team.objects.order_by("name").first())
+    clients = {}
+    for who, user in (("member", member), ("superuser", superuser)):
+        clients[who] = Client()
+        clients[who].force_login(user)
+    days90 = "start=2025-10-03&end=2026-01-01"
+    for who, url, target in (
+        ("superuser", f"/admin/?{days90}", None),  # the staff dashboard: the anchor of the member home
+        ("member", f"/?{days90}", 300),
+        ("superuser", f"/?{days90}", 300),
+        ("member", "/jobs/?sort=-cost", 300),
+        ("member", "/jobs/?sort=-cost&page=20", 300),
+        ("member", "/jobs/?sort=cost", 300),
+        ("superuser", "/jobs/?sort=-cost", 300),
+        ("superuser", "/jobs/?sort=-allocated&page=20", 300),
+        ("superuser", "/admin/jobs/job/?o=11", 300),  # the estimated USD column (after the action checkbox)
+        ("superuser", "/admin/jobs/job/?o=-11", 300),
+    ):
+        samples, queries = time_requests(clients[who], url, requests)
+        goal = f" (target < {target})" if target else ""
+        print(f"{who} GET {url}: p95 {p95(samples):.0f} ms{goal}, median {samples[len(samples) // 2]:.0f} ms, "
               f"{queries} queries", flush=True)  # fmt: skip
 
 

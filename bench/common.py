@@ -60,11 +60,24 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
     from django.db import connection
 
     from costs.billing.models import CostSnapshot
-    from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+    from costs.usage.models import (
+        JobDaySlice,
+        LabelMonthSnapshot,
+        LabelUsageSnapshot,
+        ModelUsageSnapshot,
+        UsageSnapshot,
+    )  # fmt: skip
     from teams.models import Team
 
     with connection.cursor() as cursor:
-        for model in (JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot, CostSnapshot):
+        for model in (
+            JobDaySlice,
+            LabelUsageSnapshot,
+            LabelMonthSnapshot,
+            ModelUsageSnapshot,
+            UsageSnapshot,
+            CostSnapshot,
+        ):
             cursor.execute(f"DELETE FROM {model._meta.db_table}")
         cursor.execute(f"TRUNCATE {JobDaySlice._meta.db_table}, jobs_job")  # the slices reference the jobs
     Team.objects.all().delete()

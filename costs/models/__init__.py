@@ -20,6 +20,7 @@ from costs.llm.models import PICO, IdempotencyKey, LlmCall, LlmUsageSnapshot
 from costs.usage.models import (
     FxRate,
     JobDaySlice,
+    LabelMonthSnapshot,
     LabelUsageSnapshot,
     ModelUsageSnapshot,
     RollupBacklog,
@@ -37,6 +38,7 @@ __all__ = [
     "IdempotencyKey",
     "InstanceType",
     "JobDaySlice",
+    "LabelMonthSnapshot",
     "LabelUsageSnapshot",
     "LlmCall",
     "LlmUsageSnapshot",

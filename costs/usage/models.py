@@ -123,24 +123,34 @@ class ModelUsageSnapshot(UsageFigures):
         return f"{self.date} {self.team} {self.model_name or '(unnamed)'} {self.gpu_type}: {self.gpu_hours} GPU-h"
 
 
-class LabelUsageSnapshot(UsageFigures):
-    """The rollup by cost label: per UTC day, team, label key, label value, provider and GPU type.
-
-    Kept for the keys named by HELIOX_COST_LABELS; jobs without the key count under the
-    value "(unlabelled)", so that a key's rows of a team's day add up to its UsageSnapshot
-    rows exactly (they are sums of the job slices, which do).
-    """
+class LabelFigures(UsageFigures):
+    """A label rollup row's keys beside the figures: team, label key and label value."""
 
     # No index or constraint of its own: reads go by (key, date), and the rollup writes these rows by the
     # hundred thousand, each index and deferred check a cost.
     team = models.ForeignKey(
-        Team, on_delete=models.CASCADE, related_name="label_usage_snapshots", db_index=False, db_constraint=False,
+        Team, on_delete=models.CASCADE, related_name="%(class)s_rows", db_index=False, db_constraint=False,
         db_comment="Team.",
     )  # fmt: skip
     key = models.CharField(max_length=63, db_comment="Label key, e.g. project.")
     value = models.CharField(max_length=200, db_comment="Label value; '(unlabelled)' for jobs without the key.")
 
     objects: UsageQuerySet = UsageQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta(UsageFigures.Meta):
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.team} {self.key}={self.value} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+class LabelUsageSnapshot(LabelFigures):
+    """The rollup by cost label: per UTC day, team, label key, label value, provider and GPU type.
+
+    Kept for the keys named by HELIOX_COST_LABELS; jobs without the key count under the
+    value "(unlabelled)", so that a key's rows of a team's day add up to its UsageSnapshot
+    rows exactly (they are sums of the job slices, which do).
+    """
 
     class Meta(UsageFigures.Meta):
         ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
@@ -152,12 +162,31 @@ class LabelUsageSnapshot(UsageFigures):
             ),
         ]
         indexes = [
-            # group_by=label:<key> over a date range.
+            # group_by=label:<key> over a date range (its days outside whole months).
             models.Index(fields=["key", "date"], name="costs_labelusage_key_date_idx"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.date} {self.team} {self.key}={self.value} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+class LabelMonthSnapshot(LabelFigures):
+    """The label rollup summed per calendar month (`date`: the month's first day): the same figures as the
+    month's LabelUsageSnapshot rows, to the cent, so that a year by label reads 12 months' rows, not 365 days'.
+
+    Rebuilt by the rollup for every month whose days it rolls up; `job_count` counts job-days.
+    """
+
+    class Meta(UsageFigures.Meta):
+        ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
+        db_table_comment = "Monthly sums of the label rollup (LabelUsageSnapshot), per team and label value."
+        constraints = [
+            *UsageFigures.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["date", "team", "key", "value", "provider", "gpu_type"], name="costs_labelmonth_unique_key"
+            ),
+        ]
+        indexes = [
+            # group_by=label:<key> over the whole months of a range.
+            models.Index(fields=["key", "date"], name="costs_labelmonth_key_date_idx"),
+        ]
 
 
 class JobDaySlice(BaseModel):

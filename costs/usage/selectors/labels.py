@@ -2,6 +2,7 @@
 
 Label rows (LabelUsageSnapshot) answer label:<key> with team, provider and GPU type; with
 model_name too, the job slices are grouped instead (they carry the model, the label rows do not).
+A range's whole months are read from the label rollup's month rows (LabelMonthSnapshot, their sums).
 """
 
 from collections.abc import Collection, Sequence
@@ -13,7 +14,8 @@ from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
-from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.usage.models import JobDaySlice, LabelMonthSnapshot, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from heliox.dates import add_months, month_start
 from jobs.labels import UNLABELLED
 
 LABEL_PREFIX = "label:"
@@ -66,3 +68,23 @@ def usage_source(
         return labels.annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES, dims
     model = ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot
     return model.objects.between(start, end).for_teams(team_ids), ROLLUP_FIGURES, dims
+
+
+def usage_parts(
+    *, start: date, end: date, group_by: Sequence[str], team_ids: Collection[UUID] | None, monthly: bool
+) -> list[tuple[QuerySet, dict[str, str], list[str]]]:
+    """usage_source's rows as parts whose sums add up to its own: by a label (without model_name) and with
+    `monthly` (no step finer than a month), the whole months of [start, end) from the month rows and the days
+    before and after them from the day rows; otherwise usage_source alone. A year is 12 months' rows."""
+    whole = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids)
+    key, names, dims = label_key(group_by), whole[1], whole[2]
+    first = start if start.day == 1 else add_months(month_start(start), 1)
+    last = month_start(end)
+    if not (monthly and key and "model_name" not in group_by and first < last):
+        return [whole]
+    months = LabelMonthSnapshot.objects.between(first, last).for_teams(team_ids).filter(key=key)
+    parts = [(months.annotate(**{LABEL_VALUE: F("value")}), names, dims)]
+    for part_start, part_end in ((start, first), (last, end)):
+        if part_start < part_end:
+            parts.append(usage_source(start=part_start, end=part_end, group_by=group_by, team_ids=team_ids))
+    return parts

@@ -20,7 +20,7 @@ from costs.billing.models import CostSnapshot
 from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
 from costs.usage.models import UsageSnapshot
-from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_source
+from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_parts
 from heliox.dates import periods_between
 from heliox.units import HOURS
 
@@ -189,25 +189,34 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
     if query.kind == "llm":
         return {}
     allocated_field = "allocated_usd" if query.idle == SEPARATE else "allocated_shared_usd"
-    usage, names, dims = usage_source(start=query.start, end=query.end, group_by=query.group_by,
-                                      team_ids=query.team_ids)  # fmt: skip
-    usage = usage.annotate(**query.period)
-    sums = {
-        "gpu_hours": hours_sum(names["gpu_hours"]),
-        "unpriced_gpu_hours": hours_sum(names["unpriced_gpu_hours"]),
-        "estimated_usd": money_sum(names["estimated_usd"]),
-        "allocated_usd": money_sum(names[allocated_field]),
-    }
-    if dims:
-        found = usage.order_by().values(*dims).annotate(**sums)
-    else:  # one total row; .values() without fields would group by every column
-        found = [usage.aggregate(**sums)] if usage.exists() else []
     rows: dict[tuple, dict] = {}
-    for row in found:
-        row = quantized(row)
-        key = tuple(row[dim] for dim in dims)
-        rows[key] = {**dict(zip(query.group_by, key, strict=True)), **{name: row[name] for name in BLANK},
-                     "idle_usd": row_idle, "billed_usd": None}  # fmt: skip
+    for usage, names, dims in usage_parts(
+        start=query.start,
+        end=query.end,
+        group_by=query.group_by,
+        team_ids=query.team_ids,
+        monthly=query.interval in (None, "month"),
+    ):
+        usage = usage.annotate(**query.period)
+        sums = {
+            "gpu_hours": hours_sum(names["gpu_hours"]),
+            "unpriced_gpu_hours": hours_sum(names["unpriced_gpu_hours"]),
+            "estimated_usd": money_sum(names["estimated_usd"]),
+            "allocated_usd": money_sum(names[allocated_field]),
+        }
+        if dims:
+            found = usage.order_by().values(*dims).annotate(**sums)
+        else:  # one total row; .values() without fields would group by every column
+            found = [usage.aggregate(**sums)] if usage.exists() else []
+        for row in found:
+            row = quantized(row)
+            key = tuple(row[dim] for dim in dims)
+            if key in rows:  # the same group in another part of the range (label rows: months and days)
+                for name in BLANK:
+                    rows[key][name] += row[name]
+                continue
+            rows[key] = {**dict(zip(query.group_by, key, strict=True)), **{name: row[name] for name in BLANK},
+                         "idle_usd": row_idle, "billed_usd": None}  # fmt: skip
     return rows
 
 

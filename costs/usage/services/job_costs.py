@@ -13,13 +13,14 @@ cents) for idle shared, and equal to the estimate on a day with no bill.
 Window functions do the distribution; nothing goes through Python per job.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 
 from costs.billing.models import CostSnapshot
-from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot
+from costs.usage.models import JobDaySlice, LabelMonthSnapshot, LabelUsageSnapshot, ModelUsageSnapshot
+from heliox.dates import add_months, month_start
 from jobs.labels import UNLABELLED
 from jobs.models import Job
 
@@ -30,6 +31,7 @@ TOUCHED_TABLE = "heliox_rollup_touched_jobs"
 GROUP = "date, team_id, provider, gpu_type, model_name"
 SLICES, MODELS = JobDaySlice._meta.db_table, ModelUsageSnapshot._meta.db_table
 LABELS, BILLS, JOBS = LabelUsageSnapshot._meta.db_table, CostSnapshot._meta.db_table, Job._meta.db_table
+MONTHS = LabelMonthSnapshot._meta.db_table
 UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
 TEMP_TABLES = (JOBS_TABLE, RANGE_TABLE, FINAL_TABLE, TOUCHED_TABLE)
 
@@ -234,6 +236,7 @@ FROM {FINAL_TABLE}""", params)  # fmt: skip
         if settings.HELIOX_COST_LABELS:
             cursor.execute(_label_rollup_sql(f"{FINAL_TABLE} s", "s.labels", settings.HELIOX_COST_LABELS), params)
         cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id, FALSE FROM {FINAL_TABLE}")
+    label_months_rebuild(start=start, end=end, now=now)
 
 
 def job_slices_reallocate(*, day: date, now: datetime) -> None:
@@ -247,6 +250,28 @@ def job_slices_reallocate(*, day: date, now: datetime) -> None:
             source = f"{SLICES} s JOIN {JOBS} j ON j.id = s.job_id"
             labels_sql = _label_rollup_sql(source, "j.labels", settings.HELIOX_COST_LABELS, "WHERE s.date = %(day)s")
             cursor.execute(labels_sql, params)
+    label_months_rebuild(start=day, end=day + timedelta(days=1), now=now)
+
+
+def label_months_rebuild(*, start: date, end: date, now: datetime) -> None:
+    """Replace the month rows (LabelMonthSnapshot) of every month that [start, end) touches by the sums of its
+    label rows, so that they stay those sums exactly. One DELETE and one INSERT a month."""
+    month = month_start(start)
+    with connection.cursor() as cursor:
+        while month < end:
+            following = add_months(month, 1)
+            params = _params(now, month=month, following=following)
+            cursor.execute(f"DELETE FROM {MONTHS} WHERE date = %(month)s", params)
+            cursor.execute(f"""
+INSERT INTO {MONTHS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
+                      estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
+                      allocated_shared_usd)
+SELECT {new_uuid()}, %(now)s, %(now)s, %(month)s, team_id, "key", "value", provider, gpu_type, SUM(gpu_hours),
+       SUM(estimated_cost_usd), SUM(job_count), SUM(unpriced_gpu_hours), SUM(unpriced_job_count),
+       SUM(allocated_usd), SUM(allocated_shared_usd)
+FROM {LABELS} WHERE date >= %(month)s AND date < %(following)s
+GROUP BY team_id, "key", "value", provider, gpu_type""", params)  # fmt: skip
+            month = following
 
 
 def _lock_touched_jobs(cursor) -> None:
