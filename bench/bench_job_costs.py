@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2_000_000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--pages-only", action="store_true", help="With --skip-rollup-anchor: the pages of item 4.")
     parser.add_argument("--skip-rollup-anchor", action="store_true", help="Only the reads (data already rolled up).")
     parser.add_argument(
         "--no-anchor",
@@ -86,7 +87,8 @@ def main() -> None:
     )
     client = APIClient()
     client.force_authenticate(user)
-    _time_reads(client, args.requests)
+    if not args.pages_only:
+        _time_reads(client, args.requests)
     _time_pages(user, args.requests)
 
 
@@ -113,7 +115,8 @@ def _time_pages(superuser, requests: int) -> None:
     from teams.models import Membership, Team
 
     member, _ = get_user_model().objects.get_or_create(username="bench-member")
-    Membership.objects.get_or_create(user=member, team=Team.objects.order_by("name").first())
+    team = Team.objects.order_by("name").first()
+    Membership.objects.get_or_create(user=member, team=team)
     clients = {}
     for who, user in (("member", member), ("superuser", superuser)):
         clients[who] = Client()
@@ -122,12 +125,15 @@ def _time_pages(superuser, requests: int) -> None:
     for who, url, target in (
         ("superuser", f"/admin/?{days90}", None),  # the staff dashboard: the anchor of the member home
         ("member", f"/?{days90}", 300),
+        ("member", f"/teams/{team.pk}/?{days90}", 300),  # by model and by each label key
+        ("member", f"/teams/{team.pk}/label/?key=project&value=project-3&{days90}", 300),
         ("superuser", f"/?{days90}", 300),
         ("member", "/jobs/?sort=-cost", 300),
         ("member", "/jobs/?sort=-cost&page=20", 300),
         ("member", "/jobs/?sort=cost", 300),
         ("superuser", "/jobs/?sort=-cost", 300),
         ("superuser", "/jobs/?sort=-allocated&page=20", 300),
+        ("superuser", "/admin/jobs/job/", None),  # the admin's job list unsorted: the anchor of the next two
         ("superuser", "/admin/jobs/job/?o=11", 300),  # the estimated USD column (after the action checkbox)
         ("superuser", "/admin/jobs/job/?o=-11", 300),
     ):
