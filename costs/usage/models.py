@@ -139,9 +139,16 @@ class LabelFigures(UsageFigures):
 
     class Meta(UsageFigures.Meta):
         abstract = True
+        ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
 
     def __str__(self) -> str:
         return f"{self.date} {self.team} {self.key}={self.value} {self.gpu_type}: {self.gpu_hours} GPU-h"
+
+
+def label_constraints(name: str) -> list:
+    """A label rollup table's checks and its natural key: one row per (date, team, key, value, provider, GPU)."""
+    key = ["date", "team", "key", "value", "provider", "gpu_type"]
+    return [*UsageFigures.Meta.constraints, models.UniqueConstraint(fields=key, name=name)]
 
 
 class LabelUsageSnapshot(LabelFigures):
@@ -152,15 +159,9 @@ class LabelUsageSnapshot(LabelFigures):
     rows exactly (they are sums of the job slices, which do).
     """
 
-    class Meta(UsageFigures.Meta):
-        ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
+    class Meta(LabelFigures.Meta):
         db_table_comment = "Daily rollup of job usage per team and cost label value (HELIOX_COST_LABELS keys)."
-        constraints = [
-            *UsageFigures.Meta.constraints,
-            models.UniqueConstraint(
-                fields=["date", "team", "key", "value", "provider", "gpu_type"], name="costs_labelusage_unique_key"
-            ),
-        ]
+        constraints = label_constraints("costs_labelusage_unique_key")
         indexes = [
             # group_by=label:<key> over a date range (its days outside whole months).
             models.Index(fields=["key", "date"], name="costs_labelusage_key_date_idx"),
@@ -174,15 +175,9 @@ class LabelMonthSnapshot(LabelFigures):
     Rebuilt by the rollup for every month whose days it rolls up; `job_count` counts job-days.
     """
 
-    class Meta(UsageFigures.Meta):
-        ordering = ["-date", "team__name", "key", "value", "provider", "gpu_type"]
+    class Meta(LabelFigures.Meta):
         db_table_comment = "Monthly sums of the label rollup (LabelUsageSnapshot), per team and label value."
-        constraints = [
-            *UsageFigures.Meta.constraints,
-            models.UniqueConstraint(
-                fields=["date", "team", "key", "value", "provider", "gpu_type"], name="costs_labelmonth_unique_key"
-            ),
-        ]
+        constraints = label_constraints("costs_labelmonth_unique_key")
         indexes = [
             # group_by=label:<key> over the whole months of a range.
             models.Index(fields=["key", "date"], name="costs_labelmonth_key_date_idx"),
