@@ -98,7 +98,7 @@ class CsvReader(csv.DictReader):
                 raise self._fail(error) from None
             if names is not None and len(names) > MAX_COLUMNS:
                 raise InputError(f"more than {MAX_COLUMNS:,} columns", path=self.path, line=1)
-            repeated = _repeated(names or [])
+            repeated = repeated_column(names or [])
             if repeated:  # csv.DictReader would keep the last one's values and drop the others' silently
                 raise InputError(f"column {repeated!r} appears more than once in the header", path=self.path, line=1)
         return self._fieldnames
@@ -114,7 +114,7 @@ class CsvReader(csv.DictReader):
             raise self._fail(error) from None
 
 
-def _repeated(names: list[str]) -> str | None:
+def repeated_column(names: list[str]) -> str | None:
     """The first column name of the header that is there twice (blank ones aside: no column is read by them)."""
     seen: set[str] = set()
     for name in names:

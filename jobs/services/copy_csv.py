@@ -29,7 +29,7 @@ from pathlib import Path
 from django.db import DataError, connection, transaction
 from psycopg import errors
 
-from heliox.reading import CHUNK, MAX_COLUMNS, MAX_LINE_BYTES, open_binary
+from heliox.reading import CHUNK, MAX_COLUMNS, MAX_LINE_BYTES, open_binary, repeated_column
 
 RAW = "heliox_job_import_raw"
 UTIL_COLUMNS = ("gpu_util_avg", "gpu_mem_peak_gib")
@@ -66,7 +66,7 @@ def _one_of(values) -> bytes:
 def line_pattern(header: list[str], rules: dict) -> re.Pattern:
     """A line of data that the row parser would accept as far as each value alone goes."""
     gpu_type = rb"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # named afterwards by rules["gpu_type"]
-    last = {name: position for position, name in enumerate(header)}  # a repeated column: the last wins
+    last = {name: position for position, name in enumerate(header)}
     values = {
         "provider": _one_of(rules["providers"]),
         "gpu_type": gpu_type,
@@ -167,6 +167,8 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
             return None
         if not header or len(header) > MAX_COLUMNS or any(name not in header for name in required):
             return None  # the row parser says which column is missing
+        if repeated_column(header):
+            return None  # the row parser refuses the file, naming the column
         if any(name == "labels" or name.startswith("label.") for name in header):
             return None  # labels are read (and checked) by the row parser
         if any(name in header for name in UTIL_COLUMNS):
@@ -200,7 +202,7 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
 
 def _gpu_spellings(cursor, header: list[str]) -> dict[str, int]:
     """Rows per distinct GPU type spelling of the staged lines (quotes already removed by COPY)."""
-    column = f"c{len(header) - 1 - header[::-1].index('gpu_type')}"  # a repeated column: the last wins
+    column = f"c{len(header) - 1 - header[::-1].index('gpu_type')}"
     cursor.execute(f"SELECT {column}, count(*) FROM {RAW} GROUP BY 1 LIMIT %s", [MAX_GPU_SPELLINGS + 1])  # noqa: S608
     rows = cursor.fetchall()
     if len(rows) > MAX_GPU_SPELLINGS or any(raw is None for raw, _ in rows):
