@@ -43,40 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
-    from django.db import connection
 
     from costs.catalog.services.gpu_prices import prices_refresh
-    from costs.usage.models import JobDaySlice, LabelUsageSnapshot
-    from costs.usage.services.rollup import usage_rollup
 
     prices_refresh()
-    results: dict[str, float] = {}
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    year = {"start": date(2025, 1, 1), "end": date(2026, 1, 1), "now": now}
     print(f"label keys rolled up: {', '.join(settings.HELIOX_COST_LABELS)}")
-
     if not args.skip_rollup_anchor:
-        generate(args.jobs, "2025-01-01", 365, 30, 3, 3)
-        with connection.cursor() as cursor:
-            cursor.execute(LABELS_SQL)
-            cursor.execute("VACUUM ANALYZE jobs_job")
-        print(f"generated and labelled {args.jobs:,} jobs over 2025; peak RSS {peak_rss_mb():.0f} MiB", flush=True)
-        if not args.no_anchor:
-            with timed("rollup of 2025 without job costs (anchor)", results):
-                usage_rollup(**year, job_costs=False)
-        with timed("rollup of 2025 with job slices, 3 label keys and job totals", results):
-            summary = usage_rollup(**year)
-        print(f"  {JobDaySlice.objects.count():,} job slices, {LabelUsageSnapshot.objects.count():,} label rows, "
-              f"{summary.jobs_updated:,} job totals set; peak RSS {peak_rss_mb():.0f} MiB")  # fmt: skip
-        if not args.no_anchor:
-            with timed("rollup of 2025 with job costs again (re-run)", results):
-                usage_rollup(**year)
-            anchor = results["rollup of 2025 without job costs (anchor)"]
-            ratio = results["rollup of 2025 with job slices, 3 label keys and job totals"] / anchor
-            print(f"with job costs / without: {ratio:.2f}x (target <= 1.3x)", flush=True)
-        with connection.cursor() as cursor:
-            for table in ("jobs_job", "costs_jobdayslice", "costs_labelusagesnapshot", "costs_labelmonthsnapshot"):
-                cursor.execute(f"VACUUM ANALYZE {table}")  # as autovacuum would before long: fresh plans
+        _generate_and_roll_up(args.jobs, anchor=not args.no_anchor)
 
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
@@ -91,6 +64,38 @@ def main() -> None:
     if not args.pages_only:
         _time_reads(client, args.requests)
     _time_pages(user, args.requests)
+
+
+def _generate_and_roll_up(jobs: int, *, anchor: bool) -> None:
+    """A year of labelled jobs, rolled up with job costs (and without, first, as the anchor)."""
+    from django.db import connection
+
+    from costs.usage.models import JobDaySlice, LabelUsageSnapshot
+    from costs.usage.services.rollup import usage_rollup
+
+    results: dict[str, float] = {}
+    year = {"start": date(2025, 1, 1), "end": date(2026, 1, 1), "now": datetime(2026, 1, 1, tzinfo=UTC)}
+    generate(jobs, "2025-01-01", 365, 30, 3, 3)
+    with connection.cursor() as cursor:
+        cursor.execute(LABELS_SQL)
+        cursor.execute("VACUUM ANALYZE jobs_job")
+    print(f"generated and labelled {jobs:,} jobs over 2025; peak RSS {peak_rss_mb():.0f} MiB", flush=True)
+    if anchor:
+        with timed("rollup of 2025 without job costs (anchor)", results):
+            usage_rollup(**year, job_costs=False)
+    with timed("rollup of 2025 with job slices, 3 label keys and job totals", results):
+        summary = usage_rollup(**year)
+    print(f"  {JobDaySlice.objects.count():,} job slices, {LabelUsageSnapshot.objects.count():,} label rows, "
+          f"{summary.jobs_updated:,} job totals set; peak RSS {peak_rss_mb():.0f} MiB")  # fmt: skip
+    if anchor:
+        with timed("rollup of 2025 with job costs again (re-run)", results):
+            usage_rollup(**year)
+        ratio = results["rollup of 2025 with job slices, 3 label keys and job totals"] / results[
+            "rollup of 2025 without job costs (anchor)"]  # fmt: skip
+        print(f"with job costs / without: {ratio:.2f}x (target <= 1.3x)", flush=True)
+    with connection.cursor() as cursor:
+        for table in ("jobs_job", "costs_jobdayslice", "costs_labelusagesnapshot", "costs_labelmonthsnapshot"):
+            cursor.execute(f"VACUUM ANALYZE {table}")  # as autovacuum would before long: fresh plans
 
 
 def _time_reads(client, requests: int) -> None:
