@@ -4,7 +4,7 @@ Money in USD (Decimal, cents), hours in GPU-hours, ranges [start, end) over UTC 
 """
 
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from uuid import UUID
 
@@ -68,7 +68,14 @@ def job_sums(
     if job_ids is not None:
         slices = slices.filter(job_id__in=job_ids)
     if label is not None:
-        slices = slices.annotate(label_value=job_label(label[0])).filter(label_value=label[1])
+        # The jobs with the value that held GPUs in the range (every job with a slice there did), read once,
+        # rather than each slice joined to its job: a hash of a few thousand ids against tens of thousands
+        # of lookups on PostgreSQL.
+        begin, finish = (datetime.combine(day, time.min, tzinfo=UTC) for day in (start, end))
+        jobs = Job.objects.overlapping(begin, finish).annotate(label_value=job_label(label[0], "labels"))
+        if team_ids is not None:
+            jobs = jobs.filter(team_id__in=team_ids)
+        slices = slices.filter(job_id__in=jobs.filter(label_value=label[1]).values("id"))
     return (
         slices.order_by()
         .values("job_id")
