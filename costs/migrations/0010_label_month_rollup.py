@@ -24,7 +24,7 @@ def months_from_day_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('costs', '0008_audit_trail_history'),
+        ('costs', '0009_rollup_backlog_of_owed_days'),
         ('teams', '0002_audit_trail_history'),
     ]
 
