@@ -147,6 +147,14 @@ class Job(BaseModel):
         max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
         db_comment="GPU-hours with no catalog price; null until rolled up.",
     )  # fmt: skip
+    used_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
+        db_comment="GPU-hours x utilisation over the rolled-up days; null until rolled up or when unmeasured.",
+    )  # fmt: skip
+    waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
+        db_comment="Estimated cost x (1 - utilisation), USD; null until rolled up, when unmeasured or unpriced.",
+    )  # fmt: skip
     gpu_util_avg = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True,
         db_comment="Time-weighted average GPU utilisation in percent (0-100); null = unmeasured, never 0 or 100.",

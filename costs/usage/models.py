@@ -40,6 +40,19 @@ class UsageFigures(BaseModel):
         default=0,
         db_comment="Share of the bill, idle shared by GPU-hours; the estimate on a day with no bill (derived).",
     )
+    # Efficiency (README: Kubernetes and GPU efficiency): used / (gpu_hours - unmeasured_gpu_hours).
+    used_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0,
+        db_comment="GPU-hours x utilisation of the measured jobs (the GPU-hours actually busy).",
+    )  # fmt: skip
+    unmeasured_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0,
+        db_comment="GPU-hours of jobs without utilisation: counted apart, never 0 or 100 percent busy.",
+    )  # fmt: skip
+    waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        db_comment="Estimated cost x (1 - utilisation) of the measured jobs, USD (idle GPUs that were paid for).",
+    )  # fmt: skip
 
     class Meta:
         abstract = True
@@ -57,6 +70,10 @@ class UsageFigures(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(allocated_usd__gte=0, allocated_shared_usd__gte=0),
                 name="%(app_label)s_%(class)s_allocated_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(used_gpu_hours__gte=0, unmeasured_gpu_hours__gte=0, waste_usd__gte=0),
+                name="%(app_label)s_%(class)s_efficiency_non_negative",
             ),
         ]
 
@@ -217,6 +234,17 @@ class JobDaySlice(BaseModel):
         max_digits=10, decimal_places=4, null=True, blank=True,
         db_comment="Catalog price used (the average when it changed within the day); null when unpriced.",
     )  # fmt: skip
+    used_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True,
+        db_comment="GPU-hours x the job's utilisation; null when the job is unmeasured.",
+    )  # fmt: skip
+    unmeasured_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours without utilisation (the job's, or 0)."
+    )
+    waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        db_comment="Estimated cost x (1 - utilisation), USD; null when the job is unmeasured.",
+    )  # fmt: skip
 
     objects: DailyQuerySet = DailyQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -232,6 +260,7 @@ class JobDaySlice(BaseModel):
                     unpriced_gpu_hours__gte=0,
                     allocated_usd__gte=0,
                     allocated_shared_usd__gte=0,
+                    unmeasured_gpu_hours__gte=0,
                 ),
                 name="costs_jobdayslice_non_negative",
             ),

@@ -33,6 +33,8 @@ SLICES, MODELS = JobDaySlice._meta.db_table, ModelUsageSnapshot._meta.db_table
 LABELS, BILLS, JOBS = LabelUsageSnapshot._meta.db_table, CostSnapshot._meta.db_table, Job._meta.db_table
 MONTHS = LabelMonthSnapshot._meta.db_table
 UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
+# Waste units (cost units x idle basis points of utilisation) per cent and per USD.
+UNITS_PER_WASTE_CENT, UNITS_PER_WASTE_USD = UNITS_PER_CENT * 10_000, UNITS_PER_CENT * 100 * 10_000
 TEMP_TABLES = (JOBS_TABLE, RANGE_TABLE, FINAL_TABLE, TOUCHED_TABLE)
 
 
@@ -72,7 +74,7 @@ def create_job_table() -> None:
     columns = (
         f"job_id {uuid}, team_id {uuid}, provider VARCHAR(32), gpu_type VARCHAR(32), model_name VARCHAR(200), "
         f"gpu_seconds {number}, unpriced_seconds {number}, priced_seconds {number}, cost_units {number}, "
-        f"labels {json}"
+        f"labels {json}, util_bp {number}"
     )
     with connection.cursor() as cursor:
         for table in TEMP_TABLES:
@@ -145,23 +147,41 @@ def _final_slices_sql() -> str:
     return f"""
 WITH base AS (
     SELECT t.date, t.job_id, t.team_id, t.provider, t.gpu_type, t.model_name, t.priced_seconds, t.cost_units, t.labels,
-           {div("t.gpu_seconds * 25", "9")} AS h_f, {mod("t.gpu_seconds * 25", "9")} AS h_r,
+           t.util_bp, {div("t.gpu_seconds * 25", "9")} AS h_f, {mod("t.gpu_seconds * 25", "9")} AS h_r,
            {div("t.unpriced_seconds * 25", "9")} AS u_f, {mod("t.unpriced_seconds * 25", "9")} AS u_r,
            {div("t.cost_units", str(UNITS_PER_CENT))} AS c_f, {mod("t.cost_units", str(UNITS_PER_CENT))} AS c_r,
+           {_efficiency_floors()},
            {units("m.gpu_hours", 10000)} AS h_t, {units("m.unpriced_gpu_hours", 10000)} AS u_t,
-           {units("m.estimated_cost_usd", 100)} AS c_t, {TARGET_COLUMNS}
+           {units("m.estimated_cost_usd", 100)} AS c_t, {units("m.used_gpu_hours", 10000)} AS b_t,
+           {units("m.unmeasured_gpu_hours", 10000)} AS n_t, {units("m.waste_usd", 100)} AS w_t, {TARGET_COLUMNS}
     FROM {RANGE_TABLE} t {_targets("t")}
 ),
 est AS (
     SELECT base.*, {largest_remainder("h_f", "h_r", "h_t")} AS h, {largest_remainder("u_f", "u_r", "u_t")} AS u,
-           {largest_remainder("c_f", "c_r", "c_t")} AS c
+           {largest_remainder("c_f", "c_r", "c_t")} AS c, {largest_remainder("b_f", "b_r", "b_t")} AS b,
+           {largest_remainder("n_f", "n_r", "n_t")} AS n, {largest_remainder("w_f", "w_r", "w_t")} AS w
     FROM base
 ),{_allocation_ctes()}
 SELECT date, job_id, team_id, provider, gpu_type, model_name, labels, h / 10000.0 AS gpu_hours,
        c / 100.0 AS estimated_usd, a / 100.0 AS allocated_usd, s / 100.0 AS allocated_shared_usd,
-       u / 10000.0 AS unpriced_gpu_hours,
+       u / 10000.0 AS unpriced_gpu_hours, n / 10000.0 AS unmeasured_gpu_hours,
+       CASE WHEN util_bp IS NULL THEN NULL ELSE b / 10000.0 END AS used_gpu_hours,
+       CASE WHEN util_bp IS NULL THEN NULL ELSE w / 100.0 END AS waste_usd,
        CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END AS price
 FROM final"""
+
+
+def _efficiency_floors() -> str:
+    """Floors and remainders of a slice's used GPU-hours (b, in 0.0001 GPU-hours: GPU-seconds x basis points / 3600),
+    unmeasured GPU-hours (n) and waste (w, cents: cost units x idle basis points). An unmeasured job's are 0 and
+    it never gets a leftover unit: those go to positive remainders first, and no more are left than those."""
+    bp, measured = "COALESCE(t.util_bp, 0)", "CASE WHEN t.util_bp IS NULL THEN 0 ELSE 1 END"
+    unmeasured, idle = f"(t.gpu_seconds * (1 - {measured}) * 25)", f"(t.cost_units * {measured} * (10000 - {bp}))"
+    return (
+        f"{div(f't.gpu_seconds * {bp}', '3600')} AS b_f, {mod(f't.gpu_seconds * {bp}', '3600')} AS b_r, "
+        f"{div(unmeasured, '9')} AS n_f, {mod(unmeasured, '9')} AS n_r, "
+        f"{div(idle, str(UNITS_PER_WASTE_CENT))} AS w_f, {mod(idle, str(UNITS_PER_WASTE_CENT))} AS w_r"
+    )
 
 
 def _reallocate_sql() -> str:
@@ -191,13 +211,15 @@ def _label_rollup_sql(source: str, labels: str, keys: list[str], where: str = ""
     return f"""
 INSERT INTO {LABELS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
                       estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
-                      allocated_shared_usd)
+                      allocated_shared_usd, used_gpu_hours, unmeasured_gpu_hours, waste_usd)
 SELECT {new_uuid()}, %(now)s, %(now)s, date, team_id, label_key, label_value, provider, gpu_type, SUM(gpu_hours),
        SUM(estimated_usd), COUNT(*), SUM(unpriced_gpu_hours),
-       SUM(CASE WHEN unpriced_gpu_hours > 0 THEN 1 ELSE 0 END), SUM(allocated_usd), SUM(allocated_shared_usd)
+       SUM(CASE WHEN unpriced_gpu_hours > 0 THEN 1 ELSE 0 END), SUM(allocated_usd), SUM(allocated_shared_usd),
+       COALESCE(SUM(used_gpu_hours), 0), SUM(unmeasured_gpu_hours), COALESCE(SUM(waste_usd), 0)
 FROM (
     SELECT s.date, s.team_id, s.provider, s.gpu_type, s.gpu_hours, s.estimated_usd, s.unpriced_gpu_hours,
-           s.allocated_usd, s.allocated_shared_usd, k.label_key, {_label_value(labels)} AS label_value
+           s.allocated_usd, s.allocated_shared_usd, s.used_gpu_hours, s.unmeasured_gpu_hours, s.waste_usd,
+           k.label_key, {_label_value(labels)} AS label_value
     FROM {source} CROSS JOIN ({key_rows}) k {where}
 ) x
 GROUP BY date, team_id, label_key, label_value, provider, gpu_type"""
@@ -229,9 +251,11 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
         cursor.execute(f"CREATE TEMPORARY TABLE {FINAL_TABLE} AS {_final_slices_sql()}", params)
         cursor.execute(f"""
 INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
-                      estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour)
+                      estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour,
+                      used_gpu_hours, unmeasured_gpu_hours, waste_usd)
 SELECT {new_uuid()}, %(now)s, %(now)s, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
-       estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price
+       estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price, used_gpu_hours,
+       unmeasured_gpu_hours, waste_usd
 FROM {FINAL_TABLE}""", params)  # fmt: skip
         if settings.HELIOX_COST_LABELS:
             cursor.execute(_label_rollup_sql(f"{FINAL_TABLE} s", "s.labels", settings.HELIOX_COST_LABELS), params)
@@ -299,6 +323,8 @@ def job_totals_update() -> int:
         "estimated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.c END",
         "allocated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.a END",
         "unpriced_gpu_hours": "sums.u",
+        "used_gpu_hours": "sums.b",
+        "waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.w END",
     }
     changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
     with connection.cursor() as cursor:
@@ -310,7 +336,7 @@ def job_totals_update() -> int:
 UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
 FROM (
     SELECT s.job_id, SUM(s.gpu_hours) AS h, SUM(s.estimated_usd) AS c, SUM(s.allocated_usd) AS a,
-           SUM(s.unpriced_gpu_hours) AS u
+           SUM(s.unpriced_gpu_hours) AS u, SUM(s.used_gpu_hours) AS b, SUM(s.waste_usd) AS w
     FROM {SLICES} s WHERE s.job_id IN (SELECT DISTINCT job_id FROM {TOUCHED_TABLE}) GROUP BY s.job_id
 ) sums
 WHERE {JOBS}.id = sums.job_id AND ({changed})""")
@@ -323,7 +349,12 @@ WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # 
         gone = [row[0] for row in cursor.fetchall()]
         for first in range(0, len(gone), 500):
             updated += Job.objects.filter(pk__in=gone[first : first + 500], gpu_hours__isnull=False).update(
-                gpu_hours=None, estimated_usd=None, allocated_usd=None, unpriced_gpu_hours=None
+                gpu_hours=None,
+                estimated_usd=None,
+                allocated_usd=None,
+                unpriced_gpu_hours=None,
+                used_gpu_hours=None,
+                waste_usd=None,
             )
         cursor.execute(f"TRUNCATE {TOUCHED_TABLE}" if postgres() else f"DELETE FROM {TOUCHED_TABLE}")
     return updated

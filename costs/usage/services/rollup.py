@@ -27,12 +27,15 @@ from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_apply
 from costs.usage.services.job_costs import (
     JOBS_TABLE,
+    UNITS_PER_WASTE_USD,
     clear_job_table,
     create_job_table,
+    div,
     drop_job_tables,
     job_costs_keep_day,
     job_costs_range,
     job_totals_update,
+    units,
 )
 from heliox.dates import utc_day_bounds
 from heliox.units import SECONDS_PER_HOUR, to_hours
@@ -50,7 +53,13 @@ FIGURES = (
     "unpriced_job_count",
     "allocated_usd",
     "allocated_shared_usd",
+    "used_gpu_hours",
+    "unmeasured_gpu_hours",
+    "waste_usd",
 )
+# The figures a team row sums from its model rows (allocation sets the allocated ones).
+SUMMED = ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count",
+          "used_gpu_hours", "unmeasured_gpu_hours", "waste_usd")  # fmt: skip
 
 
 @dataclass
@@ -95,7 +104,7 @@ def _job_day_sql() -> str:
     return f"""
 WITH slices AS (
     SELECT j.id AS job_id, j.team_id, j.provider, j.gpu_type, j.model_name, j.pricing, j.region, j.gpu_count,
-           j.labels, {d["greatest"]}(j.start_time, %(day_start)s) AS s,
+           j.labels, {units("j.gpu_util_avg", 100)} AS util_bp, {d["greatest"]}(j.start_time, %(day_start)s) AS s,
            {d["least"]}(COALESCE(j.end_time, %(now)s), %(day_end)s) AS e
     FROM {Job._meta.db_table} j
     WHERE j.start_time IS NOT NULL AND j.start_time < %(day_end)s AND j.start_time < %(now)s
@@ -114,21 +123,30 @@ priced AS (
 ),
 priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds, SUM(seconds * price_e4) AS units FROM priced GROUP BY job_id)
 INSERT INTO {JOBS_TABLE} (job_id, team_id, provider, gpu_type, model_name, gpu_seconds, unpriced_seconds,
-                          priced_seconds, cost_units, labels)
+                          priced_seconds, cost_units, labels, util_bp)
 SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count * {secs("l.s", "l.e")},
        l.gpu_count * ({secs("l.s", "l.e")} - COALESCE(p.seconds, 0)), l.gpu_count * COALESCE(p.seconds, 0),
-       l.gpu_count * COALESCE(p.units, 0), l.labels
+       l.gpu_count * COALESCE(p.units, 0), l.labels, l.util_bp
 FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
 """
 
 
-GROUPS_SQL = f"""
+def _groups_sql() -> str:
+    """The day's figures per model row, exact. Waste units (cost units x idle basis points) are summed in two
+    parts, per hundred and the rest, so that SQLite's 64-bit sums cannot overflow; Python adds them up."""
+    idle = "(10000 - util_bp)"
+    return f"""
 SELECT team_id, provider, gpu_type, model_name, COUNT(*), SUM(gpu_seconds),
-       SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(unpriced_seconds), SUM(cost_units)
+       SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(unpriced_seconds), SUM(cost_units),
+       SUM(gpu_seconds * util_bp), SUM(CASE WHEN util_bp IS NULL THEN gpu_seconds ELSE 0 END),
+       SUM(cost_units * {div(idle, "100")}), SUM(cost_units * ({idle} - 100 * {div(idle, "100")}))
 FROM {JOBS_TABLE} GROUP BY team_id, provider, gpu_type, model_name
 """
+
+
 # Cost units per USD: GPU-seconds x price in 1/10,000 USD per GPU-hour.
 UNITS_PER_USD = SECONDS_PER_HOUR * 10_000
+BASIS_POINTS = 10_000  # utilisation is kept in basis points (1/100 of a percent) in the rollup's SQL
 
 
 def _load_timeline(timeline: list[PriceSegment]) -> None:
@@ -182,34 +200,25 @@ def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelU
         "now": adapt(now),
         "earliest_start": adapt(earliest_start),
     }
-    usage: dict[tuple, list] = {}
-    money: dict[tuple, Decimal] = {}
+    rows = []
     with connection.cursor() as cursor:
         clear_job_table(cursor)
         cursor.execute(_job_day_sql(), params)
-        cursor.execute(GROUPS_SQL)
-        for team_id, provider, gpu_type, model, jobs, gpu_seconds, unpriced_jobs, unpriced_seconds, cost in cursor:
-            # SQLite returns UUIDs from raw SQL as 32-digit hex text; PostgreSQL as UUID.
-            key = (UUID(str(team_id)), provider, gpu_type, model)
-            usage[key] = [jobs, Decimal(gpu_seconds), unpriced_jobs, Decimal(unpriced_seconds)]
-            money[key] = Decimal(cost) / UNITS_PER_USD
-    return [
-        ModelUsageSnapshot(
-            date=day,
-            team_id=team_id,
-            provider=provider,
-            gpu_type=gpu_type,
-            model_name=model,
-            gpu_hours=to_hours(gpu_seconds),
-            estimated_cost_usd=to_cents(money[(team_id, provider, gpu_type, model)]),
-            job_count=jobs,
-            unpriced_gpu_hours=to_hours(unpriced_seconds),
-            unpriced_job_count=unpriced_jobs,
-        )
-        for (team_id, provider, gpu_type, model), (jobs, gpu_seconds, unpriced_jobs, unpriced_seconds) in sorted(
-            usage.items(), key=lambda item: tuple(str(part) for part in item[0])
-        )
-    ]
+        cursor.execute(_groups_sql())
+        for team_id, provider, gpu_type, model, jobs, seconds, unpriced_jobs, unpriced, cost, *efficiency in cursor:
+            used, unmeasured, waste_hundreds, waste_rest = efficiency
+            waste = Decimal((waste_hundreds or 0) * 100 + (waste_rest or 0)) / UNITS_PER_WASTE_USD
+            rows.append(
+                ModelUsageSnapshot(
+                    # SQLite returns UUIDs from raw SQL as 32-digit hex text; PostgreSQL as UUID.
+                    date=day, team_id=UUID(str(team_id)), provider=provider, gpu_type=gpu_type, model_name=model,
+                    gpu_hours=to_hours(seconds), estimated_cost_usd=to_cents(Decimal(cost) / UNITS_PER_USD),
+                    job_count=jobs, unpriced_gpu_hours=to_hours(unpriced), unpriced_job_count=unpriced_jobs,
+                    used_gpu_hours=to_hours(Decimal(used or 0) / BASIS_POINTS),
+                    unmeasured_gpu_hours=to_hours(unmeasured), waste_usd=to_cents(waste),
+                )
+            )  # fmt: skip
+    return sorted(rows, key=lambda row: (str(row.team_id), row.provider, row.gpu_type, row.model_name))
 
 
 def _team_rows(model_rows: list[ModelUsageSnapshot]) -> list[UsageSnapshot]:
@@ -223,7 +232,7 @@ def _team_rows(model_rows: list[ModelUsageSnapshot]) -> list[UsageSnapshot]:
                 **dict.fromkeys(FIGURES, 0),
             )  # fmt: skip
         total = teams[key]
-        for name in ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count"):
+        for name in SUMMED:
             setattr(total, name, getattr(total, name) + getattr(row, name))
     return list(teams.values())
 
