@@ -52,7 +52,7 @@ def to_second(moment: datetime | None) -> datetime | None:
 
 # The totals a job list may be sorted by; the money ones have an index each (named by the short name): every
 # index on a total is rewritten for each job the rollup touches.
-SORTABLE_TOTALS = ("estimated_usd", "allocated_usd", "gpu_hours", "unpriced_gpu_hours")
+SORTABLE_TOTALS = ("estimated_usd", "allocated_usd", "gpu_hours", "unpriced_gpu_hours", "waste_usd")
 INDEXED_TOTALS = {"estimated_usd": "estimated", "allocated_usd": "allocated"}
 
 

@@ -56,11 +56,12 @@ def test_report_csv_adds_up_and_escapes_formulas(small_org, capsys):
     call_command("report", "--start", "2025-03-10", "--end", "2025-03-11", "--format", "csv")
 
     assert capsys.readouterr().out.splitlines() == [
-        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd",
-        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,",
-        "(idle),0.0000,0.0000,0.00,0.00,3.00,",
-        "nlp,1.0000,1.0000,0.00,0.00,0.00,",
-        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00",
+        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,used_gpu_hours,"
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
+        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,,0.0000,0.0000,3.0000,,0.00",  # unmeasured: efficiency unknown
+        "(idle),0.0000,0.0000,0.00,0.00,3.00,,0.0000,0.0000,0.0000,,0.00",
+        "nlp,1.0000,1.0000,0.00,0.00,0.00,,0.0000,0.0000,1.0000,,0.00",
+        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00,0.0000,0.0000,4.0000,,0.00",
     ]
 
 
@@ -72,9 +73,12 @@ def test_report_table_has_a_totals_row(small_org, capsys):
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["provider", *["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"],
-                                "idle_usd", "billed_usd"]  # fmt: skip
-    assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00"]
-    assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00"]
+                                "idle_usd", "billed_usd", "used_gpu_hours", "measured_gpu_hours",
+                                "unmeasured_gpu_hours", "efficiency_pct", "waste_usd"]  # fmt: skip
+    assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "0.0000", "0.0000",
+                                "4.0000", "-", "0.00"]  # fmt: skip
+    assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "0.0000", "0.0000",
+                                "4.0000", "-", "0.00"]  # fmt: skip
 
 
 def test_report_table_has_thousands_separators(db, capsys):
@@ -84,8 +88,8 @@ def test_report_table_has_thousands_separators(db, capsys):
                          estimated_cost_usd=Decimal("1234567.89"), allocated_usd=Decimal("1234567.89"))  # fmt: skip
     call_command("report", "--start", "2025-03-10", "--end", "2025-03-11")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[2].split() == ["nlp", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
-    assert lines[4].split() == ["TOTAL", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
+    assert lines[2].split()[:7] == ["nlp", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
+    assert lines[4].split()[:7] == ["TOTAL", "12,345.5000", "0.0000", "1,234,567.89", "1,234,567.89", "-", "-"]
 
 
 def test_report_refuses_an_unknown_group(db):
@@ -174,7 +178,9 @@ def test_every_command_is_quiet_at_verbosity_0(name, org, tmp_path, capsys, monk
 
     if name == "report":  # the report is what was asked for: its rows stay, its footnote goes
         assert out.splitlines()[0].split() == ["team", "gpu_hours", "unpriced_gpu_hours", "estimated_usd",
-                                               "allocated_usd", "idle_usd", "billed_usd"]  # fmt: skip
+                                               "allocated_usd", "idle_usd", "billed_usd", "used_gpu_hours",
+                                               "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct",
+                                               "waste_usd"]  # fmt: skip
         assert "TOTAL" in out
         assert "UTC days" not in out
     elif name == "create_api_token":  # the token itself, and nothing else

@@ -40,7 +40,7 @@ class UsageFigures(BaseModel):
         default=0,
         db_comment="Share of the bill, idle shared by GPU-hours; the estimate on a day with no bill (derived).",
     )
-    # Efficiency (README: Kubernetes and GPU efficiency): used / (gpu_hours - unmeasured_gpu_hours).
+    # Efficiency (README: Kubernetes and GPU efficiency): used / measured GPU-hours.
     used_gpu_hours = models.DecimalField(
         max_digits=14, decimal_places=4, default=0,
         db_comment="GPU-hours x utilisation of the measured jobs (the GPU-hours actually busy).",
@@ -49,6 +49,11 @@ class UsageFigures(BaseModel):
         max_digits=14, decimal_places=4, default=0,
         db_comment="GPU-hours of jobs without utilisation: counted apart, never 0 or 100 percent busy.",
     )  # fmt: skip
+    # Kept, not derived as gpu_hours - unmeasured: each is rounded on its own, and a row with no measured job
+    # must have exactly 0 here (efficiency unknown), not a rounding unit (efficiency 0 %).
+    measured_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours of the jobs with utilisation."
+    )
     waste_usd = models.DecimalField(
         max_digits=12, decimal_places=2, default=0,
         db_comment="Estimated cost x (1 - utilisation) of the measured jobs, USD (idle GPUs that were paid for).",
@@ -72,7 +77,9 @@ class UsageFigures(BaseModel):
                 name="%(app_label)s_%(class)s_allocated_non_negative",
             ),
             models.CheckConstraint(
-                condition=models.Q(used_gpu_hours__gte=0, unmeasured_gpu_hours__gte=0, waste_usd__gte=0),
+                condition=models.Q(
+                    used_gpu_hours__gte=0, unmeasured_gpu_hours__gte=0, measured_gpu_hours__gte=0, waste_usd__gte=0
+                ),
                 name="%(app_label)s_%(class)s_efficiency_non_negative",
             ),
         ]
@@ -241,6 +248,9 @@ class JobDaySlice(BaseModel):
     unmeasured_gpu_hours = models.DecimalField(
         max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours without utilisation (the job's, or 0)."
     )
+    measured_gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, db_comment="GPU-hours with utilisation (the job's, or 0)."
+    )
     waste_usd = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True,
         db_comment="Estimated cost x (1 - utilisation), USD; null when the job is unmeasured.",
@@ -261,6 +271,7 @@ class JobDaySlice(BaseModel):
                     allocated_usd__gte=0,
                     allocated_shared_usd__gte=0,
                     unmeasured_gpu_hours__gte=0,
+                    measured_gpu_hours__gte=0,
                 ),
                 name="costs_jobdayslice_non_negative",
             ),

@@ -38,8 +38,9 @@ def decimal_or_none(value) -> str | None:
 class JobSerializer(ModelSerializer):
     """A GPU job. `team` is the team's id; non-staff may only name their own teams.
 
-    `estimated_usd`, `allocated_usd` and `unpriced_gpu_hours` are the job's totals over the
-    rolled-up days (null until rolled up; the two USD figures null when no hour is priced).
+    `estimated_usd`, `allocated_usd`, `unpriced_gpu_hours`, `used_gpu_hours` and `waste_usd` are
+    the job's totals over the rolled-up days (null until rolled up; the USD figures null when no
+    hour is priced; used and waste null when the job is unmeasured).
     """
 
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
@@ -62,11 +63,11 @@ class JobSerializer(ModelSerializer):
         fields = [
             "id", "team", "team_name", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
             "start_time", "end_time", "status", "external_id", "metadata", "labels", "gpu_hours", "estimated_usd",
-            "allocated_usd", "unpriced_gpu_hours", "gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source",
-            "created_at", "updated_at",
+            "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "waste_usd", "gpu_util_avg", "gpu_mem_peak_gib",
+            "gpu_util_source", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at", "estimated_usd", "allocated_usd", "unpriced_gpu_hours",
-                            "gpu_util_source"]  # fmt: skip
+                            "used_gpu_hours", "waste_usd", "gpu_util_source"]  # fmt: skip
         # DRF's unique-together validator is replaced by the check in validate(), which says less.
         validators: list = []
 
@@ -106,6 +107,8 @@ class JobSerializer(ModelSerializer):
             "estimated_usd": decimal_or_none(job.estimated_usd),
             "allocated_usd": decimal_or_none(job.allocated_usd),
             "unpriced_gpu_hours": decimal_or_none(job.unpriced_gpu_hours),
+            "used_gpu_hours": decimal_or_none(job.used_gpu_hours),
+            "waste_usd": decimal_or_none(job.waste_usd),
             "gpu_util_avg": None if job.gpu_util_avg is None else str(job.gpu_util_avg),
             "gpu_mem_peak_gib": None if job.gpu_mem_peak_gib is None else str(job.gpu_mem_peak_gib),
             "gpu_util_source": job.gpu_util_source,

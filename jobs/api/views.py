@@ -27,7 +27,7 @@ SORTING = [
 class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     """GPU jobs of the user's teams. Members register (create, finish) jobs; managers also edit and delete.
 
-    `?ordering=-estimated_usd` (or allocated_usd, gpu_hours, unpriced_gpu_hours, with or without '-')
+    `?ordering=-estimated_usd` (or allocated_usd, gpu_hours, unpriced_gpu_hours, waste_usd, with or without '-')
     sorts by the job's rolled-up totals, unknown last, in pages of `offset`.
     """
 

@@ -8,7 +8,8 @@ from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, group_by_parse, 
 from heliox.commands import HelioxCommand, iso_date, user_errors
 from heliox.csv_safety import safe_cell
 
-COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd",
+           "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")  # fmt: skip
 
 
 def _group_by(value: str) -> list[str]:
@@ -78,4 +79,5 @@ class Command(HelioxCommand):
                 self.stdout.write("  ".join("-" * w for w in widths))
         used = "; ".join(f"1 USD = {r.rate_per_usd} {r.currency} from {r.as_of}" for r in rates)
         self.say(f"{currency}{' at ' + used if used else ''}; GPU-hours; UTC days [{start}, {end}); "
-                          f"idle {idle}; billed covers days with a bill.")  # fmt: skip
+                          f"idle {idle}; billed covers days with a bill; efficiency = used / measured GPU-hours "
+                          f"('-' when none is measured).")  # fmt: skip

@@ -13,6 +13,13 @@ FIGURES = {
     "allocated_usd": decimal(description="Share of the bill (the estimate on days without a bill)."),
     "idle_usd": decimal(nullable=True, description="Bill nobody used; null when not yours to see."),
     "billed_usd": decimal(nullable=True, description="The bill; null where there is none (unknown, not 0)."),
+    "used_gpu_hours": decimal(description="GPU-hours x utilisation of the measured jobs."),
+    "unmeasured_gpu_hours": decimal(description="GPU-hours of jobs without utilisation (counted apart)."),
+    "measured_gpu_hours": decimal(description="GPU-hours of jobs with utilisation (efficiency's denominator)."),
+    "waste_usd": decimal(description="Estimated cost x (1 - utilisation) of the measured jobs."),
+    "efficiency_pct": decimal(
+        nullable=True, description="Used / measured GPU-hours, percent; null when none is measured (unknown, never 0)."
+    ),
     "llm_usd": decimal(description="LLM API spend (kind=llm or all)."),
     "total_usd": decimal(description="GPU + LLM spend (kind=llm or all)."),
     "llm_calls": INTEGER,
@@ -74,16 +81,24 @@ SLICE = obj(
      "price_usd_per_gpu_hour": decimal(nullable=True, description="Price used (average if it changed); null when "
                                        "unpriced."),
      "estimated_usd": decimal(), "allocated_usd": decimal(description="Share of the bill, idle kept apart."),
-     "allocated_shared_usd": decimal(description="Share of the bill, idle shared.")},
+     "allocated_shared_usd": decimal(description="Share of the bill, idle shared."),
+     "used_gpu_hours": decimal(nullable=True, description="GPU-hours x utilisation; null when unmeasured."),
+     "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
+     "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured.")},
     required=("date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
-              "allocated_shared_usd"),
+              "allocated_shared_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd"),
 )  # fmt: skip
 JOB_COSTS = obj(
     {"job": UUID, "team": STRING, "gpu_hours": decimal(nullable=True, description="Null until rolled up."),
      "estimated_usd": decimal(nullable=True, description="Null until rolled up or when no hour is priced."),
      "allocated_usd": decimal(nullable=True, description="Null until rolled up or when no hour is priced."),
-     "unpriced_gpu_hours": decimal(nullable=True), "days": {"type": "array", "items": SLICE}},
-    required=("job", "team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "days"),
+     "unpriced_gpu_hours": decimal(nullable=True),
+     "used_gpu_hours": decimal(nullable=True, description="Null until rolled up or when unmeasured."),
+     "waste_usd": decimal(nullable=True, description="Null until rolled up, when unmeasured or unpriced."),
+     "gpu_util_avg": decimal(nullable=True, description="Average GPU utilisation, percent; null = unmeasured."),
+     "days": {"type": "array", "items": SLICE}},
+    required=("job", "team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
+              "waste_usd", "gpu_util_avg", "days"),
 )  # fmt: skip
 TOP_JOB = obj(
     {"id": UUID, "team": STRING, "team_id": UUID, "model_name": STRING, "provider": STRING, "gpu_type": STRING,
@@ -93,7 +108,12 @@ TOP_JOB = obj(
      "labels": {"type": "object", "additionalProperties": STRING}, "days": INTEGER, "gpu_hours": decimal(),
      "unpriced_gpu_hours": decimal(),
      "estimated_usd": decimal(nullable=True, description="Null when no hour in the range is priced (unknown)."),
-     "allocated_usd": decimal(nullable=True, description="Null when no hour in the range is priced (unknown).")},
+     "allocated_usd": decimal(nullable=True, description="Null when no hour in the range is priced (unknown)."),
+     "used_gpu_hours": decimal(nullable=True, description="Null when the job is unmeasured."),
+     "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
+     "efficiency_pct": decimal(nullable=True, description="Null when the job is unmeasured (unknown, never 0)."),
+     "waste_usd": decimal(nullable=True, description="Null when the job is unmeasured or unpriced.")},
 )  # fmt: skip
-TOP_JOBS = obj({"start": DATE, "end": DATE, "idle": STRING, "jobs": {"type": "array", "items": TOP_JOB}},
-               required=("start", "end", "idle", "jobs"))  # fmt: skip
+TOP_JOBS = obj({"start": DATE, "end": DATE, "idle": STRING, "order": STRING,
+                "jobs": {"type": "array", "items": TOP_JOB}},
+               required=("start", "end", "idle", "order", "jobs"))  # fmt: skip

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from costs.billing.money import to_cents
 from costs.usage.models import FxRate
-from costs.usage.selectors.spend import SpendReport, by_spend, spend_summary
+from costs.usage.selectors.spend import SpendReport, by_spend, spend_summary, with_efficiency
 from heliox.dates import period_start
 
 
@@ -53,6 +53,7 @@ def spend_summary_in(
     org_daily = spend_summary(start=start, end=end, group_by=(), interval="day", **kwargs)
     totals = _converted_totals(daily.totals, org_daily.rows, rates, suffix)
     for record in [*rows, totals]:
+        with_efficiency(record)
         for field, value in record.items():
             if field.endswith(suffix) and value is not None:
                 record[field] = to_cents(value)
@@ -80,7 +81,7 @@ def _converted_rows(daily: list[dict], names: list[str], rates: dict, suffix: st
         key = (period, *(row[name] for name in names))
         target = rows.setdefault(key, {**({"period": period} if interval else {}), **{n: row[n] for n in names}})
         for field, value in row.items():
-            if field in names or field == "period":
+            if field in names or field in ("period", "efficiency_pct"):  # a ratio: set again from the sums
                 continue
             if not field.endswith("_usd"):
                 target[field] = target.get(field, 0) + value
@@ -99,7 +100,7 @@ def _converted_totals(usd_totals: dict, org_daily: list[dict], rates: dict, suff
     for row in org_daily:
         rate = rates[row["period"]]
         for field, value in row.items():
-            if field != "period" and value is not None:
+            if field not in ("period", "efficiency_pct") and value is not None:
                 name = _renamed(field, suffix)
                 totals[name] = (totals.get(name) or 0) + (value * rate if field.endswith("_usd") else value)
     return totals

@@ -8,15 +8,18 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from costs.billing.allocation import SEPARATE
+from costs.billing.money import CENT
 from costs.usage.models import JobDaySlice
 from costs.usage.selectors.labels import job_label
-from costs.usage.selectors.spend import hours_sum, money_sum, quantized
+from costs.usage.selectors.spend import efficiency_pct, hours_sum, money_sum, quantized
+from heliox.units import HOURS
 from jobs.models import Job
 
 MAX_TOP_JOBS = 1000
+TOP_ORDERS = ("cost", "waste")
 
 
 def job_cost_days(*, job: Job) -> dict:
@@ -33,6 +36,10 @@ def job_cost_days(*, job: Job) -> dict:
             "estimated_usd",
             "allocated_usd",
             "allocated_shared_usd",
+            "used_gpu_hours",
+            "unmeasured_gpu_hours",
+            "measured_gpu_hours",
+            "waste_usd",
         )
     ]
     for day in days:
@@ -43,6 +50,9 @@ def job_cost_days(*, job: Job) -> dict:
         "estimated_usd": job.estimated_usd,
         "allocated_usd": job.allocated_usd,
         "unpriced_gpu_hours": job.unpriced_gpu_hours,
+        "used_gpu_hours": job.used_gpu_hours,
+        "waste_usd": job.waste_usd,
+        "gpu_util_avg": job.gpu_util_avg,
         "days": days,
     }
 
@@ -55,11 +65,14 @@ def job_sums(
     label: tuple[str, str] | None = None,
     job_ids: Collection[UUID] | None = None,
     idle: str = SEPARATE,
+    order: str = "cost",
 ) -> QuerySet:
     """Each job's slices in [start, end) summed, costliest first (allocated, estimated, GPU-hours, then id).
 
     Rows: job_id, gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, days, priced (days with a
-    price). `label` (key, value) keeps the jobs with that label value ("(unlabelled)": without the key).
+    price), used, unmeasured and measured GPU-hours and waste_usd (None: unmeasured). `label` (key, value)
+    keeps the jobs with that label value ("(unlabelled)": without the key). order="waste": the measured jobs,
+    most waste first.
     """
     allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
     slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end)
@@ -76,6 +89,9 @@ def job_sums(
         if team_ids is not None:
             jobs = jobs.filter(team_id__in=team_ids)
         slices = slices.filter(job_id__in=jobs.filter(label_value=label[1]).values("id"))
+    ranking = ["-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id"]
+    if order == "waste":
+        slices, ranking = slices.filter(waste_usd__isnull=False), ["-waste_usd", *ranking]
     return (
         slices.order_by()
         .values("job_id")
@@ -83,8 +99,10 @@ def job_sums(
             gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
             estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(allocated_field), days=Count("id"),
             priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
+            used_gpu_hours=Sum("used_gpu_hours"), unmeasured_gpu_hours=hours_sum("unmeasured_gpu_hours"),
+            measured_gpu_hours=hours_sum("measured_gpu_hours"), waste_usd=Sum("waste_usd"),
         )
-        .order_by("-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id")
+        .order_by(*ranking)
     )  # fmt: skip
 
 
@@ -95,18 +113,23 @@ def most_expensive_jobs(
     team_ids: Collection[UUID] | None = None,
     limit: int = 20,
     idle: str = SEPARATE,
+    order: str = "cost",
 ) -> list[dict]:
     """The `limit` jobs that cost most in [start, end): by allocated, then estimated USD, then GPU-hours.
 
     Sums of the jobs' slices in the range (a long job counts only its days inside it).
     A job with no priced hour in the range has estimated and allocated None (unknown)
-    and sorts after the priced ones. Two queries.
+    and sorts after the priced ones. With order="waste", the jobs that wasted most
+    (estimated cost x (1 - utilisation)): measured jobs only, unmeasured ones have no
+    waste to rank. Two queries.
     """
+    if order not in TOP_ORDERS:
+        raise ValueError(f"unknown order {order!r}; use {' or '.join(TOP_ORDERS)}")
     if start >= end:
         raise ValueError(f"start ({start}) must be before end ({end})")
     if not 1 <= limit <= MAX_TOP_JOBS:
         raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
-    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle)[:limit])
+    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle, order=order)[:limit])
     jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
     result = []
     for row in rows:
@@ -121,5 +144,19 @@ def most_expensive_jobs(
             "unpriced_gpu_hours": row["unpriced_gpu_hours"],
             "estimated_usd": None if unknown else row["estimated_usd"],
             "allocated_usd": None if unknown else row["allocated_usd"],
+            **_efficiency(row, unknown),
         })  # fmt: skip
     return sorted(result, key=lambda r: r["estimated_usd"] is None)  # stable: unknown after the priced ones
+
+
+def _efficiency(row: dict, unpriced: bool) -> dict:
+    """A top job's used and unmeasured GPU-hours, waste and efficiency in the range (None where unknown)."""
+    used = None if row["used_gpu_hours"] is None else row["used_gpu_hours"].quantize(HOURS)
+    waste = None if row["waste_usd"] is None or unpriced else row["waste_usd"].quantize(CENT)
+    return {
+        "used_gpu_hours": used,
+        "unmeasured_gpu_hours": row["unmeasured_gpu_hours"],
+        "measured_gpu_hours": row["measured_gpu_hours"],
+        "waste_usd": waste,
+        "efficiency_pct": efficiency_pct(used_gpu_hours=used, measured_gpu_hours=row["measured_gpu_hours"]),
+    }

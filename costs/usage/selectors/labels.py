@@ -22,7 +22,9 @@ LABEL_PREFIX = "label:"
 LABEL_VALUE = "label_value"  # the annotation that holds a label group's value
 ROLLUP_FIGURES = {"gpu_hours": "gpu_hours", "unpriced_gpu_hours": "unpriced_gpu_hours",
                   "estimated_usd": "estimated_cost_usd", "allocated_usd": "allocated_usd",
-                  "allocated_shared_usd": "allocated_shared_usd"}  # fmt: skip
+                  "allocated_shared_usd": "allocated_shared_usd", "used_gpu_hours": "used_gpu_hours",
+                  "unmeasured_gpu_hours": "unmeasured_gpu_hours", "measured_gpu_hours": "measured_gpu_hours",
+                  "waste_usd": "waste_usd"}  # fmt: skip
 SLICE_FIGURES = {name: name for name in ROLLUP_FIGURES}
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from django.db.models import CharField, DateField, DecimalField, Sum, Value
@@ -134,7 +134,12 @@ BLANK = {
     "unpriced_gpu_hours": ZERO_HOURS,
     "estimated_usd": ZERO_USD,
     "allocated_usd": ZERO_USD,
+    "used_gpu_hours": ZERO_HOURS,
+    "unmeasured_gpu_hours": ZERO_HOURS,
+    "measured_gpu_hours": ZERO_HOURS,
+    "waste_usd": ZERO_USD,
 }
+PERCENT = Decimal("0.1")
 
 
 def spend_summary(
@@ -171,7 +176,23 @@ def spend_summary(
     report = SpendReport(start=start, end=end, group_by=query.group_by, idle=idle)
     report.rows = by_spend(rows.values(), kind=kind)
     report.totals = _totals(report.rows, bills if team_ids is None else {}, kind)
+    for record in [*report.rows, report.totals]:
+        with_efficiency(record)
     return report
+
+
+def efficiency_pct(*, used_gpu_hours: Decimal | None, measured_gpu_hours: Decimal) -> Decimal | None:
+    """Used / measured GPU-hours in percent (0.1); None when no GPU-hour is measured (unknown, never 0 or 100 %)."""
+    if used_gpu_hours is None or measured_gpu_hours <= 0:
+        return None
+    return (100 * used_gpu_hours / measured_gpu_hours).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+def with_efficiency(record: dict) -> dict:
+    """Set a spend row's (or totals') efficiency_pct from its used and measured GPU-hours."""
+    record["efficiency_pct"] = efficiency_pct(used_gpu_hours=record["used_gpu_hours"],
+                                              measured_gpu_hours=record["measured_gpu_hours"])  # fmt: skip
+    return record
 
 
 def by_spend(rows: Iterable[dict], *, kind: str, suffix: str = "_usd") -> list[dict]:
@@ -198,12 +219,8 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
         monthly=query.interval in (None, "month"),
     ):
         usage = usage.annotate(**query.period)
-        sums = {
-            "gpu_hours": hours_sum(names["gpu_hours"]),
-            "unpriced_gpu_hours": hours_sum(names["unpriced_gpu_hours"]),
-            "estimated_usd": money_sum(names["estimated_usd"]),
-            "allocated_usd": money_sum(names[allocated_field]),
-        }
+        column = {**{name: name for name in BLANK}, "allocated_usd": allocated_field}
+        sums = {name: (money_sum if name.endswith("_usd") else hours_sum)(names[column[name]]) for name in BLANK}
         if dims:
             found = usage.order_by().values(*dims).annotate(**sums)
         else:  # one total row; .values() without fields would group by every column

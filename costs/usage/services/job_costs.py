@@ -153,18 +153,20 @@ WITH base AS (
            {_efficiency_floors()},
            {units("m.gpu_hours", 10000)} AS h_t, {units("m.unpriced_gpu_hours", 10000)} AS u_t,
            {units("m.estimated_cost_usd", 100)} AS c_t, {units("m.used_gpu_hours", 10000)} AS b_t,
-           {units("m.unmeasured_gpu_hours", 10000)} AS n_t, {units("m.waste_usd", 100)} AS w_t, {TARGET_COLUMNS}
+           {units("m.unmeasured_gpu_hours", 10000)} AS n_t, {units("m.measured_gpu_hours", 10000)} AS k_t,
+           {units("m.waste_usd", 100)} AS w_t, {TARGET_COLUMNS}
     FROM {RANGE_TABLE} t {_targets("t")}
 ),
 est AS (
     SELECT base.*, {largest_remainder("h_f", "h_r", "h_t")} AS h, {largest_remainder("u_f", "u_r", "u_t")} AS u,
            {largest_remainder("c_f", "c_r", "c_t")} AS c, {largest_remainder("b_f", "b_r", "b_t")} AS b,
-           {largest_remainder("n_f", "n_r", "n_t")} AS n, {largest_remainder("w_f", "w_r", "w_t")} AS w
+           {largest_remainder("n_f", "n_r", "n_t")} AS n, {largest_remainder("k_f", "k_r", "k_t")} AS k,
+           {largest_remainder("w_f", "w_r", "w_t")} AS w
     FROM base
 ),{_allocation_ctes()}
 SELECT date, job_id, team_id, provider, gpu_type, model_name, labels, h / 10000.0 AS gpu_hours,
        c / 100.0 AS estimated_usd, a / 100.0 AS allocated_usd, s / 100.0 AS allocated_shared_usd,
-       u / 10000.0 AS unpriced_gpu_hours, n / 10000.0 AS unmeasured_gpu_hours,
+       u / 10000.0 AS unpriced_gpu_hours, n / 10000.0 AS unmeasured_gpu_hours, k / 10000.0 AS measured_gpu_hours,
        CASE WHEN util_bp IS NULL THEN NULL ELSE b / 10000.0 END AS used_gpu_hours,
        CASE WHEN util_bp IS NULL THEN NULL ELSE w / 100.0 END AS waste_usd,
        CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END AS price
@@ -173,13 +175,16 @@ FROM final"""
 
 def _efficiency_floors() -> str:
     """Floors and remainders of a slice's used GPU-hours (b, in 0.0001 GPU-hours: GPU-seconds x basis points / 3600),
-    unmeasured GPU-hours (n) and waste (w, cents: cost units x idle basis points). An unmeasured job's are 0 and
-    it never gets a leftover unit: those go to positive remainders first, and no more are left than those."""
+    unmeasured and measured GPU-hours (n, k) and waste (w, cents: cost units x idle basis points). A figure that is 0
+    for a job (all but n when unmeasured, n when measured) never gets a leftover unit: those go to positive
+    remainders first, and no more are left than those."""
     bp, measured = "COALESCE(t.util_bp, 0)", "CASE WHEN t.util_bp IS NULL THEN 0 ELSE 1 END"
     unmeasured, idle = f"(t.gpu_seconds * (1 - {measured}) * 25)", f"(t.cost_units * {measured} * (10000 - {bp}))"
+    measured_units = f"(t.gpu_seconds * {measured} * 25)"
     return (
         f"{div(f't.gpu_seconds * {bp}', '3600')} AS b_f, {mod(f't.gpu_seconds * {bp}', '3600')} AS b_r, "
         f"{div(unmeasured, '9')} AS n_f, {mod(unmeasured, '9')} AS n_r, "
+        f"{div(measured_units, '9')} AS k_f, {mod(measured_units, '9')} AS k_r, "
         f"{div(idle, str(UNITS_PER_WASTE_CENT))} AS w_f, {mod(idle, str(UNITS_PER_WASTE_CENT))} AS w_r"
     )
 
@@ -211,14 +216,16 @@ def _label_rollup_sql(source: str, labels: str, keys: list[str], where: str = ""
     return f"""
 INSERT INTO {LABELS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
                       estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
-                      allocated_shared_usd, used_gpu_hours, unmeasured_gpu_hours, waste_usd)
+                      allocated_shared_usd, used_gpu_hours, unmeasured_gpu_hours, measured_gpu_hours, waste_usd)
 SELECT {new_uuid()}, %(now)s, %(now)s, date, team_id, label_key, label_value, provider, gpu_type, SUM(gpu_hours),
        SUM(estimated_usd), COUNT(*), SUM(unpriced_gpu_hours),
        SUM(CASE WHEN unpriced_gpu_hours > 0 THEN 1 ELSE 0 END), SUM(allocated_usd), SUM(allocated_shared_usd),
-       COALESCE(SUM(used_gpu_hours), 0), SUM(unmeasured_gpu_hours), COALESCE(SUM(waste_usd), 0)
+       COALESCE(SUM(used_gpu_hours), 0), SUM(unmeasured_gpu_hours), SUM(measured_gpu_hours),
+       COALESCE(SUM(waste_usd), 0)
 FROM (
     SELECT s.date, s.team_id, s.provider, s.gpu_type, s.gpu_hours, s.estimated_usd, s.unpriced_gpu_hours,
-           s.allocated_usd, s.allocated_shared_usd, s.used_gpu_hours, s.unmeasured_gpu_hours, s.waste_usd,
+           s.allocated_usd, s.allocated_shared_usd, s.used_gpu_hours, s.unmeasured_gpu_hours, s.measured_gpu_hours,
+           s.waste_usd,
            k.label_key, {_label_value(labels)} AS label_value
     FROM {source} CROSS JOIN ({key_rows}) k {where}
 ) x
@@ -252,10 +259,10 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
         cursor.execute(f"""
 INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
                       estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour,
-                      used_gpu_hours, unmeasured_gpu_hours, waste_usd)
+                      used_gpu_hours, unmeasured_gpu_hours, measured_gpu_hours, waste_usd)
 SELECT {new_uuid()}, %(now)s, %(now)s, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
        estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price, used_gpu_hours,
-       unmeasured_gpu_hours, waste_usd
+       unmeasured_gpu_hours, measured_gpu_hours, waste_usd
 FROM {FINAL_TABLE}""", params)  # fmt: skip
         if settings.HELIOX_COST_LABELS:
             cursor.execute(_label_rollup_sql(f"{FINAL_TABLE} s", "s.labels", settings.HELIOX_COST_LABELS), params)

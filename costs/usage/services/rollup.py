@@ -55,11 +55,12 @@ FIGURES = (
     "allocated_shared_usd",
     "used_gpu_hours",
     "unmeasured_gpu_hours",
+    "measured_gpu_hours",
     "waste_usd",
 )
 # The figures a team row sums from its model rows (allocation sets the allocated ones).
 SUMMED = ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count",
-          "used_gpu_hours", "unmeasured_gpu_hours", "waste_usd")  # fmt: skip
+          "used_gpu_hours", "unmeasured_gpu_hours", "measured_gpu_hours", "waste_usd")  # fmt: skip
 
 
 @dataclass
@@ -139,6 +140,7 @@ def _groups_sql() -> str:
 SELECT team_id, provider, gpu_type, model_name, COUNT(*), SUM(gpu_seconds),
        SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(unpriced_seconds), SUM(cost_units),
        SUM(gpu_seconds * util_bp), SUM(CASE WHEN util_bp IS NULL THEN gpu_seconds ELSE 0 END),
+       SUM(CASE WHEN util_bp IS NULL THEN 0 ELSE gpu_seconds END),
        SUM(cost_units * {div(idle, "100")}), SUM(cost_units * ({idle} - 100 * {div(idle, "100")}))
 FROM {JOBS_TABLE} GROUP BY team_id, provider, gpu_type, model_name
 """
@@ -206,7 +208,7 @@ def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelU
         cursor.execute(_job_day_sql(), params)
         cursor.execute(_groups_sql())
         for team_id, provider, gpu_type, model, jobs, seconds, unpriced_jobs, unpriced, cost, *efficiency in cursor:
-            used, unmeasured, waste_hundreds, waste_rest = efficiency
+            used, unmeasured, measured, waste_hundreds, waste_rest = efficiency
             waste = Decimal((waste_hundreds or 0) * 100 + (waste_rest or 0)) / UNITS_PER_WASTE_USD
             rows.append(
                 ModelUsageSnapshot(
@@ -215,7 +217,8 @@ def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelU
                     gpu_hours=to_hours(seconds), estimated_cost_usd=to_cents(Decimal(cost) / UNITS_PER_USD),
                     job_count=jobs, unpriced_gpu_hours=to_hours(unpriced), unpriced_job_count=unpriced_jobs,
                     used_gpu_hours=to_hours(Decimal(used or 0) / BASIS_POINTS),
-                    unmeasured_gpu_hours=to_hours(unmeasured), waste_usd=to_cents(waste),
+                    unmeasured_gpu_hours=to_hours(unmeasured), measured_gpu_hours=to_hours(measured),
+                    waste_usd=to_cents(waste),
                 )
             )  # fmt: skip
     return sorted(rows, key=lambda row: (str(row.team_id), row.provider, row.gpu_type, row.model_name))

@@ -19,16 +19,23 @@ RANGE = "start=2025-03-10&end=2025-03-11"
 def test_summary_by_team_has_exact_totals(org, api):
     body = api.as_user(org["users"]["staff"]).get(f"/api/v1/costs/summary?{RANGE}&group_by=team").json()
 
+    # No job of this fixture is measured: every hour is unmeasured, efficiency unknown (null), waste none known.
+    unmeasured = {"used_gpu_hours": "0.0000", "measured_gpu_hours": "0.0000", "waste_usd": "0.00",
+                  "efficiency_pct": None}  # fmt: skip
     assert body["rows"] == [
         {"team": "nlp", "gpu_hours": "8.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "32.00",
-         "allocated_usd": "32.00", "idle_usd": "0.00", "billed_usd": None},
+         "allocated_usd": "32.00", "idle_usd": "0.00", "billed_usd": None, "unmeasured_gpu_hours": "8.0000",
+         **unmeasured},
         {"team": "(idle)", "gpu_hours": "0.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "0.00",
-         "allocated_usd": "0.00", "idle_usd": "10.00", "billed_usd": None},
+         "allocated_usd": "0.00", "idle_usd": "10.00", "billed_usd": None, "unmeasured_gpu_hours": "0.0000",
+         **unmeasured},
         {"team": "vision", "gpu_hours": "2.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "8.00",
-         "allocated_usd": "8.00", "idle_usd": "0.00", "billed_usd": None},
+         "allocated_usd": "8.00", "idle_usd": "0.00", "billed_usd": None, "unmeasured_gpu_hours": "2.0000",
+         **unmeasured},
     ]  # fmt: skip
     assert body["totals"] == {"gpu_hours": "10.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "40.00",
-                              "allocated_usd": "40.00", "idle_usd": "10.00", "billed_usd": "50.00"}  # fmt: skip
+                              "allocated_usd": "40.00", "idle_usd": "10.00", "billed_usd": "50.00",
+                              "unmeasured_gpu_hours": "10.0000", **unmeasured}  # fmt: skip
 
 
 def test_summary_matches_manage_py_report(org, api, capsys):

@@ -20,11 +20,15 @@ from jobs.models import Job
 from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 
-EFFICIENCY = ("used_gpu_hours", "unmeasured_gpu_hours", "waste_usd")
+EFFICIENCY = ("used_gpu_hours", "unmeasured_gpu_hours", "measured_gpu_hours", "waste_usd")
 
 
 @pytest.fixture
 def measured_day(db):
+    return measured_jobs()
+
+
+def measured_jobs() -> tuple[Job, Job]:
     """One team's day: an 8-GPU job at 20 % and a 2-GPU job without utilisation, both H100 at $2.50."""
     GpuPriceFactory(gpu_type="H100", usd_per_gpu_hour=Decimal("2.5000"))
     team = TeamFactory(name="vision")
@@ -90,7 +94,7 @@ def test_unpriced_measured_job_has_used_hours_and_unknown_waste(db):
 
 def exact_rows() -> dict[tuple, tuple]:
     """Each model row's used, unmeasured and waste, computed in Python from the jobs (one price, $4.1237)."""
-    sums: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 3)
+    sums: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 4)
     for job in Job.objects.all():
         for day in (D10, D11):
             start, end = max(job.start_time, at(day, 0)), min(job.end_time, at(day, 0) + timedelta(days=1))
@@ -102,8 +106,9 @@ def exact_rows() -> dict[tuple, tuple]:
                 total[1] += hours
             else:
                 total[0] += hours * job.gpu_util_avg / 100
-                total[2] += hours * Decimal("4.1237") * (100 - job.gpu_util_avg) / 100
-    quantum = (Decimal("0.0001"), Decimal("0.0001"), Decimal("0.01"))
+                total[2] += hours
+                total[3] += hours * Decimal("4.1237") * (100 - job.gpu_util_avg) / 100
+    quantum = (Decimal("0.0001"), Decimal("0.0001"), Decimal("0.0001"), Decimal("0.01"))
     return {key: tuple(v.quantize(q, rounding=ROUND_HALF_UP) for v, q in zip(values, quantum, strict=True))
             for key, values in sums.items()}  # fmt: skip
 
@@ -131,19 +136,19 @@ def test_rows_are_the_exact_rounded_sums_and_slices_add_up_to_them(odd_utilisati
     rows = {(r.date, r.team_id, r.model_name): tuple(getattr(r, n) for n in EFFICIENCY)
             for r in ModelUsageSnapshot.objects.all()}  # fmt: skip
     assert rows == exact_rows()
-    slices: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 3)
+    slices: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 4)
     for piece in JobDaySlice.objects.all():
         total = slices[(piece.date, piece.team_id, piece.model_name)]
         for index, name in enumerate(EFFICIENCY):
             total[index] += getattr(piece, name) or 0
     assert {key: tuple(value) for key, value in slices.items()} == rows
-    teams: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 3)
+    teams: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 4)
     for key, values in rows.items():
         for index, value in enumerate(values):
             teams[key[:2]][index] += value
     assert {(r.date, r.team_id): [getattr(r, n) for n in EFFICIENCY] for r in UsageSnapshot.objects.all()} == teams
     for key in ("project", "user"):
-        by_label: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 3)
+        by_label: dict[tuple, list] = defaultdict(lambda: [Decimal(0)] * 4)
         for row in LabelUsageSnapshot.objects.filter(key=key):
             for index, name in enumerate(EFFICIENCY):
                 by_label[(row.date, row.team_id)][index] += getattr(row, name)
@@ -164,5 +169,9 @@ def test_rollup_without_utilisation_changes_nothing_else(odd_utilisation):
 
     rows = ModelUsageSnapshot.objects.order_by("date", "team", "model_name")
     assert list(rows.values_list("gpu_hours", "estimated_cost_usd", "allocated_usd")) == measured
-    assert all(r.unmeasured_gpu_hours == r.gpu_hours and r.used_gpu_hours == r.waste_usd == 0 for r in rows)
+    assert all(r.unmeasured_gpu_hours == r.gpu_hours and r.used_gpu_hours == r.measured_gpu_hours == r.waste_usd == 0
+               for r in rows)  # fmt: skip
+    label_rows = LabelUsageSnapshot.objects.all()
+    assert label_rows
+    assert all(r.measured_gpu_hours == r.used_gpu_hours == 0 for r in label_rows)
     assert not Job.objects.filter(waste_usd__isnull=False).exists()

@@ -61,6 +61,11 @@ def test_by_team_shows_allocations_and_idle_as_its_own_row(dataset):
         "allocated_usd": Decimal("33.00"),  # 24 + 5 billed on the 10th + 4 estimated on the unbilled 11th
         "idle_usd": Decimal("6.00"),
         "billed_usd": Decimal("35.00"),
+        "used_gpu_hours": Decimal("0.0000"),
+        "unmeasured_gpu_hours": Decimal("9.0000"),  # no job of this dataset is measured
+        "measured_gpu_hours": Decimal("0.0000"),
+        "waste_usd": Decimal("0.00"),
+        "efficiency_pct": None,
     }
 
 
