@@ -65,6 +65,8 @@ class JobAdmin(SimpleHistoryAdmin):
         "gpu_hours_column",
         "estimated_column",
         "allocated_column",
+        "util_column",
+        "waste_column",
     ]
     list_filter = ["status", "provider", GpuTypeFilter, "pricing", "team"]
     list_select_related = ["team"]
@@ -76,13 +78,26 @@ class JobAdmin(SimpleHistoryAdmin):
     show_full_result_count = False
     list_per_page = 100
     actions = ["mark_succeeded", "mark_cancelled"]
-    readonly_fields = ["created_at", "updated_at", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
+    readonly_fields = ["created_at", "updated_at", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours",
+                       "used_gpu_hours", "waste_usd"]  # fmt: skip
     formfield_overrides = {JSONField: {"form_class": StorableJSONField}}
     fieldsets = [
         (None, {"fields": ["team", "model_name", "status", "external_id", "labels"]}),
         ("GPUs", {"fields": ["provider", "region", "gpu_type", "gpu_count", "pricing"]}),
         ("Time (UTC)", {"fields": ["start_time", "end_time"]}),
-        ("Cost (from the rollup)", {"fields": ["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"]}),
+        (
+            "Cost (from the rollup)",
+            {
+                "fields": [
+                    "gpu_hours",
+                    "unpriced_gpu_hours",
+                    "estimated_usd",
+                    "allocated_usd",
+                    "used_gpu_hours",
+                    "waste_usd",
+                ]
+            },
+        ),
         ("Utilisation", {"fields": ["gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source"]}),
         ("Other", {"fields": ["metadata", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -155,6 +170,14 @@ class JobAdmin(SimpleHistoryAdmin):
     @admin.display(description="Allocated USD", ordering=F("allocated_usd").desc(nulls_last=True))
     def allocated_column(self, job: Job) -> str:
         return "-" if job.allocated_usd is None else f"{job.allocated_usd:,}"
+
+    @admin.display(description="GPU util %", ordering=F("gpu_util_avg").desc(nulls_last=True))
+    def util_column(self, job: Job) -> str:
+        return "unmeasured" if job.gpu_util_avg is None else f"{job.gpu_util_avg} %"  # unknown, never 0 %
+
+    @admin.display(description="Waste USD", ordering=F("waste_usd").desc(nulls_last=True))
+    def waste_column(self, job: Job) -> str:
+        return "-" if job.waste_usd is None else f"{job.waste_usd:,}"
 
     def _finish(self, request, queryset, status: str) -> None:
         """The API's finish for each selected job (jobs.services.lifecycle): one rule for who may finish."""

@@ -17,10 +17,11 @@ from django.conf import settings
 
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
-from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary
+from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary, with_efficiency
 from jobs.models import Job
 
-FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
+FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "measured_gpu_hours",
+           "unmeasured_gpu_hours", "waste_usd")  # fmt: skip
 PERCENT = Decimal("0.1")
 UNNAMED = "(unnamed)"
 
@@ -78,6 +79,7 @@ def drill_level(
             "key": row[group],
             "label": row[group] or UNNAMED,
             **{name: row[name] for name in FIGURES},
+            "efficiency_pct": row["efficiency_pct"],
             "previous_allocated_usd": prior.get("allocated_usd", ZERO_USD),
             "share_pct": share(row[by], totals[by]),
             "change_pct": percent_change(row["allocated_usd"], prior.get("allocated_usd", ZERO_USD)),
@@ -99,7 +101,7 @@ def level_card(level: Level) -> dict:
     """The level's own figures against the previous period: the cards above its table."""
     totals, before = level.totals, level.previous_totals
     return {
-        **totals,
+        **with_efficiency(dict(totals)),
         "previous_allocated_usd": before["allocated_usd"],
         "previous_gpu_hours": before["gpu_hours"],
         "change_pct": percent_change(totals["allocated_usd"], before["allocated_usd"]),
@@ -128,9 +130,9 @@ def job_level(*, start: date, end: date, team_id: UUID, label: tuple[str, str], 
     rows = []
     for row in now:
         prior = before.get(row["job_id"], {}).get("allocated_usd", ZERO_USD)
-        rows.append({
+        rows.append(with_efficiency({
             "key": row["job_id"], "label": str(jobs[row["job_id"]]), "job": jobs[row["job_id"]],
             **{name: row[name] for name in FIGURES}, "previous_allocated_usd": prior,
             "share_pct": share(row[by], parent[by]), "change_pct": percent_change(row["allocated_usd"], prior),
-        })  # fmt: skip
+        }))  # fmt: skip
     return rows

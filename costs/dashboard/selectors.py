@@ -20,11 +20,14 @@ from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.usage.models import FxRate, UsageSnapshot
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
+from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
 from jobs.models import Job
 from teams.models import Team
+
+TOP_WASTE = 10  # teams and jobs in the dashboard's "top waste" tables
 
 
 def _money(value: Decimal | None) -> Decimal:
@@ -78,6 +81,10 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
         "idle_share": (idle / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "running_jobs": Job.objects.running().count(),
         "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
+        "efficiency_pct": totals["efficiency_pct"],  # None: no job measured (unknown, not 0 %)
+        "measured_gpu_hours": totals["measured_gpu_hours"],
+        "unmeasured_gpu_hours": totals["unmeasured_gpu_hours"],
+        "waste": totals["waste_usd"],
         "unpriced_rows": unpriced.count(),
         "budgets": budget_statuses(budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()),
         "month": _month_to_date(now.date(), now, currency),
@@ -209,6 +216,7 @@ def dashboard_data(
     models = _summary(currency, start=start, end=end, group_by=["model_name"], idle=idle, kind="all")
     by_team_provider = _summary(currency, start=start, end=end, group_by=["team", "provider"], idle=idle)
     top_models = [row for row in models.rows if row["model_name"] != IDLE_LABEL][:10]
+    wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
     tables = {
         "teams": _table(by_team, "team", team_ids),
         "providers": _table(by_provider, "provider"),
@@ -224,6 +232,10 @@ def dashboard_data(
         "teams": tables["teams"]["rows"],
         "top_models": [unknown_when_unpriced(row, idle=idle) for row in top_models],
         "team_by_provider": team_provider_pivot(by_team_provider.rows),
+        "top_waste": {
+            "teams": wasteful_teams[:TOP_WASTE],
+            "jobs": most_expensive_jobs(start=start, end=end, limit=TOP_WASTE, idle=idle, order="waste"),
+        },
         "providers": by_provider.rows,
         "gpu_types": tables["gpu-types"]["rows"],
         "charts": {**charts, "currency": currency},

@@ -30,10 +30,11 @@ PRESETS = {
     "last-90": "Last 90 days",
 }
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")
 EXPORTS = {
-    "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd"),
-    "providers": ("provider", *EXPORT_COLUMNS),
-    "gpu-types": ("gpu_type", *EXPORT_COLUMNS),
+    "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS),
+    "providers": ("provider", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS),
+    "gpu-types": ("gpu_type", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS),
 }
 
 

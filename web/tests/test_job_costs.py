@@ -67,11 +67,14 @@ def test_job_list_sorted_by_a_total_pages_across_known_and_unknown_totals(costed
 
 def test_job_list_csv_holds_the_totals_of_ones_own_jobs(costed, as_role):
     rows = csv_rows(as_role("member").get("/jobs/?sort=-cost&format=csv"))
-    assert rows[0][-4:] == ["gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours"]
-    assert [[row[2], *row[-3:]] for row in rows[1:]] == [
-        ["llama", "32.00", "32.00", "0.0000"], ["bert", "", "", "2.0000"], ["t5", "", "", ""]]  # fmt: skip
+    assert rows[0][-7:] == ["gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "gpu_util_avg",
+                            "used_gpu_hours", "waste_usd"]  # fmt: skip
+    # No job here is measured: utilisation, used GPU-hours and waste are empty (unknown), not 0.
+    assert [[row[2], *row[-6:]] for row in rows[1:]] == [
+        ["llama", "32.00", "32.00", "0.0000", "", "", ""], ["bert", "", "", "2.0000", "", "", ""],
+        ["t5", "", "", "", "", "", ""]]  # fmt: skip
     everyone = csv_rows(as_role("superuser").get("/jobs/?sort=-cost&format=csv"))
-    assert [[row[2], row[-3]] for row in everyone[1:]] == [
+    assert [[row[2], row[-6]] for row in everyone[1:]] == [
         ["llama", "32.00"], ["vit", "8.00"], ["bert", ""], ["t5", ""]]  # fmt: skip
 
 
@@ -106,6 +109,7 @@ def test_job_page_shows_an_unpriced_day_and_a_job_not_rolled_up_as_unknown(coste
         (Decimal("2.0000"), None)]  # fmt: skip
     page = unpriced.content.decode()
     assert page.count(">unpriced</span>") == 5  # the day's price, estimated, allocated; the totals
+    assert page.count(">unmeasured</span>") == 5  # utilisation; the day's used and waste; the totals
     assert "2.0000 GPU-h unpriced" in page
     later = client.get(f"/jobs/{costed['later'].pk}/").content.decode()
     assert "Not rolled up yet</span>" in later

@@ -33,10 +33,11 @@ TOTAL_SORTS = {
     "-cost": ("estimated_usd", True),
     "cost": ("estimated_usd", False),
     "-allocated": ("allocated_usd", True),
+    "-waste": ("waste_usd", True),  # unmeasured jobs (no waste known) last
 }
 CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing", "start_time",
                "end_time", "status", "external_id", "gpu_hours", "estimated_usd", "allocated_usd",
-               "unpriced_gpu_hours")  # fmt: skip
+               "unpriced_gpu_hours", "gpu_util_avg", "used_gpu_hours", "waste_usd")  # fmt: skip
 
 
 @login_required
@@ -57,7 +58,8 @@ def job_list(request):
         return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
             [job.pk, job.team.name, job.model_name, job.provider, job.gpu_type, job.gpu_count, job.region, job.pricing,
              job.start_time, job.end_time, job.status, job.external_id, job.held_gpu_hours(),
-             job.estimated_usd, job.allocated_usd, job.unpriced_gpu_hours]
+             job.estimated_usd, job.allocated_usd, job.unpriced_gpu_hours, job.gpu_util_avg, job.used_gpu_hours,
+             job.waste_usd]
             for job in rows))  # fmt: skip
     page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()

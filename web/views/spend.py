@@ -16,7 +16,7 @@ from web.selectors import visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
 
 CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
-DRILL_COLUMNS = (*FIGURES, "previous_allocated_usd", "share_pct", "change_pct")
+DRILL_COLUMNS = (*FIGURES, "efficiency_pct", "previous_allocated_usd", "share_pct", "change_pct")
 
 
 def _drill_csv(name: str, key: str, rows: list[dict]):

@@ -21,6 +21,10 @@ RANGE = "start=2025-03-10&end=2025-03-12"
 
 @pytest.fixture
 def two_teams(db):
+    return two_teams_rolled_up()
+
+
+def two_teams_rolled_up():
     """vision: 40 GPU-h at 20 % ($100.00, $80.00 wasted) + 4 unmeasured GPU-h ($10.00), on the 10th.
     speech: a 2 x A100 job at 65.5 % across midnight, 3 GPU-h on each day at $1.00."""
     GpuPriceFactory(gpu_type="A100", usd_per_gpu_hour=Decimal("1.0000"))
