@@ -3,7 +3,7 @@
 The cluster (two nodes in two clouds, three GPU pods and a CPU pod) is written as
 OpenMetrics, built into blocks with promtool and served by `prometheus` on a free port.
 Hand-computed: GPU-hours, utilisation (a DCGM series with a two-hour gap), the rollup's
-cost to the cent; a second sync changes nothing; a running pod is finished by a later sync.
+cost, efficiency and waste to the cent; a second sync changes nothing; a running pod is finished by a later sync.
 """
 
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import UsageSnapshot
+from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup
 from heliox.errors import InputError
 from jobs.kubernetes import Cluster, Settings
@@ -166,6 +167,18 @@ def test_sync_reads_gpu_pods_teams_and_utilisation(synced, capsys):
         (date(2025, 3, 11), "nlp", "aws", "H100", Decimal("16.0000"), Decimal("64.00")),  # 00:00-02:00 x 8
         (date(2025, 3, 11), "serving", "gcp", "A100-80GB", Decimal("12.0000"), Decimal("42.00")),  # 06:00-18:00
     ]
+    efficiency = UsageSnapshot.objects.values_list("date", "team__name", "used_gpu_hours", "unmeasured_gpu_hours",
+                                                   "waste_usd")  # fmt: skip
+    assert sorted(efficiency) == [
+        (date(2025, 3, 10), "nlp", Decimal("11.2000"), Decimal("0.0000"), Decimal("19.20")),  # 70 %: $64 x 30 %
+        (date(2025, 3, 10), "unassigned", Decimal("0.0000"), Decimal("4.0000"), Decimal("0.00")),  # no DCGM series
+        (date(2025, 3, 11), "nlp", Decimal("11.2000"), Decimal("0.0000"), Decimal("19.20")),
+        (date(2025, 3, 11), "serving", Decimal("5.0400"), Decimal("0.0000"), Decimal("24.36")),  # 42 %: $42 x 58 %
+    ]
+    totals = spend_summary(start=D.date(), end=date(2025, 3, 12), group_by=()).totals
+    # 27.44 used of 44 measured GPU-hours; the orphan's 4 GPU-hours are unmeasured, not 0 % busy.
+    assert (totals["efficiency_pct"], totals["waste_usd"], totals["unmeasured_gpu_hours"]) == (
+        Decimal("62.4"), Decimal("62.76"), Decimal("4.0000"))  # fmt: skip
 
 
 def test_a_second_sync_changes_nothing_and_a_later_one_finishes_the_running_pod(synced, capsys):
