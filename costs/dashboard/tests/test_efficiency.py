@@ -70,3 +70,15 @@ def test_admin_job_list_shows_utilisation_and_waste_and_sorts_by_waste(two_teams
     page = response.content.decode()
     assert '<td class="field-util_column">20.00 %</td><td class="field-waste_column">80.00</td>' in page
     assert '<td class="field-util_column">unmeasured</td><td class="field-waste_column">-</td>' in page
+
+
+def test_team_page_top_models_have_efficiency_and_waste(two_teams, staff_client):
+    from teams.models import Team
+
+    vision = Team.objects.get(name="vision")
+    response = staff_client.get(reverse("admin:team_dashboard", args=[vision.pk]) + RANGE)
+
+    models = response.context["data"]["top_models"]
+    assert [(m["model_name"], m["efficiency_pct"], m["waste_usd"], m["unmeasured_gpu_hours"]) for m in models] == [
+        ("llama-3-8b", Decimal("20.0"), Decimal("80.00"), Decimal("4.0000"))]  # fmt: skip
+    assert "20.0 % <span" in response.content.decode()

@@ -66,7 +66,8 @@ ALLOCATION = obj({"start": DATE, "end": DATE, "idle": STRING, "cells": {"type": 
 DAY = obj({"date": DATE, "gpu_hours": decimal(), "estimated_usd": decimal(), "allocated_usd": decimal()},
           required=("date", "gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
 MODEL = obj({"model_name": STRING, "gpu_hours": decimal(), "unpriced_gpu_hours": decimal(), "estimated_usd": decimal(),
-             "allocated_usd": decimal()},
+             "allocated_usd": decimal(), "unmeasured_gpu_hours": decimal(), "efficiency_pct": FIGURES["efficiency_pct"],
+             "waste_usd": decimal()},
             required=("model_name", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
 TEAM_SPEND = obj(
     {"team": obj({"id": {"type": "string", "format": "uuid"}, "name": STRING}, required=("id", "name")),

@@ -392,7 +392,16 @@ def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, t
         "top_models": [
             {
                 key: row[key]
-                for key in ("model_name", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd")
+                for key in (
+                    "model_name",
+                    "gpu_hours",
+                    "unpriced_gpu_hours",
+                    "estimated_usd",
+                    "allocated_usd",
+                    "unmeasured_gpu_hours",
+                    "efficiency_pct",
+                    "waste_usd",
+                )
             }
             for row in models.rows[:top]
         ],
