@@ -1,8 +1,10 @@
 """Each job's cost per day (JobDaySlice), its totals on the job, and the rollup by cost label: all in SQL.
 
 The rollup first puts one row per job of the day into a temporary table with exact
-integer figures: GPU-seconds, unpriced GPU-seconds and cost in units of 1/36,000,000
-USD (GPU-seconds x the price in 1/10,000 USD). The day's ModelUsageSnapshot rows are
+integer figures: GPU-seconds, unpriced GPU-seconds, cost in units of 1/36,000,000
+USD (GPU-seconds x the price in 1/10,000 USD) and utilisation in basis points (null:
+unmeasured), from which used, measured and unmeasured GPU-hours and waste (cost x idle
+basis points) are exact too. The day's ModelUsageSnapshot rows are
 rounded sums of these; here the same figures are rounded per job and the leftover
 cents (and 0.0001 GPU-hours) go, one each, to the jobs with the largest remainders
 (ties by job id), so that the slices of a (team, provider, GPU type, model) add up to

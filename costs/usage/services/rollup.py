@@ -2,7 +2,8 @@
 
 Set-based: for each UTC day, one SQL statement computes the overlap of every job
 with the day and with each price segment, and sums GPU-seconds per (team,
-provider, GPU type, model, price). GPU-seconds are exact (integers on SQLite,
+provider, GPU type, model, price), with the utilisation figures (used, measured and
+unmeasured GPU-hours, waste) beside them. GPU-seconds are exact (integers on SQLite,
 numerics on PostgreSQL); money is multiplied in Python with Decimal, once per
 group, and rounded once per stored row. Python loops over days and groups, never
 over jobs, so memory does not grow with the number of jobs.
