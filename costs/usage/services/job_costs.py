@@ -298,10 +298,11 @@ def label_months_rebuild(*, start: date, end: date, now: datetime) -> None:
             cursor.execute(f"""
 INSERT INTO {MONTHS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,
                       estimated_cost_usd, job_count, unpriced_gpu_hours, unpriced_job_count, allocated_usd,
-                      allocated_shared_usd)
+                      allocated_shared_usd, used_gpu_hours, measured_gpu_hours, unmeasured_gpu_hours, waste_usd)
 SELECT {new_uuid()}, %(now)s, %(now)s, %(month)s, team_id, "key", "value", provider, gpu_type, SUM(gpu_hours),
        SUM(estimated_cost_usd), SUM(job_count), SUM(unpriced_gpu_hours), SUM(unpriced_job_count),
-       SUM(allocated_usd), SUM(allocated_shared_usd)
+       SUM(allocated_usd), SUM(allocated_shared_usd), SUM(used_gpu_hours), SUM(measured_gpu_hours),
+       SUM(unmeasured_gpu_hours), SUM(waste_usd)
 FROM {LABELS} WHERE date >= %(month)s AND date < %(following)s
 GROUP BY team_id, "key", "value", provider, gpu_type""", params)  # fmt: skip
             month = following

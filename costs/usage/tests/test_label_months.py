@@ -18,7 +18,8 @@ from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 
 FIGURES = ("gpu_hours", "estimated_cost_usd", "allocated_usd", "allocated_shared_usd", "unpriced_gpu_hours",
-           "job_count", "unpriced_job_count")  # fmt: skip
+           "job_count", "unpriced_job_count", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours",
+           "waste_usd")  # fmt: skip
 START, END = date(2025, 1, 20), date(2025, 4, 10)  # a partial January, whole February and March, part of April
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
 
@@ -34,7 +35,8 @@ def months_of_jobs(db):
         start = datetime(2025, 1, 2, tzinfo=UTC) + timedelta(days=3 * index, hours=(index * 7) % 24, minutes=index)
         JobFactory(team=teams[index % 2], gpu_type=["H100", "A100", "MI300X"][index % 3], gpu_count=1 + index % 4,
                    start_time=start, end_time=start + timedelta(seconds=3607 * (1 + index % 9)),
-                   labels=labels[index % 3])  # fmt: skip
+                   labels=labels[index % 3], gpu_util_avg=None if index % 5 == 0 else Decimal(13 * index % 101),
+                   gpu_util_source="" if index % 5 == 0 else "import")  # fmt: skip
     CostSnapshotFactory(date=date(2025, 2, 14), gpu_type="H100", cost_usd=Decimal("13.13"))
     usage_rollup(start=date(2025, 1, 1), end=date(2025, 5, 1), now=NOW)
     return teams
@@ -58,6 +60,9 @@ def test_month_rows_are_the_sums_of_their_day_rows(months_of_jobs):
     found = month_rows()
     assert {key[0] for key in found} == {date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)}
     assert found == month_sums_of_day_rows()
+    # the efficiency figures are summed too: the jobs have waste and unmeasured hours
+    assert sum(figures[FIGURES.index("waste_usd")] for figures in found.values()) > 0
+    assert sum(figures[FIGURES.index("unmeasured_gpu_hours")] for figures in found.values()) > 0
 
 
 def test_a_rollup_of_one_day_and_a_reallocation_keep_the_month_rows_the_sums(months_of_jobs):
