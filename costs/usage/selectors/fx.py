@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from costs.billing.money import to_cents
 from costs.usage.models import FxRate
-from costs.usage.selectors.spend import SpendReport, by_spend, spend_summary, with_efficiency
+from costs.usage.selectors.efficiency import with_efficiency
+from costs.usage.selectors.spend import SpendReport, by_spend, spend_summary
 from heliox.dates import period_start
 
 

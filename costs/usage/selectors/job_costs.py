@@ -13,8 +13,9 @@ from django.db.models import Count, Q, QuerySet, Sum
 from costs.billing.allocation import SEPARATE
 from costs.billing.money import CENT
 from costs.usage.models import JobDaySlice
+from costs.usage.selectors.efficiency import efficiency_pct
 from costs.usage.selectors.labels import job_label
-from costs.usage.selectors.spend import efficiency_pct, hours_sum, money_sum, quantized
+from costs.usage.selectors.spend import hours_sum, money_sum, quantized
 from heliox.units import HOURS
 from jobs.models import Job
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from uuid import UUID
 
 from django.db.models import CharField, DateField, DecimalField, Sum, Value
@@ -20,6 +20,7 @@ from costs.billing.models import CostSnapshot
 from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
 from costs.usage.models import UsageSnapshot
+from costs.usage.selectors.efficiency import with_efficiency
 from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_parts
 from heliox.dates import periods_between
 from heliox.units import HOURS
@@ -139,7 +140,6 @@ BLANK = {
     "measured_gpu_hours": ZERO_HOURS,
     "waste_usd": ZERO_USD,
 }
-PERCENT = Decimal("0.1")
 
 
 def spend_summary(
@@ -179,20 +179,6 @@ def spend_summary(
     for record in [*report.rows, report.totals]:
         with_efficiency(record)
     return report
-
-
-def efficiency_pct(*, used_gpu_hours: Decimal | None, measured_gpu_hours: Decimal) -> Decimal | None:
-    """Used / measured GPU-hours in percent (0.1); None when no GPU-hour is measured (unknown, never 0 or 100 %)."""
-    if used_gpu_hours is None or measured_gpu_hours <= 0:
-        return None
-    return (100 * used_gpu_hours / measured_gpu_hours).quantize(PERCENT, rounding=ROUND_HALF_UP)
-
-
-def with_efficiency(record: dict) -> dict:
-    """Set a spend row's (or totals') efficiency_pct from its used and measured GPU-hours."""
-    record["efficiency_pct"] = efficiency_pct(used_gpu_hours=record["used_gpu_hours"],
-                                              measured_gpu_hours=record["measured_gpu_hours"])  # fmt: skip
-    return record
 
 
 def by_spend(rows: Iterable[dict], *, kind: str, suffix: str = "_usd") -> list[dict]:

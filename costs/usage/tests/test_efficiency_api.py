@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from costs.catalog.tests.factories import GpuPriceFactory
-from costs.usage.selectors.spend import efficiency_pct, spend_summary
+from costs.usage.selectors.efficiency import efficiency_pct
+from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup
 from costs.usage.tests.test_efficiency import measured_jobs
 from costs.usage.tests.test_job_costs import D10, D11, D12, NOW, at
