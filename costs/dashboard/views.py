@@ -6,7 +6,6 @@ costs.dashboard.selectors, so the pages show what the API and `report` show.
 
 import csv
 from datetime import date, timedelta
-from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -17,7 +16,9 @@ from django.utils import timezone
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.dashboard.member import label_tables
 from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
+from costs.dashboard.viewstate import VIEW_DEFAULTS, choice_links, kept_fields, query_with, range_links
 from costs.usage.api.params import RangeParams
+from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
 from heliox.permissions import sees_organisation_spend
@@ -63,18 +64,14 @@ def _preset(name: str, today: date) -> tuple[date, date]:
     return first, add_months(first, 1)
 
 
-# What the range picker does not carry over from the page's query: the range itself and what it sets.
-NOT_KEPT = ("range", "start", "end", "page", "format", "currency")
-
-
 def range_context(request) -> dict:
-    """The range the page shows and the range picker's context (`range_kept`: the page's other parameters)."""
+    """The range the page shows and the range picker's context: preset links and the custom form's hidden
+    fields, both keeping the rest of the view (step, idle mode, currency, filters)."""
     start, end, preset, errors = dashboard_range(request, timezone.now().date())
-    kept = [(name, value) for name, value in request.GET.items() if name not in NOT_KEPT]
     return {"start": start, "end": end, "last_day": end - timedelta(days=1), "preset": preset,
             "days": (end - start).days, "presets": PRESETS, "range_errors": errors,
-            "range_query": f"start={start}&end={end}", "range_kept": kept,
-            "range_kept_query": urlencode(kept)}  # fmt: skip
+            "range_query": f"start={start}&end={end}", "range_kept": kept_fields(request.GET),
+            "range_links": range_links(request.GET, PRESETS, preset)}  # fmt: skip
 
 
 def index_context(request) -> dict:
@@ -84,19 +81,21 @@ def index_context(request) -> dict:
         # Staff without the permissions see the admin's app list, not the organisation's spend.
         return {**context, "dashboard": None}
     data = _dashboard(request, context)
+    # The CSV exports: the days shown (not "last 30 days" again tomorrow), the view as shown.
     shown = {"currency": data["currency"], "idle": data["idle"], "interval": data["interval"]}
-    view_query = context["range_query"] + "".join(f"&{k}={v}" for k, v in shown.items() if v != VIEW_DEFAULTS[k])
-    return {**context, "dashboard": data, "currencies": ["USD", *currencies_with_rates()], "view_query": view_query,
-            "idle_modes": IDLE_MODES, "intervals": ("day", "week", "month")}  # fmt: skip
-
-
-VIEW_DEFAULTS = {"currency": "USD", "idle": SEPARATE, "interval": "day"}
+    view_query = query_with(request.GET, range=None, start=str(context["start"]), end=str(context["end"]), **shown)
+    currencies = [(code, code) for code in ("USD", *currencies_with_rates())]
+    return {**context, "dashboard": data, "view_query": view_query, "view_links": [
+        ("Idle", choice_links(request.GET, "idle", [("separate", "kept apart"), ("share", "shared")], data["idle"])),
+        ("Per", choice_links(request.GET, "interval", [(step, step) for step in INTERVALS], data["interval"])),
+        *([("In", choice_links(request.GET, "currency", currencies, data["currency"]))] if len(currencies) > 1 else []),
+    ]}  # fmt: skip
 
 
 def _view(request, context: dict) -> dict:
     """Idle mode and step from the URL; an unknown value is named in the errors and the default used."""
     view = {}
-    for name, allowed in (("idle", IDLE_MODES), ("interval", ("day", "week", "month"))):
+    for name, allowed in (("idle", IDLE_MODES), ("interval", INTERVALS)):
         value = request.GET.get(name, VIEW_DEFAULTS[name]).strip() or VIEW_DEFAULTS[name]
         if value not in allowed:
             context["range_errors"] = {
