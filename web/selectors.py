@@ -27,6 +27,13 @@ def visible_team(*, user, pk: UUID) -> Team | None:
     return Team.objects.filter(pk=pk).first()
 
 
+def spend_teams(*, user) -> list[tuple[UUID, str]]:
+    """(id, name) of the teams whose spend the user sees (every team for the organisation's view), by name."""
+    scope = team_scope(user)
+    teams = Team.objects.all() if scope is None else Team.objects.filter(pk__in=scope)
+    return list(teams.order_by("name").values_list("id", "name"))
+
+
 def _scoped(user, queryset: QuerySet) -> QuerySet:
     if staff_can(user, "view", queryset.model):
         return queryset

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from django.conf import settings
 
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
+
 from costs.usage.selectors.efficiency import with_efficiency
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
@@ -57,7 +59,13 @@ def share(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 def drill_level(
-    *, start: date, end: date, group: str, team_ids: Collection[UUID] | None, only: str | None = None
+    *,
+    start: date,
+    end: date,
+    group: str,
+    team_ids: Collection[UUID] | None,
+    only: str | None = None,
+    filters: SpendFilter = NO_FILTER,
 ) -> Level:
     """Rows grouped by `group` ("team", "model_name" or "label:<key>") within `team_ids` (None: the organisation).
 
@@ -65,10 +73,11 @@ def drill_level(
     level's allocated total, or of GPU-hours when nothing is priced) and `change_pct`
     (allocated against the previous period; None when it had none). `only` keeps one
     group's row (a model's page). Idle capacity is not a team's: it is left out of the rows.
+    `filters` narrows both periods alike.
     """
     before_start, before_end = previous_period(start, end)
-    now = spend_summary(start=start, end=end, group_by=[group], team_ids=team_ids)
-    before = spend_summary(start=before_start, end=before_end, group_by=[group], team_ids=team_ids)
+    now = spend_summary(start=start, end=end, group_by=[group], team_ids=team_ids, filters=filters)
+    before = spend_summary(start=before_start, end=before_end, group_by=[group], team_ids=team_ids, filters=filters)
     previous = {row[group]: row for row in before.rows if row[group] != IDLE_LABEL}
     current = [row for row in now.rows if row[group] != IDLE_LABEL]
     totals = _sum(current)

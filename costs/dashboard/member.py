@@ -15,6 +15,7 @@ from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.dashboard.drilldown import drill_level, job_level, label_levels, level_card
 from costs.dashboard.selectors import largest_jobs
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.spend import spend_summary
@@ -26,17 +27,21 @@ JOBS_SHOWN = 50
 COSTLIEST_JOBS = 10
 
 
-def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None) -> dict:
+def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:
     """Allocated USD per day of the range (0 on days without usage), for the daily chart."""
-    rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids).rows
+    rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids, filters=filters).rows
     by_day = {row["period"]: row["allocated_usd"] for row in rows}
     days = periods_between(start, end, "day")
     return {"labels": [day.isoformat() for day in days], "data": [float(by_day.get(day, 0)) for day in days]}
 
 
-def home_data(*, start: date, end: date, team_ids: Collection[UUID] | None, today: date) -> dict:
-    """The user's teams (None: the organisation's) by team, the daily series and their active budgets."""
-    level = drill_level(start=start, end=end, group="team", team_ids=team_ids)
+def home_data(
+    *, start: date, end: date, team_ids: Collection[UUID] | None, today: date, filters: SpendFilter = NO_FILTER
+) -> dict:
+    """The user's teams (None: the organisation's) by team, the daily series and their active budgets.
+
+    `filters` narrows the cards, chart and table; budgets (a team's whole spend) follow the teams only."""
+    level = drill_level(start=start, end=end, group="team", team_ids=team_ids, filters=filters)
     ids = dict(Team.objects.filter(name__in=[row["key"] for row in level.rows]).values_list("name", "id"))
     for row in level.rows:
         row["team_id"] = ids.get(row["key"])
@@ -46,7 +51,7 @@ def home_data(*, start: date, end: date, team_ids: Collection[UUID] | None, toda
     return {
         "level": level,
         "card": level_card(level),
-        "daily": _daily(start=start, end=end, team_ids=team_ids),
+        "daily": _daily(start=start, end=end, team_ids=team_ids, filters=filters),
         "budgets": budget_statuses(budgets=budgets, as_of=today),
     }
 

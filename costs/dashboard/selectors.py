@@ -5,9 +5,11 @@ the spend selectors (two or three queries) or an indexed count.
 """
 
 import calendar
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import FloatField
@@ -18,9 +20,11 @@ from costs.billing.allocation import SEPARATE
 from costs.billing.money import ZERO, to_cents
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
-from costs.usage.models import FxRate, UsageSnapshot
+from costs.usage.models import FxRate
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
+from costs.usage.selectors.labels import usage_source
 from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
@@ -39,18 +43,18 @@ def currencies_with_rates() -> list[str]:
     return list(FxRate.objects.order_by("currency").values_list("currency", flat=True).distinct())
 
 
-def _month_to_date(today: date, now: datetime, currency: str = "USD") -> dict:
+def _month_to_date(today: date, now: datetime, currency: str = "USD", scope: dict | None = None) -> dict:
     """Spend since the first of this month and the month-end projection at the current run-rate, in `currency`.
 
     When part of the month has no rate for `currency`, the card falls back to USD and
     says so (`currency` of the result), rather than show USD under another label.
     """
-    first = month_start(today)
+    first, scope = month_start(today), scope or {}
     try:
-        totals = _summary(currency, start=first, end=today + timedelta(days=1), group_by=()).totals
+        totals = _summary(currency, start=first, end=today + timedelta(days=1), group_by=(), **scope).totals
     except ValueError:  # no rate for part of this month: show it in USD rather than not at all
         currency = "USD"
-        totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=()).totals
+        totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=(), **scope).totals
     spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
     elapsed = Decimal((now - utc_day_bounds(first)[0]).total_seconds()) / 86400
     days = calendar.monthrange(today.year, today.month)[1]
@@ -65,36 +69,44 @@ def _summary(currency: str, **kwargs):
     return spend_summary_in(currency=currency, rename=False, **kwargs)[0]
 
 
-def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: datetime, currency: str) -> dict:
-    """The cards: spend, LLM spend, bill, idle and its share, GPU-hours, running jobs, unpriced usage, budgets."""
-    billed, idle = totals["billed_usd"], totals["idle_usd"]  # None: no bill in the range (unknown, not 0)
-    unpriced = UsageSnapshot.objects.between(start, end).unpriced()
+def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: datetime, currency: str, idle: str,
+          **scope) -> dict:  # fmt: skip
+    """The cards: spend, LLM spend, bill, idle and its share, GPU-hours, running jobs, unpriced usage, budgets.
+
+    Narrowed by `scope` (team_ids, filters); budgets are a team's whole spend, so only the team narrows them."""
+    billed, idle_usd = totals["billed_usd"], totals["idle_usd"]  # None: no bill in the range (unknown, not 0)
+    team_ids, filters = scope["team_ids"], scope["filters"]
+    unpriced = usage_source(start=start, end=end, group_by=(), **scope)[0].filter(unpriced_gpu_hours__gt=0)
+    budgets = Budget.objects.filter(active=True).select_related("team")
+    budgets = budgets if team_ids is None else budgets.filter(team__in=team_ids)
     return {
-        "spend": totals["allocated_usd"] + _money(idle),
+        "spend": totals["allocated_usd"] + _money(idle_usd),
         "llm": llm_totals["llm_usd"],
         "llm_calls": llm_totals["llm_calls"],
-        "all": totals["allocated_usd"] + _money(idle) + llm_totals["llm_usd"],
+        "all": totals["allocated_usd"] + _money(idle_usd) + llm_totals["llm_usd"],
         "billed": billed,
         "estimated": totals["estimated_usd"],
         "gpu_hours": totals["gpu_hours"],
-        "idle": idle,
-        "idle_share": (idle / billed * 100).quantize(Decimal("0.1")) if billed else None,
-        "running_jobs": Job.objects.running().count(),
+        "idle": idle_usd,
+        "idle_share": (idle_usd / billed * 100).quantize(Decimal("0.1")) if billed else None,
+        "running_jobs": Job.objects.running().filter(filters.jobs_q(team_ids)).count(),
         "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
         "efficiency_pct": totals["efficiency_pct"],  # None: no job measured (unknown, not 0 %)
         "measured_gpu_hours": totals["measured_gpu_hours"],
         "unmeasured_gpu_hours": totals["unmeasured_gpu_hours"],
         "waste": totals["waste_usd"],
         "unpriced_rows": unpriced.count(),
-        "budgets": budget_statuses(budgets=Budget.objects.filter(active=True).select_related("team"), as_of=now.date()),
-        "month": _month_to_date(now.date(), now, currency),
+        "budgets": budget_statuses(budgets=budgets, as_of=now.date()),
+        "month": _month_to_date(now.date(), now, currency, scope),
     }
 
 
-def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, currency: str, interval: str) -> dict:
+def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, currency: str, interval: str,
+            scope: dict) -> dict:  # fmt: skip
     """The chart series: cost per day/week/month by provider, spend by team, GPU-hours by type, billed vs
     estimated, idle per period. Money in `currency`, each day at its own rate."""
-    common: dict[str, Any] = {"start": start, "end": end, "interval": interval, "idle": idle, "currency": currency}
+    common: dict[str, Any] = {"start": start, "end": end, "interval": interval, "idle": idle, "currency": currency,
+                              **scope}  # fmt: skip
     periodic = spend_timeseries(group_by=["provider"], **common)
     org = spend_timeseries(group_by=(), **common)
     suffix = "_usd" if currency == "USD" else f"_{currency.lower()}"
@@ -195,37 +207,46 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
 
 
 def dashboard_data(
-    *, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD", interval: str = "day"
+    *,
+    start: date,
+    end: date,
+    now: datetime,
+    idle: str = SEPARATE,
+    currency: str = "USD",
+    interval: str = "day",
+    team_ids: Collection[UUID] | None = None,
+    filters: SpendFilter = NO_FILTER,
 ) -> dict:
     """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
 
     GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
     ValueError when a day of the range has no rate for `currency`. The teams table has
-    GPU and LLM spend side by side (kind "all"); the others are GPU spend.
+    GPU and LLM spend side by side (kind "all"); the others are GPU spend. `team_ids` and
+    `filters` narrow every card, chart and table (bill and idle then as spend_summary says).
     """
     rows = fx_rates(currency, start, end) if currency != "USD" else {}
     used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
-    by_team = _summary(currency, start=start, end=end, group_by=["team"], idle=idle, kind="all")
-    by_provider = _summary(currency, start=start, end=end, group_by=["provider"], idle=idle)
-    by_gpu = _summary(currency, start=start, end=end, group_by=["gpu_type"], idle=idle)
-    llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm")
-    team_ids = dict(Team.objects.values_list("name", "id"))
+    scope: dict[str, Any] = {"team_ids": team_ids, "filters": filters}
+    common: dict[str, Any] = {"start": start, "end": end, "idle": idle, **scope}
+    by_team = _summary(currency, group_by=["team"], kind="all", **common)
+    by_provider = _summary(currency, group_by=["provider"], **common)
+    by_gpu = _summary(currency, group_by=["gpu_type"], **common)
+    llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm", **scope)
+    team_ids_by_name = dict(Team.objects.values_list("name", "id"))
     gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
-                     currency=currency, interval=interval)  # fmt: skip
-    models = _summary(currency, start=start, end=end, group_by=["model_name"], idle=idle, kind="all")
-    by_team_provider = _summary(currency, start=start, end=end, group_by=["team", "provider"], idle=idle)
+                     currency=currency, interval=interval, scope=scope)  # fmt: skip
+    models = _summary(currency, group_by=["model_name"], kind="all", **common)
+    by_team_provider = _summary(currency, group_by=["team", "provider"], **common)
     top_models = [row for row in models.rows if row["model_name"] != IDLE_LABEL][:10]
     wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
     tables = {
-        "teams": _table(by_team, "team", team_ids),
+        "teams": _table(by_team, "team", team_ids_by_name),
         "providers": _table(by_provider, "provider"),
         "gpu-types": {**_table(by_gpu, "gpu_type"), "rows": gpu_rows},
     }
     return {
-        "kpis": _kpis(
-            totals=by_provider.totals, llm_totals=llm.totals, start=start, end=end, now=now, currency=currency
-        ),
+        "kpis": _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common),
         "has_data": bool(by_provider.rows) or bool(llm.rows),
         "llm_providers": llm.rows,
         "tables": tables,
@@ -234,7 +255,7 @@ def dashboard_data(
         "team_by_provider": team_provider_pivot(by_team_provider.rows),
         "top_waste": {
             "teams": wasteful_teams[:TOP_WASTE],
-            "jobs": most_expensive_jobs(start=start, end=end, limit=TOP_WASTE, idle=idle, order="waste"),
+            "jobs": most_expensive_jobs(start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle, order="waste"),
         },
         "providers": by_provider.rows,
         "gpu_types": tables["gpu-types"]["rows"],
@@ -243,6 +264,7 @@ def dashboard_data(
         "idle": idle,
         "interval": interval,
         "fx_rates": used,
+        "bill_hidden": team_ids is not None or filters.splits_the_bill,
     }
 
 

@@ -16,7 +16,15 @@ from django.utils import timezone
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.dashboard.member import label_tables
 from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
-from costs.dashboard.viewstate import VIEW_DEFAULTS, choice_links, kept_fields, query_with, range_links
+from costs.dashboard.viewstate import (
+    VIEW_DEFAULTS,
+    choice_links,
+    filter_bar,
+    kept_fields,
+    query_with,
+    range_links,
+    view_filters,
+)
 from costs.usage.api.params import RangeParams
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
@@ -85,7 +93,8 @@ def index_context(request) -> dict:
     shown = {"currency": data["currency"], "idle": data["idle"], "interval": data["interval"]}
     view_query = query_with(request.GET, range=None, start=str(context["start"]), end=str(context["end"]), **shown)
     currencies = [(code, code) for code in ("USD", *currencies_with_rates())]
-    return {**context, "dashboard": data, "view_query": view_query, "view_links": [
+    teams = list(Team.objects.order_by("name").values_list("id", "name"))
+    return {**context, **filter_bar(request.GET, teams), "dashboard": data, "view_query": view_query, "view_links": [
         ("Idle", choice_links(request.GET, "idle", [("separate", "kept apart"), ("share", "shared")], data["idle"])),
         ("Per", choice_links(request.GET, "interval", [(step, step) for step in INTERVALS], data["interval"])),
         *([("In", choice_links(request.GET, "currency", currencies, data["currency"]))] if len(currencies) > 1 else []),
@@ -110,7 +119,10 @@ def _view(request, context: dict) -> dict:
 def _dashboard(request, context: dict) -> dict:
     """dashboard_data for the view in the URL; a currency without rates falls back to USD, the error in `context`."""
     currency = request.GET.get("currency", "USD").strip().upper() or "USD"
-    view = _view(request, context)
+    view: dict = _view(request, context)
+    team_ids, filters, errors = view_filters(request.GET, scope=None)
+    context["range_errors"] = {**context["range_errors"], **errors}
+    view.update(team_ids=team_ids, filters=filters)
     try:
         return dashboard_data(start=context["start"], end=context["end"], now=timezone.now(), currency=currency,
                               **view)  # fmt: skip

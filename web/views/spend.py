@@ -4,15 +4,16 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from costs.dashboard.drilldown import FIGURES
 from costs.dashboard.member import home_data, label_data, label_tables, model_data, team_data
+from costs.dashboard.viewstate import filter_bar, query_with, view_filters
 from teams.selectors import team_scope
-from web.selectors import visible_team
+from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
 
 CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
@@ -35,9 +36,14 @@ def home(request):
     context = page_context(request)
     scope = team_scope(request.user)
     start, end = context["start"], context["end"]
-    data = home_data(start=start, end=end, team_ids=scope, today=timezone.now().date())
+    team_ids, filters, errors = view_filters(request.GET, scope)
+    context["range_errors"] = {**context["range_errors"], **errors}
+    data = home_data(start=start, end=end, team_ids=team_ids, today=timezone.now().date(), filters=filters)
     rows = data["level"].rows
     if wants(request, "csv"):
+        if errors:  # a CSV cannot show "this filter was left out": refuse rather than mislabel
+            return HttpResponseBadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+                                          content_type="text/plain")  # fmt: skip
         return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows)
     query = context["range_query"]
     links = [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows]
@@ -47,7 +53,9 @@ def home(request):
     if wants(request, "json"):
         return chart_response(charts)
     return TemplateResponse(request, "web/home.html", {
-        **context, **data, "charts": charts, "scope_is_org": scope is None, "no_team": scope == [],
+        **context, **data, **filter_bar(request.GET, spend_teams(user=request.user)),
+        "view_query": query_with(request.GET, range=None, start=str(start), end=str(end)), "charts": charts,
+        "scope_is_org": scope is None, "no_team": scope == [],
         "title": "Organisation spend" if scope is None else "Your teams' spend",
     })  # fmt: skip
 

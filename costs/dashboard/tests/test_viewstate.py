@@ -29,7 +29,9 @@ def zar(db):
 
 def test_query_with_sets_removes_and_orders_the_view():
     params = QueryDict("provider=aws&page=3&start=2025-03-01&end=2025-03-08&idle=share&format=csv&sort=team")
-    assert query_with(params, range="last-30", start=None, end=None) == "range=last-30&idle=share&provider=aws&sort=team"
+    assert (
+        query_with(params, range="last-30", start=None, end=None) == "range=last-30&idle=share&provider=aws&sort=team"
+    )
     assert query_with(params, idle="separate") == "start=2025-03-01&end=2025-03-08&provider=aws&sort=team"
     assert query_with(params, currency="ZAR") == (
         "start=2025-03-01&end=2025-03-08&idle=share&currency=ZAR&provider=aws&sort=team"

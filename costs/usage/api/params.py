@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.models import FxRate
+from costs.usage.selectors.filters import label_filter_parse
 from costs.usage.selectors.spend import GROUP_BY_FIELDS, INTERVALS, KINDS, group_by_parse
 from heliox.dates import add_months, month_start
 
@@ -72,3 +73,19 @@ class RangeParams(serializers.Serializer):
         if (end - start).days > MAX_RANGE_DAYS:
             raise serializers.ValidationError({"end": f"The range may span at most 3 years ({MAX_RANGE_DAYS} days)."})
         return {**attrs, "start": start, "end": end}
+
+
+class FilterParams(serializers.Serializer):
+    """The filter bar's parameters (the dashboard and the member home): each narrows every figure of the page."""
+
+    team = serializers.UUIDField(required=False, help_text="A team's id.")
+    provider = serializers.CharField(required=False, max_length=64, help_text="A provider slug, e.g. aws or openai.")
+    gpu_type = serializers.CharField(required=False, max_length=32, help_text="A GPU type, e.g. H100.")
+    model = serializers.CharField(required=False, max_length=200, help_text="A model name.")
+    label = serializers.CharField(required=False, max_length=300, help_text="A cost label, key=value.")  # type: ignore[assignment]
+
+    def validate_label(self, value: str) -> tuple[str, str]:
+        try:
+            return label_filter_parse(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None

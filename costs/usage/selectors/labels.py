@@ -15,6 +15,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
 from costs.usage.models import JobDaySlice, LabelMonthSnapshot, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from heliox.dates import add_months, month_start
 from jobs.labels import UNLABELLED
 
@@ -53,40 +54,67 @@ def job_label(key: str, labels: str = "job__labels") -> Coalesce:
 
 
 def usage_source(
-    *, start: date, end: date, group_by: Sequence[str], team_ids: Collection[UUID] | None
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+    team_ids: Collection[UUID] | None,
+    filters: SpendFilter = NO_FILTER,
 ) -> tuple[QuerySet, dict[str, str], list[str]]:
-    """The rollup rows that hold these groups over [start, end), their names of the figures, and the dims to group.
+    """The rollup rows that hold these groups over [start, end), narrowed by `filters`, their names of the
+    figures, and the dims to group. Figures are named as in spend rows (estimated_usd...) -> the column.
 
-    Figures are named as in spend rows (estimated_usd...) -> the column that holds them.
+    The smallest table that has every dimension asked for (grouped or filtered): the team rollup, the model
+    rollup, the label rollup (one key), else the job slices (a label with a model, or two label keys).
     """
     key = label_key(group_by)
+    label = filters.label
     dims = [{"team": "team__name"}.get(name, LABEL_VALUE if name.startswith(LABEL_PREFIX) else name)
             for name in group_by]  # fmt: skip
-    if key and "model_name" in group_by:
-        slices = JobDaySlice.objects.between(start, end).for_teams(team_ids).annotate(**{LABEL_VALUE: job_label(key)})
+    wants_model = "model_name" in group_by or filters.model is not None
+    keys = {k for k in (key, label[0] if label else None) if k}
+    if keys and (wants_model or len(keys) > 1):
+        slices = JobDaySlice.objects.between(start, end).for_teams(team_ids).filter(filters.rollup_q())
+        if key:
+            slices = slices.annotate(**{LABEL_VALUE: job_label(key)})
+        if label:
+            slices = slices.annotate(label_filter=job_label(label[0])).filter(label_filter=label[1])
         return slices, SLICE_FIGURES, dims
-    if key:
-        labels = LabelUsageSnapshot.objects.between(start, end).for_teams(team_ids).filter(key=key)
-        return labels.annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES, dims
-    model = ModelUsageSnapshot if "model_name" in group_by else UsageSnapshot
-    return model.objects.between(start, end).for_teams(team_ids), ROLLUP_FIGURES, dims
+    if keys:
+        labels = LabelUsageSnapshot.objects.between(start, end).for_teams(team_ids).filter(key=keys.pop())
+        if label:
+            labels = labels.filter(value=label[1])
+        return labels.filter(filters.rollup_q()).annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES, dims
+    model = ModelUsageSnapshot if wants_model else UsageSnapshot
+    return model.objects.between(start, end).for_teams(team_ids).filter(filters.rollup_q()), ROLLUP_FIGURES, dims
 
 
 def usage_parts(
-    *, start: date, end: date, group_by: Sequence[str], team_ids: Collection[UUID] | None, monthly: bool
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+    team_ids: Collection[UUID] | None,
+    monthly: bool,
+    filters: SpendFilter = NO_FILTER,
 ) -> list[tuple[QuerySet, dict[str, str], list[str]]]:
-    """usage_source's rows as parts whose sums add up to its own: by a label (without model_name) and with
-    `monthly` (no step finer than a month), the whole months of [start, end) from the month rows and the days
-    before and after them from the day rows; otherwise usage_source alone. A year is 12 months' rows."""
-    whole = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids)
+    """usage_source's rows as parts whose sums add up to its own: by a label (without model_name, and no
+    filter on a model or another label key) and with `monthly` (no step finer than a month), the whole months
+    of [start, end) from the month rows and the days before and after them from the day rows; otherwise
+    usage_source alone. A year is 12 months' rows."""
+    whole = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids, filters=filters)
     key, names, dims = label_key(group_by), whole[1], whole[2]
     first = start if start.day == 1 else add_months(month_start(start), 1)
     last = month_start(end)
-    if not (monthly and key and "model_name" not in group_by and first < last):
+    same_key = filters.label is None or filters.label[0] == key
+    if not (monthly and key and same_key and filters.model is None and "model_name" not in group_by and first < last):
         return [whole]
     months = LabelMonthSnapshot.objects.between(first, last).for_teams(team_ids).filter(key=key)
-    parts = [(months.annotate(**{LABEL_VALUE: F("value")}), names, dims)]
+    if filters.label is not None:
+        months = months.filter(value=filters.label[1])
+    parts = [(months.filter(filters.rollup_q()).annotate(**{LABEL_VALUE: F("value")}), names, dims)]
     for part_start, part_end in ((start, first), (last, end)):
         if part_start < part_end:
-            parts.append(usage_source(start=part_start, end=part_end, group_by=group_by, team_ids=team_ids))
+            parts.append(usage_source(start=part_start, end=part_end, group_by=group_by, team_ids=team_ids,
+                                      filters=filters))  # fmt: skip
     return parts

@@ -21,6 +21,7 @@ from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
 from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.efficiency import with_efficiency
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_parts
 from heliox.dates import periods_between
 from heliox.units import HOURS
@@ -115,6 +116,12 @@ class _Spend:
     team_ids: Collection[UUID] | None
     interval: str | None
     kind: str
+    filters: SpendFilter = NO_FILTER
+
+    @property
+    def scoped(self) -> bool:
+        """A team's view, or narrowed by model or label: the organisation's bill is not shown."""
+        return self.team_ids is not None or self.filters.splits_the_bill
 
     @property
     def period(self) -> dict:
@@ -151,31 +158,33 @@ def spend_summary(
     team_ids: Collection[UUID] | None = None,
     interval: str | None = None,
     kind: str = "gpu",
+    filters: SpendFilter = NO_FILTER,
 ) -> SpendReport:
     """GPU-hours, estimated, allocated, idle and billed USD over [start, end), grouped. Two or three queries.
 
     With `interval` (day, week, month), rows are also grouped by `period`: the
-    first day of the day, ISO week (Monday) or month.
+    first day of the day, ISO week (Monday) or month. `filters` narrows every figure
+    (costs.usage.selectors.filters); narrowed by model or label, bill and idle are None.
     """
     names = _validate(start, end, group_by, idle, interval)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use {', '.join(KINDS)}")
     if kind != "gpu" and label_key(names):
         raise ValueError("group_by label:<key> is for GPU spend (kind=gpu): LLM calls carry no labels")
-    query = _Spend(start, end, ("period", *names) if interval else names, idle, team_ids, interval, kind)
+    query = _Spend(start, end, ("period", *names) if interval else names, idle, team_ids, interval, kind, filters)
     bills = _bills(query)
     # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
     # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
     # a team's own view (which never shows the bill).
-    row_idle = ZERO_USD if team_ids is not None else None if query.by_bill_only or not bills else ZERO_USD
+    row_idle = ZERO_USD if query.scoped else None if query.by_bill_only or not bills else ZERO_USD
     rows = _usage_rows(query, row_idle)
     _add_bills(rows, query, bills)
     if kind != "gpu":
         _add_llm(rows, start=start, end=end, group_by=query.group_by, team_ids=team_ids, interval=interval,
-                 blank=BLANK, idle=row_idle)  # fmt: skip
+                 blank=BLANK, idle=row_idle, filters=filters)  # fmt: skip
     report = SpendReport(start=start, end=end, group_by=query.group_by, idle=idle)
     report.rows = by_spend(rows.values(), kind=kind)
-    report.totals = _totals(report.rows, bills if team_ids is None else {}, kind)
+    report.totals = _totals(report.rows, {} if query.scoped else bills, kind)
     for record in [*report.rows, report.totals]:
         with_efficiency(record)
     return report
@@ -203,6 +212,7 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
         group_by=query.group_by,
         team_ids=query.team_ids,
         monthly=query.interval in (None, "month"),
+        filters=query.filters,
     ):
         usage = usage.annotate(**query.period)
         column = {**{name: name for name in BLANK}, "allocated_usd": allocated_field}
@@ -225,11 +235,12 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
 
 def _bills(query: _Spend) -> dict[tuple, dict]:
     """The bill and its idle part per (period, provider, GPU type) group in the range; none for a team's view."""
-    if query.team_ids is not None or query.kind == "llm":
+    if query.scoped or query.kind == "llm":
         return {}
     idle_field = "idle_usd" if query.idle == SEPARATE else "idle_shared_usd"
     bill_dims = query.bill_dims
-    found = CostSnapshot.objects.between(query.start, query.end).order_by().annotate(**query.period)
+    bill_rows = CostSnapshot.objects.between(query.start, query.end).filter(query.filters.rollup_q())
+    found = bill_rows.order_by().annotate(**query.period)
     sums = {"billed_usd": money_sum("cost_usd"), "idle_usd": money_sum(idle_field)}
     if bill_dims:
         found = found.values(*bill_dims).annotate(**sums)
@@ -266,9 +277,16 @@ def _totals(rows: list[dict], bills: dict[tuple, dict], kind: str) -> dict:
     return totals
 
 
-def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle) -> None:
-    """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd."""
-    llm = LlmUsageSnapshot.objects.between(start, end).for_teams(team_ids)
+def _add_llm(rows: dict, *, start, end, group_by, team_ids, interval, blank, idle, filters=NO_FILTER) -> None:
+    """Add LLM spend (LlmUsageSnapshot) to the rows, side by side: llm_usd, llm_calls and total_usd.
+
+    Narrowed by a GPU type or a label, there is none (LLM calls have no GPU and carry no labels)."""
+    narrowed = SpendFilter(provider=filters.provider, model=filters.model)  # LLM rows have no GPU type, no labels
+    llm = (
+        LlmUsageSnapshot.objects.between(start, end).for_teams(team_ids).filter(narrowed.rollup_q(model_field="model"))
+    )
+    if filters.label is not None or filters.gpu_type not in ("", NO_GPU):
+        llm = llm.none()
     if interval:
         llm = llm.annotate(period=Trunc("date", interval, output_field=DateField()))
     names = {"team": "team__name", "model_name": "model", "gpu_type": "gpu_type_none"}

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from costs.billing.allocation import SEPARATE
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import spend_summary_in
 from costs.usage.selectors.labels import usage_source
 from costs.usage.selectors.spend import ZERO_HOURS, ZERO_USD, _validate, spend_summary
@@ -33,21 +34,22 @@ class TooManyPoints(ValueError):
         )
 
 
-def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, kind: str) -> int:
+def _usage_groups(*, start: date, end: date, group_by: Sequence[str], team_ids, kind: str, filters=NO_FILTER) -> int:
     """How many groups the rollups hold in [start, end): a lower bound of the series' groups (one COUNT)."""
     if kind == "llm":
         return 0
     if not group_by:
         return 1
-    usage, _, dims = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids)
+    usage, _, dims = usage_source(start=start, end=end, group_by=group_by, team_ids=team_ids, filters=filters)
     return usage.order_by().values(*dims).distinct().count()
 
 
-def _refuse_too_many_points(*, max_points: int, start, end, group_by, idle, team_ids, interval, kind) -> None:
+def _refuse_too_many_points(*, max_points: int, start, end, group_by, idle, team_ids, interval, kind,
+                            filters=NO_FILTER) -> None:  # fmt: skip
     """TooManyPoints when the rollups alone already hold more groups than the series may show: one COUNT."""
     _validate(start, end, group_by, idle, interval)
     periods = len(periods_between(start, end, interval))
-    groups = _usage_groups(start=start, end=end, group_by=group_by, team_ids=team_ids, kind=kind)
+    groups = _usage_groups(start=start, end=end, group_by=group_by, team_ids=team_ids, kind=kind, filters=filters)
     if periods * groups > max_points:
         raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
 
@@ -63,6 +65,7 @@ def spend_timeseries(
     kind: str = "gpu",
     currency: str = "USD",
     max_points: int | None = None,
+    filters: SpendFilter = NO_FILTER,
 ) -> dict:
     """One series per group: a point per period (zeros where nothing was used), plus totals.
 
@@ -74,7 +77,7 @@ def spend_timeseries(
     groups), counting the groups first so that a large request costs one COUNT.
     """
     arguments: dict[str, Any] = {"start": start, "end": end, "group_by": group_by, "idle": idle, "team_ids": team_ids,
-                 "interval": interval, "kind": kind}  # fmt: skip
+                 "interval": interval, "kind": kind, "filters": filters}  # fmt: skip
     if max_points is not None:
         _refuse_too_many_points(max_points=max_points, **arguments)
     used: list = []
