@@ -20,12 +20,14 @@ from costs.billing.allocation import SEPARATE
 from costs.billing.money import ZERO, to_cents
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
+from costs.dashboard.compare import add_change, card_changes, gpu_spend, llm_spend, pivot_change, total_spend
+from costs.dashboard.drilldown import previous_period
 from costs.usage.models import FxRate
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
-from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
+from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
 from jobs.models import Job
@@ -206,56 +208,66 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
     return {"key": key, "rows": rows, "idle": idle, "totals": report.totals}
 
 
+def _reports(currency: str, **common) -> dict[str, SpendReport]:
+    """The spend groupings the dashboard shows over one range (common: start, end, idle, team_ids, filters)."""
+    return {
+        "teams": _summary(currency, group_by=["team"], kind="all", **common),
+        "providers": _summary(currency, group_by=["provider"], **common),
+        "gpu-types": _summary(currency, group_by=["gpu_type"], **common),
+        "llm": _summary(currency, group_by=["provider"], kind="llm", **common),
+        "models": _summary(currency, group_by=["model_name"], kind="all", **common),
+        "team-provider": _summary(currency, group_by=["team", "provider"], **common),
+    }
+
+
+def _previous_reports(currency: str, *, start: date, end: date, **common) -> dict[str, SpendReport] | None:
+    """_reports over the previous period of the same length; None when `currency` has no rate for all of it."""
+    before_start, before_end = previous_period(start, end)
+    try:
+        return _reports(currency, start=before_start, end=before_end, **common)
+    except ValueError:
+        return None
+
+
 def dashboard_data(
-    *,
-    start: date,
-    end: date,
-    now: datetime,
-    idle: str = SEPARATE,
-    currency: str = "USD",
-    interval: str = "day",
-    team_ids: Collection[UUID] | None = None,
-    filters: SpendFilter = NO_FILTER,
-) -> dict:
+    *, start: date, end: date, now: datetime, idle: str = SEPARATE, currency: str = "USD", interval: str = "day",
+    team_ids: Collection[UUID] | None = None, filters: SpendFilter = NO_FILTER,
+) -> dict:  # fmt: skip
     """KPIs, chart series and tables for [start, end): money in `currency` (USD or converted day by day).
 
     GPU-hours, UTC days. Budgets stay in USD, the currency they are set in. Raises
     ValueError when a day of the range has no rate for `currency`. The teams table has
     GPU and LLM spend side by side (kind "all"); the others are GPU spend. `team_ids` and
     `filters` narrow every card, chart and table (bill and idle then as spend_summary says).
+    Every range card and table row carries its change against the previous period (compare).
     """
     rows = fx_rates(currency, start, end) if currency != "USD" else {}
     used = sorted({row.pk: row for row in rows.values()}.values(), key=lambda row: row.as_of)
     scope: dict[str, Any] = {"team_ids": team_ids, "filters": filters}
     common: dict[str, Any] = {"start": start, "end": end, "idle": idle, **scope}
-    by_team = _summary(currency, group_by=["team"], kind="all", **common)
-    by_provider = _summary(currency, group_by=["provider"], **common)
-    by_gpu = _summary(currency, group_by=["gpu_type"], **common)
-    llm = _summary(currency, start=start, end=end, group_by=["provider"], kind="llm", **scope)
-    team_ids_by_name = dict(Team.objects.values_list("name", "id"))
+    now_reports, before = _reports(currency, **common), _previous_reports(currency, **common)
+    by_team, by_provider, by_gpu, llm = (now_reports[name] for name in ("teams", "providers", "gpu-types", "llm"))
     gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      currency=currency, interval=interval, scope=scope)  # fmt: skip
-    models = _summary(currency, group_by=["model_name"], kind="all", **common)
-    by_team_provider = _summary(currency, group_by=["team", "provider"], **common)
-    top_models = [row for row in models.rows if row["model_name"] != IDLE_LABEL][:10]
+    tables = _tables(now_reports, before, gpu_rows)
+    kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
+    kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
+                                  previous=before["teams"] if before else None)  # fmt: skip
+    previous_pivot = team_provider_pivot(before["team-provider"].rows) if before else None
     wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
-    tables = {
-        "teams": _table(by_team, "team", team_ids_by_name),
-        "providers": _table(by_provider, "provider"),
-        "gpu-types": {**_table(by_gpu, "gpu_type"), "rows": gpu_rows},
-    }
     return {
-        "kpis": _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common),
+        "kpis": kpis,
         "has_data": bool(by_provider.rows) or bool(llm.rows),
-        "llm_providers": llm.rows,
+        "llm_providers": add_change(llm.rows, before["llm"] if before else None, ("provider",), llm_spend),
         "tables": tables,
         "teams": tables["teams"]["rows"],
-        "top_models": [unknown_when_unpriced(row, idle=idle) for row in top_models],
-        "team_by_provider": team_provider_pivot(by_team_provider.rows),
+        "top_models": tables["models"]["rows"],
+        "team_by_provider": pivot_change(team_provider_pivot(now_reports["team-provider"].rows), previous_pivot),
         "top_waste": {
             "teams": wasteful_teams[:TOP_WASTE],
-            "jobs": most_expensive_jobs(start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle, order="waste"),
+            "jobs": most_expensive_jobs(start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle,
+                                        order="waste"),
         },
         "providers": by_provider.rows,
         "gpu_types": tables["gpu-types"]["rows"],
@@ -265,6 +277,25 @@ def dashboard_data(
         "interval": interval,
         "fx_rates": used,
         "bill_hidden": team_ids is not None or filters.splits_the_bill,
+        "previous": {"start": previous_period(start, end)[0], "known": before is not None},
+    }
+
+
+def _tables(reports: dict[str, SpendReport], before: dict[str, SpendReport] | None, gpu_rows: list[dict]) -> dict:
+    """The tables (rows, idle row, totals), each row against the previous period."""
+    team_ids_by_name = dict(Team.objects.values_list("name", "id"))
+    idle = reports["teams"].idle
+    models = [unknown_when_unpriced(row, idle=idle) for row in reports["models"].rows
+              if row["model_name"] != IDLE_LABEL]  # fmt: skip
+    tables = {
+        "teams": (_table(reports["teams"], "team", team_ids_by_name), total_spend),
+        "providers": (_table(reports["providers"], "provider"), gpu_spend),
+        "gpu-types": ({**_table(reports["gpu-types"], "gpu_type"), "rows": gpu_rows}, gpu_spend),
+        "models": ({"key": "model_name", "rows": models[:10]}, total_spend),
+    }
+    return {
+        name: {**table, "rows": add_change(table["rows"], before[name] if before else None, (table["key"],), figure)}
+        for name, (table, figure) in tables.items()
     }
 
 
