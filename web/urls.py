@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import budgets, jobs, spend, tokens
+from web.views import budgets, jobs, saved, spend, tokens
 
 app_name = "web"
 urlpatterns = [
@@ -22,6 +22,9 @@ urlpatterns = [
     path("jobs/<uuid:pk>/edit/", jobs.job_edit, name="job_edit"),
     path("budgets/", budgets.budget_list, name="budgets"),
     path("budgets/<uuid:pk>/edit/", budgets.budget_edit, name="budget_edit"),
+    path("views/", saved.saved_list, name="views"),
+    path("views/save/", saved.saved_save, name="view_save"),
+    path("views/<uuid:pk>/delete/", saved.saved_delete, name="view_delete"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<str:key>/revoke/", tokens.token_revoke, name="token_revoke"),
 ]

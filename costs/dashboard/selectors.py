@@ -22,6 +22,7 @@ from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.dashboard.compare import add_change, card_changes, gpu_spend, llm_spend, pivot_change, total_spend
 from costs.dashboard.drilldown import previous_period
+from costs.dashboard.models import SavedView
 from costs.usage.models import FxRate
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
@@ -345,3 +346,9 @@ def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Jo
         .annotate(gpu_time=gpu_time)
         .order_by("-gpu_time", "start_time")[:limit]
     )
+
+
+def saved_views(*, user, page: str | None = None) -> list[SavedView]:
+    """The user's own saved views (of one page, or all), by name; nobody else's."""
+    views = SavedView.objects.filter(user=user)
+    return list(views.filter(page=page) if page else views)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.dashboard.member import label_tables
-from costs.dashboard.selectors import currencies_with_rates, dashboard_data, team_page_data
+from costs.dashboard.selectors import currencies_with_rates, dashboard_data, saved_views, team_page_data
 from costs.dashboard.viewstate import (
     VIEW_DEFAULTS,
     choice_links,
@@ -94,7 +94,10 @@ def index_context(request) -> dict:
     view_query = query_with(request.GET, range=None, start=str(context["start"]), end=str(context["end"]), **shown)
     currencies = [(code, code) for code in ("USD", *currencies_with_rates())]
     teams = list(Team.objects.order_by("name").values_list("id", "name"))
-    return {**context, **filter_bar(request.GET, teams), "dashboard": data, "view_query": view_query, "view_links": [
+    saved = {"saved_page": "dashboard", "saved_query": query_with(request.GET),
+             "saved": saved_views(user=request.user, page="dashboard")}  # fmt: skip
+    return {**context, **filter_bar(request.GET, teams), **saved, "dashboard": data, "view_query": view_query,
+            "view_links": [
         ("Idle", choice_links(request.GET, "idle", [("separate", "kept apart"), ("share", "shared")], data["idle"])),
         ("Per", choice_links(request.GET, "interval", [(step, step) for step in INTERVALS], data["interval"])),
         *([("In", choice_links(request.GET, "currency", currencies, data["currency"]))] if len(currencies) > 1 else []),

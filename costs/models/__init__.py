@@ -16,6 +16,7 @@ from costs.budgets.models import (
     validate_webhook_urls,
 )
 from costs.catalog.models import GpuPrice, InstanceType, ModelPrice, PriceRefresh
+from costs.dashboard.models import SavedView
 from costs.llm.models import PICO, IdempotencyKey, LlmCall, LlmUsageSnapshot
 from costs.usage.models import (
     FxRate,
@@ -46,6 +47,7 @@ __all__ = [
     "ModelUsageSnapshot",
     "PriceRefresh",
     "RollupBacklog",
+    "SavedView",
     "UsageFigures",
     "UsageSnapshot",
     "WebhookEndpoint",

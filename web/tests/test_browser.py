@@ -88,3 +88,32 @@ def test_a_member_logs_in_and_drills_from_the_dashboard_to_a_job(browser_page):
     page.wait_for_url("**/?start=*")
     assert page.errors == []
     assert page.csp_violations == []
+
+
+def test_a_saved_view_reopens_the_same_figures(browser_page, org):
+    page = browser_page
+    org["users"]["bob"].set_password(PASSWORD)
+    org["users"]["bob"].save()
+    page.goto(f"{page.base}/login/")
+    page.fill("#id_username", "bob")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{page.base}/")
+    view = "/?start=2025-03-09&end=2025-03-11&model=llama"
+    page.goto(page.base + view)
+    shown = page.text_content("[data-kpi=allocated] .hx-value")
+    assert shown == "USD 32.00"
+    page.fill("#hx-save-view input[name=name]", "llama, two days")
+    page.click("#hx-save-view button")
+    page.wait_for_url(page.base + view)
+    assert "Saved as" in page.text_content(".messagelist")
+
+    page.goto(f"{page.base}/?range=last-90")  # somewhere else, then back through the list
+    page.click("nav.hx-nav >> text=Saved views")
+    page.wait_for_url("**/views/")
+    page.click("#hx-saved-views >> text=llama, two days")
+    page.wait_for_url(page.base + view)
+    assert page.text_content("[data-kpi=allocated] .hx-value") == shown
+    assert page.input_value("#hx-filters input[name=model]") == "llama"
+    assert page.errors == []
+    assert page.csp_violations == []

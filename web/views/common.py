@@ -25,6 +25,7 @@ def page_context(request) -> dict:
 
 def nav(user) -> list[tuple[str, str]]:
     links = [("Dashboard", reverse("web:home")), ("Jobs", reverse("web:jobs")), ("Budgets", reverse("web:budgets")),
+             ("Saved views", reverse("web:views")),
              ("API tokens", reverse("web:tokens"))]  # fmt: skip
     if user.is_staff:
         links.append(("Admin", reverse("admin:index")))

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from costs.dashboard.drilldown import FIGURES
 from costs.dashboard.member import home_data, label_data, label_tables, model_data, team_data
+from costs.dashboard.selectors import saved_views
 from costs.dashboard.viewstate import filter_bar, query_with, view_filters
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
@@ -55,6 +56,8 @@ def home(request):
     return TemplateResponse(request, "web/home.html", {
         **context, **data, **filter_bar(request.GET, spend_teams(user=request.user)),
         "view_query": query_with(request.GET, range=None, start=str(start), end=str(end)), "charts": charts,
+        "saved_page": "home", "saved_query": query_with(request.GET),
+        "saved": saved_views(user=request.user, page="home"),
         "scope_is_org": scope is None, "no_team": scope == [],
         "title": "Organisation spend" if scope is None else "Your teams' spend",
     })  # fmt: skip
