@@ -5,11 +5,16 @@
 Logs a superuser in with Django's test client and times the changelist pages a
 user clicks: the first page, a filtered page, a search, a page deep in the list.
 Target (issue #2): a page costs the same with a million jobs: no full COUNT, no
-query per row.
+query per row. Then the pages to the end of the list (issue 16): the admin's last
+page and the member UI's job list (/jobs/) first and last page, each against its
+anchor in the same run: the page's own rows fetched by the ORM and nothing else
+(the OFFSET's cost is the database's, the rest is the page's).
 """
 
 import argparse
+import math
 import statistics
+import time
 
 from common import generate, p95, setup_django, time_requests
 
@@ -45,6 +50,36 @@ def main() -> None:
     for label, url in pages.items():
         times, queries = time_requests(client, url, args.requests)
         print(f"{label:30s} median {statistics.median(times):7.1f} ms  p95 {p95(times):7.1f} ms  {queries} queries")
+    _to_the_end(client, args.jobs, args.requests)
+
+
+def _anchor(offset: int, limit: int, ordering: tuple[str, ...], count: int) -> list[float]:
+    """Milliseconds to fetch one page's rows (with their team) by the ORM, nothing else: the page's floor."""
+    from jobs.models import Job
+
+    rows = Job.objects.select_related("team").order_by(*ordering)
+    list(rows[offset : offset + limit])
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        list(rows[offset : offset + limit])
+        samples.append((time.perf_counter() - start) * 1000)
+    return sorted(samples)
+
+
+def _to_the_end(client, jobs: int, count: int) -> None:
+    """The last pages of the admin changelist (100 a page) and of the member job list (50 a page) vs anchors."""
+    admin_last, member_last = math.ceil(jobs / 100), math.ceil(jobs / 50)
+    cases = [
+        ("admin last page", f"/admin/jobs/job/?p={admin_last}", (admin_last - 1) * 100, 100, ("-start_time", "-pk")),
+        ("member /jobs/ first page", "/jobs/", 0, 50, ("-start_time", "-id")),
+        ("member /jobs/ last page", f"/jobs/?page={member_last}", (member_last - 1) * 50, 50, ("-start_time", "-id")),
+    ]
+    for label, url, offset, limit, ordering in cases:
+        times, queries = time_requests(client, url, count)
+        anchor = _anchor(offset, limit, ordering, count)
+        print(f"{label:30s} median {statistics.median(times):7.1f} ms  p95 {p95(times):7.1f} ms  {queries} queries;"
+              f" anchor p95 {p95(anchor):7.1f} ms; ratio {p95(times) / p95(anchor):.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Screenshots for the README, from a running `make run`: the admin dashboard and a team page at 1440 and
-390 px, and a team member's pages in the member UI (home, team page, a label value's page, a job page).
+"""Screenshots for the README, from a running `make run`: the admin dashboard, the dashboard filtered (per week,
+one provider) with a saved view, the saved views list and a team page at 1440 and 390 px, and a team member's
+pages in the member UI (home, team page, a label value's page, a job page).
 
 HELIOX_ADMIN_PASSWORD=... make run        # in one terminal (fresh database: demo data)
 .venv/bin/python docs/screenshots.py      # in another; needs Chromium at /usr/bin/chromium
@@ -62,10 +63,12 @@ def admin_pages(browser, password: str) -> list[Path]:
         page.goto(f"{BASE}/admin/?range=last-90")
         page.wait_for_function("() => window.helioxCharts && Object.keys(window.helioxCharts).length === 5")
         page.screenshot(path=str(OUT / f"dashboard{suffix}.png"), full_page=True)
+        written += [OUT / f"dashboard{suffix}.png", *_filtered(page, suffix)]
+        page.goto(f"{BASE}/admin/?range=last-90")
         page.click("#hx-teams a >> nth=0")
         page.wait_for_function(DRAWN)
         page.screenshot(path=str(OUT / f"team{suffix}.png"), full_page=True)
-        written += [OUT / f"dashboard{suffix}.png", OUT / f"team{suffix}.png"]
+        written += [OUT / f"team{suffix}.png"]
         page.close()
     return written
 
@@ -109,6 +112,21 @@ def main() -> None:
         written = admin_pages(browser, password) + member_pages(browser, member)
         browser.close()
     print("wrote " + ", ".join(str(path) for path in written))
+
+
+def _filtered(page, suffix: str) -> list[Path]:
+    """The dashboard per week for one provider, saved as a view (replacing an earlier one), and the views list."""
+    page.click("#hx-view >> text=week")
+    page.fill("#hx-filters input[name=provider]", "aws")
+    page.click("#hx-filters button")
+    page.wait_for_url("**provider=aws")
+    page.fill("#hx-save-view input[name=name]", "AWS per week")
+    page.click("#hx-save-view button")
+    page.wait_for_function("() => window.helioxCharts && Object.keys(window.helioxCharts).length === 5")
+    page.screenshot(path=str(OUT / f"dashboard-filtered{suffix}.png"), full_page=True)
+    page.goto(f"{BASE}/views/")
+    page.screenshot(path=str(OUT / f"saved-views{suffix}.png"), full_page=True)
+    return [OUT / f"dashboard-filtered{suffix}.png", OUT / f"saved-views{suffix}.png"]
 
 
 if __name__ == "__main__":
