@@ -23,6 +23,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="reuse the jobs of the last run when there are --jobs")
+    parser.add_argument("--end-only", action="store_true", help="only the last pages and their anchors")
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
@@ -32,7 +34,10 @@ def main() -> None:
 
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
-    generate(args.jobs, "2025-01-01", 365, 30, 3, 3)
+    from jobs.models import Job
+
+    if not (args.keep and Job.objects.count() == args.jobs):
+        generate(args.jobs, "2025-01-01", 365, 30, 3, 3)
     user, _ = get_user_model().objects.get_or_create(username="bench-admin", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(user)
@@ -47,7 +52,7 @@ def main() -> None:
         "date_hierarchy month": "/admin/jobs/job/?start_time__year=2025&start_time__month=6",
     }
     print(f"{args.jobs:,} jobs; {args.requests} requests per page")
-    for label, url in pages.items():
+    for label, url in {} if args.end_only else pages.items():
         times, queries = time_requests(client, url, args.requests)
         print(f"{label:30s} median {statistics.median(times):7.1f} ms  p95 {p95(times):7.1f} ms  {queries} queries")
     _to_the_end(client, args.jobs, args.requests)

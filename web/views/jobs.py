@@ -4,12 +4,12 @@ import copy
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from costs.usage.selectors.job_costs import job_cost_days
+from heliox.pagination import TailPaginator
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from jobs.selectors import TotalOrdered
@@ -61,7 +61,10 @@ def job_list(request):
              job.estimated_usd, job.allocated_usd, job.unpriced_gpu_hours, job.gpu_util_avg, job.used_gpu_hours,
              job.waste_usd]
             for job in rows))  # fmt: skip
-    page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A queryset's pages in the second half are read from the end (the last page as fast as the first);
+    # TotalOrdered pages on the totals' indexes itself.
+    paginator = Paginator if isinstance(ordered, TotalOrdered) else TailPaginator
+    page = paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()
     kept.pop("page", None)
     sortless = kept.copy()

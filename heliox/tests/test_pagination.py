@@ -1,0 +1,43 @@
+"""TailPaginator: the same pages as Django's Paginator, the second half read from the end."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from heliox.pagination import TailPaginator
+from jobs.models import Job
+from jobs.tests.factories import JobFactory
+from web.views.jobs import SORTS
+
+
+@pytest.fixture
+def jobs(db):
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    # Ties on start_time, so that only the id breaks them; some with estimated totals, most without.
+    made = [JobFactory(start_time=start + timedelta(hours=n // 2), end_time=start + timedelta(hours=n // 2 + 1))
+            for n in range(11)]  # fmt: skip
+    Job.objects.filter(pk__in=[made[1].pk, made[4].pk]).update(estimated_usd=3)
+    return made
+
+
+@pytest.mark.parametrize("sort", ["-start", "start", "-cost", "team"])
+def test_every_page_is_the_one_paginator_gives(jobs, sort):
+    ordered = Job.objects.order_by(*SORTS[sort])
+    for number in range(1, 5):
+        expected = [job.pk for job in Paginator(ordered, 3).page(number)]
+        assert [job.pk for job in TailPaginator(ordered, 3).page(number)] == expected, (sort, number)
+
+
+def test_the_last_page_is_read_from_the_end(jobs):
+    ordered = Job.objects.order_by("-start_time", "-id")
+    with CaptureQueriesContext(connection) as queries:
+        page = TailPaginator(ordered, 3).page(4)
+    assert [job.pk for job in page] == sorted([jobs[0].pk, jobs[1].pk], reverse=True)  # the two oldest (a tie: by id)
+    fetch = queries.captured_queries[-1]["sql"]
+    assert 'ORDER BY "jobs_job"."start_time" ASC, "jobs_job"."id" ASC LIMIT 2' in fetch
+    assert "OFFSET" not in fetch
+    assert F("estimated_usd").desc(nulls_last=True).reverse_ordering().nulls_first  # what -cost relies on
