@@ -23,9 +23,8 @@ from costs.dashboard.viewstate import (
     kept_fields,
     query_with,
     range_links,
-    view_filters,
 )
-from costs.usage.api.params import RangeParams
+from costs.usage.api.params import RangeParams, view_filters
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start

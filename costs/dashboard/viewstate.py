@@ -5,19 +5,15 @@ shows a colleague the same page. Parameters come out in one order (range, view,
 filters, then the page's own), so the same view is always the same URL.
 """
 
-from collections.abc import Collection
 from urllib.parse import urlencode
 from uuid import UUID
 
 from django.http import QueryDict
 
-from costs.usage.api.params import FilterParams
-from costs.usage.selectors.filters import SpendFilter
-from teams.models import Team
+from costs.usage.api.params import FILTER_PARAMS
 
 RANGE_PARAMS = ("range", "start", "end")
 VIEW_PARAMS = ("idle", "interval", "currency")
-FILTER_PARAMS = ("team", "provider", "gpu_type", "model", "label")
 VIEW_DEFAULTS = {"idle": "separate", "interval": "day", "currency": "USD"}
 # A link to another view of the page starts again on its first page, as HTML.
 TRANSIENT = ("page", "p", "format", "e")
@@ -58,29 +54,6 @@ def kept_fields(params: QueryDict) -> list[tuple[str, str]]:
     """The hidden fields of the custom range form: every parameter but the range (and paging)."""
     return [(name, value) for name, values in params.lists() for value in values
             if name not in (*RANGE_PARAMS, *TRANSIENT)]  # fmt: skip
-
-
-def view_filters(params: QueryDict, scope: Collection[UUID] | None) -> tuple[list[UUID] | None, SpendFilter, dict]:
-    """The filter bar's narrowing: (team_ids, SpendFilter, errors by parameter). A bad value is named in the
-    errors and left out; a team outside `scope` (a member's own teams) is refused as unknown, never shown."""
-    data = {name: str(params.get(name, "")).strip() for name in FILTER_PARAMS}
-    data = {name: value for name, value in data.items() if value}
-    checked = FilterParams(data=data)
-    errors: dict = {}
-    if not checked.is_valid():
-        errors = {name: [str(why) for why in whys] for name, whys in checked.errors.items()}
-        checked = FilterParams(data={name: value for name, value in data.items() if name not in errors})
-        checked.is_valid(raise_exception=True)
-    values = checked.validated_data
-    team_ids = None if scope is None else list(scope)
-    if "team" in values:
-        if (scope is None or values["team"] in scope) and Team.objects.filter(pk=values["team"]).exists():
-            team_ids = [values["team"]]
-        else:
-            errors["team"] = [f"Unknown team {values['team']}."]
-    spend_filter = SpendFilter(provider=values.get("provider", ""), gpu_type=values.get("gpu_type", ""),
-                               model=values.get("model"), label=values.get("label"))  # fmt: skip
-    return team_ids, spend_filter, errors
 
 
 def filter_bar(params: QueryDict, teams: list[tuple[UUID, str]]) -> dict:

@@ -12,7 +12,8 @@ from django.utils import timezone
 from costs.dashboard.drilldown import FIGURES
 from costs.dashboard.member import home_data, label_data, label_tables, model_data, team_data
 from costs.dashboard.selectors import saved_views
-from costs.dashboard.viewstate import filter_bar, query_with, view_filters
+from costs.dashboard.viewstate import filter_bar, query_with
+from costs.usage.api.params import view_filters
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants

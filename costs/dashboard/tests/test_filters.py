@@ -157,3 +157,27 @@ def test_spend_summary_filters_on_each_rollup(labelled):
     assert totals(model="vit", label=("project", "alpha")) == ({}, None)
     by_label = spend_summary(start=DAY, end=NEXT, group_by=["label:project"], filters=SpendFilter(model="vit"))
     assert [(r["label:project"], r["allocated_usd"]) for r in by_label.rows] == [("(unlabelled)", Decimal("8.00"))]
+
+
+def test_the_api_summary_and_timeseries_take_the_same_filters(labelled, api):
+    client = api.as_user(labelled["users"]["staff"])
+    summary = client.get(f"/api/v1/costs/summary?{RANGE}&kind=all&model=llama&label=project%3Dalpha")
+    assert summary.status_code == 200, summary.content
+    body = summary.json()
+    assert [(row["team"], row["total_usd"]) for row in body["rows"]] == [("nlp", "32.00")]
+    assert (body["totals"]["billed_usd"], body["totals"]["idle_usd"]) == (None, None)
+    series = client.get(f"/api/v1/costs/timeseries?{RANGE}&group_by=provider&provider=aws")
+    assert [(s["group"], s["points"][0]["allocated_usd"]) for s in series.json()["series"]] == [
+        ({"provider": "aws"}, "40.00")]  # fmt: skip
+    bad = client.get(f"/api/v1/costs/summary?{RANGE}&label=project")
+    assert (bad.status_code, list(bad.json())) == (400, ["label"])
+
+
+def test_a_member_cannot_filter_the_api_onto_another_team(labelled, api):
+    client = api.as_user(labelled["users"]["bob"])
+    vision = labelled["teams"]["vision"]
+    response = client.get(f"/api/v1/costs/summary?{RANGE}&team={vision.pk}")
+    assert response.status_code == 400
+    assert response.json() == {"team": [f"Unknown team {vision.pk}."]}
+    own = client.get(f"/api/v1/costs/summary?{RANGE}&team={labelled['teams']['nlp'].pk}")
+    assert [(row["team"], row["allocated_usd"]) for row in own.json()["rows"]] == [("nlp", "32.00")]

@@ -1,15 +1,18 @@
 """The query parameters of the aggregate endpoints (and the dashboard's range): validated, with defaults."""
 
+from collections.abc import Collection
 from datetime import date, timedelta
+from uuid import UUID
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.models import FxRate
-from costs.usage.selectors.filters import label_filter_parse
+from costs.usage.selectors.filters import SpendFilter, label_filter_parse
 from costs.usage.selectors.spend import GROUP_BY_FIELDS, INTERVALS, KINDS, group_by_parse
 from heliox.dates import add_months, month_start
+from teams.models import Team
 
 MAX_RANGE_DAYS = 3 * 366
 
@@ -89,3 +92,29 @@ class FilterParams(serializers.Serializer):
             return label_filter_parse(value)
         except ValueError as error:
             raise serializers.ValidationError(str(error)) from None
+
+
+FILTER_PARAMS = ("team", "provider", "gpu_type", "model", "label")
+
+
+def view_filters(params, scope: Collection[UUID] | None) -> tuple[list[UUID] | None, SpendFilter, dict]:
+    """The filter bar's narrowing: (team_ids, SpendFilter, errors by parameter). A bad value is named in the
+    errors and left out; a team outside `scope` (a member's own teams) is refused as unknown, never shown."""
+    data = {name: str(params.get(name, "")).strip() for name in FILTER_PARAMS}
+    data = {name: value for name, value in data.items() if value}
+    checked = FilterParams(data=data)
+    errors: dict = {}
+    if not checked.is_valid():
+        errors = {name: [str(why) for why in whys] for name, whys in checked.errors.items()}
+        checked = FilterParams(data={name: value for name, value in data.items() if name not in errors})
+        checked.is_valid(raise_exception=True)
+    values = checked.validated_data
+    team_ids = None if scope is None else list(scope)
+    if "team" in values:
+        if (scope is None or values["team"] in scope) and Team.objects.filter(pk=values["team"]).exists():
+            team_ids = [values["team"]]
+        else:
+            errors["team"] = [f"Unknown team {values['team']}."]
+    spend_filter = SpendFilter(provider=values.get("provider", ""), gpu_type=values.get("gpu_type", ""),
+                               model=values.get("model"), label=values.get("label"))  # fmt: skip
+    return team_ids, spend_filter, errors

@@ -8,11 +8,12 @@ figures only; the organisation's bill and idle cost are left out for them.
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from costs.usage.api import schemas
-from costs.usage.api.params import RangeParams
+from costs.usage.api.params import RangeParams, view_filters
 from costs.usage.api.serializers import UsageSnapshotSerializer
 from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.fx import spend_summary_in
@@ -43,6 +44,14 @@ class AggregateView(APIView):
         params.is_valid(raise_exception=True)
         return params.validated_data
 
+    def filtered_params(self, request) -> dict:
+        """params and the filters: `team_ids` (within the user's scope) and `filters`; a 400 naming a bad one."""
+        params = self.params(request)
+        team_ids, filters, errors = view_filters(request.query_params, team_scope(request.user))
+        if errors:
+            raise ValidationError(errors)
+        return {**params, "team_ids": team_ids, "filters": filters}
+
     def wants_csv(self, request) -> bool:
         return getattr(request.accepted_renderer, "format", "") == "csv"
 
@@ -60,15 +69,23 @@ GROUP_BY = OpenApiParameter(
 CSV_ALLOCATION = ["date", "provider", "gpu_type", "billed_usd", "team", "gpu_hours", "estimated_usd", "allocated_usd"]
 KIND = OpenApiParameter("kind", str, enum=["gpu", "llm", "all"], description="GPU spend, LLM API spend, or both.")
 CURRENCY = OpenApiParameter("currency", str, description="Money in this currency (a rate must be set), e.g. ZAR.")
+FILTERS = [
+    OpenApiParameter("team", str, description="Only this team (a team's id; one of your teams unless you see all)."),
+    OpenApiParameter("provider", str, description="Only this provider (GPU or LLM), e.g. aws."),
+    OpenApiParameter("gpu_type", str, description="Only this GPU type (leaves out LLM spend), e.g. H100."),
+    OpenApiParameter("model", str, description="Only this model (GPU jobs' model_name, LLM calls' model)."),
+    OpenApiParameter("label", str, description="Only jobs with this cost label, key=value (leaves out LLM spend)."),
+]
 
 
 class CostSummaryView(AggregateView):
-    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY, KIND, CURRENCY], responses={200: schemas.SUMMARY})
+    @extend_schema(parameters=[*RANGE_PARAMETERS, GROUP_BY, KIND, CURRENCY, *FILTERS], responses={200: schemas.SUMMARY})
     def get(self, request):
         """GPU-hours, estimated, allocated, idle and billed USD per group, with totals."""
-        params = self.params(request)
+        params = self.filtered_params(request)
         arguments = {"start": params["start"], "end": params["end"], "group_by": params["group_by"] or ["team"],
-                     "idle": params["idle"], "team_ids": team_scope(request.user), "kind": params["kind"]}  # fmt: skip
+                     "idle": params["idle"], "team_ids": params["team_ids"], "kind": params["kind"],
+                     "filters": params["filters"]}  # fmt: skip
         rates = []
         try:
             if params["currency"] == "USD":
@@ -95,18 +112,19 @@ class CostTimeseriesView(AggregateView):
             GROUP_BY,
             KIND,
             CURRENCY,
+            *FILTERS,
             OpenApiParameter("interval", str, enum=["day", "week", "month"]),
         ],
         responses={200: schemas.TIMESERIES},
     )
     def get(self, request):
         """One series per group, a point per day, week or month; at most 20,000 points (periods x groups)."""
-        params = self.params(request)
+        params = self.filtered_params(request)
         try:
             result = spend_timeseries(
                 start=params["start"], end=params["end"], interval=params["interval"], group_by=params["group_by"],
-                idle=params["idle"], team_ids=team_scope(request.user), kind=params["kind"],
-                currency=params["currency"], max_points=MAX_TIMESERIES_POINTS,
+                idle=params["idle"], team_ids=params["team_ids"], kind=params["kind"],
+                currency=params["currency"], max_points=MAX_TIMESERIES_POINTS, filters=params["filters"],
             )  # fmt: skip
         except TooManyPoints as error:
             return Response({"detail": str(error)}, status=400)
