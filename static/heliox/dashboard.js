@@ -113,3 +113,12 @@
   });
   }
 })();
+
+// The filter bar sends only the filters in use, so that the address stays the view's one URL.
+document.querySelectorAll("form.hx-filters").forEach((form) => {
+  form.addEventListener("submit", () => {
+    form.querySelectorAll("input:not([type=hidden]), select").forEach((field) => {
+      if (!field.value.trim()) field.disabled = true;
+    });
+  });
+});
