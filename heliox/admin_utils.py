@@ -11,6 +11,7 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from heliox.pagination import rows_from_the_end
 from heliox.validation import json_problem
 
 
@@ -31,6 +32,7 @@ class BoundedCountPaginator(Paginator):
         super().__init__(*args, **kwargs)
         self.approximate = False
         self.estimated = False  # the planner's figure, not a lower bound
+        self.counted_late = False
 
     @cached_property
     def count(self) -> int:
@@ -59,6 +61,8 @@ class BoundedCountPaginator(Paginator):
         if not self.approximate:
             return super().page(number)
         bottom = (number - 1) * self.per_page
+        if bottom > self.count // 2 and self.object_list.ordered:
+            return self._page_from_the_end(number, bottom)
         rows = list(self.object_list[bottom : bottom + self.per_page])
         if not rows:
             raise EmptyPage("That page contains no results")
@@ -66,6 +70,19 @@ class BoundedCountPaginator(Paginator):
             self.__dict__["count"] = bottom + len(rows)
             self.__dict__.pop("num_pages", None)
             self.approximate = self.estimated = False
+        return self._get_page(rows, number, self)
+
+    def _page_from_the_end(self, number: int, bottom: int):
+        """A page in the second half of an estimated count: one exact COUNT (a scan, but far cheaper than an
+        OFFSET that walks to it), then the page read from the end; the count is exact from then on."""
+        count = self.object_list.order_by().count()
+        if bottom >= count:
+            raise EmptyPage("That page contains no results")
+        self.__dict__["count"] = count
+        self.__dict__.pop("num_pages", None)
+        self.approximate = self.estimated = False
+        self.counted_late = True  # the list keeps its "Next page" link, as on the pages before
+        rows = rows_from_the_end(self.object_list, count=count, bottom=bottom, per_page=self.per_page)
         return self._get_page(rows, number, self)
 
     @staticmethod
@@ -126,9 +143,11 @@ class FastDateHierarchyChangeList(ChangeList):
 
     @property
     def next_page_url(self) -> str | None:
-        """The next page, when the count is approximate and this page is full (the page links may stop short)."""
+        """The next page, when the count is approximate (or was only counted on this page) and this page is full
+        (the page links may stop short)."""
         paginator = getattr(self, "paginator", None)
-        if not getattr(paginator, "approximate", False) or len(self.result_list) < self.list_per_page:
+        past_bound = getattr(paginator, "approximate", False) or getattr(paginator, "counted_late", False)
+        if not past_bound or len(self.result_list) < self.list_per_page:
             return None
         return self.get_query_string({PAGE_VAR: self.page_num + 1})
 

@@ -41,3 +41,19 @@ def test_the_last_page_is_read_from_the_end(jobs):
     assert 'ORDER BY "jobs_job"."start_time" ASC, "jobs_job"."id" ASC LIMIT 2' in fetch
     assert "OFFSET" not in fetch
     assert F("estimated_usd").desc(nulls_last=True).reverse_ordering().nulls_first  # what -cost relies on
+
+
+def test_the_admins_pages_past_half_an_estimated_count_are_read_from_the_end(jobs, monkeypatch):
+    from heliox.admin_utils import BoundedCountPaginator
+
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_LIMIT", 4)  # 11 jobs: the count is approximate
+    ordered = Job.objects.order_by("-start_time", "-pk")
+    for number in range(1, 5):
+        expected = [job.pk for job in Paginator(ordered, 3).page(number)]
+        paginator = BoundedCountPaginator(ordered, 3)
+        with CaptureQueriesContext(connection) as queries:
+            page = paginator.page(number)
+        assert [job.pk for job in page] == expected, number
+        if number == 4:  # past the middle: an exact COUNT, then the rows from the end
+            assert (paginator.count, paginator.approximate) == (11, False)
+            assert "OFFSET" not in queries.captured_queries[-1]["sql"]
