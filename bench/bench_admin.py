@@ -76,6 +76,7 @@ def _to_the_end(client, jobs: int, count: int) -> None:
     """The last pages of the admin changelist (100 a page) and of the member job list (50 a page) vs anchors."""
     admin_last, member_last = math.ceil(jobs / 100), math.ceil(jobs / 50)
     cases = [
+        ("admin first page", "/admin/jobs/job/", 0, 100, ("-start_time", "-pk")),
         ("admin last page", f"/admin/jobs/job/?p={admin_last}", (admin_last - 1) * 100, 100, ("-start_time", "-pk")),
         ("member /jobs/ first page", "/jobs/", 0, 50, ("-start_time", "-id")),
         ("member /jobs/ last page", f"/jobs/?page={member_last}", (member_last - 1) * 50, 50, ("-start_time", "-id")),
