@@ -15,9 +15,8 @@ from uuid import UUID
 
 from django.conf import settings
 
-from costs.usage.selectors.filters import NO_FILTER, SpendFilter
-
 from costs.usage.selectors.efficiency import with_efficiency
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary

@@ -267,8 +267,9 @@ def dashboard_data(
         "team_by_provider": pivot_change(team_provider_pivot(now_reports["team-provider"].rows), previous_pivot),
         "top_waste": {
             "teams": wasteful_teams[:TOP_WASTE],
-            "jobs": most_expensive_jobs(start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle,
-                                        order="waste"),
+            "jobs": most_expensive_jobs(
+                start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle, order="waste"
+            ),
         },
         "providers": by_provider.rows,
         "gpu_types": tables["gpu-types"]["rows"],

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from costs.billing.allocation import IDLE_MODES, SEPARATE
+from costs.billing.allocation import IDLE_MODES
 from costs.dashboard.member import label_tables
 from costs.dashboard.selectors import currencies_with_rates, dashboard_data, saved_views, team_page_data
 from costs.dashboard.viewstate import (

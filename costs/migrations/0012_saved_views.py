@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('costs', '0008_audit_trail_history'),
+        ('costs', '0011_usage_efficiency_and_waste'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
