@@ -13,7 +13,7 @@ from costs.billing.money import split_cents
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import UsageSnapshot
-from costs.usage.selectors.spend import allocation_cells
+from costs.usage.selectors.allocation_cells import allocation_cells
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
 from jobs.tests.factories import JobFactory

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from costs.billing.models import CostSnapshot
 from costs.usage.models import UsageSnapshot
-from costs.usage.selectors.spend import allocation_cells
+from costs.usage.selectors.allocation_cells import allocation_cells
 from jobs.models import Job
 from teams.models import Team
 

@@ -16,8 +16,9 @@ from costs.usage.api import schemas
 from costs.usage.api.params import RangeParams, view_filters
 from costs.usage.api.serializers import UsageSnapshotSerializer
 from costs.usage.models import UsageSnapshot
+from costs.usage.selectors.allocation_cells import allocation_cells
 from costs.usage.selectors.fx import spend_summary_in
-from costs.usage.selectors.spend import IDLE_LABEL, allocation_cells, spend_summary, team_spend
+from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
 from costs.usage.selectors.timeseries import MAX_TIMESERIES_POINTS, TooManyPoints, spend_timeseries
 from heliox.api import BrowsableAPIRenderer, CSVRenderer, ExactJSONRenderer
 from teams.api.permissions import TeamScopedMixin

@@ -54,6 +54,18 @@ def _refuse_too_many_points(*, max_points: int, start, end, group_by, idle, team
         raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
 
 
+def _empty_point(*, kind: str, currency: str) -> dict:
+    """A period with nothing used: zeros, and unknown (None) bill and efficiency; money keys in `currency`."""
+    empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
+             "billed_usd": None, "used_gpu_hours": ZERO_HOURS, "unmeasured_gpu_hours": ZERO_HOURS,
+             "measured_gpu_hours": ZERO_HOURS, "waste_usd": ZERO_USD, "efficiency_pct": None}  # fmt: skip
+    if kind != "gpu":
+        empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
+    if currency != "USD":
+        empty = {(k[:-4] + "_" + currency.lower() if k.endswith("_usd") else k): v for k, v in empty.items()}
+    return empty
+
+
 def spend_timeseries(
     *,
     start: date,
@@ -87,13 +99,7 @@ def spend_timeseries(
         report, used = spend_summary_in(currency=currency, **arguments)
     names = report.group_by[1:]
     periods = periods_between(start, end, interval)
-    empty = {"gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD, "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD,
-             "billed_usd": None, "used_gpu_hours": ZERO_HOURS, "unmeasured_gpu_hours": ZERO_HOURS,
-             "measured_gpu_hours": ZERO_HOURS, "waste_usd": ZERO_USD, "efficiency_pct": None}  # fmt: skip
-    if kind != "gpu":
-        empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
-    if currency != "USD":
-        empty = {(k[:-4] + "_" + currency.lower() if k.endswith("_usd") else k): v for k, v in empty.items()}
+    empty = _empty_point(kind=kind, currency=currency)
     series: dict[tuple, dict[date, dict]] = defaultdict(dict)
     for row in report.rows:
         point = {key: row.get(key, value) for key, value in empty.items()}
