@@ -52,11 +52,17 @@ def test_a_provider_filter_keeps_the_providers_bill(labelled, staff_client):
     assert response.context["dashboard"]["bill_hidden"] is False
     assert _csv(staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + f"?{RANGE}&provider=aws")) == [
         ["team", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd",
-         "llm_usd", "total_usd"],
-        ["nlp", "8.0000", "0.0000", "32.00", "32.00", "0.00", "", "0.00", "32.00"],
-        ["vision", "2.0000", "0.0000", "8.00", "8.00", "0.00", "", "0.00", "8.00"],
-        ["(idle)", "0.0000", "0.0000", "0.00", "0.00", "10.00", "", "0.00", "10.00"],
-        ["TOTAL", "10.0000", "0.0000", "40.00", "40.00", "10.00", "50.00", "0.00", "50.00"],
+         "llm_usd", "total_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct",
+         "waste_usd"],
+        # no job has utilisation: all hours unmeasured, efficiency unknown (empty)
+        ["nlp", "8.0000", "0.0000", "32.00", "32.00", "0.00", "", "0.00", "32.00", "0.0000", "0.0000", "8.0000", "",
+         "0.00"],
+        ["vision", "2.0000", "0.0000", "8.00", "8.00", "0.00", "", "0.00", "8.00", "0.0000", "0.0000", "2.0000", "",
+         "0.00"],
+        ["(idle)", "0.0000", "0.0000", "0.00", "0.00", "10.00", "", "0.00", "10.00", "0.0000", "0.0000", "0.0000", "",
+         "0.00"],
+        ["TOTAL", "10.0000", "0.0000", "40.00", "40.00", "10.00", "50.00", "0.00", "50.00", "0.0000", "0.0000",
+         "10.0000", "", "0.00"],
     ]  # fmt: skip
 
 
