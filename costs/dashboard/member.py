@@ -15,6 +15,7 @@ from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.dashboard.drilldown import drill_level, job_level, label_levels, level_card
 from costs.dashboard.selectors import largest_jobs
+from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import LABEL_PREFIX
@@ -53,6 +54,7 @@ def home_data(
         "card": level_card(level),
         "daily": _daily(start=start, end=end, team_ids=team_ids, filters=filters),
         "budgets": budget_statuses(budgets=budgets, as_of=today),
+        "owed": owed_days(start=start, end=end),
     }
 
 

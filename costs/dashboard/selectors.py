@@ -24,6 +24,7 @@ from costs.dashboard.compare import add_change, card_changes, gpu_spend, llm_spe
 from costs.dashboard.drilldown import previous_period
 from costs.dashboard.models import SavedView
 from costs.usage.models import FxRate
+from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
@@ -279,6 +280,7 @@ def dashboard_data(
         "interval": interval,
         "fx_rates": used,
         "bill_hidden": team_ids is not None or filters.splits_the_bill,
+        "owed": owed_days(start=start, end=end),
         "previous": {"start": previous_period(start, end)[0], "known": before is not None},
     }
 

@@ -149,3 +149,22 @@ def test_rollup_async_without_dates_queues_the_days_owed_too(db, django_capture_
     )
     assert owed() == []
     assert UsageSnapshot.objects.filter(date__lte=date(2025, 3, 20)).count() == 20
+
+
+def test_the_dashboards_say_which_days_of_their_range_wait_for_a_rollup(manager, client):
+    staff = UserFactory(username="root", is_staff=True, is_superuser=True)
+    RollupBacklog.objects.create(start=date(2025, 2, 20), end=date(2025, 3, 5))  # owed: 02-20 to 03-04
+    query = "?start=2025-03-01&end=2025-03-31"
+    notice = "Days 2025-03-01 to 2025-03-04 wait for a rollup after a change to jobs"
+
+    client.force_login(staff)
+    assert notice in client.get("/admin/" + query).content.decode()  # only the days inside the range
+    client.force_login(manager)
+    assert notice in client.get("/" + query).content.decode()
+    assert 'id="hx-owed"' not in client.get("/?start=2025-03-05&end=2025-03-31").content.decode()
+
+    call_command("rollup", "--no-progress", stdout=io.StringIO())  # rolls up the owed days, then clears them
+
+    assert 'id="hx-owed"' not in client.get("/" + query).content.decode()
+    client.force_login(staff)
+    assert 'id="hx-owed"' not in client.get("/admin/" + query).content.decode()
