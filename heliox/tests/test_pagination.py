@@ -24,12 +24,16 @@ def jobs(db):
     return made
 
 
-@pytest.mark.parametrize("sort", ["-start", "start", "-cost", "team"])
-def test_every_page_is_the_one_paginator_gives(jobs, sort):
-    ordered = Job.objects.order_by(*SORTS[sort])
+# The member list's sorts, and a total with NULLS LAST (the admin's cost column; reversed: NULLS FIRST).
+NULLS_LAST = (F("estimated_usd").desc(nulls_last=True), "id")
+
+
+@pytest.mark.parametrize("ordering", [SORTS["-start"], SORTS["start"], NULLS_LAST, SORTS["team"]])
+def test_every_page_is_the_one_paginator_gives(jobs, ordering):
+    ordered = Job.objects.order_by(*ordering)
     for number in range(1, 5):
         expected = [job.pk for job in Paginator(ordered, 3).page(number)]
-        assert [job.pk for job in TailPaginator(ordered, 3).page(number)] == expected, (sort, number)
+        assert [job.pk for job in TailPaginator(ordered, 3).page(number)] == expected, (ordering, number)
 
 
 def test_the_last_page_is_read_from_the_end(jobs):
