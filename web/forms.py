@@ -41,6 +41,10 @@ class BudgetForm(forms.Form):
     webhook_urls = forms.CharField(label="Webhook URLs", widget=forms.Textarea(attrs={"rows": 3}), required=False,
                                    help_text="one URL per line")  # fmt: skip
     run_rate_days = forms.IntegerField(label="Run-rate window (days)")
+    min_efficiency_pct = forms.CharField(label="Alert under GPU efficiency (%)", required=False,
+                                         help_text="1-100; empty: no efficiency alert")  # fmt: skip
+    efficiency_days = forms.CharField(label="Efficiency window (full days)", required=False,
+                                      help_text="1-31; empty: unchanged (7 for a new budget)")  # fmt: skip
     active = forms.BooleanField(required=False)
 
     @classmethod
@@ -50,6 +54,8 @@ class BudgetForm(forms.Form):
             "thresholds": ", ".join(str(t) for t in budget.thresholds or []),
             "emails": "\n".join(budget.emails or []), "webhook_urls": "\n".join(budget.webhook_urls or []),
             "run_rate_days": budget.run_rate_days, "active": budget.active,
+            "min_efficiency_pct": "" if budget.min_efficiency_pct is None else budget.min_efficiency_pct,
+            "efficiency_days": budget.efficiency_days,
         })  # fmt: skip
 
     def api_data(self) -> dict:
@@ -66,6 +72,8 @@ class BudgetForm(forms.Form):
             "emails": lines("emails"),
             "webhook_urls": lines("webhook_urls"),
             "run_rate_days": data.get("run_rate_days", ""),
+            "min_efficiency_pct": data.get("min_efficiency_pct", "").strip() or None,
+            **({"efficiency_days": days} if (days := data.get("efficiency_days", "").strip()) else {}),
             "active": data.get("active") in ("on", "true", "1"),
         }
 

@@ -83,5 +83,8 @@ class BudgetForm(forms.ModelForm):
 
     class Meta:
         model = Budget
-        fields = ["team", "amount_usd", "period", "thresholds", "emails", "webhook_urls", "run_rate_days", "active"]
-        labels = {"run_rate_days": "Run-rate window (days)"}
+        fields = ["team", "amount_usd", "period", "thresholds", "emails", "webhook_urls", "run_rate_days",
+                  "min_efficiency_pct", "efficiency_days", "active"]  # fmt: skip
+        labels = {"run_rate_days": "Run-rate window (days)", "min_efficiency_pct": "Alert under GPU efficiency (%)",
+                  "efficiency_days": "Efficiency window (full days)"}  # fmt: skip
+        help_texts = {"min_efficiency_pct": "1-100; empty: no efficiency alert. Unmeasured jobs never alert."}

@@ -22,6 +22,7 @@ MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT = 10, 1000
 MAX_EMAILS, MAX_WEBHOOKS = 10, 5
 MAX_TARGET_LENGTH = 500  # BudgetAlert.target: one URL, or the recipients joined by commas
 MAX_AMOUNT_USD = Decimal("9999999999.99")  # numeric(12, 2)
+MAX_EFFICIENCY_DAYS = 31
 
 
 def validate_thresholds(value) -> None:
@@ -127,6 +128,15 @@ class Budget(BaseModel):
         validators=[MinValueValidator(1), MaxValueValidator(max(MAX_RUN_RATE_DAYS.values()))],
         db_comment="Days of recent spend the forecast uses: 1 to the period's length (31 or 92).",
     )
+    # The efficiency alert (README: Kubernetes and GPU efficiency): off while min_efficiency_pct is null.
+    min_efficiency_pct = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        db_comment="Alert when the team's GPU efficiency over the window is under this percent (1-100); null = off.",
+    )  # fmt: skip
+    efficiency_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(MAX_EFFICIENCY_DAYS)],
+        db_comment=f"Full days (1-{MAX_EFFICIENCY_DAYS}) before the check whose efficiency is compared.",
+    )  # fmt: skip
     active = models.BooleanField(default=True, db_comment="Only active budgets are checked.")
 
     history = HistoricalRecords()  # the audit trail: who changed what, when (README: Audit trail)
@@ -149,6 +159,14 @@ class Budget(BaseModel):
                     | models.Q(period=BudgetPeriod.QUARTERLY, run_rate_days__lte=92)
                 ),
                 name="costs_budget_run_rate_days",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(min_efficiency_pct__isnull=True)
+                    | models.Q(min_efficiency_pct__gte=1, min_efficiency_pct__lte=100)
+                )
+                & models.Q(efficiency_days__gte=1, efficiency_days__lte=MAX_EFFICIENCY_DAYS),
+                name="costs_budget_efficiency_bounds",
             ),
             models.UniqueConstraint(fields=["team", "period"], name="costs_budget_unique_team_period"),
         ]
@@ -175,6 +193,11 @@ class Budget(BaseModel):
             return f"amount_usd: not between 0.01 and {MAX_AMOUNT_USD:,} ({self.amount_usd!r})."
         if not (type(self.run_rate_days) is int and 1 <= self.run_rate_days <= longest):
             return f"run_rate_days: not between 1 and {longest} ({self.run_rate_days!r})."
+        pct = self.min_efficiency_pct
+        if not (pct is None or (type(pct) is int and 1 <= pct <= 100)):
+            return f"min_efficiency_pct: not between 1 and 100 ({pct!r})."
+        if not (type(self.efficiency_days) is int and 1 <= self.efficiency_days <= MAX_EFFICIENCY_DAYS):
+            return f"efficiency_days: not between 1 and {MAX_EFFICIENCY_DAYS} ({self.efficiency_days!r})."
         for name, check in (("thresholds", validate_thresholds), ("emails", validate_emails),
                             ("webhook_urls", validate_webhook_urls_format)):  # fmt: skip
             try:
@@ -198,20 +221,27 @@ class BudgetAlert(BaseModel):
     class Kind(models.TextChoices):
         THRESHOLD = "threshold", "Threshold crossed"
         PROJECTED = "projected", "Projected overrun"
+        EFFICIENCY = "efficiency", "GPU efficiency under threshold"
 
     Outcome = AlertOutcome
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts", db_comment="Budget.")
-    period_start = models.DateField(db_comment="First day of the budget period alerted.")
-    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="threshold or projected overrun.")
-    threshold = models.PositiveIntegerField(db_comment="Percent crossed (100 for a projected overrun).")
+    period_start = models.DateField(
+        db_comment="First day of the budget period alerted (of the efficiency window, for an efficiency alert)."
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_comment="threshold, projected or efficiency.")
+    threshold = models.PositiveIntegerField(
+        db_comment="Percent crossed (100 for a projected overrun; the threshold of an efficiency alert)."
+    )
     channel = models.CharField(max_length=16, db_comment="email or webhook.")
     target = models.CharField(max_length=500, db_comment="Recipients (e-mail) or the webhook URL.")
     outcome = models.CharField(max_length=16, choices=Outcome.choices, db_comment="pending, sent or failed.")
     attempts = models.PositiveIntegerField(default=0, db_comment="Delivery attempts so far.")
     sent_at = models.DateTimeField(null=True, blank=True, db_comment="When it was delivered (UTC).")
     error = models.TextField(blank=True, default="", db_comment="Why the last attempt failed.")
-    spend_usd = models.DecimalField(max_digits=12, decimal_places=2, db_comment="Spend when it was raised, USD.")
+    spend_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, db_comment="Spend when raised (an efficiency alert: waste in its window), USD."
+    )
 
     class Meta:
         ordering = ["-created_at"]

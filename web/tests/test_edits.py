@@ -89,6 +89,22 @@ def test_a_budget_edit_is_refused_with_the_apis_message(org, budgets, as_role):
     assert budget.amount_usd == Decimal("500.00")
 
 
+def test_a_manager_sets_and_clears_the_efficiency_alert(org, budgets, as_role):
+    budget = budgets["nlp"]
+    edit = {**BUDGET_FORM, "min_efficiency_pct": "40", "efficiency_days": "14"}
+    assert as_role("manager").post(f"/budgets/{budget.pk}/edit/", edit).status_code == 302
+    budget.refresh_from_db()
+    assert (budget.min_efficiency_pct, budget.efficiency_days) == (40, 14)
+    form = as_role("manager").get(f"/budgets/{budget.pk}/edit/").content.decode()
+    assert 'name="min_efficiency_pct" value="40"' in form
+    refused = as_role("manager").post(f"/budgets/{budget.pk}/edit/", {**edit, "efficiency_days": "32"})
+    assert "Ensure this value is less than or equal to 31." in refused.content.decode()
+    cleared = {**BUDGET_FORM, "min_efficiency_pct": "", "efficiency_days": ""}
+    assert as_role("manager").post(f"/budgets/{budget.pk}/edit/", cleared).status_code == 302
+    budget.refresh_from_db()
+    assert (budget.min_efficiency_pct, budget.efficiency_days) == (None, 14)  # blank days: unchanged
+
+
 def test_a_member_cannot_edit_a_budget(org, budgets, as_role):
     budget = budgets["nlp"]
     assert as_role("member").post(f"/budgets/{budget.pk}/edit/", BUDGET_FORM).status_code == 404

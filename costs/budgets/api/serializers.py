@@ -64,7 +64,8 @@ class BudgetSerializer(ModelSerializer):
         model = Budget
         fields = [
             "id", "team", "team_name", "amount_usd", "period", "thresholds", "emails", "webhook_urls",
-            "run_rate_days", "active", "period_start", "spent_usd", "projected_usd", "percent", "status", "problem",
+            "run_rate_days", "min_efficiency_pct", "efficiency_days", "active",
+            "period_start", "spent_usd", "projected_usd", "percent", "status", "problem",
         ]  # fmt: skip
         read_only_fields = ["id"]
 

@@ -4,12 +4,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from costs.budgets.efficiency import EfficiencyStatus, efficiency_statuses
 from costs.budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from costs.budgets.selectors import EXCEEDED, INVALID, BudgetStatus, budget_statuses
 
@@ -25,6 +27,7 @@ class BudgetCheck:
     failed: list[BudgetAlert] = field(default_factory=list)
     deferred: list[tuple[str, int, str]] = field(default_factory=list)  # (kind, threshold, why) left for a later run
     queued: list[BudgetAlert] = field(default_factory=list)  # sent to a worker, delivery under way
+    efficiency: EfficiencyStatus | None = None  # None: no efficiency threshold (or an invalid budget)
 
 
 def _due(status: BudgetStatus) -> list[tuple[str, int]]:
@@ -33,6 +36,42 @@ def _due(status: BudgetStatus) -> list[tuple[str, int]]:
     if status.status != EXCEEDED and status.projected > status.budget.amount_usd:
         due.append((BudgetAlert.Kind.PROJECTED, 100))
     return due
+
+
+def _efficiency_due(efficiency: EfficiencyStatus | None) -> list[tuple[str, int]]:
+    """The efficiency alert, when the window is under the threshold and no alert covered any of its days."""
+    if efficiency is None or not efficiency.below:
+        return []
+    assert efficiency.budget.min_efficiency_pct is not None  # below implies a threshold
+    days = timedelta(days=efficiency.budget.efficiency_days)
+    covered = (BudgetAlert.objects.filter(budget=efficiency.budget, kind=BudgetAlert.Kind.EFFICIENCY,
+                                          period_start__gt=efficiency.start - days,
+                                          period_start__lt=efficiency.start + days)
+               .exclude(period_start=efficiency.start).exists())  # fmt: skip
+    return [] if covered else [(BudgetAlert.Kind.EFFICIENCY, efficiency.budget.min_efficiency_pct)]
+
+
+def efficiency_message(efficiency: EfficiencyStatus) -> str:
+    budget, last = efficiency.budget, efficiency.end - timedelta(days=1)
+    unmeasured = (f"; {efficiency.unmeasured_gpu_hours:,.1f} GPU-hours unmeasured (not counted)"
+                  if efficiency.unmeasured_gpu_hours else "")  # fmt: skip
+    return (
+        f"Heliox: team {budget.team.name} ran at {efficiency.efficiency_pct}% GPU efficiency from {efficiency.start} "
+        f"to {last} ({budget.efficiency_days} days), under its {budget.min_efficiency_pct}% threshold: "
+        f"{efficiency.used_gpu_hours:,.1f} of {efficiency.measured_gpu_hours:,.1f} measured GPU-hours used, "
+        f"${efficiency.waste_usd:,} of GPU time paid for and idle (waste){unmeasured}. "
+        f"{settings.HELIOX_BASE_URL}/admin/dashboard/team/{budget.team_id}/"
+    )
+
+
+def _alert_of(check: BudgetCheck, kind: str, threshold: int) -> tuple[str, date, Decimal]:
+    """The message of a due alert, the first day it is deduplicated on and the amount it logs."""
+    if kind == BudgetAlert.Kind.EFFICIENCY:
+        assert check.efficiency is not None
+        return efficiency_message(check.efficiency), check.efficiency.start, check.efficiency.waste_usd
+    assert check.status.period_start is not None  # a valid budget's figures
+    assert check.status.spent is not None
+    return alert_message(check.status, kind, threshold), check.status.period_start, check.status.spent
 
 
 def alert_message(status: BudgetStatus, kind: str, threshold: int) -> str:
@@ -53,14 +92,12 @@ def alert_message(status: BudgetStatus, kind: str, threshold: int) -> str:
     )
 
 
-def _claim(status: BudgetStatus, kind: str, threshold: int, channel: str, target: str) -> BudgetAlert | None:
-    assert status.spent is not None
-    """Take the alert for sending, or None if it was sent already or another run is sending it."""
-    key = {"budget": status.budget, "period_start": status.period_start, "kind": kind, "threshold": threshold,
-           "channel": channel, "target": target}  # fmt: skip
+def _claim(key: dict, amount: Decimal) -> BudgetAlert | None:
+    """Take the alert (budget, period_start, kind, threshold, channel, target) for sending, or None if it was
+    sent already or another run is sending it."""
     try:
         with transaction.atomic():
-            return BudgetAlert.objects.create(**key, outcome=BudgetAlert.Outcome.PENDING, spend_usd=status.spent)
+            return BudgetAlert.objects.create(**key, outcome=BudgetAlert.Outcome.PENDING, spend_usd=amount)
     except IntegrityError:
         pass  # raised before (this run or a concurrent one): retry only a failure, and only once
     retry = Q(outcome=BudgetAlert.Outcome.FAILED) | Q(
@@ -123,9 +160,14 @@ def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
     usual. Webhook deliveries share BUDGET_WEBHOOK_RUN_SECONDS; a URL that keeps
     failing is skipped until its back-off ends. What is not tried is `deferred`.
     """
-    budgets = Budget.objects.filter(active=True).select_related("team")
-    checks = [BudgetCheck(status, _due(status) if status.status != INVALID else [])
-              for status in budget_statuses(budgets=budgets, as_of=as_of)]  # fmt: skip
+    budgets = list(Budget.objects.filter(active=True).select_related("team"))
+    efficiency = efficiency_statuses(budgets=budgets, as_of=as_of)
+    checks = []
+    for status in budget_statuses(budgets=budgets, as_of=as_of):
+        check = BudgetCheck(status, efficiency=efficiency.get(status.budget.pk))
+        if status.status != INVALID:
+            check.due = _due(status) + _efficiency_due(check.efficiency)
+        checks.append(check)
     if dry_run:
         return checks
     deadline = time.monotonic() + settings.BUDGET_WEBHOOK_RUN_SECONDS
@@ -138,7 +180,7 @@ def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
             ("webhook", url) for url in budget.webhook_urls
         ]
         for kind, threshold in check.due:
-            message = alert_message(check.status, kind, threshold)
+            message, period_start, amount = _alert_of(check, kind, threshold)
             for channel, target in channels:
                 if channel == "webhook":
                     why = endpoints.waiting(target) or (
@@ -147,7 +189,8 @@ def budgets_check(*, as_of: date, dry_run: bool = False) -> list[BudgetCheck]:
                     if why:
                         check.deferred.append((kind, threshold, why))
                         continue
-                alert = _claim(check.status, kind, threshold, channel, target)
+                alert = _claim({"budget": budget, "period_start": period_start, "kind": kind, "threshold": threshold,
+                                "channel": channel, "target": target}, amount)  # fmt: skip
                 if alert is None:
                     continue
                 outcome = _send(alert, message, give_up_at=_delivery_deadline(channel, run_ends))

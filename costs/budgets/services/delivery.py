@@ -40,7 +40,8 @@ def _try(alert: BudgetAlert, message: str, seconds_left: float) -> tuple[str, bo
     """Deliver once; ('', _) when it went, else (error, whether another try may help)."""
     try:
         if alert.channel == "email":
-            send_mail(f"Heliox budget alert: {alert.budget.team.name}", message, None, alert.target.split(","))
+            subject = "efficiency" if alert.kind == BudgetAlert.Kind.EFFICIENCY else "budget"
+            send_mail(f"Heliox {subject} alert: {alert.budget.team.name}", message, None, alert.target.split(","))
         else:
             post_json(alert.target, {"text": message}, deadline=time.monotonic() + seconds_left)
     except UnsafeURLError as error:

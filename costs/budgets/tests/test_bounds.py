@@ -88,7 +88,7 @@ def test_the_database_refuses_run_rate_days_longer_than_the_period(org, nlp_budg
 def test_the_admin_form_refuses_a_run_rate_longer_than_the_period(org, staff_client):
     form = {"team": str(org["teams"]["nlp"].pk), "amount_usd": "100.00", "period": "monthly",
             "thresholds": "50, 80, 100", "emails": "", "webhook_urls": "", "run_rate_days": "1000000",
-            "active": "on"}  # fmt: skip
+            "efficiency_days": "7", "active": "on"}  # fmt: skip
     response = staff_client.post(reverse("admin:costs_budget_add"), form)
     assert response.status_code == 200
     assert "run_rate_days" in response.context["adminform"].form.errors
@@ -103,12 +103,12 @@ def test_the_admin_form_refuses_a_run_rate_longer_than_the_period(org, staff_cli
 def test_the_admin_form_takes_lists_as_people_type_them(org, staff_client):
     form = {"team": str(org["teams"]["nlp"].pk), "amount_usd": "1,250,000.50", "period": "monthly",
             "thresholds": "50, 80,100", "emails": "lead@example.com\n\n  cfo@example.com \n", "webhook_urls": "",
-            "run_rate_days": "7", "active": "on"}  # fmt: skip
+            "run_rate_days": "7", "min_efficiency_pct": "35", "efficiency_days": "7", "active": "on"}  # fmt: skip
     response = staff_client.post(reverse("admin:costs_budget_add"), form)
     assert response.status_code == 302, response.context["adminform"].form.errors
     budget = Budget.objects.get()
-    assert (budget.amount_usd, budget.thresholds, budget.emails) == (
-        Decimal("1250000.50"), [50, 80, 100], ["lead@example.com", "cfo@example.com"])  # fmt: skip
+    assert (budget.amount_usd, budget.thresholds, budget.emails, budget.min_efficiency_pct) == (
+        Decimal("1250000.50"), [50, 80, 100], ["lead@example.com", "cfo@example.com"], 35)  # fmt: skip
     page = staff_client.get(reverse("admin:costs_budget_change", args=[budget.pk])).content.decode()
     assert 'value="1,250,000.50"' in page
     assert 'value="50, 80, 100"' in page
@@ -152,7 +152,8 @@ def test_check_budgets_alerts_the_good_budgets_and_fails_naming_the_bad_one(one_
     with pytest.raises(CommandError, match="1 budget could not be checked: vision monthly"):
         call_command("check_budgets", "--date", "2025-11-10")
     out = capsys.readouterr().out
-    assert "vision  monthly                 1,000.00  -       -     -          invalid            -\n" in out
+    row = "vision  monthly                 1,000.00  -       -     -          invalid            -           -\n"
+    assert row in out
     assert [message.to for message in mail.outbox] == [["nlp@example.com"]] * 3
     assert set(BudgetAlert.objects.values_list("budget__team__name", flat=True)) == {"nlp"}
 

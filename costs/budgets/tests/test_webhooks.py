@@ -51,7 +51,7 @@ def test_public_and_allowed_internal_webhooks_are_accepted(org, api, settings):
 def test_the_admin_form_refuses_an_internal_webhook(org, staff_client):
     form = {"team": str(org["teams"]["nlp"].pk), "amount_usd": "100.00", "period": "monthly",
             "thresholds": "[50]", "emails": "[]", "webhook_urls": '["http://169.254.169.254/"]', "run_rate_days": "7",
-            "active": "on"}  # fmt: skip
+            "efficiency_days": "7", "active": "on"}  # fmt: skip
     response = staff_client.post(reverse("admin:costs_budget_add"), form)
     assert "link-local" in str(response.context["adminform"].form.errors["webhook_urls"])
     assert not Budget.objects.exists()

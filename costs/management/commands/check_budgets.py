@@ -7,7 +7,10 @@ from heliox.commands import HelioxCommand, iso_date
 
 
 class Command(HelioxCommand):
-    help = "Check every active budget, send due alerts (e-mail, webhook) once per threshold and period."
+    help = (
+        "Check every active budget, send due alerts (e-mail, webhook) once per threshold and period, and "
+        "once per window when a team's GPU efficiency is under the budget's min_efficiency_pct."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", type=iso_date, help="Day to evaluate (default: today, UTC).")
@@ -19,7 +22,7 @@ class Command(HelioxCommand):
         if not checks:
             self.say("No active budgets.")
             return
-        header = ("team", "period", "budget", "spent", "%", "projected", "status", "alerts")
+        header = ("team", "period", "budget", "spent", "%", "projected", "status", "efficiency", "alerts")
         rows = []
         for check in checks:
             s = check.status
@@ -32,8 +35,9 @@ class Command(HelioxCommand):
                 alerts += f", {len(check.queued)} queued" if check.queued else ""
                 alerts += f", {len(check.deferred)} deferred" if check.deferred else ""
             period = f"{s.period_start}..{s.period_end}" if s.period_start else s.budget.period
+            efficiency = check.efficiency.label() if check.efficiency else "-"
             rows.append((s.budget.team.name, period, f"{s.budget.amount_usd:,}", _figure(s.spent),
-                         _figure(s.percent), _figure(s.projected), s.status, alerts))  # fmt: skip
+                         _figure(s.percent), _figure(s.projected), s.status, efficiency, alerts))  # fmt: skip
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             self.say("  ".join(str(value).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
