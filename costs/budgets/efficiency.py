@@ -7,14 +7,14 @@ jobs' idle cost. Unmeasured GPU-hours are counted apart: a window with none meas
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
 
 from costs.billing.money import ZERO, to_cents
-from costs.budgets.models import Budget
+from costs.budgets.models import MAX_EFFICIENCY_DAYS, Budget, BudgetAlert
 from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.efficiency import efficiency_pct
 
@@ -32,6 +32,14 @@ class EfficiencyStatus:
     measured_gpu_hours: Decimal
     unmeasured_gpu_hours: Decimal
     waste_usd: Decimal
+    alerted: set[date] = field(default_factory=set)  # first days of the windows alerted lately
+
+    @property
+    def covered(self) -> bool:
+        """An alert of another window that shares a day with this one was raised: not alerted again.
+        (This window's own alert is deduplicated, and retried, by the alert log's unique key.)"""
+        days = timedelta(days=self.budget.efficiency_days)
+        return any(self.start - days < start < self.start + days and start != self.start for start in self.alerted)
 
     @property
     def efficiency_pct(self) -> Decimal | None:
@@ -81,4 +89,10 @@ def efficiency_statuses(*, budgets: Iterable[Budget], as_of: date) -> dict[objec
             Decimal(row.get("used") or ZERO), Decimal(row.get("measured") or ZERO),
             Decimal(row.get("unmeasured") or ZERO), to_cents(Decimal(row.get("waste") or ZERO)),
         )  # fmt: skip
+    if any(status.below for status in statuses.values()):  # one query for every budget's recent alerts
+        for budget_id, start in BudgetAlert.objects.filter(
+            budget_id__in=statuses, kind=BudgetAlert.Kind.EFFICIENCY,
+            period_start__gt=as_of - timedelta(days=3 * MAX_EFFICIENCY_DAYS),
+        ).values_list("budget_id", "period_start"):  # fmt: skip
+            statuses[budget_id].alerted.add(start)
     return statuses

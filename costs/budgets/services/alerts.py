@@ -43,12 +43,7 @@ def _efficiency_due(efficiency: EfficiencyStatus | None) -> list[tuple[str, int]
     if efficiency is None or not efficiency.below:
         return []
     assert efficiency.budget.min_efficiency_pct is not None  # below implies a threshold
-    days = timedelta(days=efficiency.budget.efficiency_days)
-    covered = (BudgetAlert.objects.filter(budget=efficiency.budget, kind=BudgetAlert.Kind.EFFICIENCY,
-                                          period_start__gt=efficiency.start - days,
-                                          period_start__lt=efficiency.start + days)
-               .exclude(period_start=efficiency.start).exists())  # fmt: skip
-    return [] if covered else [(BudgetAlert.Kind.EFFICIENCY, efficiency.budget.min_efficiency_pct)]
+    return [] if efficiency.covered else [(BudgetAlert.Kind.EFFICIENCY, efficiency.budget.min_efficiency_pct)]
 
 
 def efficiency_message(efficiency: EfficiencyStatus) -> str:

@@ -9,9 +9,11 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
+from costs.budgets.efficiency import efficiency_statuses
 from costs.budgets.models import Budget, BudgetAlert
 from costs.budgets.services.alerts import budgets_check
 from costs.usage.tests.factories import UsageSnapshotFactory
+from teams.tests.factories import TeamFactory
 
 
 def day(team, on: date, *, measured: str, used: str, unmeasured: str = "0", waste: str = "0") -> None:
@@ -110,3 +112,16 @@ def test_efficiency_settings_through_the_api(org, api):
     url = f"/api/v1/budgets/{created['id']}/"
     off = api.as_user(org["users"]["staff"]).patch(url, {"min_efficiency_pct": None}, format="json").json()
     assert (off["min_efficiency_pct"], off["efficiency_days"]) == (None, 14)
+
+
+def test_efficiency_of_many_budgets_takes_one_query_per_window_length(db, django_assert_num_queries):
+    budgets = []
+    for n, days in enumerate([7, 7, 14, 7]):
+        team = TeamFactory(name=f"team-{n}")
+        day(team, date(2025, 11, 10), measured="10", used=str(n + 1), waste="10.00")
+        budgets.append(Budget.objects.create(team=team, amount_usd=Decimal("1000.00"), min_efficiency_pct=50,
+                                             efficiency_days=days))  # fmt: skip
+    with django_assert_num_queries(3):  # the 7-day and 14-day windows, then the recent efficiency alerts
+        statuses = efficiency_statuses(budgets=budgets, as_of=date(2025, 11, 15))
+    assert [statuses[b.pk].efficiency_pct for b in budgets] == [Decimal("10.0"), Decimal("20.0"), Decimal("30.0"),
+                                                                Decimal("40.0")]  # fmt: skip
