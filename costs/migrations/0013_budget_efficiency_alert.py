@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("costs", "0011_usage_efficiency_and_waste"),
+        ("costs", "0012_saved_views"),
         ("teams", "0002_audit_trail_history"),
     ]
 
