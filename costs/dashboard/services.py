@@ -16,9 +16,12 @@ def saved_view_save(*, user, name: str, page: str, query: str) -> tuple[SavedVie
     name = name.strip()
     if not name:
         raise ValueError("a saved view needs a name")
-    return SavedView.objects.update_or_create(
-        user=user, name=name, defaults={"page": page, "query": query_with(QueryDict(query.lstrip("?")))}
-    )
+    kept = query_with(QueryDict(query.lstrip("?")))
+    limits = ((name, "name", 100), (kept, "view's address", 2000))  # SavedView.name and .query max_length
+    for text, what, most in limits:
+        if len(text) > most or "\x00" in text:
+            raise ValueError(f"the {what} is too long to save (at most {most} characters) or holds a NUL character")
+    return SavedView.objects.update_or_create(user=user, name=name, defaults={"page": page, "query": kept})
 
 
 def saved_view_delete(*, user, pk) -> bool:

@@ -38,6 +38,7 @@ PRESETS = {
     "last-90": "Last 90 days",
 }
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
+UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # nothing measured: empty (unknown), never 0
 EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")
 EXPORTS = {
     "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS),
@@ -152,6 +153,14 @@ def team_view(site, request, pk):
     )  # fmt: skip
 
 
+def _export_cell(row: dict, column: str):
+    """A CSV cell: unknown ones (None; used GPU-hours and waste when nothing was measured) empty, never 0."""
+    value = row.get(column)
+    if value is None or (column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None):
+        return ""
+    return value
+
+
 def export_view(request, table: str):
     """One of the dashboard's tables as CSV, for the range shown."""
     if not sees_organisation_spend(request.user):
@@ -173,5 +182,5 @@ def export_view(request, table: str):
     # The rows, the bill's idle part and the totals: the money columns add up to the TOTAL row, as on the page.
     total = {columns[0]: "TOTAL", **shown["totals"]}
     for row in [*shown["rows"], *([shown["idle"]] if shown["idle"] else []), total]:
-        writer.writerow([safe_cell("" if row.get(c) is None else row.get(c)) for c in columns])
+        writer.writerow([safe_cell(_export_cell(row, c)) for c in columns])
     return response

@@ -5,6 +5,7 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
+from costs.usage.services.backlog import usage_rollup_backlog
 from costs.usage.services.fanout import rollup_enqueue, rollup_recent_enqueue
 from costs.usage.services.rollup import usage_rollup
 from ops.schedules import default_schedule
@@ -26,6 +27,12 @@ def rollup_days(start: str, end: str) -> dict[str, object]:
 def rollup_range(start: str, end: str) -> int:
     """Fan the UTC days [start, end) out as one rollup task per day (per month past 92 days); returns the tasks."""
     return rollup_enqueue(ranges=[(date.fromisoformat(start), date.fromisoformat(end))])
+
+
+@shared_task(name="usage.rollup_backlog")
+def rollup_backlog() -> int:
+    """Roll up the days that changes left owed, then clear them (not before: a failure leaves them owed)."""
+    return len(usage_rollup_backlog())
 
 
 @shared_task(name="usage.rollup_recent")

@@ -79,10 +79,9 @@ def test_a_label_keys_table_as_csv(labelled, as_role):
         ["project", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
          "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "efficiency_pct", "previous_allocated_usd",
          "share_pct", "change_pct"],
-        # no utilisation on these jobs: every GPU-hour unmeasured, efficiency unknown (empty), never 0 %
-        ["alpha", "8.5000", "34.00", "34.00", "0.0000", "0.0000", "0.0000", "8.5000", "0.00", "", "8.00", "81.0",
-         "325.0"],
-        ["beta", "2.0000", "8.00", "8.00", "0.0000", "0.0000", "0.0000", "2.0000", "0.00", "", "0.00", "19.0", ""],
+        # no utilisation on these jobs: every GPU-hour unmeasured; used, waste and efficiency unknown (empty), never 0
+        ["alpha", "8.5000", "34.00", "34.00", "0.0000", "", "0.0000", "8.5000", "", "", "8.00", "81.0", "325.0"],
+        ["beta", "2.0000", "8.00", "8.00", "0.0000", "", "0.0000", "2.0000", "", "", "0.00", "19.0", ""],
     ]  # fmt: skip
     assert as_role("member").get(f"/teams/{nlp.pk}/?format=csv&label=slurm.user&{RANGE}").status_code == 404
 
@@ -176,3 +175,14 @@ def test_admin_team_page_drills_into_the_member_uis_label_pages(labelled, client
     assert f'<a href="/teams/{nlp.pk}/label/?key=project&amp;value=beta&amp;{HTML_RANGE}">beta</a>' in page
     # the linked page answers this staff user (who may view the organisation's spend)
     assert client.get(label_url(nlp, "project", "beta")).status_code == 200
+
+
+def test_a_label_value_no_row_can_hold_is_a_404_and_csv_names_are_safe(labelled, as_role):
+    nlp, member = labelled["nlp"], as_role("member")
+    assert member.get(label_url(nlp, "project", "%00")).status_code == 404
+    assert member.get(label_url(nlp, "project", "x" * 201)).status_code == 404
+    # a value with a newline and a quote (label values come from job data): the file name is made safe
+    response = member.get(label_url(nlp, "project", 'a%0Ab";filename="evil.exe', "&format=csv"))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        'attachment; filename="heliox-nlp-project-a_b_filename_evil.exe-jobs-2025-03-10-2025-03-11.csv"')  # fmt: skip

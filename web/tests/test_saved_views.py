@@ -70,3 +70,12 @@ def test_bad_saves_are_refused_with_a_message(org, as_role, client):
     assert "a saved view needs a name" in member.get("/views/").content.decode()
     assert client.post("/views/save/", {"name": "x", "page": "home"})["Location"].startswith("/login/")
     assert member.get("/views/save/").status_code == 405
+
+
+def test_a_view_too_long_to_keep_or_with_a_nul_is_refused_not_a_500(org, as_role):
+    member = as_role("member")
+    # 2,000 characters that re-encode to 5,996 (each < is %3C): past the column, refused with a message
+    assert _save(member, "long", "model=" + "<" * 1994)["Location"] == "/views/"
+    assert _save(member, "nul\x00", RANGE)["Location"] == "/views/"
+    assert SavedView.objects.count() == 0
+    assert "too long to save (at most 2000 characters)" in member.get("/views/").content.decode()

@@ -1,6 +1,7 @@
 """What every member page shares: the range, the CSV and JSON answers, the 404 for what is not one's own."""
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 
 from django.http import Http404, HttpResponse, JsonResponse
@@ -39,7 +40,9 @@ def wants(request, what: str) -> bool:
 def csv_response(*, name: str, columns: Sequence[str], rows: Iterable[Sequence]) -> HttpResponse:
     """A table as CSV: every cell made safe for spreadsheets, unknown values empty (never 0)."""
     response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    # Names carry team and label values: only a safe set reaches the header (no quote, newline or path).
+    safe_name = re.sub(r"[^\w.-]+", "_", name)[:150]
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}.csv"'
     writer = csv.writer(response)
     writer.writerow(columns)
     for row in rows:

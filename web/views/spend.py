@@ -18,13 +18,23 @@ from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
 
+LABEL_VALUE_MAX = 200  # LabelUsageSnapshot.value
 CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
 DRILL_COLUMNS = (*FIGURES, "efficiency_pct", "previous_allocated_usd", "share_pct", "change_pct")
 
 
+UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # nothing measured: unknown (empty), never 0
+
+
+def _drill_cell(row: dict, column: str):
+    if column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None:
+        return None
+    return row[column]
+
+
 def _drill_csv(name: str, key: str, rows: list[dict]):
-    return csv_response(name=name, columns=(key, *DRILL_COLUMNS), rows=([row["key"], *(row[c] for c in DRILL_COLUMNS)]
-                                                                         for row in rows))  # fmt: skip
+    return csv_response(name=name, columns=(key, *DRILL_COLUMNS),
+                        rows=([row["key"], *(_drill_cell(row, c) for c in DRILL_COLUMNS)] for row in rows))  # fmt: skip
 
 
 def _bars(rows: list[dict], links: list[str]) -> dict:
@@ -124,8 +134,8 @@ def label(request, pk):
     context = page_context(request)
     the_team = found(visible_team(user=request.user, pk=pk))
     key, value = request.GET.get("key", ""), request.GET.get("value", "")
-    if key not in settings.HELIOX_COST_LABELS or not value:
-        raise Http404
+    if key not in settings.HELIOX_COST_LABELS or not value or len(value) > LABEL_VALUE_MAX or "\x00" in value:
+        raise Http404  # no label row can hold such a value
     start, end = context["start"], context["end"]
     data = label_data(team=the_team, key=key, value=value, start=start, end=end)
     jobs = data["jobs"]

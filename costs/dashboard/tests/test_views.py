@@ -115,10 +115,10 @@ def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,llm_usd,total_usd,"
         "used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
         # No job here is measured: efficiency is empty (unknown), never 0.
-        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,0.0000,0.0000,8.0000,,0.00",
-        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,0.0000,0.0000,2.0000,,0.00",
-        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,0.0000,0.0000,0.0000,,0.00",
-        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,0.0000,0.0000,10.0000,,0.00",
+        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,",
+        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,,0.0000,2.0000,,",
+        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,,0.0000,0.0000,,",
+        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,,0.0000,10.0000,,",
     ]
 
 
@@ -157,8 +157,8 @@ def test_dashboard_csv_follows_the_pages_currency_and_refuses_a_bad_one(org, sta
     assert response.content.decode().splitlines() == [
         "provider,gpu_hours,unpriced_gpu_hours,estimated_zar,allocated_zar,idle_zar,billed_zar,used_gpu_hours,"
         "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_zar",
-        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,0.0000,0.0000,10.0000,,0.00",
-        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,0.0000,0.0000,10.0000,,0.00",
+        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,",
+        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,",
     ]
     bad = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE + "&currency=EUR")
     assert bad.status_code == 400

@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from costs.usage.services.backlog import rollup_backlog_add, rollup_backlog_clear, rollup_backlog_take, split_latest
+from costs.usage.models import RollupBacklog
+from costs.usage.services.backlog import rollup_backlog_add, split_latest
 from costs.usage.services.rollup import usage_rollup_ranges
 
 # Past this many days a range goes out by calendar month: fewer, longer tasks.
@@ -46,11 +47,17 @@ def rollup_enqueue(*, ranges: list[tuple[date, date]]) -> int:
 
 
 def rollup_recent_enqueue(*, today: date) -> int:
-    """Yesterday and today (UTC), and the days owed (backlog), fanned out; returns the tasks sent."""
+    """Yesterday and today (UTC) fanned out, and one task for the days owed (backlog); returns the tasks sent.
+
+    The owed days go as one `usage.rollup_backlog` task, which clears the backlog only once its
+    rollups succeed: a task that fails (or a message lost) leaves the days owed, and the notice up.
+    """
+    from costs.usage.tasks import rollup_backlog
+
     sent = rollup_enqueue(ranges=[(today - timedelta(days=1), today + timedelta(days=1))])
-    pks, ranges = rollup_backlog_take()
-    sent += rollup_enqueue(ranges=ranges)
-    rollup_backlog_clear(pks)
+    if RollupBacklog.objects.exists():
+        rollup_backlog.delay()
+        sent += 1
     return sent
 
 

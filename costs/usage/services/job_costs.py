@@ -15,6 +15,7 @@ cents) for idle shared, and equal to the estimate on a day with no bill.
 Window functions do the distribution; nothing goes through Python per job.
 """
 
+import zlib
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -34,6 +35,9 @@ GROUP = "date, team_id, provider, gpu_type, model_name"
 SLICES, MODELS = JobDaySlice._meta.db_table, ModelUsageSnapshot._meta.db_table
 LABELS, BILLS, JOBS = LabelUsageSnapshot._meta.db_table, CostSnapshot._meta.db_table, Job._meta.db_table
 MONTHS = LabelMonthSnapshot._meta.db_table
+# The advisory lock space of label month rebuilds (a signed 32-bit key; the second key is the month's ordinal).
+# Taken after a rollup's day locks and before its job row locks, months in ascending order: no deadlock.
+MONTH_LOCK = zlib.crc32(b"heliox-label-months") - 2**31
 UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
 # Waste units (cost units x idle basis points of utilisation) per cent and per USD.
 UNITS_PER_WASTE_CENT, UNITS_PER_WASTE_USD = UNITS_PER_CENT * 10_000, UNITS_PER_CENT * 100 * 10_000
@@ -294,6 +298,8 @@ def label_months_rebuild(*, start: date, end: date, now: datetime) -> None:
         while month < end:
             following = add_months(month, 1)
             params = _params(now, month=month, following=following)
+            if postgres():  # two rollups of days of one month: one rebuilds it after the other's commit
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MONTH_LOCK, month.toordinal()])
             cursor.execute(f"DELETE FROM {MONTHS} WHERE date = %(month)s", params)
             cursor.execute(f"""
 INSERT INTO {MONTHS} (id, created_at, updated_at, date, team_id, "key", "value", provider, gpu_type, gpu_hours,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import RollupBacklog, UsageSnapshot
 from costs.usage.services.backlog import split_latest
-from costs.usage.tasks import rollup_recent
+from costs.usage.tasks import rollup_backlog, rollup_recent
 from jobs.models import Job
 from jobs.services.changes import AffectedDays, jobs_changed
 from jobs.tests.factories import JobFactory
@@ -142,13 +142,26 @@ def test_rollup_async_without_dates_queues_the_days_owed_too(db, django_capture_
 
     call_command("rollup", "--async", stdout=out)  # embedded: the tasks run here
 
-    # 2 tasks for yesterday and today, 20 for the owed days 2025-03-01 to 03-20 (one per day).
+    # 2 tasks for yesterday and today, 1 for the owed days 2025-03-01 to 03-20 (it clears them once rolled up).
     assert out.getvalue() == (
-        f"Queued 22 rollup task(s) for 2 day(s) [{today - timedelta(days=1)}, {today + timedelta(days=1)}) "
+        f"Queued 3 rollup task(s) for 2 day(s) [{today - timedelta(days=1)}, {today + timedelta(days=1)}) "
         "and the days owed.\n"
     )
     assert owed() == []
     assert UsageSnapshot.objects.filter(date__lte=date(2025, 3, 20)).count() == 20
+
+
+def test_a_failed_backlog_task_leaves_the_days_owed(db, monkeypatch):
+    RollupBacklog.objects.create(start=date(2025, 3, 1), end=date(2025, 3, 14))
+
+    def fail(**kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr("costs.usage.services.backlog.usage_rollup", fail)
+    with pytest.raises(RuntimeError):
+        rollup_backlog.apply(throw=True)
+
+    assert owed() == [(date(2025, 3, 1), date(2025, 3, 14))]
 
 
 def test_the_dashboards_say_which_days_of_their_range_wait_for_a_rollup(manager, client):
