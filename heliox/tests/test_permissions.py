@@ -61,7 +61,8 @@ def test_dashboard_csv_export_needs_the_view_permissions(users, role, status):
         assert (
             response.content.decode().splitlines()[1]
             == (
-                "nlp,8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,"  # unmeasured: used, efficiency and waste empty
+                # unmeasured: used, efficiency and waste empty
+            "nlp,8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,"
             )
         )
 
