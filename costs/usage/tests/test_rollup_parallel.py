@@ -58,10 +58,12 @@ def in_thread(work: Callable[[], object], errors: list) -> threading.Thread:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rollup_of_other_days_does_not_wait_for_one_in_progress(postgres_only):
+    # Days of different months: days of one month wait for each other's commit only where the month's label
+    # rows are rebuilt (a per-month lock), after each has built its days.
     GpuPriceFactory()
-    JobFactory(start_time=datetime(2025, 3, 10, 8, tzinfo=UTC), end_time=datetime(2025, 3, 10, 10, tzinfo=UTC))
+    JobFactory(start_time=datetime(2025, 2, 10, 8, tzinfo=UTC), end_time=datetime(2025, 2, 10, 10, tzinfo=UTC))
     JobFactory(start_time=datetime(2025, 3, 20, 8, tzinfo=UTC), end_time=datetime(2025, 3, 20, 10, tzinfo=UTC))
-    first = Held(D10, D12)
+    first = Held(date(2025, 2, 10), date(2025, 2, 12))
     first.start()
     assert first.done.wait(60)
     errors: list = []
