@@ -269,7 +269,7 @@ def dashboard_data(
         "top_waste": {
             "teams": wasteful_teams[:TOP_WASTE],
             "jobs": most_expensive_jobs(
-                start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle, order="waste"
+                start=start, end=end, team_ids=team_ids, limit=TOP_WASTE, idle=idle, order="waste", filters=filters
             ),
         },
         "providers": by_provider.rows,

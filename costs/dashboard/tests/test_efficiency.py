@@ -82,3 +82,10 @@ def test_team_page_top_models_have_efficiency_and_waste(two_teams, staff_client)
     assert [(m["model_name"], m["efficiency_pct"], m["waste_usd"], m["unmeasured_gpu_hours"]) for m in models] == [
         ("llama-3-8b", Decimal("20.0"), Decimal("80.00"), Decimal("4.0000"))]  # fmt: skip
     assert "20.0 % <span" in response.content.decode()
+
+
+def test_top_waste_jobs_follow_the_filter_bar(two_teams, staff_client):
+    # speech's whisper job is the only A100 one; the label filter keeps the borealis project's jobs only
+    for query in ("&gpu_type=A100", "&label=project%3Dborealis", "&model=whisper"):
+        top = staff_client.get(INDEX + RANGE + query).context["dashboard"]["top_waste"]
+        assert [(row["model_name"], row["waste_usd"]) for row in top["jobs"]] == [("whisper", Decimal("2.08"))], query

@@ -14,6 +14,7 @@ from costs.billing.allocation import SEPARATE
 from costs.billing.money import CENT
 from costs.usage.models import JobDaySlice
 from costs.usage.selectors.efficiency import efficiency_pct
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.labels import job_label
 from costs.usage.selectors.spend import hours_sum, money_sum, quantized
 from heliox.units import HOURS
@@ -67,6 +68,7 @@ def job_sums(
     job_ids: Collection[UUID] | None = None,
     idle: str = SEPARATE,
     order: str = "cost",
+    filters: SpendFilter = NO_FILTER,
 ) -> QuerySet:
     """Each job's slices in [start, end) summed, costliest first (allocated, estimated, GPU-hours, then id).
 
@@ -76,7 +78,8 @@ def job_sums(
     most waste first.
     """
     allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
-    slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end)
+    slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end).filter(filters.rollup_q())
+    label = label or filters.label
     if team_ids is not None:
         slices = slices.filter(team_id__in=team_ids)
     if job_ids is not None:
@@ -115,6 +118,7 @@ def most_expensive_jobs(
     limit: int = 20,
     idle: str = SEPARATE,
     order: str = "cost",
+    filters: SpendFilter = NO_FILTER,
 ) -> list[dict]:
     """The `limit` jobs that cost most in [start, end): by allocated, then estimated USD, then GPU-hours.
 
@@ -130,7 +134,7 @@ def most_expensive_jobs(
         raise ValueError(f"start ({start}) must be before end ({end})")
     if not 1 <= limit <= MAX_TOP_JOBS:
         raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
-    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle, order=order)[:limit])
+    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle, order=order, filters=filters)[:limit])
     jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
     result = []
     for row in rows:
