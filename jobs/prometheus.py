@@ -1,4 +1,4 @@
-"""A small client of the Prometheus HTTP API: instant queries, bounded answers, errors that name the query.
+"""A small client of the Prometheus HTTP API: instant and range queries, bounded answers, errors that name the query.
 
 The URL is the operator's (a setting or `sync_prometheus --url`), so it may point inside
 the network. What comes back is bounded like every file Heliox reads (heliox/reading.py):
@@ -44,10 +44,31 @@ class Prometheus:
 
     def query(self, expression: str, at: datetime) -> list[Sample]:
         """The instant vector of `expression` evaluated at `at`. InputError naming the query on any failure."""
+        data = self._ask("query", {"query": expression, "time": f"{at.timestamp():.3f}"}, expression, "vector")
+        samples = []
+        for series in data.get("result") or []:
+            labels = dict(series.get("metric") or {})
+            labels.pop("__name__", None)
+            samples.append(Sample(labels=labels, value=str(series["value"][1])))
+        return samples
+
+    def query_range(self, expression: str, start: datetime, end: datetime, step: int) -> list[list[tuple[float, str]]]:
+        """The range vector of `expression` over [start, end] every `step` seconds: per series, its
+        (unix time, value as written) points. InputError naming the query on any failure."""
+        params = {"query": expression, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
+                  "step": str(step)}  # fmt: skip
+        data = self._ask("query_range", params, expression, "matrix")
+        try:
+            return [[(float(t), str(v)) for t, v in series.get("values") or []] for series in data.get("result") or []]
+        except (TypeError, ValueError, AttributeError):
+            raise InputError("the answer's points are not (time, value) pairs", path=self.url,
+                             field=expression) from None  # fmt: skip
+
+    def _ask(self, endpoint: str, params: dict[str, str], expression: str, result_type: str) -> dict:
         self.queries += 1
-        body = urllib.parse.urlencode({"query": expression, "time": f"{at.timestamp():.3f}"}).encode()
+        body = urllib.parse.urlencode(params).encode()
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __post_init__
-            f"{self.url}/api/v1/query", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            f"{self.url}/api/v1/{endpoint}", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
@@ -57,7 +78,7 @@ class Prometheus:
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise InputError(f"Prometheus did not answer: {reason}", path=self.url, field=expression) from None
-        return self._samples(raw, expression)
+        return self._data(raw, expression, result_type)
 
     def _read(self, response, expression: str) -> bytes:
         chunks, size = [], 0
@@ -71,7 +92,7 @@ class Prometheus:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _samples(self, raw: bytes, expression: str) -> list[Sample]:
+    def _data(self, raw: bytes, expression: str, result_type: str) -> dict:
         try:
             answer = json.loads(raw)
         except ValueError:
@@ -80,12 +101,8 @@ class Prometheus:
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error", "unknown error") if isinstance(answer, dict) else "unexpected answer"
             raise InputError(f"Prometheus refused the query: {error}", path=self.url, field=expression)
-        data = answer.get("data") or {}
-        if data.get("resultType") != "vector":
-            raise InputError("expected an instant vector", path=self.url, field=expression)
-        samples = []
-        for series in data.get("result") or []:
-            labels = dict(series.get("metric") or {})
-            labels.pop("__name__", None)
-            samples.append(Sample(labels=labels, value=str(series["value"][1])))
-        return samples
+        data = answer.get("data")
+        if not isinstance(data, dict) or data.get("resultType") != result_type:
+            raise InputError(f"expected a {'range' if result_type == 'matrix' else 'instant'} vector",
+                             path=self.url, field=expression)  # fmt: skip
+        return data

@@ -92,6 +92,13 @@
       data: { labels: d.labels, datasets: [{ label: "Allocated", data: d.data, backgroundColor: colour(0) }] },
       options: { scales: { y: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
+    job_utilisation: (d) => ({
+      type: "line",
+      data: { labels: d.labels, datasets: [{ label: "GPU utilisation", data: d.data, spanGaps: false, pointRadius: 0,
+                                             borderColor: colour(2), backgroundColor: "rgba(0, 158, 115, 0.2)", fill: true }] },
+      options: { scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } },
+                 plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${c.parsed.y} %` } } } },
+    }),
   };
   window.helioxCharts = {};
   document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {

@@ -14,9 +14,10 @@ from heliox.pagination import TailPaginator
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from jobs.selectors import TotalOrdered
+from jobs.utilisation_curve import curve_chart, utilisation_curve
 from web.forms import JobForm, job_save
 from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
-from web.views.common import csv_response, found, page_context, wants
+from web.views.common import chart_response, csv_response, found, page_context, wants
 
 PAGE_SIZE = 50
 HISTORY_SHOWN = 50
@@ -78,14 +79,19 @@ def job_list(request):
 
 @login_required
 def job_detail(request, pk):
-    """A job: its figures and labels, its cost per day (the rollup's slices), its history (manual edits: who,
-    when, what) and the edit link for its managers."""
+    """A job: its figures and labels, its utilisation curve (DCGM's, from Prometheus; `?format=json` gives its
+    series), its cost per day (the rollup's slices), its history (manual edits: who, when, what) and the edit
+    link for its managers."""
     job = found(visible_jobs(user=request.user).filter(pk=pk).first())
+    curve = utilisation_curve(job=job)  # None (no request) without Prometheus or for a job DCGM did not measure
+    charts = {"job_utilisation": curve_chart(curve)} if curve is not None and not curve.unavailable else {}
+    if wants(request, "json"):
+        return chart_response({**charts, "utilisation_unavailable": curve.unavailable if curve else None})
     changes = job_history(job=job, limit=HISTORY_SHOWN)
     return TemplateResponse(request, "web/job.html", {
         **page_context(request), "job": job, "changes": changes, "costs": job_cost_days(job=job),
         "labels": sorted(job.labels.items()), "may_change": may_change(user=request.user, obj=job),
-        "title": str(job),
+        "title": str(job), "curve": curve, "charts": charts,
     })  # fmt: skip
 
 
