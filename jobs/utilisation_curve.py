@@ -55,11 +55,10 @@ def series_match(job: Job) -> str | None:
 def utilisation_curve(*, job: Job, now: datetime | None = None) -> Curve | None:
     """The job's curve; None (and no request) without PROMETHEUS_URL or for a job DCGM did not measure."""
     match = series_match(job)
-    if not settings.PROMETHEUS_URL or match is None:
-        return None
     start = job.start_time
-    end = job.end_time or now or timezone.now()
-    end = max(end, start)
+    if not settings.PROMETHEUS_URL or match is None or start is None:
+        return None
+    end = max(job.end_time or now or timezone.now(), start)
     step = max(MIN_STEP_SECONDS, math.ceil((end - start).total_seconds() / MAX_POINTS))
     query = CURVE.replace("$MATCH", match).replace("$STEP", str(step))
     try:

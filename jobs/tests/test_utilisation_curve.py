@@ -13,17 +13,27 @@ from django.test import Client
 
 from jobs.models import Job, Provider, UtilSource
 from jobs.tests.factories import JobFactory
-from jobs.tests.test_prometheus_sync import D, H, SECOND_UNTIL, prometheus, sync  # noqa: F401 - a fixture
+from jobs.tests.prometheus_server import PrometheusServer, build_blocks
+from jobs.tests.test_prometheus_sync import SECOND_UNTIL, D, H, dcgm_families, node_families, pod_families, sync
 from jobs.utilisation_curve import MAX_POINTS, curve_chart, utilisation_curve
 
 STEP = timedelta(seconds=240)  # the serving pod's 20 hours / MAX_POINTS
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """test_prometheus_sync's cluster, served by its own Prometheus."""
+    folder = tmp_path_factory.mktemp("prometheus")
+    server = PrometheusServer(build_blocks([*pod_families(), *node_families(), *dcgm_families()], folder)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def pods(org, prometheus, settings):  # org first: the pods of team nlp land in its team nlp
+def pods(org, cluster, settings):  # org first: the pods of team nlp land in its team nlp
     settings.PROMETHEUS_NAMESPACE_TEAMS = {"inference": "serving"}
-    sync(prometheus.url, "--since", D.isoformat(), "--until", SECOND_UNTIL.isoformat())
-    settings.PROMETHEUS_URL = prometheus.url
+    sync(cluster.url, "--since", D.isoformat(), "--until", SECOND_UNTIL.isoformat())
+    settings.PROMETHEUS_URL = cluster.url
     return {job.external_id: job for job in Job.objects.all()}
 
 
@@ -43,7 +53,8 @@ def test_curve_of_a_pod_has_its_gap(pods):
     ]
     chart = curve_chart(curve)
     assert len(chart["data"]) == MAX_POINTS + 1
-    assert chart["data"][29:32] == [90.0, 90.0, None] and chart["data"][59:61] == [None, 30.0]
+    assert chart["data"][29:32] == [90.0, 90.0, None]
+    assert chart["data"][59:61] == [None, 30.0]
     assert chart["labels"][:2] == ["2025-03-11 06:00", "2025-03-11 06:04"]
 
 
@@ -64,9 +75,11 @@ def test_job_page_draws_the_curve_and_its_json(pods, org):
 
     page = bob.get(f"/jobs/{train.pk}/")
     assert page.status_code == 200
-    assert b'data-chart="job_utilisation"' in page.content and b'id="hx-chart-data"' in page.content
+    assert b'data-chart="job_utilisation"' in page.content
+    assert b'id="hx-chart-data"' in page.content
     data = bob.get(f"/jobs/{train.pk}/?format=json").json()
-    assert data["job_utilisation"]["data"] == [70.0] * 241 and data["utilisation_unavailable"] == ""
+    assert data["job_utilisation"]["data"] == [70.0] * 241
+    assert data["utilisation_unavailable"] == ""
     assert bob.get(f"/jobs/{pods['kube:uid-serve'].pk}/").status_code == 404  # the serving team's
     assert bob.get(f"/jobs/{pods['kube:uid-serve'].pk}/?format=json").status_code == 404
 
@@ -103,7 +116,8 @@ def test_a_job_from_a_csv_asks_nothing(org, settings, monkeypatch):
     job = JobFactory(team=org["teams"]["nlp"], gpu_util_avg=Decimal("50.00"), gpu_util_source=UtilSource.IMPORT)
     page = client_of(org["users"]["bob"]).get(f"/jobs/{job.pk}/")
     assert page.status_code == 200
-    assert b"hx-job-curve" not in page.content and b"unavailable" not in page.content
+    assert b"hx-job-curve" not in page.content
+    assert b"unavailable" not in page.content
     assert utilisation_curve(job=job, now=datetime(2025, 3, 11, tzinfo=UTC)) is None
 
 
