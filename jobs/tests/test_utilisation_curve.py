@@ -5,8 +5,11 @@ segments give exact values, and the serving pod's two-hour gap is a gap in the p
 """
 
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
@@ -128,3 +131,42 @@ def test_no_prometheus_url_no_curve(org, settings):
                      metadata={"kubernetes": {"namespace": "ml", "pod": "llama-train-0"}})  # fmt: skip
     assert utilisation_curve(job=job) is None
     assert b"hx-job-curve" not in client_of(org["users"]["bob"]).get(f"/jobs/{job.pk}/").content
+
+
+class Answer(BaseHTTPRequestHandler):
+    """A server that answers /api/v1/query_range with `self.server.body` after `self.server.delay` seconds."""
+
+    def do_POST(self):
+        time.sleep(self.server.delay)
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(("body", "delay", "reason"), [
+    (b"<html>login</html>", 0, "the answer is not JSON (is this a Prometheus URL?)"),
+    (b'{"status": "success", "data": {"resultType": "vector", "result": []}}', 0, "expected a range vector"),
+    (b'{"status": "error", "error": "parse error"}', 0, "Prometheus refused the query: parse error"),
+    (b"{}", 1.0, "Prometheus did not answer: timed out"),
+])  # fmt: skip
+@pytest.mark.django_db
+def test_a_bad_or_slow_answer_is_a_note(org, settings, monkeypatch, body, delay, reason):
+    monkeypatch.setattr("jobs.utilisation_curve.TIMEOUT_SECONDS", 0.3)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    server.body, server.delay = body, delay
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{server.server_port}"
+    job = JobFactory(team=org["teams"]["nlp"], gpu_util_source=UtilSource.DCGM, external_id="77",
+                     provider=Provider.ON_PREM)  # fmt: skip
+    try:
+        page = client_of(org["users"]["bob"]).get(f"/jobs/{job.pk}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert page.status_code == 200
+    assert f"utilisation curve unavailable: {reason}".encode() in page.content
