@@ -1,12 +1,18 @@
 """A member in a real browser: log in, drill from the dashboard to a job by clicking bars and rows."""
 
 import os
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
+
+from jobs.models import UtilSource
+from jobs.tests.factories import JobFactory
+from jobs.utilisation_curve import Curve
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 RESULTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -118,5 +124,27 @@ def test_a_saved_view_reopens_the_same_figures(browser_page, org):
     page.wait_for_url(page.base + view)
     assert page.text_content("[data-kpi=allocated] .hx-value") == shown
     assert page.input_value("#hx-filters input[name=model]") == "llama"
+    assert page.errors == []
+    assert page.csp_violations == []
+
+
+def test_the_job_page_draws_its_utilisation_curve(browser_page, org, monkeypatch):
+    page = browser_page
+    start = datetime(2025, 3, 10, 8, tzinfo=UTC)
+    points = [(start + timedelta(minutes=n), Decimal(v)) for n, v in ((0, 90), (1, 90), (3, 30))]  # 08:02: a gap
+    monkeypatch.setattr("web.views.jobs.utilisation_curve", lambda job: Curve(points=points, step=60))
+    job = JobFactory(team=org["teams"]["nlp"], gpu_util_source=UtilSource.DCGM)
+    org["users"]["bob"].set_password(PASSWORD)
+    org["users"]["bob"].save()
+    page.goto(f"{page.base}/login/")
+    page.fill("#id_username", "bob")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{page.base}/")
+    page.goto(f"{page.base}/jobs/{job.pk}/")
+    page.wait_for_function("() => window.helioxCharts && window.helioxCharts.job_utilisation")
+    chart = "window.helioxCharts.job_utilisation"
+    assert page.evaluate(f"() => {chart}.data.datasets[0].data") == [90, 90, None, 30]
+    assert page.evaluate(f"() => [{chart}.scales.y.min, {chart}.scales.y.max]") == [0, 100]
     assert page.errors == []
     assert page.csp_violations == []
