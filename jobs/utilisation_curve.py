@@ -77,9 +77,7 @@ def curve_chart(curve: Curve) -> dict:
     the last, null where Prometheus had no sample (a gap in the line, never 0 %)."""
     if not curve.points:
         return {"labels": [], "data": []}
-    values = {t: float(v) for t, v in curve.points}
-    first, last = curve.points[0][0], curve.points[-1][0]
-    times = [
-        first + timedelta(seconds=curve.step * n) for n in range(int((last - first).total_seconds()) // curve.step + 1)
-    ]
-    return {"labels": [t.strftime("%Y-%m-%d %H:%M") for t in times], "data": [values.get(t) for t in times]}
+    first = curve.points[0][0]
+    at = {round((t - first).total_seconds() / curve.step): float(v) for t, v in curve.points}  # step n -> value
+    times = [first + timedelta(seconds=curve.step * n) for n in range(max(at) + 1)]
+    return {"labels": [t.strftime("%Y-%m-%d %H:%M") for t in times], "data": [at.get(n) for n in range(len(times))]}
