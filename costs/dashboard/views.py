@@ -25,6 +25,7 @@ from costs.dashboard.viewstate import (
     range_links,
 )
 from costs.usage.api.params import RangeParams, view_filters
+from costs.usage.selectors.efficiency import shown_figure
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
@@ -38,7 +39,6 @@ PRESETS = {
     "last-90": "Last 90 days",
 }
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
-UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # nothing measured: empty (unknown), never 0
 EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")
 EXPORTS = {
     "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS),
@@ -155,10 +155,8 @@ def team_view(site, request, pk):
 
 def _export_cell(row: dict, column: str):
     """A CSV cell: unknown ones (None; used GPU-hours and waste when nothing was measured) empty, never 0."""
-    value = row.get(column)
-    if value is None or (column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None):
-        return ""
-    return value
+    value = shown_figure(row, column)
+    return "" if value is None else value
 
 
 def export_view(request, table: str):

@@ -14,6 +14,7 @@ from costs.dashboard.member import home_data, label_data, label_tables, model_da
 from costs.dashboard.selectors import saved_views
 from costs.dashboard.viewstate import filter_bar, query_with
 from costs.usage.api.params import view_filters
+from costs.usage.selectors.efficiency import shown_figure
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
@@ -23,18 +24,16 @@ CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists mo
 DRILL_COLUMNS = (*FIGURES, "efficiency_pct", "previous_allocated_usd", "share_pct", "change_pct")
 
 
-UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # nothing measured: unknown (empty), never 0
-
-
-def _drill_cell(row: dict, column: str):
-    if column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None:
-        return None
-    return row[column]
-
-
 def _drill_csv(name: str, key: str, rows: list[dict]):
-    return csv_response(name=name, columns=(key, *DRILL_COLUMNS),
-                        rows=([row["key"], *(_drill_cell(row, c) for c in DRILL_COLUMNS)] for row in rows))  # fmt: skip
+    cells = ([row["key"], *(shown_figure(row, column) for column in DRILL_COLUMNS)] for row in rows)
+    return csv_response(name=name, columns=(key, *DRILL_COLUMNS), rows=cells)
+
+
+def _linked(rows: list[dict], links: list[str]) -> list[str]:
+    """Each row's `href` (the next level of the drill-down); the links, for the chart's bars."""
+    for row, link in zip(rows, links, strict=True):
+        row["href"] = link
+    return links
 
 
 def _bars(rows: list[dict], links: list[str]) -> dict:
@@ -58,9 +57,7 @@ def home(request):
                                           content_type="text/plain")  # fmt: skip
         return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows)
     query = context["range_query"]
-    links = [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows]
-    for row, link in zip(rows, links, strict=True):
-        row["href"] = link
+    links = _linked(rows, [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows])
     charts = {"spend_by_team": _bars(rows, links), "team_daily": data["daily"]}
     if wants(request, "json"):
         return chart_response(charts)
@@ -90,9 +87,7 @@ def team(request, pk):
     if wants(request, "csv"):
         return _drill_csv(f"heliox-{the_team.name}-models-{start}-{end}", "model_name", rows)
     base = reverse("web:model", args=[the_team.pk])
-    links = [f"{base}?{urlencode({'model': row['key']})}&{context['range_query']}" for row in rows]
-    for row, link in zip(rows, links, strict=True):
-        row["href"] = link
+    links = _linked(rows, [f"{base}?{urlencode({'model': row['key']})}&{context['range_query']}" for row in rows])
     charts = {"spend_by_model": _bars(rows, links), "team_daily": data["daily"]}
     if wants(request, "json"):
         return chart_response(charts)
@@ -141,9 +136,7 @@ def label(request, pk):
     jobs = data["jobs"]
     if wants(request, "csv"):
         return _drill_csv(f"heliox-{the_team.name}-{key}-{value}-jobs-{start}-{end}", "job", jobs)
-    links = [reverse("web:job", args=[row["key"]]) for row in jobs]
-    for row, link in zip(jobs, links, strict=True):
-        row["href"] = link
+    links = _linked(jobs, [reverse("web:job", args=[row["key"]]) for row in jobs])
     charts = {"spend_by_job": _bars(jobs[:CHART_JOBS], links[:CHART_JOBS])}
     if wants(request, "json"):
         return chart_response(charts)

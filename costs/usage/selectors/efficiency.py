@@ -21,3 +21,14 @@ def with_efficiency(record: dict) -> dict:
     record["efficiency_pct"] = efficiency_pct(used_gpu_hours=record["used_gpu_hours"],
                                               measured_gpu_hours=record["measured_gpu_hours"])  # fmt: skip
     return record
+
+
+UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # a row's sums over no measured job
+
+
+def shown_figure(row: dict, column: str):
+    """A spend row's figure as a table or CSV shows it: None (unknown) for used GPU-hours and waste when nothing
+    was measured (efficiency unknown), never 0."""
+    if column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None:
+        return None
+    return row.get(column)
