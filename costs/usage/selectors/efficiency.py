@@ -23,12 +23,10 @@ def with_efficiency(record: dict) -> dict:
     return record
 
 
-UNKNOWN_WHEN_UNMEASURED = ("used_gpu_hours", "waste_usd")  # a row's sums over no measured job
-
-
 def shown_figure(row: dict, column: str):
-    """A spend row's figure as a table or CSV shows it: None (unknown) for used GPU-hours and waste when nothing
-    was measured (efficiency unknown), never 0."""
-    if column in UNKNOWN_WHEN_UNMEASURED and row.get("efficiency_pct") is None:
+    """A spend row's figure as a table or CSV shows it: None (unknown) for used GPU-hours and waste (waste_usd,
+    or waste_<currency>) when nothing was measured (efficiency unknown): sums over no measured job, never 0."""
+    unknown_when_unmeasured = column == "used_gpu_hours" or column.startswith("waste_")
+    if unknown_when_unmeasured and row.get("efficiency_pct") is None:
         return None
     return row.get(column)
