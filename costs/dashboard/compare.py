@@ -12,6 +12,7 @@ from costs.billing.money import ZERO
 from costs.dashboard.drilldown import percent_change
 from costs.usage.selectors.spend import SpendReport
 
+CENTS_ZERO = Decimal("0.00")  # a group that had nothing before: $0.00 then, shown like any amount
 Figure = Callable[[dict], Decimal | None]
 
 
@@ -44,7 +45,7 @@ def add_change(rows: list[dict], previous: SpendReport | None, keys: tuple[str, 
     before = {tuple(row[key] for key in keys): figure(row) for row in previous.rows}
     out = []
     for row in rows:
-        prior = before.get(tuple(row[key] for key in keys), ZERO)
+        prior = before.get(tuple(row[key] for key in keys), CENTS_ZERO)
         out.append({**row, "previous": prior, "change_pct": change(figure(row), prior)})
     return out
 

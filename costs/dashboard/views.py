@@ -41,10 +41,13 @@ PRESETS = {
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
 EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")
 EXPORTS = {
-    "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS),
-    "providers": ("provider", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS),
-    "gpu-types": ("gpu_type", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS),
+    "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS, "previous_total_usd", "change_pct"),
+    "providers": ("provider", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS, "previous_spend_usd", "change_pct"),
+    "gpu-types": ("gpu_type", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS, "previous_spend_usd", "change_pct"),
 }
+# The range card whose previous figure and change a table's TOTAL row carries (compare.card_changes): the teams
+# table compares GPU + LLM spend, the others GPU spend (allocated + idle), as their rows do.
+TOTAL_CARD = {"teams": "all", "providers": "spend", "gpu-types": "spend"}
 
 
 def dashboard_range(request, today: date) -> tuple[date, date, str, dict]:
@@ -178,7 +181,11 @@ def export_view(request, table: str):
     columns = EXPORTS[table]
     writer.writerow([c.replace("_usd", f"_{currency}") for c in columns])
     # The rows, the bill's idle part and the totals: the money columns add up to the TOTAL row, as on the page.
-    total = {columns[0]: "TOTAL", **shown["totals"]}
-    for row in [*shown["rows"], *([shown["idle"]] if shown["idle"] else []), total]:
+    # Each row and the TOTAL row against the previous period, as the page shows them (the idle row has no change).
+    previous = columns[-2]
+    rows = [{**row, previous: row["previous"]} for row in shown["rows"]]
+    card = data["kpis"]["change"][TOTAL_CARD[table]]
+    total = {**shown["totals"], columns[0]: "TOTAL", previous: card["previous"], "change_pct": card["change_pct"]}
+    for row in [*rows, *([shown["idle"]] if shown["idle"] else []), total]:
         writer.writerow([safe_cell(_export_cell(row, c)) for c in columns])
     return response

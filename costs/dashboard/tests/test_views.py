@@ -113,12 +113,13 @@ def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
     assert response["Content-Type"] == "text/csv"
     assert response.content.decode().splitlines() == [
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,llm_usd,total_usd,"
-        "used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
-        # No job here is measured: efficiency is empty (unknown), never 0.
-        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,",
-        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,,0.0000,2.0000,,",
-        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,,0.0000,0.0000,,",
-        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,,0.0000,10.0000,,",
+        "used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd,previous_total_usd,change_pct",
+        # No job here is measured: efficiency is empty (unknown), never 0. Nothing the day before: previous $0.00,
+        # no change in % (none from 0); the idle row has no previous figure.
+        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,,0.00,",
+        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,,0.0000,2.0000,,,0.00,",
+        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,,0.0000,0.0000,,,,",
+        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,,0.0000,10.0000,,,0.00,",
     ]
 
 
@@ -156,9 +157,9 @@ def test_dashboard_csv_follows_the_pages_currency_and_refuses_a_bad_one(org, sta
     response = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE + "&currency=ZAR")
     assert response.content.decode().splitlines() == [
         "provider,gpu_hours,unpriced_gpu_hours,estimated_zar,allocated_zar,idle_zar,billed_zar,used_gpu_hours,"
-        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_zar",
-        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,",
-        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,",
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_zar,previous_spend_zar,change_pct",
+        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,0.00,",
+        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,0.00,",
     ]
     bad = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE + "&currency=EUR")
     assert bad.status_code == 400
@@ -259,10 +260,32 @@ def test_the_view_lives_in_the_url_idle_shared_and_weekly_steps(org, staff_clien
     page = response.content.decode()
     assert "start=2025-03-03&amp;end=2025-03-17&amp;idle=share&amp;interval=week" in page  # the CSV links keep the view
     csv_lines = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + query).content.decode()
-    assert [line.rsplit(",", 5)[0] for line in csv_lines.splitlines()[1:]] == [
+    assert [line.rsplit(",", 7)[0] for line in csv_lines.splitlines()[1:]] == [
         "nlp,8.0000,0.0000,32.00,40.00,0.00,,0.00,40.00",
         "vision,2.0000,0.0000,8.00,10.00,0.00,,0.00,10.00",
         "TOTAL,10.0000,0.0000,40.00,50.00,0.00,50.00,0.00,50.00",
-    ]  # fmt: skip (efficiency columns: test_efficiency)
+    ]  # fmt: skip (efficiency columns: test_efficiency; previous period: test_dashboard_csvs_compare_...)
     bad = staff_client.get(INDEX + "?interval=fortnight").content.decode()
     assert "interval: &#x27;fortnight&#x27; is not one of day, week, month" in bad
+
+
+def test_dashboard_csvs_compare_each_row_and_the_total_with_the_previous_period(org, staff_client):
+    """The teams CSV carries the page's change column: nlp ran 1 x H100 for 2 h the day before ($8.00, billed $10.00:
+    $2.00 idle), so its total went 8.00 -> 32.00 (+300 %); vision had nothing ($0.00, no change in %); the TOTAL row
+    compares GPU + LLM spend, 10.00 -> 50.00 (+400 %)."""
+    from costs.usage.services.rollup import usage_rollup
+    from jobs.tests.factories import JobFactory
+
+    day = datetime(2025, 3, 9, tzinfo=UTC)
+    JobFactory(team=org["teams"]["nlp"], model_name="llama", gpu_count=1, start_time=day.replace(hour=1),
+               end_time=day.replace(hour=3), external_id="nlp-0")  # fmt: skip
+    CostSnapshotFactory(date=date(2025, 3, 9), cost_usd=Decimal("10.00"))
+    usage_rollup(start=date(2025, 3, 9), end=date(2025, 3, 10), now=datetime(2025, 3, 11, tzinfo=UTC))
+
+    lines = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE).content.decode().splitlines()
+    assert lines[0].endswith(",total_usd,used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,"
+                             "waste_usd,previous_total_usd,change_pct")  # fmt: skip
+    assert [(line.split(",")[0], *line.split(",")[-2:]) for line in lines[1:]] == [
+        ("nlp", "8.00", "300.0"), ("vision", "0.00", ""), ("(idle)", "", ""), ("TOTAL", "10.00", "400.0")]  # fmt: skip
+    providers = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE).content.decode()
+    assert [line.split(",")[-2:] for line in providers.splitlines()[1:]] == [["10.00", "400.0"], ["10.00", "400.0"]]
