@@ -6,15 +6,19 @@ job mapping named (`hpc_job` = the job's scheduler id). One range query over the
 [start, end or now]: per point, the mean over the job's GPUs of each GPU's mean over the step
 before it (so a gap in the series is a gap in the curve, never 0 %), at most MAX_POINTS points.
 Nothing is asked when PROMETHEUS_URL is empty; a Prometheus that fails or is slow gives the
-reason, never an error page.
+reason, never an error page. Curves are kept in the cache (CACHES): a finished job's for an hour
+(its samples do not change), a running job's for one step, a failure for 30 s, so that reloading a
+page, or many people opening one job, asks Prometheus once.
 """
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from heliox.errors import InputError
@@ -24,6 +28,7 @@ from jobs.prometheus import Prometheus
 MAX_POINTS = 300
 MIN_STEP_SECONDS = 60
 TIMEOUT_SECONDS = 3.0
+FINISHED_SECONDS, FAILED_SECONDS = 3600, 30  # how long a finished job's curve and a failure are kept
 CURVE = "avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{$MATCH}[$STEPs]))"
 
 
@@ -61,6 +66,19 @@ def utilisation_curve(*, job: Job, now: datetime | None = None) -> Curve | None:
     end = max(job.end_time or now or timezone.now(), start)
     step = max(MIN_STEP_SECONDS, math.ceil((end - start).total_seconds() / MAX_POINTS))
     query = CURVE.replace("$MATCH", match).replace("$STEP", str(step))
+    # A running job's curve is asked again once a step has passed (its end moves with now).
+    when = int(end.timestamp()) // step if job.end_time is None else "end"
+    asked = f"{settings.PROMETHEUS_URL}|{query}|{start.isoformat()}|{when}"
+    key = "curve:" + hashlib.sha256(asked.encode()).hexdigest()
+    curve = cache.get(key)
+    if curve is None:
+        curve = _ask(query, start, end, step)
+        kept = FAILED_SECONDS if curve.unavailable else FINISHED_SECONDS if job.end_time else step
+        cache.set(key, curve, kept)
+    return curve
+
+
+def _ask(query: str, start: datetime, end: datetime, step: int) -> Curve:
     try:
         client = Prometheus(url=settings.PROMETHEUS_URL, timeout=min(TIMEOUT_SECONDS, settings.PROMETHEUS_TIMEOUT))
         series = client.query_range(query, start, end, step)

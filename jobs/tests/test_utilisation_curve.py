@@ -12,6 +12,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from jobs.models import Job, Provider, UtilSource
@@ -170,3 +171,50 @@ def test_a_bad_or_slow_answer_is_a_note(org, settings, monkeypatch, body, delay,
         server.server_close()
     assert page.status_code == 200
     assert f"utilisation curve unavailable: {reason}".encode() in page.content
+
+
+class Counted(Answer):
+    def do_POST(self):
+        self.server.asked += 1
+        super().do_POST()
+
+
+@pytest.mark.django_db
+def test_curves_are_kept_finished_for_an_hour_running_for_a_step(org, settings, monkeypatch):
+    """Reloading a finished job's page asks Prometheus once; a running job's curve is asked again once its end has
+    moved by a step (the step of a 2-hour run is 60 s); a failure is kept for 30 s, not an hour."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Counted)
+    point = (
+        b'{"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[%d, "40"]]}]}}'
+    )
+    server.body, server.delay, server.asked = point % D.timestamp(), 0, 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{server.server_port}"
+    kept = []
+
+    class Spy:  # the real cache, with how long each curve is kept noted
+        def get(self, key):
+            return cache.get(key)
+
+        def set(self, key, value, seconds):
+            kept.append(seconds)
+            cache.set(key, value, seconds)
+
+    monkeypatch.setattr("jobs.utilisation_curve.cache", Spy())
+    finished = JobFactory(team=org["teams"]["nlp"], gpu_util_source=UtilSource.DCGM, external_id="78",
+                          provider=Provider.ON_PREM, start_time=D, end_time=D + 2 * H)  # fmt: skip
+    running = JobFactory(team=org["teams"]["nlp"], gpu_util_source=UtilSource.DCGM, external_id="79",
+                         provider=Provider.ON_PREM, start_time=D, end_time=None)  # fmt: skip
+    try:
+        for _ in range(3):
+            assert utilisation_curve(job=finished).points == [(D, Decimal(40))]
+        assert server.asked == 1
+        for now in (D + 2 * H, D + 2 * H + timedelta(seconds=59), D + 2 * H + timedelta(seconds=60)):
+            assert utilisation_curve(job=running, now=now).points == [(D, Decimal(40))]
+        assert server.asked == 3  # the first two are in the same 60-second step
+    finally:
+        server.shutdown()
+        server.server_close()
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{closed_port()}"
+    assert utilisation_curve(job=finished).unavailable.startswith("Prometheus did not answer")
+    assert kept == [3600, 60, 60, 30]
