@@ -6,7 +6,7 @@ sets DATABASE_URL to PostgreSQL. With DEBUG off the secure defaults are on, so t
 `manage.py check --deploy` passes with only SECRET_KEY and ALLOWED_HOSTS set.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -294,6 +294,13 @@ except ValueError as error:
 # (sacct) fields that imports turn into `slurm.<field>` labels.
 HELIOX_COST_LABELS = env.list("HELIOX_COST_LABELS", default=["project", "user", "cost_center"])
 HELIOX_SLURM_LABELS = env.list("HELIOX_SLURM_LABELS", default=["user", "partition", "qos", "jobname"])
+# The earliest day a job may start (jobs.times): earlier times are typos or unit errors, refused on input.
+try:
+    HELIOX_JOB_TIME_FLOOR = date.fromisoformat(env.str("HELIOX_JOB_TIME_FLOOR", default="2000-01-01"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"HELIOX_JOB_TIME_FLOOR: {error} (a date, YYYY-MM-DD)") from None
+if HELIOX_JOB_TIME_FLOOR.year < 1970:
+    raise ImproperlyConfigured("HELIOX_JOB_TIME_FLOOR: must be 1970-01-01 or later")
 from jobs.labels import settings_problem  # noqa: E402  # like jobs.gpus above: pure functions, no models
 
 if settings_problem(HELIOX_COST_LABELS, HELIOX_SLURM_LABELS):

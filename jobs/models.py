@@ -15,6 +15,7 @@ from heliox.models import BaseModel, NullsLastIndex
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.labels import label_problem
 from jobs.querysets import JobQuerySet
+from jobs.times import job_times_problem
 from teams.models import Team
 
 
@@ -229,6 +230,9 @@ class Job(BaseModel):
         found = label_problem(self.labels)
         if found:
             raise ValidationError({"labels": f"{found[0]}: {found[1]}"})
+        problem = job_times_problem(self.start_time, self.end_time)
+        if problem:
+            raise ValidationError({problem[0]: problem[1]})
 
     def save(self, *args, **kwargs) -> None:
         self.start_time, self.end_time = to_second(self.start_time), to_second(self.end_time)

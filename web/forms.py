@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from costs.budgets.api.serializers import BudgetSerializer
 from costs.budgets.models import Budget
-from jobs.api.serializers import JobSerializer
+from jobs.api.serializers import END_BEFORE_START, JobSerializer
 from jobs.models import Job
 from jobs.services.changes import job_days, jobs_changed
 
@@ -28,6 +28,14 @@ class JobForm(forms.ModelForm):
         fields = JOB_FIELDS
         widgets = {"start_time": DATETIME, "end_time": DATETIME}
         labels = {"start_time": "Start (UTC)", "end_time": "End (UTC)", "gpu_count": "GPUs", "gpu_type": "GPU type"}
+
+    def clean(self) -> dict:
+        """An end before the start, in the API's words (else the database constraint's name would be shown)."""
+        data = super().clean()
+        start, end = data.get("start_time"), data.get("end_time")
+        if start and end and end < start:
+            self.add_error("end_time", END_BEFORE_START)
+        return data
 
 
 class BudgetForm(forms.Form):

@@ -10,6 +10,7 @@ from heliox.permissions import staff_can
 from jobs.labels import label_problem
 from jobs.models import GPU_MEM_MAX_GIB, UTIL_MAX, Job, JobStatus, UtilSource
 from jobs.selectors import external_id_taken
+from jobs.times import job_times_problem
 from teams.models import Team
 from teams.selectors import member_team_ids
 
@@ -19,6 +20,8 @@ EXTERNAL_ID_TAKEN = (
     "This provider already has a job with this external_id. Scheduler ids must be unique per provider: "
     "use another external_id, or leave it empty."
 )
+
+END_BEFORE_START = "Must not be before start_time."
 
 
 def iso(moment) -> str | None:
@@ -125,8 +128,11 @@ class JobSerializer(ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         start: datetime | None = attrs.get("start_time", getattr(self.instance, "start_time", None))
         end: datetime | None = attrs.get("end_time", getattr(self.instance, "end_time", None))
+        problem = job_times_problem(attrs.get("start_time"), attrs.get("end_time"))  # the times written
+        if problem:
+            raise serializers.ValidationError({problem[0]: problem[1]})
         if start and end and end.replace(microsecond=0) < start.replace(microsecond=0):
-            raise serializers.ValidationError({"end_time": "Must not be before start_time."})
+            raise serializers.ValidationError({"end_time": END_BEFORE_START})
         if end and not start:
             raise serializers.ValidationError({"start_time": "Required when end_time is set."})
         provider: str = attrs.get("provider", getattr(self.instance, "provider", ""))

@@ -22,6 +22,8 @@ from django.db.models import Max, QuerySet
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from jobs.times import day_bounds
+
 DayRanges = list[tuple[date, date]]
 # Called with [start, end) ranges of UTC days after a commit that changed jobs covering them, and how
 # many of the latest of those days may be rolled up at once (None: all; the rest is queued).
@@ -44,6 +46,7 @@ class AffectedDays:
 
     def __init__(self, now: datetime | None = None) -> None:
         self.now = now or timezone.now()
+        self.bounds = day_bounds()
         self._last: dict[date, date] = {}  # first day -> latest last day (inclusive)
 
     def add(self, start: datetime | None, end: datetime | None) -> None:
@@ -56,7 +59,9 @@ class AffectedDays:
         self.add_span(start.astimezone(UTC).date(), (stop.astimezone(UTC) - timedelta(microseconds=1)).date())
 
     def add_span(self, first: date, last: date) -> None:
-        """Days first..last, both included."""
+        """Days first..last, both included, within the days a job may cover (jobs.times: none before the floor,
+        none past tomorrow), so that a row stored before that rule cannot owe the rollup a century."""
+        first, last = max(first, self.bounds[0]), min(last, self.bounds[1])
         known = self._last.get(first)  # (first - ONE_DAY as a default overflows on 0001-01-01)
         if last >= first and (known is None or known < last):
             self._last[first] = last

@@ -9,7 +9,7 @@ providers, pricings and statuses, GPU type words; a field either plain or quoted
 whole on one line (where both CSV readers agree). The few distinct GPU type
 spellings are then named by the row parser's own rule, in Python. One INSERT ...
 SELECT then trims, types and checks what a regex cannot (required values, lengths,
-end after start), and the staged rows go through the same upsert as every other
+end after start, times within jobs.times' bounds), and the staged rows go through the same upsert as every other
 import. Tests compare the two paths on generated files.
 
 Anything else makes this path give up (`copy_csv_stage` returns None inside a
@@ -132,7 +132,9 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
                external_id, '{{}}'::jsonb AS metadata, NULL::jsonb AS labels, NULL::numeric AS gpu_util_avg,
                NULL::numeric AS gpu_mem_peak_gib, '' AS gpu_util_source,
                (team <> '' AND external_id <> '' AND (has_start OR raw_status = %(pending)s) AND gpu_count >= 1
-                AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok) IS TRUE
+                AND (end_time IS NULL OR start_time IS NULL OR end_time >= start_time) AND lengths_ok
+                AND coalesce(start_time BETWEEN %(floor)s AND %(ceiling)s, TRUE)
+                AND coalesce(end_time BETWEEN %(floor)s AND %(ceiling)s, TRUE)) IS TRUE
                    AS valid
         FROM (
             SELECT r.n + 1 AS line, r.team, r.model_name, r.provider,
@@ -169,13 +171,16 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
             return None  # the row parser says which column is missing
         if repeated_column(header):
             return None  # the row parser refuses the file, naming the column
+        if any(name and name not in rules["columns"] for name in header):
+            return None  # the row parser names the unknown column
         if any(name == "labels" or name.startswith("label.") for name in header):
             return None  # labels are read (and checked) by the row parser
         if any(name in header for name in UTIL_COLUMNS):
             return None  # utilisation figures are checked by the row parser
         pattern = line_pattern(header, rules)
         params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],
-                  **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending")}}  # fmt: skip
+                  **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending", "floor",
+                                                 "ceiling")}}  # fmt: skip
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {RAW}")

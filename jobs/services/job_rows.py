@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from heliox.errors import InputError
 from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
@@ -23,6 +25,7 @@ from jobs.gpus import MAX_LENGTH, gpu_type_name, unknown_gpu_type_name
 from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
 from jobs.models import JobStatus, Pricing, Provider, UtilSource, gpu_type_validator
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, SacctSteps, array_tasks, gres_gpus, split_line
+from jobs.times import job_times_problem
 from jobs.utilisation import mem_gib, tres_usage, util_percent
 
 FORMATS = ("csv", "json", "sacct")
@@ -30,6 +33,10 @@ REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "
 OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "gpu_util_avg", "gpu_mem_peak_gib",
                     "metadata")  # fmt: skip
 TEXT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS[:-1]
+# The admin's job export adds these computed columns: an import reads nothing from them, so an export imports back.
+EXPORT_COLUMNS = ("id", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "gpu_util_source")
+# Every column a Heliox CSV header may name, besides `label.<key>`: any other is a typo that would lose its values.
+KNOWN_COLUMNS = frozenset((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "labels", *EXPORT_COLUMNS))
 UTIL_COLUMNS = ("gpu_util_avg", "gpu_mem_peak_gib")
 BATCH = 5000
 # The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
@@ -109,6 +116,7 @@ class RowParser:
         # Errors name the file's own fields: sacct's `end`, `jobid`, and the field the team comes from.
         self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
         self.has_label_columns: bool | None = None  # CSV: known from the first row's keys
+        self.now = timezone.now()  # one bound on future times for the whole file
         self.slurm_labels = {field: slurm_label_key(field) for field in settings.HELIOX_SLURM_LABELS}
         try:
             self.zone = ZoneInfo(options.timezone)
@@ -180,6 +188,9 @@ class RowParser:
 
     def check(self, row: JobRow) -> JobRow:
         name = self.names.get
+        problem = job_times_problem(row.start_time, row.end_time, now=self.now)
+        if problem:
+            self.fail(problem[1], row.line, name(problem[0], problem[0]), getattr(row, problem[0]).isoformat())
         if row.start_time and row.end_time and row.end_time < row.start_time:
             self.fail(f"{name('end_time', 'end_time')} is before {name('start_time', 'start_time')}", row.line,
                       name("end_time", "end_time"), row.end_time.isoformat())  # fmt: skip
@@ -349,12 +360,27 @@ class RowParser:
         ]
 
 
+def unknown_column(header: list[str]) -> str | None:
+    """Why a Heliox CSV header is refused for a column it names that no import reads (blank names aside), or None.
+
+    A misspelt column would otherwise be dropped in silence: `end_tme` imports every job as running.
+    """
+    for name in header:
+        if name and name not in KNOWN_COLUMNS and not name.startswith("label."):
+            close = get_close_matches(name.strip().lower(), sorted(KNOWN_COLUMNS), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (label columns are label.<key>)"
+            return f"unknown column {name!r}{hint}"
+    return None
+
+
 def job_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:
     if options.fmt == "csv":
         reader = CsvReader(path)  # bounded lines, fields and header; csv errors name the line
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
+        if unknown := unknown_column(reader.fieldnames or []):
+            raise InputError(unknown, path=str(path), line=1)
         for raw in reader:
             counts.read += 1
             yield parser.heliox(reader.line_num, raw)

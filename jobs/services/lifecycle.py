@@ -8,6 +8,7 @@ from django.utils import timezone
 from heliox.errors import InputError
 from jobs.models import Job, JobStatus, to_second
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
+from jobs.times import job_times_problem
 
 FINAL_STATUSES = tuple(status.value for status in Job.FINAL_STATUSES)
 
@@ -45,6 +46,9 @@ def job_finish(
     assert end is not None
     if end < start:
         raise InputError("Must not be before the job's start_time.", field="end_time", value=end.isoformat())
+    problem = job_times_problem(None, end)
+    if problem:
+        raise InputError(problem[1], field=problem[0], value=end.isoformat())
     job.end_time, job.status = end, status
     job.save(update_fields=["end_time", "status", "updated_at"])
     changed.add(job.start_time, job.end_time)

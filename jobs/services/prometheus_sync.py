@@ -31,6 +31,7 @@ from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions
 from jobs.services.records import options_key
 from jobs.services.write_portable import TeamResolver, write_batch_portable
 from jobs.services.write_postgres import write_postgres
+from jobs.times import job_times_problem
 
 # Each chunk [start, end) is queried at end - 1 ms over a range of its length - 1 ms: Prometheus 2 includes
 # both ends of a range, so a sample at a chunk boundary counts once, in the chunk it starts.
@@ -98,6 +99,10 @@ def prometheus_sync(
     first = min([since, *(pod.start for pod in state.pods.values() if pod.start)]) - timedelta(minutes=1)
     slurm = _read_usage(client, state, first, until, progress)
     rows = [state.job_row(pod, until) for pod in state.pods.values() if pod.gpus > 0 and pod.start]
+    for row in rows:
+        if problem := job_times_problem(row.start_time, row.end_time, now=until):
+            raise InputError(problem[1], path=f"prometheus {cluster}", field=f"pod {row.external_id}: {problem[0]}",
+                             value=getattr(row, problem[0]).isoformat())  # fmt: skip
     outcome = SyncOutcome(since=since, until=until, counts=JobImportCounts(), affected_days=AffectedDays(until))
     outcome.pods = len(rows)
     outcome.unassigned = sum(1 for row in rows if row.team == "unassigned")

@@ -17,6 +17,7 @@ from jobs.models import Job, JobStatus, Pricing
 from jobs.services.changes import AffectedDays
 from jobs.services.copy_csv import copy_csv_stage
 from jobs.services.job_rows import (
+    KNOWN_COLUMNS,
     MAX_LENGTHS,
     PRICINGS,
     PROVIDERS,
@@ -28,6 +29,7 @@ from jobs.services.job_rows import (
     RowParser,
 )
 from jobs.services.write_portable import UPDATE_FIELDS, missing_teams_error, not_your_team_error
+from jobs.times import time_ceiling, time_floor
 from teams.models import Team
 
 STAGING = "heliox_job_import"
@@ -220,7 +222,8 @@ def copy_csv_fast(
     rules = {"providers": PROVIDERS, "pricings": PRICINGS, "statuses": STATUSES, "gpu_type": gpu_type,
              "default_pricing": Pricing.ON_DEMAND.value, "running": JobStatus.RUNNING.value,
              "succeeded": JobStatus.SUCCEEDED.value, "pending": JobStatus.PENDING.value,
-             "max_lengths": MAX_LENGTHS}  # fmt: skip
+             "max_lengths": MAX_LENGTHS, "columns": KNOWN_COLUMNS, "floor": time_floor(),
+             "ceiling": time_ceiling(parser.now)}  # fmt: skip
     try:
         staged = copy_csv_stage(path=path, staging=STAGING, required=REQUIRED_COLUMNS, rules=rules, progress=progress)
     except ValidationError:

@@ -138,3 +138,32 @@ def test_a_token_expiry_out_of_bounds_is_refused(org, as_role, users):
     assert response.status_code == 200
     assert "Ensure this value is greater than or equal to 0." in response.content.decode()
     assert not AuthToken.objects.filter(user=users["member"]).exists()
+
+
+def test_a_job_edit_to_year_one_is_a_field_error_and_writes_nothing(org, as_role):
+    """Was a 500 after the commit (and, with no end, owed the rollup 0001-01-01 to today, failing it forever)."""
+    from costs.usage.models import RollupBacklog
+
+    llama = org["jobs"]["llama"]
+    for end in ("0001-01-01T01:00:00", ""):
+        response = as_role("manager").post(f"/jobs/{llama.pk}/edit/", job_form(org, start_time="0001-01-01T00:00:00",
+                                                                               end_time=end))  # fmt: skip
+        assert response.status_code == 200
+        assert response.context["form"].errors["start_time"] == [
+            "must not be before 2000-01-01 UTC (HELIOX_JOB_TIME_FLOOR)"
+        ]
+    llama.refresh_from_db()
+    assert llama.start_time.isoformat() == "2025-03-10T01:00:00+00:00"
+    assert RollupBacklog.objects.count() == 0
+
+
+def test_a_job_edit_to_year_9999_names_the_fields_not_the_constraint(org, as_role):
+    llama = org["jobs"]["llama"]
+    response = as_role("manager").post(f"/jobs/{llama.pk}/edit/", job_form(org, start_time="9999-12-31T00:00:00"))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["start_time"] == ["must not be more than a day ahead of now: a job's times are when it ran"]
+    assert errors["end_time"] == ["Must not be before start_time."]
+    assert "Constraint" not in response.content.decode()
+    llama.refresh_from_db()
+    assert llama.start_time.isoformat() == "2025-03-10T01:00:00+00:00"

@@ -8,6 +8,7 @@ change; `rollup` without dates (the hourly cron line) and the hourly `usage.roll
 roll them up and then delete the rows: a rollup that fails leaves them owed.
 """
 
+import logging
 from datetime import date, timedelta
 
 from costs.usage.models import RollupBacklog
@@ -15,6 +16,7 @@ from costs.usage.services.rollup import RollupSummary, usage_rollup
 from jobs.services.changes import AffectedDays
 
 Ranges = list[tuple[date, date]]
+logger = logging.getLogger(__name__)
 
 
 def split_latest(ranges: Ranges, days: int, *, until: date | None = None) -> tuple[Ranges, Ranges]:
@@ -51,8 +53,13 @@ def rollup_backlog_take() -> tuple[list, Ranges]:
     clears the rows once their days are rolled up, so a failure leaves them owed.
     """
     rows = list(RollupBacklog.objects.values_list("pk", "start", "end"))
-    days = AffectedDays()
+    days = AffectedDays()  # keeps the days a job may cover (jobs.times); the others are cleared unrolled
     days.update((start, end - timedelta(days=1)) for _, start, end in rows)
+    floor, last = days.bounds
+    outside = sum(1 for _, start, end in rows if start < floor or end > last + timedelta(days=1))
+    if outside:
+        logger.warning("%d owed rollup range(s) reach outside %s..%s, the days a job may cover: those days are "
+                       "skipped and cleared", outside, floor, last)  # fmt: skip
     return [pk for pk, _, _ in rows], days.ranges()
 
 

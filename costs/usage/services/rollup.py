@@ -41,6 +41,7 @@ from costs.usage.services.job_costs import (
 from heliox.dates import utc_day_bounds
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.models import Job
+from jobs.times import time_floor
 
 TIMELINE_TABLE = "heliox_rollup_prices"
 REGIONS_TABLE = "heliox_rollup_price_regions"
@@ -309,12 +310,16 @@ def usage_rollup(
         raise ValueError(f"start ({start}) must be before end ({end})")
     now = now or timezone.now()
     summary = RollupSummary(start=start, end=end)
+    start = max(start, time_floor().date())  # no job may start earlier (jobs.times): nothing to roll up
+    if start >= end:
+        return summary
     range_start, range_end = utc_day_bounds(start)[0], utc_day_bounds(end)[0]
     # The longest finished job that touches the range bounds how far back a job can
     # have started and still overlap a day: it keeps the scan on the start_time index.
     longest = Job.objects.filter(end_time__gt=range_start, start_time__lt=range_end).aggregate(
         longest=Max(F("end_time") - F("start_time"))
     )["longest"] or timedelta(0)
+    longest = min(longest, range_start - time_floor())  # a job stored before jobs.times' floor: not below it
     timeline = price_timeline(GpuPrice.objects.all())
     with transaction.atomic():  # rollups of other days run at once; the jobs they share wait (job_totals_update)
         _load_timeline(timeline)
