@@ -11,11 +11,13 @@ start, the first attempt having rolled back; one that finds its record finished 
 removes the stored file.
 """
 
+import contextlib
 import getpass
 import logging
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,8 +152,17 @@ def _discard(record: ImportRecord) -> None:
             default_storage.delete(record.stored_file)
         except OSError:
             logger.warning("could not delete the uploaded file %s", record.stored_file, exc_info=True)
+        _remove_folder(record.stored_file)
         record.stored_file = ""
         ImportRecord.objects.filter(pk=record.pk).update(stored_file="")
+
+
+def _remove_folder(stored: str) -> None:
+    """The upload's own folder (imports/<uuid>/), once its file is gone: on a local disk nothing else removes it."""
+    if Path(stored).parent.parent != Path(UPLOAD_FOLDER):
+        return
+    with contextlib.suppress(NotImplementedError, OSError):  # a bucket has no folders; a folder not empty stays
+        Path(default_storage.path(stored)).parent.rmdir()
 
 
 @contextmanager
@@ -170,14 +181,20 @@ def local_copy(stored: str, name: str) -> Iterator[Path]:
 
 
 def rows_estimate(path: Path, fmt: str) -> int | None:
-    """Rows the file holds, from its line count (a header less); None for a JSON array (no lines to count)."""
+    """Rows the file holds, from its line count (a header less); None for a JSON array (no lines to count).
+
+    None too for a gzip file that is truncated or corrupt: the import's reader then names the line it breaks at.
+    """
     if fmt == "json":
         return None
     lines, last = 0, b"\n"
     with open_binary(path) as handle:
-        while chunk := handle.read(CHUNK):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
+        try:
+            while chunk := handle.read(CHUNK):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        except (OSError, EOFError, zlib.error):
+            return None
     lines += last != b"\n"
     return max(0, lines - (1 if fmt in HEADED_FORMATS else 0))
 
