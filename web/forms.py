@@ -31,7 +31,7 @@ class JobForm(forms.ModelForm):
 
     def clean(self) -> dict:
         """An end before the start, in the API's words (else the database constraint's name would be shown)."""
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("start_time"), data.get("end_time")
         if start and end and end < start:
             self.add_error("end_time", END_BEFORE_START)

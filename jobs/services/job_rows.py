@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,23 +23,13 @@ from heliox.validation import json_problem, text_problem
 from jobs.gpus import MAX_LENGTH, gpu_type_name, unknown_gpu_type_name
 from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
 from jobs.models import JobStatus, Pricing, Provider, UtilSource, gpu_type_validator
+from jobs.services.job_columns import MAX_LENGTHS, REQUIRED_COLUMNS, TEXT_COLUMNS, unknown_column
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, SacctSteps, array_tasks, gres_gpus, split_line
 from jobs.times import job_times_problem
 from jobs.utilisation import mem_gib, tres_usage, util_percent
 
 FORMATS = ("csv", "json", "sacct")
-REQUIRED_COLUMNS = ("team", "provider", "gpu_type", "gpu_count", "start_time", "external_id")
-OPTIONAL_COLUMNS = ("model_name", "region", "pricing", "end_time", "status", "gpu_util_avg", "gpu_mem_peak_gib",
-                    "metadata")  # fmt: skip
-TEXT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS[:-1]
-# The admin's job export adds these computed columns: an import reads nothing from them, so an export imports back.
-EXPORT_COLUMNS = ("id", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "gpu_util_source")
-# Every column a Heliox CSV header may name, besides `label.<key>`: any other is a typo that would lose its values.
-KNOWN_COLUMNS = frozenset((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "labels", *EXPORT_COLUMNS))
-UTIL_COLUMNS = ("gpu_util_avg", "gpu_mem_peak_gib")
 BATCH = 5000
-# The columns' sizes (jobs_job and teams_team): longer is refused here, not by the database mid-import.
-MAX_LENGTHS = (("team", 100), ("model_name", 200), ("gpu_type", 32), ("region", 64), ("external_id", 128))
 MAX_GPU_COUNT = 2**31 - 1
 # Django rebuilds Choices.values on every access; a row-by-row parser reads them millions of times.
 PROVIDERS, PRICINGS, STATUSES = tuple(Provider.values), tuple(Pricing.values), tuple(JobStatus.values)
@@ -188,9 +177,9 @@ class RowParser:
 
     def check(self, row: JobRow) -> JobRow:
         name = self.names.get
-        problem = job_times_problem(row.start_time, row.end_time, now=self.now)
-        if problem:
-            self.fail(problem[1], row.line, name(problem[0], problem[0]), getattr(row, problem[0]).isoformat())
+        bounds = job_times_problem(row.start_time, row.end_time, now=self.now)
+        if bounds:
+            self.fail(bounds[1], row.line, name(bounds[0], bounds[0]), getattr(row, bounds[0]).isoformat())
         if row.start_time and row.end_time and row.end_time < row.start_time:
             self.fail(f"{name('end_time', 'end_time')} is before {name('start_time', 'start_time')}", row.line,
                       name("end_time", "end_time"), row.end_time.isoformat())  # fmt: skip
@@ -358,19 +347,6 @@ class RowParser:
             for name, count in counts.items()
             for external_id in [task if len(counts) == 1 else f"{task}:{name}"]
         ]
-
-
-def unknown_column(header: list[str]) -> str | None:
-    """Why a Heliox CSV header is refused for a column it names that no import reads (blank names aside), or None.
-
-    A misspelt column would otherwise be dropped in silence: `end_tme` imports every job as running.
-    """
-    for name in header:
-        if name and name not in KNOWN_COLUMNS and not name.startswith("label."):
-            close = get_close_matches(name.strip().lower(), sorted(KNOWN_COLUMNS), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else " (label columns are label.<key>)"
-            return f"unknown column {name!r}{hint}"
-    return None
 
 
 def job_rows(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts) -> Iterator[JobRow]:

@@ -16,8 +16,8 @@ from heliox.audit import history_reason
 from jobs.models import Job, JobStatus, Pricing
 from jobs.services.changes import AffectedDays
 from jobs.services.copy_csv import copy_csv_stage
+from jobs.services.job_columns import KNOWN_COLUMNS
 from jobs.services.job_rows import (
-    KNOWN_COLUMNS,
     MAX_LENGTHS,
     PRICINGS,
     PROVIDERS,
