@@ -27,7 +27,7 @@ from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, Cluster, Settings, Usage,
 from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
 from jobs.prometheus import Prometheus
 from jobs.services.changes import AffectedDays
-from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions
+from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions, JobRow
 from jobs.services.records import options_key
 from jobs.services.write_portable import TeamResolver, write_batch_portable
 from jobs.services.write_postgres import write_postgres
@@ -99,10 +99,7 @@ def prometheus_sync(
     first = min([since, *(pod.start for pod in state.pods.values() if pod.start)]) - timedelta(minutes=1)
     slurm = _read_usage(client, state, first, until, progress)
     rows = [state.job_row(pod, until) for pod in state.pods.values() if pod.gpus > 0 and pod.start]
-    for row in rows:
-        if problem := job_times_problem(row.start_time, row.end_time, now=until):
-            raise InputError(problem[1], path=f"prometheus {cluster}", field=f"pod {row.external_id}: {problem[0]}",
-                             value=getattr(row, problem[0]).isoformat())  # fmt: skip
+    rows_check_times(rows, f"prometheus {cluster}", until)
     outcome = SyncOutcome(since=since, until=until, counts=JobImportCounts(), affected_days=AffectedDays(until))
     outcome.pods = len(rows)
     outcome.unassigned = sum(1 for row in rows if row.team == "unassigned")
@@ -115,6 +112,14 @@ def prometheus_sync(
         if dry_run:
             transaction.set_rollback(True)
     return outcome
+
+
+def rows_check_times(rows: list[JobRow], source: str, until: datetime) -> None:
+    """jobs.times' bounds on the pods' jobs, as on every import: InputError naming the pod and the field."""
+    for row in rows:
+        if problem := job_times_problem(row.start_time, row.end_time, now=until):
+            raise InputError(problem[1], path=f"{source}, pod {row.external_id}", field=problem[0],
+                             value=getattr(row, problem[0]).isoformat())  # fmt: skip
 
 
 def _read_pods(client: Prometheus, state: Cluster, since: datetime, until: datetime, progress) -> None:

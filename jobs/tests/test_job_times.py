@@ -149,3 +149,21 @@ def test_sacct_and_json_rows_out_of_bounds_are_named(db, tmp_path):
     with pytest.raises(CommandError, match=f"line 1, column start: {FLOOR_RE}"):
         call_command("import_jobs", str(sacct), "--format", "sacct", "--no-progress", "--no-rollup")
     assert Job.objects.count() == 0
+
+
+def test_prometheus_sync_rows_out_of_bounds_are_named_by_pod():
+    from heliox.errors import InputError
+    from jobs.services.job_rows import JobRow
+    from jobs.services.prometheus_sync import rows_check_times
+
+    until = datetime(2025, 3, 12, tzinfo=UTC)
+    row = JobRow(line=0, team="nlp", model_name="", provider="aws", gpu_type="H100", gpu_count=1, region="",
+                 pricing="on_demand", start_time=datetime(1970, 1, 1, tzinfo=UTC), end_time=None, status="running",
+                 external_id="k8s:uid-1", metadata={})  # fmt: skip
+    with pytest.raises(InputError) as raised:
+        rows_check_times([row], "prometheus k8s", until)
+    assert str(raised.value) == (
+        f"prometheus k8s, pod k8s:uid-1, column start_time: {FLOOR} (got '1970-01-01T00:00:00+00:00')"
+    )
+    row.start_time = until + timedelta(hours=23)
+    rows_check_times([row], "prometheus k8s", until)  # within the day of clock skew
