@@ -25,7 +25,7 @@ from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, sl
 from jobs.models import JobStatus, Pricing, Provider, UtilSource, gpu_type_validator
 from jobs.services.job_columns import MAX_LENGTHS, REQUIRED_COLUMNS, TEXT_COLUMNS, unknown_column
 from jobs.services.sacct import FIELD_OF, SACCT_FIELDS, SACCT_STATES, SacctSteps, array_tasks, gres_gpus, split_line
-from jobs.times import job_times_problem
+from jobs.times import job_times_problem, time_ceiling, time_floor
 from jobs.utilisation import mem_gib, tres_usage, util_percent
 
 FORMATS = ("csv", "json", "sacct")
@@ -106,6 +106,7 @@ class RowParser:
         self.names = {**FIELD_OF, "team": options.team_from} if options.fmt == "sacct" else {}
         self.has_label_columns: bool | None = None  # CSV: known from the first row's keys
         self.now = timezone.now()  # one bound on future times for the whole file
+        self.floor, self.ceiling = time_floor(), time_ceiling(self.now)
         self.slurm_labels = {field: slurm_label_key(field) for field in settings.HELIOX_SLURM_LABELS}
         try:
             self.zone = ZoneInfo(options.timezone)
@@ -177,8 +178,10 @@ class RowParser:
 
     def check(self, row: JobRow) -> JobRow:
         name = self.names.get
-        bounds = job_times_problem(row.start_time, row.end_time, now=self.now)
-        if bounds:
+        start, end, floor, ceiling = row.start_time, row.end_time, self.floor, self.ceiling  # hot: compare first
+        if (start and not floor <= start <= ceiling) or (end and not floor <= end <= ceiling):
+            bounds = job_times_problem(start, end, now=self.now)
+            assert bounds is not None
             self.fail(bounds[1], row.line, name(bounds[0], bounds[0]), getattr(row, bounds[0]).isoformat())
         if row.start_time and row.end_time and row.end_time < row.start_time:
             self.fail(f"{name('end_time', 'end_time')} is before {name('start_time', 'start_time')}", row.line,
