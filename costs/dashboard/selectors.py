@@ -25,6 +25,7 @@ from costs.dashboard.drilldown import previous_period
 from costs.dashboard.models import SavedView
 from costs.usage.models import FxRate
 from costs.usage.selectors.backlog import owed_days
+from costs.usage.selectors.bill_coverage import unbilled_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
@@ -253,6 +254,11 @@ def dashboard_data(
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      currency=currency, interval=interval, scope=scope)  # fmt: skip
     tables = _tables(now_reports, before, gpu_rows)
+    # Providers whose bill is missing on some days of the range: their billed and idle are those days' only.
+    unbilled = {} if team_ids is not None or filters.splits_the_bill else unbilled_days(start=start, end=end,
+                                                                                           filters=filters)  # fmt: skip
+    for row in tables["providers"]["rows"]:
+        row["unbilled"] = unbilled.get(row["provider"])
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
     kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
                                   previous=before["teams"] if before else None)  # fmt: skip
@@ -280,6 +286,7 @@ def dashboard_data(
         "interval": interval,
         "fx_rates": used,
         "bill_hidden": team_ids is not None or filters.splits_the_bill,
+        "unbilled": unbilled,
         "owed": owed_days(start=start, end=end),
         "previous": {"start": previous_period(start, end)[0], "known": before is not None},
     }
