@@ -1,4 +1,4 @@
-"""Each job's cost per day (JobDaySlice), its totals on the job, and the rollup by cost label: all in SQL.
+"""Each job's cost per day (JobDaySlice) and its totals on the job, in SQL; label rows follow (job_labels).
 
 The rollup first puts one row per job of the day into a temporary table with exact
 integer figures: GPU-seconds, unpriced GPU-seconds, cost in units of 1/36,000,000
@@ -12,7 +12,8 @@ that row exactly. Each row's two allocated figures are split the same way over i
 slices: by estimated cents (else GPU-hours) for idle kept apart, by GPU-hours (else
 cents) for idle shared, and equal to the estimate on a day with no bill.
 
-Window functions do the distribution; nothing goes through Python per job.
+Window functions do the distribution over the whole range at once, in 64-bit integers (job_sql);
+nothing goes through Python per job.
 """
 
 from datetime import date, datetime, timedelta
