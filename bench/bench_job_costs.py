@@ -13,7 +13,8 @@ user: 60, cost_center: 6; about a tenth without each), then, in the same run:
    the staff dashboard over the same days), the job list sorted by cost (member of one team, superuser;
    first page and page 20) and the admin's job list sorted by its estimated USD column: p95 < 300 ms.
 
-With --skip-rollup-anchor the data of an earlier run is read again (after `migrate`, which setup_django runs).
+With --skip-rollup-anchor the data of an earlier run is read again (after `migrate`, which setup_django runs);
+with --rollup-only the run stops after item 1.
 """
 
 import argparse
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--pages-only", action="store_true", help="With --skip-rollup-anchor: the pages of item 4.")
     parser.add_argument("--skip-rollup-anchor", action="store_true", help="Only the reads (data already rolled up).")
+    parser.add_argument("--rollup-only", action="store_true", help="Only item 1: the rollups and their ratio.")
     parser.add_argument(
         "--no-anchor",
         action="store_true",
@@ -50,6 +52,8 @@ def main() -> None:
     print(f"label keys rolled up: {', '.join(settings.HELIOX_COST_LABELS)}")
     if not args.skip_rollup_anchor:
         _generate_and_roll_up(args.jobs, anchor=not args.no_anchor)
+    if args.rollup_only:
+        return
 
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient

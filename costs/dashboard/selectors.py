@@ -25,10 +25,12 @@ from costs.dashboard.drilldown import previous_period
 from costs.dashboard.models import SavedView
 from costs.usage.models import FxRate
 from costs.usage.selectors.backlog import owed_days
+from costs.usage.selectors.bill_coverage import unbilled_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
+from costs.usage.selectors.shown import unknown_when_unpriced
 from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
@@ -159,21 +161,6 @@ def _period_idle(point: dict | None, suffix: str) -> float | None:
     return float(point[f"idle{suffix}"])
 
 
-def unknown_when_unpriced(row: dict, *, idle: str = SEPARATE) -> dict:
-    """A row whose GPU-hours all lack a catalog price: its estimate is unknown (None), not 0.00.
-
-    So is its allocated share with idle kept apart (the share follows the estimate); with idle
-    shared, the bill is split by GPU-hours and the share is known. Partly priced rows keep their
-    figures: the page shows the unpriced GPU-hours beside them.
-    """
-    if not row.get("gpu_hours") or row.get("unpriced_gpu_hours", 0) < row["gpu_hours"]:
-        return row
-    unknown = {"estimated_usd": None, **({"allocated_usd": None} if idle == SEPARATE else {})}
-    if "allocated_usd" in unknown and row.get("total_usd") == 0:
-        unknown["total_usd"] = None  # nothing known adds to it (with LLM spend, the total is that known part)
-    return {**row, **unknown}
-
-
 def team_provider_pivot(rows: list[dict]) -> dict:
     """Team x provider: GPU spend (allocated + idle) per cell, the bill's idle as its own row, totals both ways.
 
@@ -203,7 +190,7 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
 
     rows + idle add up to totals, column by column: what the CSV export writes too.
     """
-    rows = [unknown_when_unpriced(row, idle=report.idle) for row in report.rows if row[key] != IDLE_LABEL]
+    rows = [unknown_when_unpriced(row) for row in report.rows if row[key] != IDLE_LABEL]
     if team_ids is not None:
         rows = [{**row, "team_id": team_ids.get(row["team"])} for row in rows]
     idle = next((row for row in report.rows if row[key] == IDLE_LABEL), None)
@@ -249,10 +236,15 @@ def dashboard_data(
     common: dict[str, Any] = {"start": start, "end": end, "idle": idle, **scope}
     now_reports, before = _reports(currency, **common), _previous_reports(currency, **common)
     by_team, by_provider, by_gpu, llm = (now_reports[name] for name in ("teams", "providers", "gpu-types", "llm"))
-    gpu_rows = [unknown_when_unpriced(row, idle=idle) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
+    gpu_rows = [unknown_when_unpriced(row) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
                      currency=currency, interval=interval, scope=scope)  # fmt: skip
     tables = _tables(now_reports, before, gpu_rows)
+    # Providers whose bill is missing on some days of the range: their billed and idle are those days' only.
+    unbilled = {} if team_ids is not None or filters.splits_the_bill else unbilled_days(start=start, end=end,
+                                                                                           filters=filters)  # fmt: skip
+    for row in tables["providers"]["rows"]:
+        row["unbilled"] = unbilled.get(row["provider"])
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
     kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
                                   previous=before["teams"] if before else None)  # fmt: skip
@@ -280,6 +272,7 @@ def dashboard_data(
         "interval": interval,
         "fx_rates": used,
         "bill_hidden": team_ids is not None or filters.splits_the_bill,
+        "unbilled": unbilled,
         "owed": owed_days(start=start, end=end),
         "previous": {"start": previous_period(start, end)[0], "known": before is not None},
     }
@@ -288,8 +281,7 @@ def dashboard_data(
 def _tables(reports: dict[str, SpendReport], before: dict[str, SpendReport] | None, gpu_rows: list[dict]) -> dict:
     """The tables (rows, idle row, totals), each row against the previous period."""
     team_ids_by_name = dict(Team.objects.values_list("name", "id"))
-    idle = reports["teams"].idle
-    models = [unknown_when_unpriced(row, idle=idle) for row in reports["models"].rows
+    models = [unknown_when_unpriced(row) for row in reports["models"].rows
               if row["model_name"] != IDLE_LABEL]  # fmt: skip
     tables = {
         "teams": (_table(reports["teams"], "team", team_ids_by_name), total_spend),
@@ -316,13 +308,13 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     budgets = budget_statuses(budgets=Budget.objects.filter(team_id=team_id, active=True).select_related("team"),
                               as_of=timezone.now().date())  # fmt: skip
     return {
-        "providers": [unknown_when_unpriced(row, idle=idle) for row in providers.rows],
+        "providers": [unknown_when_unpriced(row) for row in providers.rows],
         "budgets": budgets,
         "totals": spend["totals"],
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "daily": spend["daily"],
-        "top_models": [unknown_when_unpriced(row, idle=idle) for row in spend["top_models"]],
-        "gpu_types": [unknown_when_unpriced(row, idle=idle) for row in gpus.rows],
+        "top_models": [unknown_when_unpriced(row) for row in spend["top_models"]],
+        "gpu_types": [unknown_when_unpriced(row) for row in gpus.rows],
         "largest_jobs": largest,
         "llm_models": llm.rows,
         "llm_usd": llm.totals["llm_usd"],

@@ -25,7 +25,7 @@ from costs.dashboard.viewstate import (
     range_links,
 )
 from costs.usage.api.params import RangeParams, view_filters
-from costs.usage.selectors.efficiency import shown_figure
+from costs.usage.selectors.shown import shown_row
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
@@ -156,10 +156,10 @@ def team_view(site, request, pk):
     )  # fmt: skip
 
 
-def _export_cell(row: dict, column: str):
-    """A CSV cell: unknown ones (None; used GPU-hours and waste when nothing was measured) empty, never 0."""
-    value = shown_figure(row, column)
-    return "" if value is None else value
+def _export_row(row: dict, columns) -> list:
+    """A CSV row: unknown cells (None; unmeasured, unpriced: costs.usage.selectors.shown) empty, never 0."""
+    shown = shown_row(row)
+    return [safe_cell("" if shown.get(column) is None else shown[column]) for column in columns]
 
 
 def export_view(request, table: str):
@@ -187,5 +187,5 @@ def export_view(request, table: str):
     card = data["kpis"]["change"][TOTAL_CARD[table]]
     total = {**shown["totals"], columns[0]: "TOTAL", previous: card["previous"], "change_pct": card["change_pct"]}
     for row in [*rows, *([shown["idle"]] if shown["idle"] else []), total]:
-        writer.writerow([safe_cell(_export_cell(row, c)) for c in columns])
+        writer.writerow(_export_row(row, columns))
     return response

@@ -58,10 +58,33 @@ def test_report_csv_adds_up_and_escapes_formulas(small_org, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,used_gpu_hours,"
         "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
-        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,,0.0000,0.0000,3.0000,,0.00",  # unmeasured: efficiency unknown
-        "(idle),0.0000,0.0000,0.00,0.00,3.00,,0.0000,0.0000,0.0000,,0.00",
-        "nlp,1.0000,1.0000,0.00,0.00,0.00,,0.0000,0.0000,1.0000,,0.00",
-        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00,0.0000,0.0000,4.0000,,0.00",
+        # Nothing measured: used GPU-hours, efficiency and waste unknown (empty), never 0.
+        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,,,0.0000,3.0000,,",
+        "(idle),0.0000,0.0000,0.00,0.00,3.00,,,0.0000,0.0000,,",
+        # Every GPU-hour unpriced: estimated and allocated unknown (empty), the unpriced GPU-hours beside them.
+        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,",
+        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00,,0.0000,4.0000,,",  # partly priced: the known part
+    ]
+
+
+def test_report_shows_a_total_unknown_only_when_nothing_in_it_is_known(small_org, capsys):
+    JobFactory(team=TeamFactory(name="vision"), gpu_count=2, start_time=datetime(2025, 3, 10, 5, tzinfo=UTC),
+               end_time=datetime(2025, 3, 10, 7, tzinfo=UTC), gpu_util_avg=Decimal("25.00"))  # fmt: skip
+    call_command("rollup", "--start", "2025-03-10", "--end", "2025-03-11", "--no-progress")
+    capsys.readouterr()
+
+    call_command("report", "--start", "2025-03-10", "--end", "2025-03-11", "--format", "csv", "--idle", "share")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,used_gpu_hours,"
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
+        # The aws H100 bill ($15.00) shared by GPU-hours, 3 : 4; vision's 4 GPU-h at 25 %: 1 used, $12.00 wasted.
+        "vision,4.0000,0.0000,16.00,8.57,0.00,,1.0000,4.0000,0.0000,25.0,12.00",
+        "'=cmd|calc,3.0000,0.0000,12.00,6.43,0.00,,,0.0000,3.0000,,",
+        # B200 has neither a price nor a bill: its share is the estimate it would follow, unknown too.
+        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,",
+        # One team measured: the total's efficiency and waste are that team's, over its measured hours.
+        "TOTAL,8.0000,1.0000,28.00,15.00,0.00,15.00,1.0000,4.0000,4.0000,25.0,12.00",
     ]
 
 
@@ -75,10 +98,14 @@ def test_report_table_has_a_totals_row(small_org, capsys):
     assert lines[0].split() == ["provider", *["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"],
                                 "idle_usd", "billed_usd", "used_gpu_hours", "measured_gpu_hours",
                                 "unmeasured_gpu_hours", "efficiency_pct", "waste_usd"]  # fmt: skip
-    assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "0.0000", "0.0000",
-                                "4.0000", "-", "0.00"]  # fmt: skip
-    assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "0.0000", "0.0000",
-                                "4.0000", "-", "0.00"]  # fmt: skip
+    # Nothing measured: used GPU-hours, efficiency and waste "-" (unknown), never 0; partly priced: the estimate.
+    assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "-", "0.0000",
+                                "4.0000", "-", "-"]  # fmt: skip
+    assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "-", "0.0000",
+                                "4.0000", "-", "-"]  # fmt: skip
+    assert lines[5].endswith("efficiency = used / measured GPU-hours ('-', and used and waste, when none is "
+                             "measured); estimated (and allocated, idle kept apart) '-' when every GPU-hour is "
+                             "unpriced.")  # fmt: skip
 
 
 def test_report_table_has_thousands_separators(db, capsys):

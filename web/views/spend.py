@@ -14,7 +14,7 @@ from costs.dashboard.member import home_data, label_data, label_tables, model_da
 from costs.dashboard.selectors import saved_views
 from costs.dashboard.viewstate import filter_bar, query_with
 from costs.usage.api.params import view_filters
-from costs.usage.selectors.efficiency import shown_figure
+from costs.usage.selectors.shown import shown_row
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, page_context, wants
@@ -25,7 +25,7 @@ DRILL_COLUMNS = (*FIGURES, "efficiency_pct", "previous_allocated_usd", "share_pc
 
 
 def _drill_csv(name: str, key: str, rows: list[dict]):
-    cells = ([row["key"], *(shown_figure(row, column) for column in DRILL_COLUMNS)] for row in rows)
+    cells = ([shown["key"], *(shown[column] for column in DRILL_COLUMNS)] for shown in map(shown_row, rows))
     return csv_response(name=name, columns=(key, *DRILL_COLUMNS), rows=cells)
 
 

@@ -47,14 +47,14 @@ def test_dashboard_on_an_empty_database_explains_itself(staff_client):
 
 
 def test_dashboard_query_count_is_bounded(org, staff_client, django_assert_max_num_queries):
-    # Each grouping over the range and over the previous period (the changes), and the top waste jobs: a fixed count,
-    # whatever the data.
+    # Each grouping over the range and over the previous period (the changes), the top waste jobs, the days not
+    # billed yet: a fixed count, whatever the data.
     CostSnapshotFactory(date=date(2025, 3, 9), provider="aws", gpu_type="A100")  # the previous day has a bill too
-    with django_assert_max_num_queries(48) as before:
+    with django_assert_max_num_queries(49) as before:
         staff_client.get(INDEX + RANGE)
     for day in range(1, 28):
         CostSnapshotFactory(date=date(2025, 3, day), provider="gcp", gpu_type="T4")  # more rows in both periods
-    with django_assert_max_num_queries(48) as after:
+    with django_assert_max_num_queries(49) as after:
         staff_client.get(INDEX + RANGE)
     assert len(before) == len(after)
 
@@ -289,3 +289,29 @@ def test_dashboard_csvs_compare_each_row_and_the_total_with_the_previous_period(
         ("nlp", "8.00", "300.0"), ("vision", "0.00", ""), ("(idle)", "", ""), ("TOTAL", "10.00", "400.0")]  # fmt: skip
     providers = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE).content.decode()
     assert [line.split(",")[-2:] for line in providers.splitlines()[1:]] == [["10.00", "400.0"], ["10.00", "400.0"]]
+
+
+def test_a_range_where_the_bill_has_not_arrived_for_every_day_says_so(org, staff_client):
+    """aws is billed on the 10th, not yet on the 11th (nlp ran there too): the bill card and the aws row say that the
+    bill covers 1 of 2 days; the on-prem cluster, never billed, is just "no bill yet"; a GPU type filter narrows it."""
+    from costs.usage.services.rollup import usage_rollup
+    from jobs.tests.factories import JobFactory
+
+    day = datetime(2025, 3, 11, tzinfo=UTC)
+    JobFactory(team=org["teams"]["nlp"], model_name="llama", gpu_count=1, start_time=day.replace(hour=1),
+               end_time=day.replace(hour=2), external_id="nlp-2")  # fmt: skip
+    JobFactory(team=org["teams"]["nlp"], provider="onprem", gpu_type="V100", start_time=day.replace(hour=1),
+               end_time=day.replace(hour=2), external_id="nlp-3")  # fmt: skip
+    usage_rollup(start=date(2025, 3, 11), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+
+    response = staff_client.get(INDEX + "?start=2025-03-10&end=2025-03-12")
+    data = response.context["dashboard"]
+    assert data["unbilled"] == {"aws": {"days": 1, "of": 2, "first": date(2025, 3, 11)}}
+    assert [(row["provider"], row["unbilled"]) for row in data["tables"]["providers"]["rows"]] == [
+        ("aws", {"days": 1, "of": 2, "first": date(2025, 3, 11)}), ("onprem", None)]  # fmt: skip
+    page = response.content.decode()
+    assert "no bill yet for aws on 1 of 2 days (from 2025-03-11): billed and idle are the billed days' only" in page
+    assert "1 of 2 days not billed yet" in page
+    assert staff_client.get(INDEX + RANGE).context["dashboard"]["unbilled"] == {}  # the 10th alone: billed
+    narrowed = staff_client.get(INDEX + "?start=2025-03-10&end=2025-03-12&gpu_type=V100").context["dashboard"]
+    assert narrowed["unbilled"] == {}  # no V100 bill at all: "no bill yet", not a partial one

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from costs.billing.allocation import IDLE_MODES, SEPARATE
 from costs.usage.selectors.fx import spend_summary_in
+from costs.usage.selectors.shown import shown_row, shown_rows
 from costs.usage.selectors.spend import GROUP_BY_FIELDS, KINDS, group_by_parse, spend_summary
 from heliox.commands import HelioxCommand, iso_date, user_errors
 from heliox.csv_safety import safe_cell
@@ -59,8 +60,11 @@ class Command(HelioxCommand):
         columns = [c if currency == "USD" or not c.endswith("_usd") else c[:-4] + "_" + currency.lower()
                    for c in columns]  # fmt: skip
         header = [*report.group_by, *columns]
-        rows = [[row[name] for name in report.group_by] + [row.get(c) for c in columns] for row in report.rows]
-        total = ["TOTAL", *[""] * (len(report.group_by) - 1)] + [report.totals.get(c) for c in columns]
+        # Unknown figures (nothing measured, every GPU-hour unpriced) are None: empty in the CSV, "-" in the table.
+        shown = shown_rows(report.rows)
+        rows = [[row[name] for name in report.group_by] + [row.get(c) for c in columns] for row in shown]
+        totals = shown_row(report.totals)
+        total = ["TOTAL", *[""] * (len(report.group_by) - 1)] + [totals.get(c) for c in columns]
         if fmt == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
             writer.writerow(header)
@@ -80,4 +84,5 @@ class Command(HelioxCommand):
         used = "; ".join(f"1 USD = {r.rate_per_usd} {r.currency} from {r.as_of}" for r in rates)
         self.say(f"{currency}{' at ' + used if used else ''}; GPU-hours; UTC days [{start}, {end}); "
                           f"idle {idle}; billed covers days with a bill; efficiency = used / measured GPU-hours "
-                          f"('-' when none is measured).")  # fmt: skip
+                          f"('-', and used and waste, when none is measured); estimated (and allocated, idle kept "
+                          f"apart) '-' when every GPU-hour is unpriced.")  # fmt: skip

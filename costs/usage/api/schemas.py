@@ -9,19 +9,29 @@ from heliox.schema import DATE, INTEGER, STRING, decimal, obj
 FIGURES = {
     "gpu_hours": decimal(description="GPU-hours."),
     "unpriced_gpu_hours": decimal(description="GPU-hours without a catalog price."),
-    "estimated_usd": decimal(description="Catalog cost of the priced GPU-hours."),
-    "allocated_usd": decimal(description="Share of the bill (the estimate on days without a bill)."),
+    "estimated_usd": decimal(
+        nullable=True, description="Catalog cost of the priced GPU-hours; null when none is priced (unknown, not 0)."
+    ),
+    "allocated_usd": decimal(
+        nullable=True,
+        description="Share of the bill (the estimate on days without a bill); null when no GPU-hour is priced and "
+        "idle is kept apart (it follows the estimate).",
+    ),
     "idle_usd": decimal(nullable=True, description="Bill nobody used; null when not yours to see."),
     "billed_usd": decimal(nullable=True, description="The bill; null where there is none (unknown, not 0)."),
-    "used_gpu_hours": decimal(description="GPU-hours x utilisation of the measured jobs."),
+    "used_gpu_hours": decimal(
+        nullable=True, description="GPU-hours x utilisation of the measured jobs; null when none is measured."
+    ),
     "unmeasured_gpu_hours": decimal(description="GPU-hours of jobs without utilisation (counted apart)."),
     "measured_gpu_hours": decimal(description="GPU-hours of jobs with utilisation (efficiency's denominator)."),
-    "waste_usd": decimal(description="Estimated cost x (1 - utilisation) of the measured jobs."),
+    "waste_usd": decimal(
+        nullable=True, description="Estimated cost x (1 - utilisation) of measured jobs; null when none is measured."
+    ),
     "efficiency_pct": decimal(
         nullable=True, description="Used / measured GPU-hours, percent; null when none is measured (unknown, never 0)."
     ),
     "llm_usd": decimal(description="LLM API spend (kind=llm or all)."),
-    "total_usd": decimal(description="GPU + LLM spend (kind=llm or all)."),
+    "total_usd": decimal(nullable=True, description="GPU + LLM spend (kind=llm or all); null when only unpriced."),
     "llm_calls": INTEGER,
     "llm_unpriced_calls": INTEGER,
 }
@@ -65,9 +75,9 @@ ALLOCATION = obj({"start": DATE, "end": DATE, "idle": STRING, "cells": {"type": 
 
 DAY = obj({"date": DATE, "gpu_hours": decimal(), "estimated_usd": decimal(), "allocated_usd": decimal()},
           required=("date", "gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
-MODEL = obj({"model_name": STRING, "gpu_hours": decimal(), "unpriced_gpu_hours": decimal(), "estimated_usd": decimal(),
-             "allocated_usd": decimal(), "unmeasured_gpu_hours": decimal(), "efficiency_pct": FIGURES["efficiency_pct"],
-             "waste_usd": decimal()},
+MODEL = obj({**{name: FIGURES[name] for name in ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd",
+                                                 "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")},
+             "model_name": STRING},
             required=("model_name", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
 TEAM_SPEND = obj(
     {"team": obj({"id": {"type": "string", "format": "uuid"}, "name": STRING}, required=("id", "name")),

@@ -18,6 +18,7 @@ from costs.usage.api.serializers import UsageSnapshotSerializer
 from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.allocation_cells import allocation_cells
 from costs.usage.selectors.fx import spend_summary_in
+from costs.usage.selectors.shown import shown_row, shown_rows
 from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
 from costs.usage.selectors.timeseries import MAX_TIMESERIES_POINTS, TooManyPoints, spend_timeseries
 from heliox.api import BrowsableAPIRenderer, CSVRenderer, ExactJSONRenderer
@@ -95,14 +96,16 @@ class CostSummaryView(AggregateView):
                 report, rates = spend_summary_in(currency=params["currency"], **arguments)
         except ValueError as error:  # e.g. no rate on the first day of the range
             return Response({"currency": [str(error)]}, status=400)
+        # Unknown figures (nothing measured, every GPU-hour unpriced) are null, empty in the CSV: never 0.
+        rows, totals = shown_rows(report.rows), shown_row(report.totals)
         if self.wants_csv(request):
-            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **report.totals}
-            return Response([*report.rows, total])
+            total = {**{name: "TOTAL" if i == 0 else "" for i, name in enumerate(report.group_by)}, **totals}
+            return Response([*rows, total])
         return Response({
             "start": report.start, "end": report.end, "group_by": list(report.group_by), "idle": report.idle,
             "kind": params["kind"], "currency": params["currency"],
             "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in rates],
-            "rows": report.rows, "totals": report.totals,
+            "rows": rows, "totals": totals,
         })  # fmt: skip
 
 
@@ -131,6 +134,9 @@ class CostTimeseriesView(AggregateView):
             return Response({"detail": str(error)}, status=400)
         except ValueError as error:  # no rate on some day of the range
             return Response({"currency": [str(error)]}, status=400)
+        for series in result["series"]:  # unknown figures null, as in the summary
+            series["points"] = shown_rows(series["points"])
+        result["totals"] = shown_row(result["totals"])
         if self.wants_csv(request):
             rows = [{**series["group"], **point} for series in result["series"] for point in series["points"]]
             return Response({"rows": rows, "columns": [*params["group_by"], "period"]})
@@ -175,6 +181,7 @@ class TeamSpendView(AggregateView):
             raise Http404
         params = self.params(request)
         result = team_spend(team_id=team.pk, start=params["start"], end=params["end"], idle=params["idle"])
+        result.update(totals=shown_row(result["totals"]), top_models=shown_rows(result["top_models"]))
         if self.wants_csv(request):  # the daily series
             return Response({"rows": result["daily"], "columns": ["date", "gpu_hours", "estimated_usd",
                                                                    "allocated_usd"]})  # fmt: skip

@@ -21,12 +21,3 @@ def with_efficiency(record: dict) -> dict:
     record["efficiency_pct"] = efficiency_pct(used_gpu_hours=record["used_gpu_hours"],
                                               measured_gpu_hours=record["measured_gpu_hours"])  # fmt: skip
     return record
-
-
-def shown_figure(row: dict, column: str):
-    """A spend row's figure as a table or CSV shows it: None (unknown) for used GPU-hours and waste (waste_usd,
-    or waste_<currency>) when nothing was measured (efficiency unknown): sums over no measured job, never 0."""
-    unknown_when_unmeasured = column == "used_gpu_hours" or column.startswith("waste_")
-    if unknown_when_unmeasured and row.get("efficiency_pct") is None:
-        return None
-    return row.get(column)

@@ -7,6 +7,7 @@ allocation day by day inside it: no final step has to wait for all parts. A part
 twice (a redelivery after a lost worker) writes the same rows: the rollup replaces a day's rows.
 """
 
+import logging
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -14,7 +15,9 @@ from django.utils import timezone
 
 from costs.usage.models import RollupBacklog
 from costs.usage.services.backlog import rollup_backlog_add, split_latest
-from costs.usage.services.rollup import usage_rollup_ranges
+from costs.usage.services.rollup import RollupSummary, usage_rollup
+
+logger = logging.getLogger(__name__)
 
 # Past this many days a range goes out by calendar month: fewer, longer tasks.
 DAILY_PARTS_UP_TO = 92
@@ -67,7 +70,7 @@ def rollup_after_change(ranges: list[tuple[date, date]], inline_days: int | None
     On workers: enqueue them, a long range as one `usage.rollup_range` that a worker fans out
     (so a request sends a few messages whatever the span). Embedded: roll up the latest
     `inline_days` days here (all of them when None) and owe the rest to the next `rollup`
-    (costs.usage.services.backlog).
+    (costs.usage.services.backlog); a rollup that fails here owes its days too (_rollup_or_owe).
     """
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         from costs.usage.tasks import rollup_range
@@ -81,4 +84,24 @@ def rollup_after_change(ranges: list[tuple[date, date]], inline_days: int | None
         ranges, owed = split_latest(ranges, inline_days, until=timezone.now().date() + timedelta(days=1))
         if owed:
             rollup_backlog_add(ranges=owed)
-    return usage_rollup_ranges(ranges)
+    return _rollup_or_owe(ranges, answering=inline_days is not None)
+
+
+def _rollup_or_owe(ranges: list[tuple[date, date]], *, answering: bool) -> list[RollupSummary]:
+    """Roll up each range here; from the first that fails on, the days are owed to the next `rollup`.
+
+    The change to jobs is committed by then: a web request (`answering`) logs the failure and
+    answers, its days owed rather than lost (stale rollups nobody would rebuild); a command or a
+    task owes them too, then raises, so that it exits non-zero.
+    """
+    summaries = []
+    for index, (start, end) in enumerate(ranges):
+        try:
+            summaries.append(usage_rollup(start=start, end=end))
+        except Exception:
+            rollup_backlog_add(ranges=ranges[index:])
+            if not answering:
+                raise
+            logger.exception("The rollup of [%s, %s) after a change to jobs failed; its days are owed", start, end)
+            break
+    return summaries

@@ -3,8 +3,8 @@
 Set-based: for each UTC day, one SQL statement computes the overlap of every job
 with the day and with each price segment, and sums GPU-seconds per (team,
 provider, GPU type, model, price), with the utilisation figures (used, measured and
-unmeasured GPU-hours, waste) beside them. GPU-seconds are exact (integers on SQLite,
-numerics on PostgreSQL); money is multiplied in Python with Decimal, once per
+unmeasured GPU-hours, waste) beside them. GPU-seconds are exact (64-bit integers on
+both databases); money is multiplied in Python with Decimal, once per
 group, and rounded once per stored row. Python loops over days and groups, never
 over jobs, so memory does not grow with the number of jobs.
 """
@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -27,19 +28,17 @@ from costs.llm.services.rollup import llm_rollup_day
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_apply
 from costs.usage.services.job_costs import (
-    JOBS_TABLE,
-    UNITS_PER_WASTE_USD,
     clear_job_table,
     create_job_table,
-    div,
     drop_job_tables,
     job_costs_keep_day,
     job_costs_range,
     job_totals_update,
-    units,
 )
+from costs.usage.services.job_sql import JOBS_TABLE, UNITS_PER_WASTE_USD, div, label_value, units, wide
 from heliox.dates import utc_day_bounds
 from heliox.units import SECONDS_PER_HOUR, to_hours
+from jobs.labels import UNLABELLED
 from jobs.models import Job
 from jobs.times import time_floor
 
@@ -89,7 +88,8 @@ def _sql_dialect() -> dict[str, str]:
         return {
             "greatest": "GREATEST",
             "least": "LEAST",
-            "secs": "EXTRACT(EPOCH FROM ({b}) - ({a}))",
+            # Whole seconds, as SQLite counts them (job times are stored to the second; `now` and prices need not be).
+            "secs": "CAST(FLOOR(EXTRACT(EPOCH FROM {b})) - FLOOR(EXTRACT(EPOCH FROM {a})) AS BIGINT)",
             "ts": "TIMESTAMP WITH TIME ZONE",
         }
     # SQLite stores datetimes as ISO text; strftime('%s') gives whole seconds. Job
@@ -97,9 +97,12 @@ def _sql_dialect() -> dict[str, str]:
     return {"greatest": "MAX", "least": "MIN", "secs": "(strftime('%%s', {b}) - strftime('%%s', {a}))", "ts": "TEXT"}
 
 
-def _job_day_sql() -> str:
-    """One row per job of the day in the temporary job table: exact GPU-seconds and cost units (job_costs)."""
+def _job_day_sql(labels: int) -> str:
+    """One row per job of the day in the temporary job table: exact GPU-seconds and cost units (job_costs), and
+    the job's values of the first `labels` cost label keys (for the label rollup; none without job costs)."""
     d = _sql_dialect()
+    values = [f"v{index}" for index in range(labels)]
+    extracted = "".join(f"{label_value('j.labels', index)} AS v{index}, " for index in range(labels))
 
     def secs(a: str, b: str) -> str:
         return d["secs"].format(a=a, b=b)
@@ -107,7 +110,7 @@ def _job_day_sql() -> str:
     return f"""
 WITH slices AS (
     SELECT j.id AS job_id, j.team_id, j.provider, j.gpu_type, j.model_name, j.pricing, j.region, j.gpu_count,
-           j.labels, {units("j.gpu_util_avg", 100)} AS util_bp, {d["greatest"]}(j.start_time, %(day_start)s) AS s,
+           {extracted}{units("j.gpu_util_avg", 100)} AS util_bp, {d["greatest"]}(j.start_time, %(day_start)s) AS s,
            {d["least"]}(COALESCE(j.end_time, %(now)s), %(day_end)s) AS e
     FROM {Job._meta.db_table} j
     WHERE j.start_time IS NOT NULL AND j.start_time < %(day_end)s AND j.start_time < %(now)s
@@ -126,10 +129,10 @@ priced AS (
 ),
 priced_per_job AS (SELECT job_id, SUM(seconds) AS seconds, SUM(seconds * price_e4) AS units FROM priced GROUP BY job_id)
 INSERT INTO {JOBS_TABLE} (job_id, team_id, provider, gpu_type, model_name, gpu_seconds, unpriced_seconds,
-                          priced_seconds, cost_units, labels, util_bp)
+                          priced_seconds, cost_units, util_bp{"".join(f", {v}" for v in values)})
 SELECT l.job_id, l.team_id, l.provider, l.gpu_type, l.model_name, l.gpu_count * {secs("l.s", "l.e")},
        l.gpu_count * ({secs("l.s", "l.e")} - COALESCE(p.seconds, 0)), l.gpu_count * COALESCE(p.seconds, 0),
-       l.gpu_count * COALESCE(p.units, 0), l.labels, l.util_bp
+       l.gpu_count * COALESCE(p.units, 0), l.util_bp{"".join(f", l.{v}" for v in values)}
 FROM live l LEFT JOIN priced_per_job p ON p.job_id = l.job_id
 """
 
@@ -143,7 +146,7 @@ SELECT team_id, provider, gpu_type, model_name, COUNT(*), SUM(gpu_seconds),
        SUM(CASE WHEN unpriced_seconds > 0 THEN 1 ELSE 0 END), SUM(unpriced_seconds), SUM(cost_units),
        SUM(gpu_seconds * util_bp), SUM(CASE WHEN util_bp IS NULL THEN gpu_seconds ELSE 0 END),
        SUM(CASE WHEN util_bp IS NULL THEN 0 ELSE gpu_seconds END),
-       SUM(cost_units * {div(idle, "100")}), SUM(cost_units * ({idle} - 100 * {div(idle, "100")}))
+       SUM({wide("cost_units")} * {div(idle, "100")}), SUM({wide("cost_units")} * ({idle} - 100 * {div(idle, "100")}))
 FROM {JOBS_TABLE} GROUP BY team_id, provider, gpu_type, model_name
 """
 
@@ -194,8 +197,8 @@ def _drop_timeline() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelUsageSnapshot]:
-    """The model-level rollup rows of one day (unsaved)."""
+def _day_rows(day: date, now: datetime, earliest_start: datetime, labels: int) -> list[ModelUsageSnapshot]:
+    """The model-level rollup rows of one day (unsaved); the job table keeps `labels` label values of each job."""
     day_start, day_end = utc_day_bounds(day)
     adapt = connection.ops.adapt_datetimefield_value
     params = {
@@ -203,11 +206,13 @@ def _day_rows(day: date, now: datetime, earliest_start: datetime) -> list[ModelU
         "day_end": adapt(day_end),
         "now": adapt(now),
         "earliest_start": adapt(earliest_start),
+        "unlabelled": UNLABELLED,
+        **{f"key{index}": key for index, key in enumerate(settings.HELIOX_COST_LABELS[:labels])},
     }
     rows = []
     with connection.cursor() as cursor:
         clear_job_table(cursor)
-        cursor.execute(_job_day_sql(), params)
+        cursor.execute(_job_day_sql(labels), params)
         cursor.execute(_groups_sql())
         for team_id, provider, gpu_type, model, jobs, seconds, unpriced_jobs, unpriced, cost, *efficiency in cursor:
             used, unmeasured, measured, waste_hundreds, waste_rest = efficiency
@@ -321,6 +326,7 @@ def usage_rollup(
     )["longest"] or timedelta(0)
     longest = min(longest, range_start - time_floor())  # a job stored before jobs.times' floor: not below it
     timeline = price_timeline(GpuPrice.objects.all())
+    labels = len(settings.HELIOX_COST_LABELS) if job_costs else 0
     with transaction.atomic():  # rollups of other days run at once; the jobs they share wait (job_totals_update)
         _load_timeline(timeline)
         create_job_table()
@@ -328,7 +334,7 @@ def usage_rollup(
             day = start
             while day < end:
                 _lock_day(day)
-                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest)
+                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest, labels)
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)

@@ -19,8 +19,9 @@ RANGE = "start=2025-03-10&end=2025-03-11"
 def test_summary_by_team_has_exact_totals(org, api):
     body = api.as_user(org["users"]["staff"]).get(f"/api/v1/costs/summary?{RANGE}&group_by=team").json()
 
-    # No job of this fixture is measured: every hour is unmeasured, efficiency unknown (null), waste none known.
-    unmeasured = {"used_gpu_hours": "0.0000", "measured_gpu_hours": "0.0000", "waste_usd": "0.00",
+    # No job of this fixture is measured: every hour is unmeasured, efficiency, used GPU-hours and waste unknown
+    # (null, never 0), in every row and the totals.
+    unmeasured = {"used_gpu_hours": None, "measured_gpu_hours": "0.0000", "waste_usd": None,
                   "efficiency_pct": None}  # fmt: skip
     assert body["rows"] == [
         {"team": "nlp", "gpu_hours": "8.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "32.00",

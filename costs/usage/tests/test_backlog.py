@@ -164,6 +164,50 @@ def test_a_failed_backlog_task_leaves_the_days_owed(db, monkeypatch):
     assert owed() == [(date(2025, 3, 1), date(2025, 3, 14))]
 
 
+def _fail(**kwargs):
+    raise RuntimeError("database went away")
+
+
+@pytest.mark.django_db(transaction=True)  # the change commits for real: the rollup runs inside the request
+def test_a_request_whose_rollup_fails_answers_and_owes_its_days_to_the_next_rollup(api, monkeypatch):
+    user = UserFactory(username="lead")
+    MembershipFactory(user=user, team=TeamFactory(name="nlp"), role="manager")
+    GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))  # aws H100 from 2024-01-01
+    body = {"team": str(user.memberships.get().team_id), "model_name": "llama", "provider": "aws",
+            "gpu_type": "H100", "gpu_count": 2, "start_time": "2025-03-01T00:00:00Z",
+            "end_time": "2025-03-11T00:00:00Z"}  # fmt: skip
+    monkeypatch.setattr("costs.usage.services.fanout.usage_rollup", _fail)
+
+    response = api.as_user(user).post("/api/v1/jobs/", body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Job.objects.get().gpu_count == 2  # the change is saved
+    # 10 days: the 3 older than the request's 7 owed as always, the 7 it failed to roll up owed too.
+    assert owed() == [(date(2025, 3, 1), date(2025, 3, 4)), (date(2025, 3, 4), date(2025, 3, 11))]
+    assert UsageSnapshot.objects.count() == 0
+
+    monkeypatch.undo()
+    out = io.StringIO()
+    call_command("rollup", "--no-progress", stdout=out)
+
+    assert "Rolled up 10 day(s) that changes to jobs left owed: [2025-03-01, 2025-03-11).\n" in out.getvalue()
+    assert owed() == []
+    assert set(UsageSnapshot.objects.values_list("date", "gpu_hours", "estimated_cost_usd")) == {
+        (date(2025, 3, 1) + timedelta(days=n), Decimal("48.0000"), Decimal("192.00")) for n in range(10)
+    }
+
+
+def test_a_command_whose_rollup_fails_owes_its_days_and_fails(db, monkeypatch, django_capture_on_commit_callbacks):
+    days = AffectedDays()
+    days.update([(date(2025, 3, 1), date(2025, 3, 2)), (date(2025, 3, 5), date(2025, 3, 5))])
+    monkeypatch.setattr("costs.usage.services.fanout.usage_rollup", _fail)
+
+    with pytest.raises(RuntimeError, match="database went away"), django_capture_on_commit_callbacks(execute=True):
+        jobs_changed(days, inline_days=None)  # what an import command calls
+
+    assert owed() == [(date(2025, 3, 1), date(2025, 3, 3)), (date(2025, 3, 5), date(2025, 3, 6))]
+
+
 def test_the_dashboards_say_which_days_of_their_range_wait_for_a_rollup(manager, client):
     staff = UserFactory(username="root", is_staff=True, is_superuser=True)
     RollupBacklog.objects.create(start=date(2025, 2, 20), end=date(2025, 3, 5))  # owed: 02-20 to 03-04

@@ -67,7 +67,7 @@ def test_summary_by_team_has_efficiency_waste_and_unmeasured_hours(two_teams, ap
         ("model_name", "llama-3-8b", ["44.0000", "8.0000", "4.0000", "20.0", "80.00"]),
         ("provider,gpu_type", "A100", ["6.0000", "3.9300", "0.0000", "65.5", "2.08"]),
         ("label:project", "atlas", ["40.0000", "8.0000", "0.0000", "20.0", "80.00"]),
-        ("label:project", "(unlabelled)", ["4.0000", "0.0000", "4.0000", None, "0.00"]),
+        ("label:project", "(unlabelled)", ["4.0000", None, "4.0000", None, None]),  # unmeasured: unknown, not 0
         ("label:project,model_name", "borealis", ["6.0000", "3.9300", "0.0000", "65.5", "2.08"]),
     ],
 )
@@ -102,7 +102,7 @@ def test_summary_and_timeseries_csvs_have_the_columns(two_teams, api, staff):
     points = list(csv.DictReader(io.StringIO(series.content.decode())))
     assert [(p["team"], p["period"], p["efficiency_pct"], p["waste_usd"]) for p in points] == [
         ("speech", "2025-03-10", "65.5", "1.04"), ("speech", "2025-03-11", "65.5", "1.04"),
-        ("vision", "2025-03-10", "20.0", "80.00"), ("vision", "2025-03-11", "", "0.00"),
+        ("vision", "2025-03-10", "20.0", "80.00"), ("vision", "2025-03-11", "", ""),  # nothing ran: unknown
     ]  # fmt: skip
 
 

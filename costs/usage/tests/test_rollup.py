@@ -129,6 +129,17 @@ def test_running_job_accrues_up_to_the_rollup_moment(h100_price):
     assert figures(D11)[:2] == (Decimal("7.0000"), Decimal("28.00"))
 
 
+def test_running_job_accrues_whole_seconds_on_every_database(h100_price):
+    """A rollup moment with a fraction of a second counts the whole seconds before it (SQLite counts no other way)."""
+    job = JobFactory(status="running", gpu_count=1, start_time=at(D11, 0), end_time=None)
+
+    usage_rollup(start=D11, end=D12, now=at(D11, 0, 59) + timedelta(seconds=59, microseconds=900_000))
+
+    assert figures(D11)[:2] == (Decimal("0.9997"), Decimal("4.00"))  # 3,599 s, not 3,599.9 (1.0000 GPU-hours)
+    job.refresh_from_db()
+    assert (job.gpu_hours, job.estimated_usd) == (Decimal("0.9997"), Decimal("4.00"))
+
+
 def test_pending_job_and_future_time_count_nothing(h100_price):
     JobFactory(status="pending", start_time=None, end_time=None)
     JobFactory(status="running", start_time=at(D11, 10), end_time=None)
