@@ -34,13 +34,6 @@ def spend_teams(*, user) -> list[tuple[UUID, str]]:
     return list(teams.order_by("name").values_list("id", "name"))
 
 
-def job_teams(*, user) -> QuerySet:
-    """The teams whose jobs the user sees (visible_jobs), by name: the job filter's choices, never another team."""
-    if staff_can(user, "view", Job):
-        return Team.objects.order_by("name")
-    return Team.objects.filter(pk__in=member_team_ids(user)).order_by("name")
-
-
 def _scoped(user, queryset: QuerySet) -> QuerySet:
     if staff_can(user, "view", queryset.model):
         return queryset

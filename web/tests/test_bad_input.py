@@ -162,3 +162,15 @@ def test_a_job_edit_keeps_consistent_statuses(org, as_role):
     for changes in ({"status": "running", "end_time": ""}, {"status": "cancelled"}):
         assert as_role("manager").post(f"/jobs/{llama.pk}/edit/", job_form(org, **changes)).status_code == 302
     assert Job.objects.get(pk=llama.pk).status == "cancelled"
+
+
+def test_the_browsable_apis_job_filter_names_only_ones_teams(org, api, client):
+    client.force_login(org["users"]["bob"])
+    page = client.get("/api/v1/jobs/", HTTP_ACCEPT="text/html").content.decode()
+    assert "vision" not in page
+    vision = org["teams"]["vision"]
+    response = api.as_user(org["users"]["bob"]).get(f"/api/v1/jobs/?team={vision.pk}")
+    assert response.status_code == 400
+    assert list(response.json()) == ["team"]
+    staff = api.as_user(org["users"]["staff"]).get(f"/api/v1/jobs/?team={vision.pk}").json()["results"]
+    assert [job["team_name"] for job in staff] == ["vision"]

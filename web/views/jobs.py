@@ -15,7 +15,7 @@ from jobs.models import Job
 from jobs.selectors import TotalOrdered
 from jobs.utilisation_curve import curve_chart, utilisation_curve
 from web.forms import JobForm, job_save
-from web.selectors import job_history, job_teams, managed_team_ids, may_change, visible_jobs
+from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
 from web.views.common import chart_response, csv_response, found, member_required, page_context, wants
 
 PAGE_SIZE = 50
@@ -45,8 +45,7 @@ CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", 
 def job_list(request):
     """Jobs one may see, filtered as the API filters them (team, status, provider, GPU type, model, started...)."""
     jobs = visible_jobs(user=request.user)
-    filters = JobFilter(request.GET, queryset=jobs)
-    filters.filters["team"].queryset = job_teams(user=request.user)  # another team's id is an invalid choice
+    filters = JobFilter(request.GET, queryset=jobs, request=request)  # the request: the teams one may pick
     sort = request.GET.get("sort", "-start")
     chosen = filters.qs if filters.is_valid() else jobs.none()
     if sort in TOTAL_SORTS:
