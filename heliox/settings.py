@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # No query parameter holding a NUL character (PostgreSQL text cannot) reaches a view.
+    "heliox.query_guard.QueryGuardMiddleware",
     # The audit trail (django-simple-history) records the request's user on every change it makes.
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -4,9 +4,11 @@ from collections import Counter
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, JSONField, OuterRef, Subquery
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -138,7 +140,14 @@ class JobAdmin(SimpleHistoryAdmin):
         """The changelist as CSV, with the same filters, search and ordering; streamed, any size."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        # The whole result, not a page: paging (even ?p=0) and the changelist's error flag do not apply.
+        request.GET = request.GET.copy()
+        for name in (PAGE_VAR, ERROR_FLAG):
+            request.GET.pop(name, None)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:  # the changelist page redirects with ?e=1; a script gets the reason
+            return HttpResponseBadRequest(self._refused_parameters(request), content_type="text/plain")
         rows = changelist.get_queryset(request).values_list(*self.EXPORT_FIELDS).iterator(chunk_size=5000)
         writer = csv.writer(Echo())
 
@@ -150,6 +159,21 @@ class JobAdmin(SimpleHistoryAdmin):
         response = StreamingHttpResponse(lines(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="heliox-jobs.csv"'
         return response
+
+    def _refused_parameters(self, request) -> str:
+        """Which query parameters the changelist refuses, each tried alone (only on this error path)."""
+        query, refused = request.GET, []
+        for name in list(query):
+            request.GET = query.copy()
+            for other in query:
+                if other != name:
+                    request.GET.pop(other)
+            try:
+                self.get_changelist_instance(request)
+            except IncorrectLookupParameters:
+                refused.append(f"{name}={query.get(name)!r}")
+        request.GET = query
+        return f"Not a filter of the job list: {', '.join(refused) or 'these parameters together'}.\n"
 
     @admin.display(description="Duration")
     def duration(self, job: Job) -> str:

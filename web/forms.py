@@ -23,6 +23,9 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, form
 class JobForm(forms.ModelForm):
     """A job's fields as HTML inputs (times in UTC)."""
 
+    # One rule and one message for -1 and 0 alike (the model field's form default is >= 0, its validator >= 1).
+    gpu_count = forms.IntegerField(min_value=1, label="GPUs")
+
     class Meta:
         model = Job
         fields = JOB_FIELDS

@@ -19,8 +19,10 @@ def saved_view_save(*, user, name: str, page: str, query: str) -> tuple[SavedVie
     kept = query_with(QueryDict(query.lstrip("?")))
     limits = ((name, "name", 100), (kept, "view's address", 2000))  # SavedView.name and .query max_length
     for text, what, most in limits:
-        if len(text) > most or "\x00" in text:
-            raise ValueError(f"the {what} is too long to save (at most {most} characters) or holds a NUL character")
+        if len(text) > most:
+            raise ValueError(f"the {what} is too long to save ({len(text):,} characters; at most {most:,})")
+        if "\x00" in text:
+            raise ValueError(f"the {what} holds a NUL character")
     return SavedView.objects.update_or_create(user=user, name=name, defaults={"page": page, "query": kept})
 
 

@@ -24,6 +24,19 @@ EXTERNAL_ID_TAKEN = (
 END_BEFORE_START = "Must not be before start_time."
 
 
+def status_time_problem(status: str, start: datetime | None, end: datetime | None) -> tuple[str, str] | None:
+    """(field, why) when the status contradicts the times, as the Slurm import reads them: a pending or running job
+    has not ended; a finished job that started has an end (one cancelled before it started has neither)."""
+    if status in (JobStatus.PENDING, JobStatus.RUNNING) and end is not None:
+        return (
+            "end_time",
+            f"A {status} job has not ended: leave end_time empty, or choose succeeded, failed or cancelled.",
+        )
+    if status in Job.FINAL_STATUSES and start is not None and end is None:
+        return "end_time", f"Required when status is {status} (a job that started and finished has an end)."
+    return None
+
+
 def iso(moment) -> str | None:
     """ISO 8601 in UTC with a Z, as DRF's DateTimeField writes it."""
     if moment is None:
@@ -135,6 +148,13 @@ class JobSerializer(ModelSerializer):
             raise serializers.ValidationError({"end_time": END_BEFORE_START})
         if end and not start:
             raise serializers.ValidationError({"start_time": "Required when end_time is set."})
+        status = attrs.get("status", getattr(self.instance, "status", None))  # None: created with the default
+        if (
+            status
+            and {"status", "start_time", "end_time"} & attrs.keys()
+            and (found := status_time_problem(status, start, end))
+        ):
+            raise serializers.ValidationError({found[0]: found[1]})
         provider: str = attrs.get("provider", getattr(self.instance, "provider", ""))
         external_id = attrs.get("external_id", getattr(self.instance, "external_id", None))
         if external_id_taken(provider=provider, external_id=external_id, exclude_pk=getattr(self.instance, "pk", None)):

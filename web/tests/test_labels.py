@@ -179,7 +179,8 @@ def test_admin_team_page_drills_into_the_member_uis_label_pages(labelled, client
 
 def test_a_label_value_no_row_can_hold_is_a_404_and_csv_names_are_safe(labelled, as_role):
     nlp, member = labelled["nlp"], as_role("member")
-    assert member.get(label_url(nlp, "project", "%00")).status_code == 404
+    left_out = member.get(label_url(nlp, "project", "%00"))  # heliox.query_guard: the page again without it
+    assert member.get(left_out["Location"]).status_code == 404
     assert member.get(label_url(nlp, "project", "x" * 201)).status_code == 404
     # a value with a newline and a quote (label values come from job data): the file name is made safe
     response = member.get(label_url(nlp, "project", 'a%0Ab";filename="evil.exe', "&format=csv"))

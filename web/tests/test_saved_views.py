@@ -74,8 +74,11 @@ def test_bad_saves_are_refused_with_a_message(org, as_role, client):
 
 def test_a_view_too_long_to_keep_or_with_a_nul_is_refused_not_a_500(org, as_role):
     member = as_role("member")
-    # 2,000 characters that re-encode to 5,996 (each < is %3C): past the column, refused with a message
+    # 2,000 characters that re-encode to 5,988 (each < is %3C): past the column, refused with a message
     assert _save(member, "long", "model=" + "<" * 1994)["Location"] == "/views/"
     assert _save(member, "nul\x00", RANGE)["Location"] == "/views/"
     assert SavedView.objects.count() == 0
-    assert "too long to save (at most 2000 characters)" in member.get("/views/").content.decode()
+    assert (
+        "the view&#x27;s address is too long to save (5,988 characters; at most 2,000)"
+        in member.get("/views/").content.decode()
+    )

@@ -1,7 +1,6 @@
 """Budgets of one's teams with where they stand; their managers edit them."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -9,12 +8,12 @@ from django.utils import timezone
 from costs.budgets.selectors import budget_statuses
 from web.forms import BudgetForm, budget_save
 from web.selectors import managed_team_ids, may_change, visible_budgets
-from web.views.common import csv_response, found, page_context, wants
+from web.views.common import csv_response, found, member_required, page_context, wants
 
 CSV_COLUMNS = ("team", "period", "amount_usd", "period_start", "spent_usd", "percent", "projected_usd", "status")
 
 
-@login_required
+@member_required
 def budget_list(request):
     """Every budget one may see, with spend to date, projection and status (USD)."""
     budgets = visible_budgets(user=request.user)
@@ -31,7 +30,7 @@ def budget_list(request):
                                                           "title": "Budgets"})  # fmt: skip
 
 
-@login_required
+@member_required
 def budget_edit(request, pk):
     """A manager's (or staff's) edit of a budget, validated as the API's PATCH; 404 for anyone else."""
     budget = found(visible_budgets(user=request.user).filter(pk=pk).first())

@@ -3,12 +3,30 @@
 import csv
 import re
 from collections.abc import Iterable, Sequence
+from functools import wraps
 
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from costs.dashboard.views import range_context
 from heliox.csv_safety import safe_cell
+from heliox.query_guard import wants_data
+
+
+def member_required(view):
+    """login_required for a page; a request for its CSV or JSON without a session is a 401 in plain text, so that
+    a script never saves the login page as data."""
+    page = login_required(view)
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated and wants_data(request):
+            return HttpResponse("Log in first: this data needs a session (the API takes a token).\n",
+                                status=401, content_type="text/plain")  # fmt: skip
+        return page(request, *args, **kwargs)
+
+    return guarded
 
 
 def found(obj):

@@ -3,7 +3,6 @@
 import copy
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import redirect
@@ -17,7 +16,7 @@ from jobs.selectors import TotalOrdered
 from jobs.utilisation_curve import curve_chart, utilisation_curve
 from web.forms import JobForm, job_save
 from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
-from web.views.common import chart_response, csv_response, found, page_context, wants
+from web.views.common import chart_response, csv_response, found, member_required, page_context, wants
 
 PAGE_SIZE = 50
 HISTORY_SHOWN = 50
@@ -42,11 +41,11 @@ CSV_COLUMNS = ("id", "team", "model_name", "provider", "gpu_type", "gpu_count", 
                "unpriced_gpu_hours", "gpu_util_avg", "used_gpu_hours", "waste_usd")  # fmt: skip
 
 
-@login_required
+@member_required
 def job_list(request):
     """Jobs one may see, filtered as the API filters them (team, status, provider, GPU type, model, started...)."""
     jobs = visible_jobs(user=request.user)
-    filters = JobFilter(request.GET, queryset=jobs)
+    filters = JobFilter(request.GET, queryset=jobs, request=request)  # the request: the teams one may pick
     sort = request.GET.get("sort", "-start")
     chosen = filters.qs if filters.is_valid() else jobs.none()
     if sort in TOTAL_SORTS:
@@ -77,7 +76,7 @@ def job_list(request):
     })  # fmt: skip
 
 
-@login_required
+@member_required
 def job_detail(request, pk):
     """A job: its figures and labels, its utilisation curve (DCGM's, from Prometheus; `?format=json` gives its
     series), its cost per day (the rollup's slices), its history (manual edits: who, when, what) and the edit
@@ -95,7 +94,7 @@ def job_detail(request, pk):
     })  # fmt: skip
 
 
-@login_required
+@member_required
 def job_edit(request, pk):
     """A manager's (or staff's) edit of a job, validated as the API's PATCH; 404 for anyone else."""
     job = found(visible_jobs(user=request.user).filter(pk=pk).first())

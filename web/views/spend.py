@@ -3,7 +3,6 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -17,7 +16,7 @@ from costs.usage.api.params import view_filters
 from costs.usage.selectors.shown import shown_row
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
-from web.views.common import chart_response, csv_response, found, page_context, wants
+from web.views.common import chart_response, csv_response, found, member_required, page_context, wants
 
 LABEL_VALUE_MAX = 200  # LabelUsageSnapshot.value
 CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
@@ -41,7 +40,7 @@ def _bars(rows: list[dict], links: list[str]) -> dict:
             "links": links}  # fmt: skip
 
 
-@login_required
+@member_required
 def home(request):
     """One's teams (staff who may view the organisation's spend: every team), by team, with budgets."""
     context = page_context(request)
@@ -71,7 +70,7 @@ def home(request):
     })  # fmt: skip
 
 
-@login_required
+@member_required
 def team(request, pk):
     """A team's spend against its parent, by model; 404 for a team the user may not see."""
     context = page_context(request)
@@ -98,7 +97,7 @@ def team(request, pk):
     })  # fmt: skip
 
 
-@login_required
+@member_required
 def model(request, pk):
     """A team's model: its spend against the team's and the jobs that ran it in the range."""
     context = page_context(request)
@@ -122,14 +121,14 @@ def model(request, pk):
     })  # fmt: skip
 
 
-@login_required
+@member_required
 def label(request, pk):
     """A team's label value (?key=project&value=...): its spend against the team's and its jobs with their
     figures in the range; 404 for a team the user may not see or a key the rollup does not keep."""
     context = page_context(request)
     the_team = found(visible_team(user=request.user, pk=pk))
     key, value = request.GET.get("key", ""), request.GET.get("value", "")
-    if key not in settings.HELIOX_COST_LABELS or not value or len(value) > LABEL_VALUE_MAX or "\x00" in value:
+    if key not in settings.HELIOX_COST_LABELS or not value or len(value) > LABEL_VALUE_MAX:
         raise Http404  # no label row can hold such a value
     start, end = context["start"], context["end"]
     data = label_data(team=the_team, key=key, value=value, start=start, end=end)

@@ -2,14 +2,13 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from teams.services import MAX_TOKEN_DAYS, api_token_create, api_token_revoke
 from web.selectors import user_tokens
-from web.views.common import found, page_context
+from web.views.common import found, member_required, page_context
 
 
 class TokenForm(forms.Form):
@@ -17,7 +16,7 @@ class TokenForm(forms.Form):
                                  initial=90)  # fmt: skip
 
 
-@login_required
+@member_required
 def tokens(request):
     """The user's tokens; a POST creates one and shows it in this answer only (only its hash is stored)."""
     form = TokenForm(request.POST or None)
@@ -33,7 +32,7 @@ def tokens(request):
     return response
 
 
-@login_required
+@member_required
 @require_POST
 def token_revoke(request, key: str):
     """Revoke one of one's own tokens; another user's is a 404."""
