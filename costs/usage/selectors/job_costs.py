@@ -75,24 +75,47 @@ def job_sums(
     Rows: job_id, gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, days, priced (days with a
     price), used, unmeasured and measured GPU-hours and waste_usd (None: unmeasured). `label` (key, value)
     keeps the jobs with that label value ("(unlabelled)": without the key). order="waste": the measured jobs,
-    most waste first.
+    most waste first. For the first rows only, top_job_sums reads far fewer slices.
     """
-    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    slices = range_slices(start=start, end=end, team_ids=team_ids, job_ids=job_ids, filters=filters)
+    labelled = labelled_jobs(start=start, end=end, team_ids=team_ids, label=label or filters.label)
+    if labelled is not None:
+        slices = slices.filter(job_id__in=labelled.values("id"))
+    return summed_by_job(slices, idle=idle, order=order)
+
+
+def range_slices(
+    *, start: date, end: date, team_ids: Collection[UUID] | None, job_ids: Collection[UUID] | None = None,
+    filters: SpendFilter = NO_FILTER,
+) -> QuerySet:  # fmt: skip
+    """The slices of [start, end) of these teams and jobs, narrowed by `filters` but for its label."""
     slices = JobDaySlice.objects.filter(date__gte=start, date__lt=end).filter(filters.rollup_q())
-    label = label or filters.label
     if team_ids is not None:
         slices = slices.filter(team_id__in=team_ids)
     if job_ids is not None:
         slices = slices.filter(job_id__in=job_ids)
-    if label is not None:
-        # The jobs with the value that held GPUs in the range (every job with a slice there did), read once,
-        # rather than each slice joined to its job: a hash of a few thousand ids against tens of thousands
-        # of lookups on PostgreSQL.
-        begin, finish = (datetime.combine(day, time.min, tzinfo=UTC) for day in (start, end))
-        jobs = Job.objects.overlapping(begin, finish).annotate(label_value=job_label(label[0], "labels"))
-        if team_ids is not None:
-            jobs = jobs.filter(team_id__in=team_ids)
-        slices = slices.filter(job_id__in=jobs.filter(label_value=label[1]).values("id"))
+    return slices
+
+
+def labelled_jobs(
+    *, start: date, end: date, team_ids: Collection[UUID] | None, label: tuple[str, str] | None
+) -> QuerySet | None:
+    """The jobs with the label value (key, value) that held GPUs in [start, end); None for no label.
+
+    Every job with a slice in the range did: read once, they spare joining each slice to its job (a hash of a
+    few thousand ids against tens of thousands of lookups on PostgreSQL)."""
+    if label is None:
+        return None
+    begin, finish = (datetime.combine(day, time.min, tzinfo=UTC) for day in (start, end))
+    jobs = Job.objects.overlapping(begin, finish).annotate(label_value=job_label(label[0], "labels"))
+    if team_ids is not None:
+        jobs = jobs.filter(team_id__in=team_ids)
+    return jobs.filter(label_value=label[1])
+
+
+def summed_by_job(slices: QuerySet, *, idle: str = SEPARATE, order: str = "cost") -> QuerySet:
+    """job_sums's rows and order over these slices."""
+    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
     ranking = ["-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id"]
     if order == "waste":
         slices, ranking = slices.filter(waste_usd__isnull=False), ["-waste_usd", *ranking]
@@ -134,7 +157,9 @@ def most_expensive_jobs(
         raise ValueError(f"start ({start}) must be before end ({end})")
     if not 1 <= limit <= MAX_TOP_JOBS:
         raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
-    rows = list(job_sums(start=start, end=end, team_ids=team_ids, idle=idle, order=order, filters=filters)[:limit])
+    from costs.usage.selectors.top_jobs import top_job_sums  # it reads job_sums's parts
+
+    rows = top_job_sums(start=start, end=end, limit=limit, team_ids=team_ids, idle=idle, order=order, filters=filters)
     jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
     result = []
     for row in rows:

@@ -1,0 +1,101 @@
+"""The first rows of job_sums without summing every slice of the range (the threshold algorithm).
+
+A job's allocated USD in a range is at most its total (Job.allocated_usd: the sum of all its slices, none
+negative). Jobs are read in order of that total (jobs_job_allocated_idx) in growing chunks, and each chunk's
+slices in the range summed; once the limit-th best sum is above the total of the last job read, no unread
+job can enter. A job whose total is null (no priced hour) can hold a share of a bill only in a model row
+with no estimate and a bill: such jobs are summed first. Money in USD; ranges [start, end) of UTC days.
+"""
+
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import date
+from uuid import UUID
+
+from django.db.models import F
+
+from costs.billing.allocation import SEPARATE
+from costs.usage.models import ModelUsageSnapshot
+from costs.usage.selectors.filters import NO_FILTER, SpendFilter
+from costs.usage.selectors.job_costs import job_sums, labelled_jobs, range_slices, summed_by_job
+from jobs.models import Job
+
+FIRST_CHUNK = 200  # jobs read by total in the first round; doubled each round
+MAX_READ = 50_000  # past this many jobs read, the plain sum (a filter that few costly jobs pass)
+# Over a month or less the plain sum is cheap and jobs that cross the range's ends (large totals, little inside)
+# make the threshold read many: 1,000,000 jobs, one day: 35 ms plain against 382 ms; 90 days of a team: 181 / 17.
+MIN_DAYS = 32
+
+
+def _rank(row: dict) -> tuple:
+    """job_sums's order: allocated, estimated, GPU-hours (most first), then job id."""
+    return (-row["allocated_usd"], -row["estimated_usd"], -row["gpu_hours"], row["job_id"])
+
+
+def top_job_sums(
+    *, start: date, end: date, limit: int, team_ids: Collection[UUID] | None = None,
+    label: tuple[str, str] | None = None, idle: str = SEPARATE, order: str = "cost",
+    filters: SpendFilter = NO_FILTER,
+) -> list[dict]:  # fmt: skip
+    """job_sums(...)[:limit]: the same rows in the same order, by the threshold algorithm where it applies
+    (by cost, idle kept apart: the share the job totals hold), else the plain sum."""
+    rows = None
+    if order == "cost" and idle == SEPARATE and (end - start).days >= MIN_DAYS:
+        rows = _threshold(start=start, end=end, limit=limit, team_ids=team_ids, label=label or filters.label,
+                          filters=replace(filters, label=None))  # fmt: skip
+    if rows is None:
+        plain = job_sums(start=start, end=end, team_ids=team_ids, label=label, idle=idle, order=order, filters=filters)
+        rows = list(plain[:limit])
+    return rows
+
+
+def _threshold(*, start, end, limit, team_ids, label, filters) -> list[dict] | None:
+    """The rows, or None when the plain sum must decide (fewer than `limit` jobs with a share, or too many read)."""
+    labelled = labelled_jobs(start=start, end=end, team_ids=team_ids, label=label)
+    jobs = (Job.objects.all() if labelled is None else labelled).filter(allocated_usd__gt=0)
+    candidates = jobs.order_by(F("allocated_usd").desc(nulls_last=True), F("id").asc()).values_list(
+        "id", "allocated_usd"
+    )
+    best: dict = {}
+
+    def add(ids) -> None:
+        for row in summed_by_job(range_slices(start=start, end=end, team_ids=team_ids, job_ids=ids, filters=filters)):
+            best[row["job_id"]] = row
+
+    hidden = _hidden_shares(start=start, end=end, team_ids=team_ids, filters=filters, labelled=labelled)
+    if hidden:
+        add(hidden)
+    chunk, read, after = FIRST_CHUNK, 0, None
+    while read <= MAX_READ:
+        page = candidates
+        if after is not None:
+            page = page.filter(allocated_usd__lte=after[1]).exclude(allocated_usd=after[1], id__lte=after[0])
+        got = list(page[:chunk])
+        if got:
+            add([job_id for job_id, _ in got])
+        ranked = sorted(best.values(), key=_rank)
+        enough = len(ranked) >= limit and ranked[limit - 1]["allocated_usd"] > 0
+        if len(got) < chunk:  # every job with a positive total read; the others have no share in the range
+            return ranked[:limit] if enough else None
+        after = got[-1]
+        if enough and ranked[limit - 1]["allocated_usd"] > after[1]:
+            return ranked[:limit]
+        read, chunk = read + len(got), chunk * 2
+    return None
+
+
+def _hidden_shares(*, start, end, team_ids, filters, labelled) -> list:
+    """Jobs that may hold a share of a bill with no total to bound it: in the range's model rows with no
+    estimate and a bill, their slices with a share (few: GPUs billed with no catalog price)."""
+    cells = ModelUsageSnapshot.objects.filter(date__gte=start, date__lt=end, estimated_cost_usd=0, allocated_usd__gt=0)
+    cells = cells.filter(filters.rollup_q())
+    if team_ids is not None:
+        cells = cells.filter(team_id__in=team_ids)
+    days = set(cells.values_list("date", flat=True))
+    if not days:
+        return []
+    slices = range_slices(start=start, end=end, team_ids=team_ids, filters=filters)
+    slices = slices.filter(date__in=days, estimated_usd=0, allocated_usd__gt=0)
+    if labelled is not None:
+        slices = slices.filter(job_id__in=labelled.values("id"))
+    return list(slices.order_by().values_list("job_id", flat=True).distinct())
