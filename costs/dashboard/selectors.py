@@ -241,8 +241,8 @@ def dashboard_data(
                      currency=currency, interval=interval, scope=scope)  # fmt: skip
     tables = _tables(now_reports, before, gpu_rows)
     # Providers whose bill is missing on some days of the range: their billed and idle are those days' only.
-    unbilled = {} if team_ids is not None or filters.splits_the_bill else unbilled_days(start=start, end=end,
-                                                                                           filters=filters)  # fmt: skip
+    bill_hidden = team_ids is not None or filters.splits_the_bill
+    unbilled = {} if bill_hidden else unbilled_days(start=start, end=end, filters=filters)
     for row in tables["providers"]["rows"]:
         row["unbilled"] = unbilled.get(row["provider"])
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
@@ -271,7 +271,7 @@ def dashboard_data(
         "idle": idle,
         "interval": interval,
         "fx_rates": used,
-        "bill_hidden": team_ids is not None or filters.splits_the_bill,
+        "bill_hidden": bill_hidden,
         "unbilled": unbilled,
         "owed": owed_days(start=start, end=end),
         "previous": {"start": previous_period(start, end)[0], "known": before is not None},

@@ -290,11 +290,6 @@ def _count_day(summary: RollupSummary, team_rows: list[UsageSnapshot], llm_rows:
         summary.unpriced_gpu_hours += row.unpriced_gpu_hours
 
 
-def usage_rollup_ranges(ranges: list[tuple[date, date]]) -> list[RollupSummary]:
-    """Roll up each [start, end) range of UTC days: what a change to jobs calls (jobs.services.changes)."""
-    return [usage_rollup(start=start, end=end) for start, end in ranges]
-
-
 def usage_rollup(
     *,
     start: date,
