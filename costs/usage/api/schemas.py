@@ -43,10 +43,20 @@ ROW = obj({**GROUPS, **FIGURES}, extra=CONVERTED, description="One group (or the
 FX_RATES = {"type": "array", "items": obj({"currency": STRING, "rate_per_usd": decimal(), "as_of": DATE},
                                           required=("currency", "rate_per_usd", "as_of"))}  # fmt: skip
 
+UNBILLED = {
+    "type": "array",
+    "nullable": True,
+    "description": "Providers billed on some days of the range and not yet on others (days with usage and no bill "
+    "for a GPU type used): their billed and idle figures are the billed days' only. Null when the bill is not shown "
+    "(a member's teams, a model or label filter, kind=llm).",
+    "items": obj({"provider": STRING, "days": INTEGER, "usage_days": INTEGER, "first": DATE},
+                 required=("provider", "days", "usage_days", "first")),
+}  # fmt: skip
 SUMMARY = obj(
     {"start": DATE, "end": DATE, "group_by": {"type": "array", "items": STRING}, "idle": STRING, "kind": STRING,
-     "currency": STRING, "fx_rates": FX_RATES, "rows": {"type": "array", "items": ROW}, "totals": ROW},
-    required=("start", "end", "group_by", "idle", "kind", "currency", "fx_rates", "rows", "totals"),
+     "currency": STRING, "fx_rates": FX_RATES, "rows": {"type": "array", "items": ROW}, "totals": ROW,
+     "unbilled": UNBILLED},
+    required=("start", "end", "group_by", "idle", "kind", "currency", "fx_rates", "rows", "totals", "unbilled"),
 )  # fmt: skip
 
 POINT = obj({"period": DATE, **FIGURES}, required=("period",), extra=CONVERTED)

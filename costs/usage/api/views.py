@@ -17,6 +17,7 @@ from costs.usage.api.params import RangeParams, view_filters
 from costs.usage.api.serializers import UsageSnapshotSerializer
 from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.allocation_cells import allocation_cells
+from costs.usage.selectors.bill_coverage import unbilled_days
 from costs.usage.selectors.fx import spend_summary_in
 from costs.usage.selectors.shown import shown_row, shown_rows
 from costs.usage.selectors.spend import IDLE_LABEL, spend_summary, team_spend
@@ -105,8 +106,18 @@ class CostSummaryView(AggregateView):
             "start": report.start, "end": report.end, "group_by": list(report.group_by), "idle": report.idle,
             "kind": params["kind"], "currency": params["currency"],
             "fx_rates": [{"currency": r.currency, "rate_per_usd": r.rate_per_usd, "as_of": r.as_of} for r in rates],
-            "rows": rows, "totals": totals,
+            "rows": rows, "totals": totals, "unbilled": _unbilled(params),
         })  # fmt: skip
+
+
+def _unbilled(params: dict) -> list[dict] | None:
+    """Providers whose bill is missing on some days of the range (their billed and idle are the billed days'); null
+    when the bill is not shown (a member's teams, a model or label filter) or only LLM spend is asked for."""
+    if params["kind"] == "llm" or params["team_ids"] is not None or params["filters"].splits_the_bill:
+        return None
+    days = unbilled_days(start=params["start"], end=params["end"], filters=params["filters"])
+    return [{"provider": provider, "days": gap["days"], "usage_days": gap["of"], "first": gap["first"]}
+            for provider, gap in days.items()]  # fmt: skip
 
 
 class CostTimeseriesView(AggregateView):

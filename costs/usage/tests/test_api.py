@@ -278,3 +278,28 @@ def test_a_range_at_the_calendars_edge_is_a_400_naming_the_day(org, api, query, 
     response = api.as_user(org["users"]["staff"]).get(f"/api/v1/{path}?{query}&interval=week")
     assert response.status_code == 400
     assert response.json() == {field: ["Must be a day of the years 1900 to 9998."] for field in fields}
+
+
+def test_summary_names_the_providers_whose_bill_misses_some_days(org, api):
+    """aws is billed on the 10th, not yet on the 11th (nlp ran on both): the summary says so, as the dashboard does;
+    the on-prem cluster, never billed, is not listed (no bill at all); members and label filters get null (no bill
+    shown to them)."""
+    from costs.usage.services.rollup import usage_rollup
+    from jobs.tests.factories import JobFactory
+
+    day = datetime(2025, 3, 11, tzinfo=UTC)
+    nlp = org["teams"]["nlp"]
+    JobFactory(team=nlp, gpu_count=1, start_time=day.replace(hour=1), end_time=day.replace(hour=2), external_id="n2")
+    JobFactory(team=nlp, provider="onprem", gpu_type="V100", start_time=day.replace(hour=1),
+               end_time=day.replace(hour=2), external_id="n3")  # fmt: skip
+    usage_rollup(start=date(2025, 3, 11), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+    staff = api.as_user(org["users"]["staff"])
+
+    two_days = "/api/v1/costs/summary?start=2025-03-10&end=2025-03-12&group_by=provider"
+    assert staff.get(two_days).json()["unbilled"] == [
+        {"provider": "aws", "days": 1, "usage_days": 2, "first": "2025-03-11"}
+    ]
+    assert staff.get(f"/api/v1/costs/summary?{RANGE}").json()["unbilled"] == []  # the 10th alone is billed
+    assert staff.get(two_days + "&model=llama").json()["unbilled"] is None
+    assert staff.get(two_days + "&kind=llm").json()["unbilled"] is None
+    assert api.as_user(org["users"]["bob"]).get(two_days).json()["unbilled"] is None
