@@ -172,9 +172,9 @@ def spend_summary(
     query = _Spend(start, end, ("period", *names) if interval else names, idle, team_ids, interval, kind, filters)
     bills = _bills(query)
     # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
-    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill, and always 0 for
-    # a team's own view (which never shows the bill).
-    row_idle = ZERO_USD if query.scoped else None if query.by_bill_only or not bills else ZERO_USD
+    # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill; None in a team's own
+    # view or one narrowed by model or label, which never shows the bill (README: bill and idle null).
+    row_idle = None if query.scoped or query.by_bill_only or not bills else ZERO_USD
     rows = _usage_rows(query, row_idle)
     _add_bills(rows, query, bills)
     if kind != "gpu":

@@ -54,12 +54,14 @@ def _refuse_too_many_points(*, max_points: int, start, end, group_by, idle, team
         raise TooManyPoints(periods=periods, groups=groups, interval=interval, limit=max_points)
 
 
-def _empty_point(*, kind: str, currency: str) -> dict:
-    """A period with nothing used: zeros, and unknown (None) bill and efficiency; money keys in `currency`."""
+def _empty_point(*, kind: str, currency: str, bill_shown: bool) -> dict:
+    """A period with nothing used: zeros, and unknown (None) bill and efficiency; money keys in `currency`.
+
+    Idle is None too where the bill is not shown (a team's view, narrowed by model or label)."""
     empty = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
-             "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD, "billed_usd": None, "used_gpu_hours": ZERO_HOURS,
-             "unmeasured_gpu_hours": ZERO_HOURS, "measured_gpu_hours": ZERO_HOURS, "waste_usd": ZERO_USD,
-             "efficiency_pct": None}  # fmt: skip
+             "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD if bill_shown else None, "billed_usd": None,
+             "used_gpu_hours": ZERO_HOURS, "unmeasured_gpu_hours": ZERO_HOURS, "measured_gpu_hours": ZERO_HOURS,
+             "waste_usd": ZERO_USD, "efficiency_pct": None}  # fmt: skip
     if kind != "gpu":
         empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
     if currency != "USD":
@@ -101,7 +103,7 @@ def spend_timeseries(
         report, used = spend_summary_in(currency=currency, **arguments)
     names = report.group_by[1:]
     periods = periods_between(start, end, interval)
-    empty = _empty_point(kind=kind, currency=currency)
+    empty = _empty_point(kind=kind, currency=currency, bill_shown=team_ids is None and not filters.splits_the_bill)
     series: dict[tuple, dict[date, dict]] = defaultdict(dict)
     for row in report.rows:
         point = {key: row.get(key, value) for key, value in empty.items()}

@@ -303,3 +303,20 @@ def test_summary_names_the_providers_whose_bill_misses_some_days(org, api):
     assert staff.get(two_days + "&model=llama").json()["unbilled"] is None
     assert staff.get(two_days + "&kind=llm").json()["unbilled"] is None
     assert api.as_user(org["users"]["bob"]).get(two_days).json()["unbilled"] is None
+
+
+def test_a_view_that_hides_the_bill_has_no_idle_either(org, api):
+    """Narrowed to a team or a model, or a member's own teams, the bill is not shown: idle is null in every row and
+    point (an empty day's too), not 0.00, as in the totals."""
+    staff = api.as_user(org["users"]["staff"])
+    nlp = org["teams"]["nlp"].pk
+    for query in (f"team={nlp}", "model=llama"):
+        points = staff.get(f"/api/v1/costs/timeseries?start=2025-03-10&end=2025-03-12&{query}").json()
+        assert [p["idle_usd"] for s in points["series"] for p in s["points"]] == [None, None]
+        rows = staff.get(f"/api/v1/costs/summary?{RANGE}&group_by=team&{query}").json()["rows"]
+        assert [(r["team"], r["idle_usd"], r["billed_usd"]) for r in rows] == [("nlp", None, None)]
+    bob = api.as_user(org["users"]["bob"])
+    assert [r["idle_usd"] for r in bob.get(f"/api/v1/costs/summary?{RANGE}").json()["rows"]] == [None]
+    # Not narrowed: team rows carry none of the bill's idle (0.00), the "(idle)" row has it.
+    rows = api.as_user(org["users"]["staff"]).get(f"/api/v1/costs/summary?{RANGE}&group_by=team").json()["rows"]
+    assert [(r["team"], r["idle_usd"]) for r in rows] == [("nlp", "0.00"), ("(idle)", "10.00"), ("vision", "0.00")]
