@@ -1,4 +1,4 @@
-"""Each job's cost per day (JobDaySlice) and its totals on the job, in SQL; label rows follow (job_labels).
+"""Each job's cost per day (JobDaySlice), in SQL; label rows follow (job_labels), then its totals (job_totals).
 
 The rollup first puts one row per job of the day into a temporary table with exact
 integer figures: GPU-seconds, unpriced GPU-seconds, cost in units of 1/36,000,000
@@ -262,7 +262,7 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
     """Replace the slices and label rows of [start, end) from the kept job rows, in a few set-based statements.
 
     Runs after every day's model rows are stored (they are the targets); the jobs whose
-    slices change are listed for job_totals_update.
+    slices change are listed for job_totals.job_totals_update, which sums them from FINAL_TABLE.
     """
     params = label_params(now, start=start, end=end)
     in_range = "date >= %(start)s AND date < %(end)s"
