@@ -217,7 +217,12 @@ class JobDaySlice(BaseModel):
     """
 
     # No index of its own: costs_jobdayslice_unique_job_day starts with job_id. Each index costs the rollup.
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="day_slices", db_index=False, db_comment="Job.")
+    # No constraint in the database either (a deferred check per slice at the rollup's commit): deleting a job
+    # through Django (admin, API, querysets, its team's deletion) still deletes its slices (CASCADE in the ORM),
+    # and the rollup removes the slices of a job deleted while it ran (job_costs.job_totals_update).
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="day_slices", db_index=False, db_constraint=False, db_comment="Job."
+    )
     date = models.DateField(db_comment="UTC day.")
     # The job's team, copied for scoping and grouping; no constraint of its own (the job's holds it), which
     # spares the rollup a deferred check per row.

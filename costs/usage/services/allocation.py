@@ -15,7 +15,8 @@ from django.utils import timezone
 from costs.billing.allocation import SEPARATE, SHARE, allocate_cell, split_within
 from costs.billing.models import CostSnapshot
 from costs.usage.models import ModelUsageSnapshot, UsageSnapshot
-from costs.usage.services.job_costs import create_job_table, drop_job_tables, job_slices_reallocate, job_totals_update
+from costs.usage.services.job_costs import create_job_table, drop_job_tables, job_slices_reallocate
+from costs.usage.services.job_totals import job_totals_update
 
 
 def allocation_apply(

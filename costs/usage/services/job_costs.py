@@ -1,4 +1,4 @@
-"""Each job's cost per day (JobDaySlice) and its totals on the job, in SQL; label rows follow (job_labels).
+"""Each job's cost per day (JobDaySlice), in SQL; label rows follow (job_labels), then its totals (job_totals).
 
 The rollup first puts one row per job of the day into a temporary table with exact
 integer figures: GPU-seconds, unpriced GPU-seconds, cost in units of 1/36,000,000
@@ -262,7 +262,7 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
     """Replace the slices and label rows of [start, end) from the kept job rows, in a few set-based statements.
 
     Runs after every day's model rows are stored (they are the targets); the jobs whose
-    slices change are listed for job_totals_update.
+    slices change are listed for job_totals.job_totals_update, which sums them from FINAL_TABLE.
     """
     params = label_params(now, start=start, end=end)
     in_range = "date >= %(start)s AND date < %(end)s"
@@ -298,65 +298,3 @@ def job_slices_reallocate(*, day: date, now: datetime) -> None:
         cursor.execute(f"DELETE FROM {LABELS} WHERE date = %(day)s", params)
         label_rows_of_day(cursor, params)
     label_months_rebuild(start=day, end=day + timedelta(days=1), now=now)
-
-
-def _lock_touched_jobs(cursor) -> None:
-    """Lock the touched jobs' rows, in id order, before their totals are summed (PostgreSQL).
-
-    Rollups of different days run at once; a long job has slices in both. Each sums all of a
-    job's slices, and cannot see the other's before it commits: so the second waits here for the
-    first's commit, and its sums, a statement that starts after the wait, see them. In id order,
-    two rollups never deadlock; FOR NO KEY UPDATE leaves the slices' foreign-key checks free.
-    """
-    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) "
-                   "ORDER BY id FOR NO KEY UPDATE")  # fmt: skip
-
-
-def job_totals_update() -> int:
-    """Set the totals of every job whose slices changed (listed in the touched table) as sums of all its slices.
-
-    A job none of whose hours is priced has estimated and allocated null (unknown, not $0);
-    a job with no slice left has all four null. Returns the jobs updated.
-    """
-    distinct = (lambda a, b: f"{a} IS DISTINCT FROM {b}") if postgres() else (lambda a, b: f"{a} IS NOT {b}")
-    unknown = "sums.c = 0 AND sums.u > 0"
-    new = {
-        "gpu_hours": "sums.h",
-        "estimated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.c END",
-        "allocated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.a END",
-        "unpriced_gpu_hours": "sums.u",
-        "used_gpu_hours": "sums.b",
-        "waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.w END",
-    }
-    changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
-    with connection.cursor() as cursor:
-        if postgres():
-            cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
-            _lock_touched_jobs(cursor)
-        # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
-        cursor.execute(f"""
-UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
-FROM (
-    SELECT s.job_id, SUM(s.gpu_hours) AS h, SUM(s.estimated_usd) AS c, SUM(s.allocated_usd) AS a,
-           SUM(s.unpriced_gpu_hours) AS u, SUM(s.used_gpu_hours) AS b, SUM(s.waste_usd) AS w
-    FROM {SLICES} s WHERE s.job_id IN (SELECT DISTINCT job_id FROM {TOUCHED_TABLE}) GROUP BY s.job_id
-) sums
-WHERE {JOBS}.id = sums.job_id AND ({changed})""")
-        updated = cursor.rowcount
-        # Jobs that lost a slice and got none back, and have none left: few (deleted or moved jobs).
-        cursor.execute(f"""
-SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old
-                    EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
-WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
-        gone = [row[0] for row in cursor.fetchall()]
-        for first in range(0, len(gone), 500):
-            updated += Job.objects.filter(pk__in=gone[first : first + 500], gpu_hours__isnull=False).update(
-                gpu_hours=None,
-                estimated_usd=None,
-                allocated_usd=None,
-                unpriced_gpu_hours=None,
-                used_gpu_hours=None,
-                waste_usd=None,
-            )
-        cursor.execute(f"TRUNCATE {TOUCHED_TABLE}" if postgres() else f"DELETE FROM {TOUCHED_TABLE}")
-    return updated

@@ -33,9 +33,9 @@ from costs.usage.services.job_costs import (
     drop_job_tables,
     job_costs_keep_day,
     job_costs_range,
-    job_totals_update,
 )
 from costs.usage.services.job_sql import JOBS_TABLE, UNITS_PER_WASTE_USD, div, label_value, units, wide
+from costs.usage.services.job_totals import job_totals_update
 from heliox.dates import utc_day_bounds
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.labels import UNLABELLED
@@ -341,7 +341,7 @@ def usage_rollup(
                 day += timedelta(days=1)
             if job_costs:
                 job_costs_range(start=start, end=end, now=now)
-                summary.jobs_updated = job_totals_update()
+                summary.jobs_updated = job_totals_update(fresh=(start, end))
         finally:
             _drop_timeline()
             drop_job_tables()

@@ -1,0 +1,112 @@
+"""Each job's totals on the job (gpu_hours, estimated_usd, allocated_usd...): the sums of all its slices.
+
+After a rollup of [start, end) the slices of the range are still in FINAL_TABLE, in whole units
+(cents, 0.0001 GPU-hours): a job's sums are those plus its stored slices outside the range (none
+for most jobs), not a second pass over the decimals just stored. After a reallocation (a bill), the
+stored slices are summed.
+"""
+
+from datetime import date
+
+from django.db import connection
+
+from costs.usage.models import JobDaySlice
+from costs.usage.services.job_sql import FINAL_TABLE, TOUCHED_TABLE, clear_table, postgres, units
+from jobs.models import Job
+
+SLICES, JOBS = JobDaySlice._meta.db_table, Job._meta.db_table
+# A job's totals: the slice column and its units per stored unit.
+TOTALS = (("h", "gpu_hours", 10000), ("c", "estimated_usd", 100), ("a", "allocated_usd", 100),
+          ("u", "unpriced_gpu_hours", 10000), ("b", "used_gpu_hours", 10000), ("w", "waste_usd", 100))  # fmt: skip
+
+
+def _lock_touched_jobs(cursor) -> None:
+    """Lock the touched jobs' rows, in id order, before their totals are summed (PostgreSQL).
+
+    Rollups of different days run at once; a long job has slices in both. Each sums all of a
+    job's slices, and cannot see the other's before it commits: so the second waits here for the
+    first's commit, and its sums, a statement that starts after the wait, see them. In id order,
+    two rollups never deadlock. A job deleted meanwhile is not locked (and its slices go: _drop_orphans).
+    """
+    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) "
+                   "ORDER BY id FOR NO KEY UPDATE")  # fmt: skip
+
+
+def _drop_orphans(cursor) -> None:
+    """Delete the new slices of jobs deleted while the rollup ran (slices have no foreign key in the database).
+
+    After _lock_touched_jobs, no touched job that is still there can be deleted before the commit."""
+    cursor.execute(f"""
+DELETE FROM {SLICES} WHERE job_id IN (SELECT t.job_id FROM {TOUCHED_TABLE} t
+                                      WHERE NOT t.old AND NOT EXISTS (SELECT 1 FROM {JOBS} j WHERE j.id = t.job_id))""")
+
+
+def _sums_sql(fresh: tuple[date, date] | None) -> tuple[str, dict]:
+    """Per touched job, the sums of its slices in units (h, c, a, u, b, w), and their parameters.
+
+    `fresh`: the range whose slices are in FINAL_TABLE (a rollup's); else every slice is read from the table."""
+    stored = ", ".join(f"{units(f's.{column}', scale)} AS {unit}" for unit, column, scale in TOTALS)
+    touched = f"s.job_id IN (SELECT job_id FROM {TOUCHED_TABLE})"
+    if fresh is None:
+        rows, params = f"SELECT s.job_id, {stored} FROM {SLICES} s WHERE {touched}", {}
+    else:
+        adapt = connection.ops.adapt_datefield_value
+        params = {"fresh_start": adapt(fresh[0]), "fresh_end": adapt(fresh[1])}
+        rows = (f"SELECT job_id, {', '.join(unit for unit, *_ in TOTALS)} FROM {FINAL_TABLE} UNION ALL "
+                f"SELECT s.job_id, {stored} FROM {SLICES} s "
+                f"WHERE (s.date < %(fresh_start)s OR s.date >= %(fresh_end)s) AND {touched}")  # fmt: skip
+    sums = ", ".join(f"SUM({unit}) AS {unit}" for unit, *_ in TOTALS)
+    return f"SELECT job_id, {sums} FROM ({rows}) x GROUP BY job_id", params
+
+
+def job_totals_update(fresh: tuple[date, date] | None = None) -> int:
+    """Set the totals of every job whose slices changed (listed in the touched table) as sums of all its slices.
+
+    A job none of whose hours is priced has estimated and allocated null (unknown, not $0);
+    a job with no slice left has all four null. Only the jobs whose totals change are written
+    (a re-run rewrites none). `fresh`: see _sums_sql. Returns the jobs updated.
+    """
+    distinct = (lambda a, b: f"{a} IS DISTINCT FROM {b}") if postgres() else (lambda a, b: f"{a} IS NOT {b}")
+    unknown = "sums.c = 0 AND sums.u > 0"
+    new = {
+        "gpu_hours": "sums.h / 10000.0",
+        "estimated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.c / 100.0 END",
+        "allocated_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.a / 100.0 END",
+        "unpriced_gpu_hours": "sums.u / 10000.0",
+        "used_gpu_hours": "sums.b / 10000.0",
+        "waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.w / 100.0 END",
+    }
+    changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
+    sums, params = _sums_sql(fresh)
+    with connection.cursor() as cursor:
+        if postgres():
+            cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
+            _lock_touched_jobs(cursor)
+        _drop_orphans(cursor)
+        # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
+        cursor.execute(f"""
+UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
+FROM ({sums}) sums
+WHERE {JOBS}.id = sums.job_id AND ({changed})""", params)  # fmt: skip
+        updated = cursor.rowcount + _clear_gone(cursor)
+        clear_table(cursor, TOUCHED_TABLE)
+    return updated
+
+
+def _clear_gone(cursor) -> int:
+    """Null the totals of jobs that lost a slice, got none back and have none left: few (deleted or moved jobs)."""
+    cursor.execute(f"""
+SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old
+                    EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
+WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
+    gone, updated = [row[0] for row in cursor.fetchall()], 0
+    for first in range(0, len(gone), 500):
+        updated += Job.objects.filter(pk__in=gone[first : first + 500], gpu_hours__isnull=False).update(
+            gpu_hours=None,
+            estimated_usd=None,
+            allocated_usd=None,
+            unpriced_gpu_hours=None,
+            used_gpu_hours=None,
+            waste_usd=None,
+        )
+    return updated
