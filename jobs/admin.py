@@ -13,11 +13,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from heliox.admin_utils import BoundedCountPaginator, FastDateHierarchyChangeList, StorableJSONField
+from heliox.admin_utils import BoundedCountPaginator, StorableJSONField
 from heliox.audit import record_deletions
 from heliox.csv_safety import safe_cell
 from heliox.errors import InputError
 from jobs.admin_imports import ImportRecordAdmin  # noqa: F401 - registers the import log
+from jobs.admin_sort import JobChangeList
 from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import Job, JobStatus
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
@@ -105,7 +106,7 @@ class JobAdmin(SimpleHistoryAdmin):
     ]
 
     def get_changelist(self, request, **kwargs):
-        return FastDateHierarchyChangeList
+        return JobChangeList  # a total column sorted: unknown totals last both ways, on the total's index
 
     # Edits and deletes roll up the days the jobs covered before and after (jobs.services.changes).
     def save_model(self, request, obj, form, change):
