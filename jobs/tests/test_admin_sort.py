@@ -140,3 +140,16 @@ def test_total_sorts_are_read_from_the_totals_indexes_without_a_sort(jobs, staff
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert not re.search(r"^\s*(->\s*)?(Incremental )?Sort\s+\(", plan, re.MULTILINE), plan
             assert "Index Scan" in plan, plan  # the total's index; the unknown ones' id order may be the pkey's
+
+
+def test_the_rows_checkbox_and_link_are_djangos_own(jobs, staff_client):
+    from django.contrib.admin import ModelAdmin
+    from django.contrib.admin.utils import quote
+    from django.urls import reverse
+
+    job = JobFactory(model_name='<b>"x" & y</b>')
+    model_admin = admin.site._registry[Job]
+    assert model_admin.action_checkbox(job) == ModelAdmin.action_checkbox(model_admin, job)
+    changelist = staff_client.get(CHANGELIST).context["cl"]
+    for row in [job, *jobs.values()]:
+        assert changelist.url_for_result(row) == reverse("admin:jobs_job_change", args=[quote(row.pk)])
