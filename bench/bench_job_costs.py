@@ -21,7 +21,7 @@ with --rollup-only the run stops after item 1.
 import argparse
 from datetime import UTC, date, datetime
 
-from common import generate, p95, peak_rss_mb, setup_django, time_requests, timed
+from common import admin_total_sorts, generate, p95, peak_rss_mb, setup_django, time_requests, timed
 
 LABELS_SQL = """
 UPDATE jobs_job SET labels = jsonb_strip_nulls(jsonb_build_object(
@@ -145,20 +145,12 @@ def _time_pages(superuser, requests: int) -> None:
         ("superuser", "/jobs/?sort=-cost", 300),
         ("superuser", "/jobs/?sort=-allocated&page=20", 300),
         ("superuser", "/admin/jobs/job/", None),  # the admin's job list unsorted: the anchor of the sorted ones
-        *[("superuser", f"/admin/jobs/job/?o={sort}", 300) for sort in _admin_total_sorts()],
+        *[("superuser", f"/admin/jobs/job/?o={sort}", 300) for sort in admin_total_sorts()],
     ):
         samples, queries = time_requests(clients[who], url, requests)
         goal = f" (target < {target})" if target else ""
         print(f"{who} GET {url}: p95 {p95(samples):.0f} ms{goal}, median {samples[len(samples) // 2]:.0f} ms, "
               f"{queries} queries", flush=True)  # fmt: skip
-
-
-def _admin_total_sorts() -> list[str]:
-    """?o= of the admin job list's estimated and allocated USD columns, most first and least first."""
-    from jobs.admin import JobAdmin
-
-    columns = ["action_checkbox", *JobAdmin.list_display]  # the actions checkbox comes first
-    return [f"{sign}{columns.index(name)}" for name in ("estimated_column", "allocated_column") for sign in ("", "-")]
 
 
 if __name__ == "__main__":
