@@ -62,10 +62,12 @@ def split_by_nulls(queryset: QuerySet) -> tuple[QuerySet, QuerySet] | None:
         return None  # the index's own order (or the database's default placement): one query
     base = queryset._chain()
     base.query.standard_ordering = True
-    # No null is left, but PostgreSQL matches an index to an ORDER BY only when both place nulls alike.
-    in_index_order = F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_first=True)
-    known = base.filter(**{f"{name}__isnull": False}).order_by(in_index_order, tie.copy())
-    unknown = base.filter(**{f"{name}__isnull": True}).order_by(tie.copy())
+    # Each part in the index's own order: PostgreSQL matches an index to an ORDER BY only when both place nulls
+    # alike, and reads the unknown ones by id from it only when ordered by the total first (IS NULL is no
+    # equality to the planner: ordered by id alone, it walks the primary key and filters, 30 ms at 1,000,000).
+    in_index_order = [F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_first=True), tie.copy()]
+    known = base.filter(**{f"{name}__isnull": False}).order_by(*in_index_order)
+    unknown = base.filter(**{f"{name}__isnull": True}).order_by(*in_index_order)
     return (known, unknown) if nulls_last else (unknown, known)
 
 
