@@ -55,12 +55,13 @@ def split_by_nulls(queryset: QuerySet) -> tuple[QuerySet, QuerySet] | None:
         return None
     total, tie = ordering
     name, descending = total_of(total), total.descending
-    if name not in INDEXED_TOTALS or tie.expression.name not in ("id", "pk") or tie.descending == descending:
+    tie_name = getattr(tie.expression, "name", None)
+    if name not in INDEXED_TOTALS or tie_name not in ("id", "pk") or tie.descending == descending:
         return None
     nulls_last = bool(total.nulls_last)
     if nulls_last == descending or not (total.nulls_last or total.nulls_first):
         return None  # the index's own order (or the database's default placement): one query
-    base = queryset._chain()
+    base = queryset.all()  # a copy whose ordering is not reversed: order_by() keeps a reverse()
     base.query.standard_ordering = True
     # Each part in the index's own order: PostgreSQL matches an index to an ORDER BY only when both place nulls
     # alike, and reads the unknown ones by id from it only when ordered by the total first (IS NULL is no
@@ -102,13 +103,13 @@ class JobChangeList(FastDateHierarchyChangeList):
     def url_for_result(self, result) -> str:
         """Django's change URL of a row, reversed once per page rather than once per row."""
         if "_change_url" not in self.__dict__:
-            self._change_url = super().url_for_result(_Placeholder()).rpartition(_Placeholder.TEXT)
+            self._change_url = super().url_for_result(_Placeholder()).rpartition(_Placeholder.TEXT)  # type: ignore[arg-type]
         before, _, after = self._change_url
         return f"{before}{quote(result.pk)}{after}"
 
     def get_results(self, request):
         super().get_results(request)
-        if isinstance(self.result_list, QuerySet) and not self.result_list.query.is_sliced:
+        if isinstance(self.result_list, QuerySet) and split_by_nulls(self.result_list):
             # One page (or "show all"): read as the pages are, not by one ORDER BY that sorts every row.
             self.result_list = self.result_list[: self.result_count]
 
