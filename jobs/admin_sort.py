@@ -111,7 +111,8 @@ class JobChangeList(FastDateHierarchyChangeList):
         super().get_results(request)
         if isinstance(self.result_list, QuerySet) and split_by_nulls(self.result_list):
             # One page (or "show all"): read as the pages are, not by one ORDER BY that sorts every row.
-            self.result_list = self.result_list[: self.result_count]
+            shown = self.list_max_show_all if self.show_all else self.list_per_page
+            self.result_list = self.result_list[: max(self.result_count, shown)]
 
 
 class _Placeholder:
