@@ -89,6 +89,11 @@ def test_pages_of_a_total_sort_meet_without_gap_or_overlap(jobs, staff_client, m
     assert pages == [order[:3], order[3:6], order[6:]]  # page 2 holds the last known totals and the first unknown
 
 
+def test_show_all_of_a_total_sort_lists_every_job_in_order(jobs, staff_client, monkeypatch):
+    monkeypatch.setattr(admin.site._registry[Job], "list_per_page", 3)
+    assert listed(staff_client, f"o=-{ALLOCATED}&all=") == expected(jobs, ALLOCATED, descending=False)
+
+
 @pytest.mark.parametrize("descending", [True, False])
 def test_a_total_sort_costs_the_same_queries_for_more_jobs(jobs, staff_client, monkeypatch, descending):
     monkeypatch.setattr(admin.site._registry[Job], "list_per_page", 3)
