@@ -127,3 +127,11 @@ def time_requests(client, url: str, count: int) -> tuple[list[float], int]:
 def p95(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def admin_total_sorts() -> list[str]:
+    """?o= of the admin job list's estimated and allocated USD columns, most first and least first."""
+    from jobs.admin import JobAdmin
+
+    columns = ["action_checkbox", *JobAdmin.list_display]  # the actions checkbox comes first
+    return [f"{sign}{columns.index(name)}" for name in ("estimated_column", "allocated_column") for sign in ("", "-")]

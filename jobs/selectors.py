@@ -47,12 +47,18 @@ def jobs_by_total(
     PostgreSQL without sorting the table: one ORDER BY ... NULLS LAST over both would sort every row.
     """
     known, unknown = _total_parts(queryset, name=name, descending=descending, unknown_order=unknown_order)
-    rows = list(known[offset : offset + limit])
-    if len(rows) == limit:
+    return rows_of_parts(known, unknown, offset=offset, limit=limit)
+
+
+def rows_of_parts(first: QuerySet, second: QuerySet, *, offset: int, limit: int) -> list:
+    """Rows [offset, offset + limit) of `first` followed by `second` (each in its own order): at most three
+    queries, `first` counted only when the page starts past its end."""
+    rows = list(first[offset : offset + limit]) if limit > 0 else []
+    if len(rows) >= limit:
         return rows
-    known_count = offset + len(rows) if rows or not offset else known.count()
-    skip = max(0, offset - known_count)
-    return rows + list(unknown[skip : skip + limit - len(rows)])
+    first_count = offset + len(rows) if rows or not offset else first.count()
+    skip = max(0, offset - first_count)
+    return rows + list(second[skip : skip + limit - len(rows)])
 
 
 def _total_parts(queryset: QuerySet, *, name: str, descending: bool, unknown_order: Sequence) -> tuple:
