@@ -30,7 +30,7 @@ from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
-from costs.usage.selectors.shown import unknown_when_unpriced
+from costs.usage.selectors.shown import shown_amount, unknown_when_unpriced
 from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
@@ -85,11 +85,11 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
     unpriced = usage_source(start=start, end=end, group_by=(), **scope)[0].filter(unpriced_gpu_hours__gt=0)
     budgets = Budget.objects.filter(active=True).select_related("team")
     budgets = budgets if team_ids is None else budgets.filter(team__in=team_ids)
-    return {
-        "spend": totals["allocated_usd"] + _money(idle_usd),
+    return {  # spend and GPU + LLM: unknown (None) when 0 and no GPU-hour is priced
+        "spend": shown_amount(totals, totals["allocated_usd"] + _money(idle_usd)),
         "llm": llm_totals["llm_usd"],
         "llm_calls": llm_totals["llm_calls"],
-        "all": totals["allocated_usd"] + _money(idle_usd) + llm_totals["llm_usd"],
+        "all": shown_amount(totals, totals["allocated_usd"] + _money(idle_usd) + llm_totals["llm_usd"]),
         "billed": billed,
         "estimated": totals["estimated_usd"],
         "gpu_hours": totals["gpu_hours"],
@@ -194,7 +194,7 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
     if team_ids is not None:
         rows = [{**row, "team_id": team_ids.get(row["team"])} for row in rows]
     idle = next((row for row in report.rows if row[key] == IDLE_LABEL), None)
-    return {"key": key, "rows": rows, "idle": idle, "totals": report.totals}
+    return {"key": key, "rows": rows, "idle": idle, "totals": unknown_when_unpriced(report.totals)}
 
 
 def _reports(currency: str, **common) -> dict[str, SpendReport]:
@@ -248,6 +248,8 @@ def dashboard_data(
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
     kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
                                   previous=before["teams"] if before else None)  # fmt: skip
+    for unknown in (name for name in ("spend", "all") if kpis[name] is None):  # unpriced now: no change to show
+        kpis["change"][unknown]["change_pct"] = None
     previous_pivot = team_provider_pivot(before["team-provider"].rows) if before else None
     wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
     return {
