@@ -161,28 +161,41 @@ def _period_idle(point: dict | None, suffix: str) -> float | None:
     return float(point[f"idle{suffix}"])
 
 
+UNPRICED = "unpriced"  # a team x provider cell whose GPU-hours are all unpriced, with no share of a bill
+
+
 def team_provider_pivot(rows: list[dict]) -> dict:
     """Team x provider: GPU spend (allocated + idle) per cell, the bill's idle as its own row, totals both ways.
 
-    Providers as columns, largest first; teams as rows in the rows' (spend) order.
+    Providers as columns, largest first; teams as rows in the rows' (spend) order. A cell none of whose
+    GPU-hours is priced (shown.shown_amount) is UNPRICED, not $0; a total of such cells only is None (unknown),
+    a total with some known cell is theirs. A missing cell (nothing ran) is None.
     """
-    cells: dict[str, dict[str, Decimal]] = {}
+    cells: dict[str, dict[str, Decimal | str]] = {}
     for row in rows:
-        cells.setdefault(row["team"], {})[row["provider"]] = row["allocated_usd"] + _money(row["idle_usd"])
-    by_provider: dict[str, Decimal] = {}
+        amount = shown_amount(row, row["allocated_usd"] + _money(row["idle_usd"]))
+        cells.setdefault(row["team"], {})[row["provider"]] = UNPRICED if amount is None else amount
+    by_provider: dict[str, list] = {}
     for team_cells in cells.values():
         for provider, amount in team_cells.items():
-            by_provider[provider] = by_provider.get(provider, ZERO) + amount
-    providers = sorted(by_provider, key=lambda name: (-by_provider[name], name))
+            by_provider.setdefault(provider, []).append(amount)
+    providers = sorted(by_provider, key=lambda name: (-(_known_sum(by_provider[name]) or ZERO), name))
     return {
         "providers": providers,
         "rows": [
-            {"team": team, "cells": [team_cells.get(p) for p in providers], "total": sum(team_cells.values(), ZERO)}
+            {"team": team, "cells": [team_cells.get(p) for p in providers], "total": _known_sum(team_cells.values())}
             for team, team_cells in cells.items()
         ],
-        "totals": [by_provider[p] for p in providers],
-        "total": sum(by_provider.values(), ZERO),
+        "totals": [_known_sum(by_provider[p]) for p in providers],
+        "total": _known_sum(amount for amounts in by_provider.values() for amount in amounts),
     }
+
+
+def _known_sum(amounts) -> Decimal | None:
+    """The sum of the known amounts; None when every one is UNPRICED (and 0 for none at all)."""
+    amounts = list(amounts)
+    known = [amount for amount in amounts if amount != UNPRICED]
+    return sum(known, ZERO) if known or not amounts else None
 
 
 def _table(report, key: str, team_ids: dict | None = None) -> dict:
