@@ -325,7 +325,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     return {
         "providers": [unknown_when_unpriced(row) for row in providers.rows],
         "budgets": budgets,
-        "totals": spend["totals"],
+        "totals": unknown_when_unpriced(spend["totals"]),  # the cards: unknown when no GPU-hour is priced
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "daily": spend["daily"],
         "top_models": [unknown_when_unpriced(row) for row in spend["top_models"]],
@@ -333,7 +333,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "largest_jobs": largest,
         "llm_models": llm.rows,
         "llm_usd": llm.totals["llm_usd"],
-        "all_usd": spend["totals"]["allocated_usd"] + llm.totals["llm_usd"],
+        "all_usd": shown_amount(spend["totals"], spend["totals"]["allocated_usd"] + llm.totals["llm_usd"]),
     }
 
 

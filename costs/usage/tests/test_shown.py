@@ -254,3 +254,13 @@ def test_team_spend_daily_carries_unpriced_hours_and_a_wholly_unpriced_day_is_nu
     day = staff.get(f"/api/v1/teams/{vision.pk}/spend?{RANGE}").json()["daily"][1]
     assert day == {"date": "2025-03-11", "gpu_hours": "13.0000", "unpriced_gpu_hours": "12.0000",
                    "estimated_usd": "4.00", "allocated_usd": "4.00"}  # fmt: skip
+
+
+def test_admin_team_page_cards_show_a_wholly_unpriced_team_as_unpriced(with_unpriced, staff_client):
+    url = reverse("admin:team_dashboard", args=[with_unpriced["teams"]["vision"].pk])
+    page = staff_client.get(f"{url}?{ONLY_UNPRICED}").content.decode()
+    assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
+    assert "GPU + LLM: unpriced" in _text(page)
+    page = staff_client.get(f"{url}?{RANGE}").content.decode()  # partly priced: the known figures
+    assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["USD 8.00", "USD 8.00"]
+    assert "GPU + LLM: USD 8.00" in _text(page)
