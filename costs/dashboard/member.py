@@ -52,11 +52,14 @@ def _share(level: Level) -> dict:
 
 
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:
-    """Allocated USD per day of the range (0 on days without usage), for the daily chart."""
+    """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones), for the
+    daily chart."""
     rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids, filters=filters).rows
-    by_day = {row["period"]: row["allocated_usd"] for row in rows}
+    by_day = {row["period"]: unknown_when_unpriced(row)["allocated_usd"] for row in rows}
     days = periods_between(start, end, "day")
-    return {"labels": [day.isoformat() for day in days], "data": [float(by_day.get(day, 0)) for day in days]}
+    amounts = (by_day.get(day, 0) for day in days)
+    return {"labels": [day.isoformat() for day in days],
+            "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
 
 
 def home_data(

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -160,6 +161,9 @@ def test_member_pages_show_a_wholly_unpriced_team_model_and_job_as_unpriced(with
                                                                                     "12.0 GPU-h"]  # fmt: skip
     assert _table(home, "hx-teams")[1] == ["vision", "12.0", "unpriced", "unpriced", "100.0 %", "unknown", "12.0",
                                            "50.0 %", "0.00"]  # fmt: skip
+    charts = client.get(f"/?{RANGE}&format=json").json()  # a wholly unpriced day or team: no bar, never $0
+    assert (charts["team_daily"]["data"], charts["spend_by_team"]["data"]) == ([8.0, None], [8.0])
+    assert client.get(f"/?{ONLY_UNPRICED}&format=json").json()["spend_by_team"]["data"] == [None]
     team = client.get(f"/teams/{vision}/?{ONLY_UNPRICED}").content.decode()
     assert [_card(team, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
     assert _table(team, "hx-models")[1][:4] == ["seg", "12.0", "unpriced", "unpriced"]
@@ -261,6 +265,8 @@ def test_admin_team_page_cards_show_a_wholly_unpriced_team_as_unpriced(with_unpr
     page = staff_client.get(f"{url}?{ONLY_UNPRICED}").content.decode()
     assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
     assert "GPU + LLM: unpriced" in _text(page)
+    chart = json.loads(re.search(r'<script id="hx-chart-data" type="application/json">(.*?)</script>', page)[1])
+    assert chart["team_daily"]["data"] == [None]  # a gap, never a bar of $0
     page = staff_client.get(f"{url}?{RANGE}").content.decode()  # partly priced: the known figures
     assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["USD 8.00", "USD 8.00"]
     assert "GPU + LLM: USD 8.00" in _text(page)
