@@ -5,6 +5,7 @@ below it; money in USD, ranges [start, end) of UTC days, from the rollups only.
 """
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,12 +14,13 @@ from django.urls import reverse
 
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
-from costs.dashboard.drilldown import drill_level, job_level, label_levels, level_card
+from costs.dashboard.drilldown import Level, drill_level, job_level, label_levels, level_card
 from costs.dashboard.selectors import largest_jobs
 from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import LABEL_PREFIX
+from costs.usage.selectors.shown import unknown_when_unpriced
 from costs.usage.selectors.spend import spend_summary
 from heliox.dates import periods_between
 from jobs.models import Job
@@ -28,12 +30,36 @@ JOBS_SHOWN = 50
 COSTLIEST_JOBS = 10
 
 
+def _shown_row(row: dict) -> dict:
+    """A row (or a card) as shown: wholly unpriced, its estimate and allocated share None, and so its change."""
+    shown = unknown_when_unpriced(row)
+    return shown if shown["allocated_usd"] is not None else {**shown, "change_pct": None}
+
+
+def _shown(level: Level) -> Level:
+    """The level as its table shows it (_shown_row)."""
+    return replace(level, rows=[_shown_row(row) for row in level.rows])
+
+
+def _card(level: Level, **more) -> dict:
+    """The level's cards, unknown (None) where its figures are wholly unpriced, as its table's rows."""
+    return {**_shown_row(level_card(level)), **more}
+
+
+def _share(level: Level) -> dict:
+    """A one-row level's share of its parent, for its cards."""
+    return {"share_pct": level.rows[0]["share_pct"] if level.rows else None}
+
+
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:
-    """Allocated USD per day of the range (0 on days without usage), for the daily chart."""
+    """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones), for the
+    daily chart."""
     rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids, filters=filters).rows
-    by_day = {row["period"]: row["allocated_usd"] for row in rows}
+    by_day = {row["period"]: unknown_when_unpriced(row)["allocated_usd"] for row in rows}
     days = periods_between(start, end, "day")
-    return {"labels": [day.isoformat() for day in days], "data": [float(by_day.get(day, 0)) for day in days]}
+    amounts = (by_day.get(day, 0) for day in days)
+    return {"labels": [day.isoformat() for day in days],
+            "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
 
 
 def home_data(
@@ -46,12 +72,13 @@ def home_data(
     ids = dict(Team.objects.filter(name__in=[row["key"] for row in level.rows]).values_list("name", "id"))
     for row in level.rows:
         row["team_id"] = ids.get(row["key"])
+    level = _shown(level)
     budgets = Budget.objects.filter(active=True).select_related("team")
     if team_ids is not None:
         budgets = budgets.filter(team__in=team_ids)
     return {
         "level": level,
-        "card": level_card(level),
+        "card": _card(level),
         "daily": _daily(start=start, end=end, team_ids=team_ids, filters=filters),
         "budgets": budget_statuses(budgets=budgets, as_of=today),
         "owed": owed_days(start=start, end=end),
@@ -62,10 +89,10 @@ def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | N
     """A team against its parent (the user's teams, or the organisation) and its models, daily series, big jobs
     and the jobs that cost most in the range (their days inside it)."""
     own = drill_level(start=start, end=end, group="team", team_ids=scope, only=team.name)
-    models = drill_level(start=start, end=end, group="model_name", team_ids=[team.pk])
+    models = _shown(drill_level(start=start, end=end, group="model_name", team_ids=[team.pk]))
     return {
         "level": models,
-        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
+        "card": _card(own, **_share(own)),
         "daily": _daily(start=start, end=end, team_ids=[team.pk]),
         "largest_jobs": largest_jobs(team_id=team.pk, start=start, end=end),
         "costliest_jobs": most_expensive_jobs(start=start, end=end, team_ids=[team.pk], limit=COSTLIEST_JOBS),
@@ -81,6 +108,7 @@ def label_tables(*, team_id: UUID, start: date, end: date, range_query: str) -> 
     base = reverse("web:label", args=[team_id])
     tables = []
     for key, level in label_levels(start=start, end=end, team_id=team_id):
+        level = _shown(level)
         for row in level.rows:
             row["href"] = f"{base}?{urlencode({'key': key, 'value': row['key']})}&{range_query}"
         tables.append({"key": key, "level": level})
@@ -93,8 +121,8 @@ def label_data(*, team: Team, key: str, value: str, start: date, end: date) -> d
     own = drill_level(start=start, end=end, group=LABEL_PREFIX + key, team_ids=[team.pk], only=value)
     jobs = job_level(start=start, end=end, team_id=team.pk, label=(key, value), parent=own.totals, limit=JOBS_SHOWN)
     return {
-        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
-        "jobs": jobs,
+        "card": _card(own, **_share(own)),
+        "jobs": [_shown_row(row) for row in jobs],
         "jobs_shown": JOBS_SHOWN,
     }
 
@@ -110,7 +138,7 @@ def model_data(*, team: Team, model_name: str, start: date, end: date) -> dict:
         .order_by("-start_time")
     )
     return {
-        "card": {**level_card(own), "share_pct": own.rows[0]["share_pct"] if own.rows else None},
+        "card": _card(own, **_share(own)),
         "jobs": list(jobs[:JOBS_SHOWN]),
         "jobs_shown": JOBS_SHOWN,
     }

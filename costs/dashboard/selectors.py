@@ -30,7 +30,7 @@ from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
-from costs.usage.selectors.shown import unknown_when_unpriced
+from costs.usage.selectors.shown import shown_amount, unknown_when_unpriced
 from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
@@ -85,11 +85,11 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
     unpriced = usage_source(start=start, end=end, group_by=(), **scope)[0].filter(unpriced_gpu_hours__gt=0)
     budgets = Budget.objects.filter(active=True).select_related("team")
     budgets = budgets if team_ids is None else budgets.filter(team__in=team_ids)
-    return {
-        "spend": totals["allocated_usd"] + _money(idle_usd),
+    return {  # spend and GPU + LLM: unknown (None) when 0 and no GPU-hour is priced
+        "spend": shown_amount(totals, totals["allocated_usd"] + _money(idle_usd)),
         "llm": llm_totals["llm_usd"],
         "llm_calls": llm_totals["llm_calls"],
-        "all": totals["allocated_usd"] + _money(idle_usd) + llm_totals["llm_usd"],
+        "all": shown_amount(totals, totals["allocated_usd"] + _money(idle_usd) + llm_totals["llm_usd"]),
         "billed": billed,
         "estimated": totals["estimated_usd"],
         "gpu_hours": totals["gpu_hours"],
@@ -161,28 +161,41 @@ def _period_idle(point: dict | None, suffix: str) -> float | None:
     return float(point[f"idle{suffix}"])
 
 
+UNPRICED = "unpriced"  # a team x provider cell whose GPU-hours are all unpriced, with no share of a bill
+
+
 def team_provider_pivot(rows: list[dict]) -> dict:
     """Team x provider: GPU spend (allocated + idle) per cell, the bill's idle as its own row, totals both ways.
 
-    Providers as columns, largest first; teams as rows in the rows' (spend) order.
+    Providers as columns, largest first; teams as rows in the rows' (spend) order. A cell none of whose
+    GPU-hours is priced (shown.shown_amount) is UNPRICED, not $0; a total of such cells only is None (unknown),
+    a total with some known cell is theirs. A missing cell (nothing ran) is None.
     """
-    cells: dict[str, dict[str, Decimal]] = {}
+    cells: dict[str, dict[str, Decimal | str]] = {}
     for row in rows:
-        cells.setdefault(row["team"], {})[row["provider"]] = row["allocated_usd"] + _money(row["idle_usd"])
-    by_provider: dict[str, Decimal] = {}
+        amount = shown_amount(row, row["allocated_usd"] + _money(row["idle_usd"]))
+        cells.setdefault(row["team"], {})[row["provider"]] = UNPRICED if amount is None else amount
+    by_provider: dict[str, list] = {}
     for team_cells in cells.values():
         for provider, amount in team_cells.items():
-            by_provider[provider] = by_provider.get(provider, ZERO) + amount
-    providers = sorted(by_provider, key=lambda name: (-by_provider[name], name))
+            by_provider.setdefault(provider, []).append(amount)
+    providers = sorted(by_provider, key=lambda name: (-(_known_sum(by_provider[name]) or ZERO), name))
     return {
         "providers": providers,
         "rows": [
-            {"team": team, "cells": [team_cells.get(p) for p in providers], "total": sum(team_cells.values(), ZERO)}
+            {"team": team, "cells": [team_cells.get(p) for p in providers], "total": _known_sum(team_cells.values())}
             for team, team_cells in cells.items()
         ],
-        "totals": [by_provider[p] for p in providers],
-        "total": sum(by_provider.values(), ZERO),
+        "totals": [_known_sum(by_provider[p]) for p in providers],
+        "total": _known_sum(amount for amounts in by_provider.values() for amount in amounts),
     }
+
+
+def _known_sum(amounts) -> Decimal | None:
+    """The sum of the known amounts; None when every one is UNPRICED (and 0 for none at all)."""
+    amounts = list(amounts)
+    known = [amount for amount in amounts if amount != UNPRICED]
+    return sum(known, ZERO) if known or not amounts else None
 
 
 def _table(report, key: str, team_ids: dict | None = None) -> dict:
@@ -194,7 +207,7 @@ def _table(report, key: str, team_ids: dict | None = None) -> dict:
     if team_ids is not None:
         rows = [{**row, "team_id": team_ids.get(row["team"])} for row in rows]
     idle = next((row for row in report.rows if row[key] == IDLE_LABEL), None)
-    return {"key": key, "rows": rows, "idle": idle, "totals": report.totals}
+    return {"key": key, "rows": rows, "idle": idle, "totals": unknown_when_unpriced(report.totals)}
 
 
 def _reports(currency: str, **common) -> dict[str, SpendReport]:
@@ -248,6 +261,8 @@ def dashboard_data(
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
     kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
                                   previous=before["teams"] if before else None)  # fmt: skip
+    for unknown in (name for name in ("spend", "all") if kpis[name] is None):  # unpriced now: no change to show
+        kpis["change"][unknown]["change_pct"] = None
     previous_pivot = team_provider_pivot(before["team-provider"].rows) if before else None
     wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
     return {
@@ -310,7 +325,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     return {
         "providers": [unknown_when_unpriced(row) for row in providers.rows],
         "budgets": budgets,
-        "totals": spend["totals"],
+        "totals": unknown_when_unpriced(spend["totals"]),  # the cards: unknown when no GPU-hour is priced
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
         "daily": spend["daily"],
         "top_models": [unknown_when_unpriced(row) for row in spend["top_models"]],
@@ -318,7 +333,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "largest_jobs": largest,
         "llm_models": llm.rows,
         "llm_usd": llm.totals["llm_usd"],
-        "all_usd": spend["totals"]["allocated_usd"] + llm.totals["llm_usd"],
+        "all_usd": shown_amount(spend["totals"], spend["totals"]["allocated_usd"] + llm.totals["llm_usd"]),
     }
 
 

@@ -25,7 +25,7 @@ from costs.dashboard.viewstate import (
     range_links,
 )
 from costs.usage.api.params import RangeParams, view_filters
-from costs.usage.selectors.shown import shown_row
+from costs.usage.selectors.shown import shown_row, unknown_when_unpriced
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
@@ -146,8 +146,9 @@ def team_view(site, request, pk):
     data = team_page_data(team_id=team.pk, start=context["start"], end=context["end"])
     labels = label_tables(team_id=team.pk, start=context["start"], end=context["end"],
                           range_query=context["range_query"])  # fmt: skip
+    amounts = (unknown_when_unpriced(day)["allocated_usd"] for day in data["daily"])  # wholly unpriced: a gap
     chart = {"team_daily": {"labels": [d["date"].isoformat() for d in data["daily"]],
-                            "data": [float(d["allocated_usd"]) for d in data["daily"]]}}  # fmt: skip
+                            "data": [None if amount is None else float(amount) for amount in amounts]}}  # fmt: skip
     return TemplateResponse(
         request,
         "admin/heliox/team_dashboard.html",

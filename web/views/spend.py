@@ -36,8 +36,10 @@ def _linked(rows: list[dict], links: list[str]) -> list[str]:
 
 
 def _bars(rows: list[dict], links: list[str]) -> dict:
-    return {"labels": [row["label"] for row in rows], "data": [float(row["allocated_usd"]) for row in rows],
-            "links": links}  # fmt: skip
+    """A chart of the rows' allocated spend: an unpriced row (None, unknown) has no bar, never a bar of $0."""
+    amounts = (row["allocated_usd"] for row in rows)
+    return {"labels": [row["label"] for row in rows], "links": links,
+            "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
 
 
 @member_required

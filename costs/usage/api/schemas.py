@@ -83,8 +83,11 @@ CELL = obj(
 ALLOCATION = obj({"start": DATE, "end": DATE, "idle": STRING, "cells": {"type": "array", "items": CELL}},
                  required=("start", "end", "idle", "cells"))  # fmt: skip
 
-DAY = obj({"date": DATE, "gpu_hours": decimal(), "estimated_usd": decimal(), "allocated_usd": decimal()},
-          required=("date", "gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
+DAY = obj({"date": DATE, **{name: FIGURES[name] for name in ("gpu_hours", "unpriced_gpu_hours", "estimated_usd",
+                                                              "allocated_usd")}},
+          required=("date", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"),
+          description="One UTC day of the range (a day without usage: 0, known); a day whose GPU-hours are all "
+          "unpriced has estimated_usd null, and allocated_usd null when it is 0.")  # fmt: skip
 MODEL = obj({**{name: FIGURES[name] for name in ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd",
                                                  "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")},
              "model_name": STRING},
@@ -101,8 +104,11 @@ SLICE = obj(
     {"date": DATE, "gpu_hours": decimal(), "unpriced_gpu_hours": decimal(),
      "price_usd_per_gpu_hour": decimal(nullable=True, description="Price used (average if it changed); null when "
                                        "unpriced."),
-     "estimated_usd": decimal(), "allocated_usd": decimal(description="Share of the bill, idle kept apart."),
-     "allocated_shared_usd": decimal(description="Share of the bill, idle shared."),
+     "estimated_usd": decimal(nullable=True, description="Null when the day has no priced GPU-hour (unknown, not 0)."),
+     "allocated_usd": decimal(nullable=True, description="Share of the bill, idle kept apart; null when no GPU-hour "
+                              "of the day is priced and it is 0 (it follows the estimate)."),
+     "allocated_shared_usd": decimal(nullable=True, description="Share of the bill, idle shared; null as "
+                                     "allocated_usd."),
      "used_gpu_hours": decimal(nullable=True, description="GPU-hours x utilisation; null when unmeasured."),
      "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
      "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured.")},

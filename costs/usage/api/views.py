@@ -192,9 +192,10 @@ class TeamSpendView(AggregateView):
             raise Http404
         params = self.params(request)
         result = team_spend(team_id=team.pk, start=params["start"], end=params["end"], idle=params["idle"])
-        result.update(totals=shown_row(result["totals"]), top_models=shown_rows(result["top_models"]))
+        result.update(totals=shown_row(result["totals"]), top_models=shown_rows(result["top_models"]),
+                      daily=shown_rows(result["daily"]))  # fmt: skip
         if self.wants_csv(request):  # the daily series
-            return Response({"rows": result["daily"], "columns": ["date", "gpu_hours", "estimated_usd",
-                                                                   "allocated_usd"]})  # fmt: skip
+            return Response({"rows": result["daily"], "columns": ["date", "gpu_hours", "unpriced_gpu_hours",
+                                                                   "estimated_usd", "allocated_usd"]})  # fmt: skip
         return Response({"team": {"id": team.pk, "name": team.name}, "start": params["start"], "end": params["end"],
                          **result})  # fmt: skip

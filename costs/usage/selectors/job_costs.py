@@ -16,6 +16,7 @@ from costs.usage.models import JobDaySlice
 from costs.usage.selectors.efficiency import efficiency_pct
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.labels import job_label
+from costs.usage.selectors.shown import unknown_when_unpriced
 from costs.usage.selectors.spend import hours_sum, money_sum, quantized
 from heliox.units import HOURS
 from jobs.models import Job
@@ -25,9 +26,11 @@ TOP_ORDERS = ("cost", "waste")
 
 
 def job_cost_days(*, job: Job) -> dict:
-    """A job's figures per UTC day (with the price used) and its totals; empty days until rolled up. One query."""
+    """A job's figures per UTC day (with the price used) and its totals; empty days until rolled up. One query.
+
+    A day whose GPU-hours are all unpriced has its estimate (and its share, when 0) None: unknown, not $0."""
     days = [
-        quantized(dict(row))
+        unknown_when_unpriced(quantized(dict(row)))
         for row in JobDaySlice.objects.filter(job=job)
         .order_by("date")
         .values(

@@ -11,12 +11,16 @@ Every interface shows rows through these, so that one row reads the same everywh
   of a bill split by GPU-hours (idle shared) is known. A partly priced row keeps its figures,
   with its unpriced GPU-hours beside them. Waste stays as stored: hours without a price have no
   cost to waste.
+- A sum shown on its own (a card's spend in range: allocated + idle): unknown when it is 0 and its
+  row is wholly unpriced (shown_amount), as a row's total.
 """
 
 import re
+from decimal import Decimal
 
-# A money column in USD or renamed to another currency (estimated_zar): the figure, then a 3-letter code.
-_MONEY = re.compile(r"(estimated|allocated|total|waste)_[a-z]{3}")
+# A money column in USD or renamed to another currency (estimated_zar): the figure, then a 3-letter code. A job's
+# day slice has its share with idle shared beside it (allocated_shared_usd): a share like the other.
+_MONEY = re.compile(r"(estimated|allocated|total|waste)(?:_shared)?_[a-z]{3}")
 
 
 def _money_columns(row: dict, figure: str) -> list[str]:
@@ -31,17 +35,27 @@ def unknown_when_unmeasured(row: dict) -> dict:
     return {**row, **{column: None for column in unknown if column in row}}
 
 
+def wholly_unpriced(row: dict) -> bool:
+    """Whether the row has GPU-hours and none of them has a price (a row without GPU-hours is a known 0)."""
+    return bool(row.get("gpu_hours")) and (row.get("unpriced_gpu_hours") or 0) >= row["gpu_hours"]
+
+
 def unknown_when_unpriced(row: dict) -> dict:
     """The row with its estimate None when all its GPU-hours lack a price, and its allocated share when 0.
 
     Its GPU + LLM total is None too when nothing known adds to it (with LLM spend, the total is that known part).
     """
-    if not row.get("gpu_hours") or (row.get("unpriced_gpu_hours") or 0) < row["gpu_hours"]:
+    if not wholly_unpriced(row):
         return row
     unknown = dict.fromkeys(_money_columns(row, "estimated"))
     zero = [column for figure in ("allocated", "total") for column in _money_columns(row, figure) if row[column] == 0]
     unknown.update(dict.fromkeys(zero))
     return {**row, **unknown}
+
+
+def shown_amount(row: dict, amount: Decimal) -> Decimal | None:
+    """A sum of the row's money shown on its own (allocated + idle): None when 0 and the row is wholly unpriced."""
+    return None if amount == 0 and wholly_unpriced(row) else amount
 
 
 def shown_row(row: dict) -> dict:

@@ -319,6 +319,7 @@ def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, t
             {
                 "date": day,
                 "gpu_hours": by_day.get(day, {}).get("gpu_hours", ZERO_HOURS),
+                "unpriced_gpu_hours": by_day.get(day, {}).get("unpriced_gpu_hours", ZERO_HOURS),
                 "estimated_usd": by_day.get(day, {}).get("estimated_usd", ZERO_USD),
                 "allocated_usd": by_day.get(day, {}).get("allocated_usd", ZERO_USD),
             }

@@ -116,8 +116,8 @@ def test_team_spend(org, api):
     body = api.as_user(org["users"]["bob"]).get(f"/api/v1/teams/{nlp.pk}/spend?{RANGE}").json()
     assert body["team"]["name"] == "nlp"
     assert body["totals"]["allocated_usd"] == "32.00"
-    assert body["daily"] == [{"date": "2025-03-10", "gpu_hours": "8.0000", "estimated_usd": "32.00",
-                              "allocated_usd": "32.00"}]  # fmt: skip
+    assert body["daily"] == [{"date": "2025-03-10", "gpu_hours": "8.0000", "unpriced_gpu_hours": "0.0000",
+                              "estimated_usd": "32.00", "allocated_usd": "32.00"}]  # fmt: skip
     assert body["top_models"][0]["model_name"] == "llama"
     vision = org["teams"]["vision"]
     assert api.as_user(org["users"]["bob"]).get(f"/api/v1/teams/{vision.pk}/spend?{RANGE}").status_code == 404
@@ -257,8 +257,9 @@ def test_allocation_and_team_spend_as_csv_are_flat_rows(org, api):
     ]
     nlp = org["teams"]["nlp"].pk
     body = staff.get(f"/api/v1/teams/{nlp}/spend?start=2025-03-10&end=2025-03-12&format=csv").content.decode()
-    assert body.splitlines() == ["date,gpu_hours,estimated_usd,allocated_usd", "2025-03-10,8.0000,32.00,32.00",
-                                 "2025-03-11,0.0000,0.00,0.00"]  # fmt: skip
+    assert body.splitlines() == ["date,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd",
+                                 "2025-03-10,8.0000,0.0000,32.00,32.00",
+                                 "2025-03-11,0.0000,0.0000,0.00,0.00"]  # fmt: skip
     body = staff.get("/api/v1/costs/timeseries?start=2024-01-01&end=2024-01-03&group_by=team&format=csv")
     assert (body.status_code, body.content.decode()) == (200, "team,period\n")
 

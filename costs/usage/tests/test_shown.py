@@ -2,6 +2,8 @@
 
 import csv
 import io
+import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,8 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.selectors.shown import shown_row
 from costs.usage.services.rollup import usage_rollup
+from jobs.models import Job
 from jobs.tests.factories import JobFactory
 
 D = Decimal
@@ -129,3 +133,140 @@ def test_dashboard_and_member_csvs_show_a_wholly_unpriced_row_as_empty(with_unpr
         ["vit", "2.0000", "0.0000", "8.00", "8.00", "", "", ""],
         ["seg", "12.0000", "12.0000", "", "", "6.0000", "0.00", "50.0"],
     ]
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _table(page: str, table_id: str) -> list[list[str]]:
+    """The text of each cell of each row (header and total rows included) of the page's table."""
+    table = re.search(rf'<table id="{table_id}".*?</table>', page, re.S)[0]
+    return [[_text(cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in re.findall(r"<tr.*?</tr>", table, re.S)]  # fmt: skip
+
+
+def _card(page: str, kpi: str) -> str:
+    return _text(re.search(rf'data-kpi="{kpi}">.*?<div class="hx-value">(.*?)</div>', page, re.S)[1])
+
+
+ONLY_UNPRICED = "start=2025-03-11&end=2025-03-12"  # vision's on-prem A100 day: every GPU-hour unpriced
+
+
+def test_member_pages_show_a_wholly_unpriced_team_model_and_job_as_unpriced(with_unpriced, client):
+    client.force_login(with_unpriced["users"]["carol"])  # vision's manager
+    vision = with_unpriced["teams"]["vision"].pk
+    home = client.get(f"/?{ONLY_UNPRICED}").content.decode()
+    assert [_card(home, kpi) for kpi in ("allocated", "estimated", "unpriced")] == ["unpriced", "unpriced",
+                                                                                    "12.0 GPU-h"]  # fmt: skip
+    assert _table(home, "hx-teams")[1] == ["vision", "12.0", "unpriced", "unpriced", "100.0 %", "unknown", "12.0",
+                                           "50.0 %", "0.00"]  # fmt: skip
+    charts = client.get(f"/?{RANGE}&format=json").json()  # a wholly unpriced day or team: no bar, never $0
+    assert (charts["team_daily"]["data"], charts["spend_by_team"]["data"]) == ([8.0, None], [8.0])
+    assert client.get(f"/?{ONLY_UNPRICED}&format=json").json()["spend_by_team"]["data"] == [None]
+    team = client.get(f"/teams/{vision}/?{ONLY_UNPRICED}").content.decode()
+    assert [_card(team, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
+    assert _table(team, "hx-models")[1][:4] == ["seg", "12.0", "unpriced", "unpriced"]
+    # Partly priced (vit's priced day too): the known figures, the unpriced GPU-hours beside them.
+    home = client.get(f"/?{RANGE}").content.decode()
+    assert [_card(home, kpi) for kpi in ("allocated", "estimated")] == ["USD 8.00", "USD 8.00"]
+    assert _table(home, "hx-teams")[1][:7] == ["vision", "14.0", "8.00", "8.00", "100.0 %", "new", "12.0"]
+    team = client.get(f"/teams/{vision}/?{RANGE}").content.decode()
+    assert [row[:7] for row in _table(team, "hx-models")[1:]] == [
+        ["vit", "2.0", "8.00", "8.00", "100.0 %", "new", "&ndash;"],
+        ["seg", "12.0", "unpriced", "unpriced", "0.0 %", "unknown", "12.0"],
+    ]
+    assert _table(team, "hx-label-project")[1][:4] == ["(unlabelled)", "14.0", "8.00", "8.00"]
+    label = client.get(f"/teams/{vision}/label/?key=project&value=(unlabelled)&{RANGE}").content.decode()
+    assert [row[:4] for row in _table(label, "hx-label-jobs")[1:]] == [
+        ["vit (2 x H100 on aws)", "2.0", "8.00", "8.00"],
+        ["seg (3 x A100 on on-prem)", "12.0", "unpriced", "unpriced"],
+    ]
+
+
+def test_dashboard_totals_and_spend_card_show_a_wholly_unpriced_range_as_unpriced(with_unpriced, staff_client):
+    page = staff_client.get(reverse("admin:index") + "?" + ONLY_UNPRICED).content.decode()
+    assert _card(page, "spend") == "unpriced"
+    assert "GPU + LLM: unpriced" in _text(page)
+    assert _table(page, "hx-teams")[-1][:8] == ["Total", "12.0", "unpriced", "unpriced", "no bill yet", "0.00",
+                                                "unpriced", "12.0"]  # fmt: skip
+    assert _table(page, "hx-providers")[-1][:5] == ["Total", "12.0", "unpriced", "no bill yet", "unpriced"]
+    assert _table(page, "hx-team-provider")[1:] == [["vision", "unpriced", "unpriced", "&ndash;"],
+                                                    ["Total", "unpriced", "unpriced", "&ndash;"]]  # fmt: skip
+    # Partly priced: the known figures, with the unpriced GPU-hours beside them.
+    page = staff_client.get(reverse("admin:index") + "?" + RANGE).content.decode()
+    assert _card(page, "spend") == "USD 50.00"
+    assert "allocated + idle; 12 GPU-h unpriced, not in it" in _text(page)
+    assert _table(page, "hx-teams")[-1][:8] == ["Total", "22.0", "40.00", "40.00", "10.00", "0.00", "50.00", "12.0"]
+    assert _table(page, "hx-providers")[-1][:5] == ["Total", "22.0", "40.00", "50.00", "40.00"]
+    assert _table(page, "hx-team-provider")[-1] == ["Total", "50.00", "unpriced", "50.00", "new"]
+
+
+DAY_FIGURES = ("date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
+               "allocated_shared_usd")  # fmt: skip
+
+
+def test_a_job_s_unpriced_day_is_null_in_its_costs_and_unpriced_on_its_page(with_unpriced, api, client):
+    staff = api.as_user(with_unpriced["users"]["staff"])
+    seg = Job.objects.get(model_name="seg")
+    days = staff.get(f"/api/v1/jobs/{seg.pk}/costs/").json()["days"]
+    assert [[day[name] for name in DAY_FIGURES] for day in days] == [
+        ["2025-03-11", "12.0000", "12.0000", None, None, None, None]]  # fmt: skip
+    rows = _csv(staff.get(f"/api/v1/jobs/{seg.pk}/costs/?format=csv").content)
+    assert rows[1][:7] == ["2025-03-11", "12.0000", "12.0000", "", "", "", ""]
+    client.force_login(with_unpriced["users"]["carol"])
+    page = client.get(f"/jobs/{seg.pk}/").content.decode()
+    costs = re.search(r'id="hx-job-costs">(.*?)</section>', page, re.S)[1]
+    assert _table(f'<table id="c">{costs}', "c")[1][:5] == ["2025-03-11", "12.0000", "unpriced", "unpriced",
+                                                           "unpriced"]  # fmt: skip
+    # Partly priced: an L4 priced from 02:00 on the 12th, a job from 00:00 to 04:00 (2 GPU-hours unpriced).
+    GpuPriceFactory(provider="gcp", gpu_type="L4", usd_per_gpu_hour=D("2.0000"),
+                    effective_from=datetime(2025, 3, 12, 2, tzinfo=UTC))  # fmt: skip
+    l4 = JobFactory(
+        team=with_unpriced["teams"]["vision"],
+        model_name="l4",
+        provider="gcp",
+        gpu_type="L4",
+        start_time=datetime(2025, 3, 12, tzinfo=UTC),
+        end_time=datetime(2025, 3, 12, 4, tzinfo=UTC),
+    )
+    usage_rollup(start=date(2025, 3, 12), end=date(2025, 3, 13), now=datetime(2025, 3, 13, tzinfo=UTC))
+    days = staff.get(f"/api/v1/jobs/{l4.pk}/costs/").json()["days"]
+    assert [[day[name] for name in DAY_FIGURES] for day in days] == [
+        ["2025-03-12", "4.0000", "2.0000", "2.0000", "4.00", "4.00", "4.00"]]  # fmt: skip
+
+
+def test_team_spend_daily_carries_unpriced_hours_and_a_wholly_unpriced_day_is_null(with_unpriced, api):
+    staff = api.as_user(with_unpriced["users"]["staff"])
+    vision = with_unpriced["teams"]["vision"]
+    days = staff.get(f"/api/v1/teams/{vision.pk}/spend?{RANGE}").json()["daily"]
+    assert days == [
+        {"date": "2025-03-10", "gpu_hours": "2.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "8.00",
+         "allocated_usd": "8.00"},
+        {"date": "2025-03-11", "gpu_hours": "12.0000", "unpriced_gpu_hours": "12.0000", "estimated_usd": None,
+         "allocated_usd": None},
+    ]  # fmt: skip
+    rows = _csv(staff.get(f"/api/v1/teams/{vision.pk}/spend?{RANGE}&format=csv").content)
+    assert rows[1:] == [
+        ["2025-03-10", "2.0000", "0.0000", "8.00", "8.00"],
+        ["2025-03-11", "12.0000", "12.0000", "", ""],
+    ]
+    # A priced hour on the same day (1 x H100 on aws, no bill that day: the estimate): the day is partly priced.
+    JobFactory(team=vision, model_name="vit", start_time=datetime(2025, 3, 11, 6, tzinfo=UTC),
+               end_time=datetime(2025, 3, 11, 7, tzinfo=UTC))  # fmt: skip
+    usage_rollup(start=date(2025, 3, 11), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+    day = staff.get(f"/api/v1/teams/{vision.pk}/spend?{RANGE}").json()["daily"][1]
+    assert day == {"date": "2025-03-11", "gpu_hours": "13.0000", "unpriced_gpu_hours": "12.0000",
+                   "estimated_usd": "4.00", "allocated_usd": "4.00"}  # fmt: skip
+
+
+def test_admin_team_page_cards_show_a_wholly_unpriced_team_as_unpriced(with_unpriced, staff_client):
+    url = reverse("admin:team_dashboard", args=[with_unpriced["teams"]["vision"].pk])
+    page = staff_client.get(f"{url}?{ONLY_UNPRICED}").content.decode()
+    assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
+    assert "GPU + LLM: unpriced" in _text(page)
+    chart = json.loads(re.search(r'<script id="hx-chart-data" type="application/json">(.*?)</script>', page)[1])
+    assert chart["team_daily"]["data"] == [None]  # a gap, never a bar of $0
+    page = staff_client.get(f"{url}?{RANGE}").content.decode()  # partly priced: the known figures
+    assert [_card(page, kpi) for kpi in ("allocated", "estimated")] == ["USD 8.00", "USD 8.00"]
+    assert "GPU + LLM: USD 8.00" in _text(page)
