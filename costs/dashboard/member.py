@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.urls import reverse
+from django.utils import timezone
 
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
@@ -52,12 +53,13 @@ def _share(level: Level) -> dict:
 
 
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:
-    """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones), for the
-    daily chart."""
+    """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones and on days
+    still to come), for the daily chart."""
     rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids, filters=filters).rows
     by_day = {row["period"]: unknown_when_unpriced(row)["allocated_usd"] for row in rows}
     days = periods_between(start, end, "day")
-    amounts = (by_day.get(day, 0) for day in days)
+    today = timezone.now().date()
+    amounts = (None if day > today else by_day.get(day, 0) for day in days)
     return {"labels": [day.isoformat() for day in days],
             "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
 

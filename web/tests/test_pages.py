@@ -69,6 +69,17 @@ def test_home_csv_and_chart_data_hold_only_ones_teams(org, as_role):
     assert charts["team_daily"] == {"labels": ["2025-03-10"], "data": [32.0]}
 
 
+def test_the_daily_chart_leaves_days_still_to_come_as_gaps(org, as_role, monkeypatch):
+    """The 10th cost $32, the 11th nothing (0), the 12th is tomorrow: a gap, not a day that cost $0."""
+    from types import SimpleNamespace
+
+    from costs.dashboard import member
+
+    monkeypatch.setattr(member, "timezone", SimpleNamespace(now=lambda: datetime(2025, 3, 11, 15, tzinfo=UTC)))
+    chart = as_role("member").get("/?format=json&start=2025-03-10&end=2025-03-13").json()["team_daily"]
+    assert chart == {"labels": ["2025-03-10", "2025-03-11", "2025-03-12"], "data": [32.0, 0.0, None]}
+
+
 def test_team_page_drills_to_its_models_with_the_range_kept(org, as_role):
     nlp = org["teams"]["nlp"]
     JobFactory(team=nlp, model_name="bert", start_time=datetime(2025, 3, 10, 5, tzinfo=UTC))  # 2 GPU-h, unrolled
