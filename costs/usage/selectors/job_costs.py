@@ -42,6 +42,8 @@ def job_cost_days(*, job: Job) -> dict:
             "unmeasured_gpu_hours",
             "measured_gpu_hours",
             "waste_usd",
+            "allocated_waste_usd",
+            "allocated_shared_waste_usd",
         )
     ]
     for day in days:
@@ -54,6 +56,7 @@ def job_cost_days(*, job: Job) -> dict:
         "unpriced_gpu_hours": job.unpriced_gpu_hours,
         "used_gpu_hours": job.used_gpu_hours,
         "waste_usd": job.waste_usd,
+        "allocated_waste_usd": job.allocated_waste_usd,
         "gpu_util_avg": job.gpu_util_avg,
         "days": days,
     }
