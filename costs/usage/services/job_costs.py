@@ -260,7 +260,8 @@ def _efficiency_floors() -> str:
 
 # The stored slices' own sums (the model row's, unless a rollup without job costs changed it since).
 REALLOCATION_TOTALS = f"""SELECT est.*, SUM(c) OVER (PARTITION BY {GROUP}) AS c_sum,
-                                 SUM(h) OVER (PARTITION BY {GROUP}) AS h_sum, SUM(w) OVER (PARTITION BY {GROUP}) AS w_sum,
+                                 SUM(h) OVER (PARTITION BY {GROUP}) AS h_sum,
+                                 SUM(w) OVER (PARTITION BY {GROUP}) AS w_sum,
                                  SUM(k - b) OVER (PARTITION BY {GROUP}) AS i_sum FROM est"""
 
 
