@@ -145,7 +145,9 @@ TOP_JOB = obj(
      "used_gpu_hours": decimal(nullable=True, description="Null when the job is unmeasured."),
      "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
      "efficiency_pct": decimal(nullable=True, description="Null when the job is unmeasured (unknown, never 0)."),
-     "waste_usd": decimal(nullable=True, description="Null when the job is unmeasured or unpriced.")},
+     "waste_usd": decimal(nullable=True, description="Null when the job is unmeasured or unpriced."),
+     "allocated_waste_usd": decimal(nullable=True, description="Its allocated (by `idle`) x (1 - utilisation); null "
+                                    "when the job is unmeasured.")},
 )  # fmt: skip
 TOP_JOBS = obj({"start": DATE, "end": DATE, "idle": STRING, "order": STRING,
                 "jobs": {"type": "array", "items": TOP_JOB}},

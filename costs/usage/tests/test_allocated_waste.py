@@ -159,3 +159,10 @@ def test_job_api_and_report_carry_the_allocated_waste(billed, api, staff, capsys
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {row["team"]: row["allocated_waste_usd"] for row in rows} == {
         "vision": "36.11", "speech": "11.11", "audio": "", "TOTAL": "47.22"}  # fmt: skip
+
+
+def test_waste_cards_say_how_much_of_it_was_allocated(billed, staff_client):
+    admin = staff_client.get(f"/admin/?{RANGE}").content.decode()
+    assert "estimated cost of idle GPUs in measured jobs; of which allocated: USD 42.50" in admin
+    member = staff_client.get(f"/?{RANGE}").content.decode()
+    assert "estimated cost of idle GPUs in measured jobs; of which allocated: USD 42.50" in member
