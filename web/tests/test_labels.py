@@ -117,10 +117,10 @@ def test_label_value_csv_and_chart_data(labelled, as_role):
     client = as_role("member")
     rows = csv_rows(client.get(label_url(nlp, "project", "alpha", "&format=csv")))
     # unmeasured jobs: used GPU-hours, waste and efficiency unknown (empty), all their hours unmeasured
-    assert rows[1:] == [[str(llama.pk), "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "", "0.00",
-                         "94.1", ""],
-                        [str(gpt.pk), "0.5000", "2.00", "2.00", "0.0000", "", "0.0000", "0.5000", "", "", "", "0.00",
-                         "5.9", ""]]  # fmt: skip
+    assert rows[1:] == [[str(llama.pk), "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "",
+                         "0.00", "94.1", ""],
+                        [str(gpt.pk), "0.5000", "2.00", "2.00", "0.0000", "", "0.0000", "0.5000", "", "", "",
+                         "0.00", "5.9", ""]]  # fmt: skip
     charts = client.get(label_url(nlp, "project", "alpha", "&format=json")).json()
     assert charts["spend_by_job"]["data"] == [32.0, 2.0]
     assert charts["spend_by_job"]["links"] == [f"/jobs/{llama.pk}/", f"/jobs/{gpt.pk}/"]

@@ -76,9 +76,9 @@ def job_sums(
     """Each job's slices in [start, end) summed, costliest first (allocated, estimated, GPU-hours, then id).
 
     Rows: job_id, gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, days, priced (days with a
-    price), used, unmeasured and measured GPU-hours, waste_usd and allocated_waste_usd (None: unmeasured). `label` (key, value)
-    keeps the jobs with that label value ("(unlabelled)": without the key). order="waste": the measured jobs,
-    most waste first. For the first rows only, top_job_sums reads far fewer slices.
+    price), used, unmeasured and measured GPU-hours, waste_usd and allocated_waste_usd (None: unmeasured).
+    `label` (key, value) keeps the jobs with that label value ("(unlabelled)": without the key).
+    order="waste": the measured jobs, most waste first. For the first rows only, top_job_sums reads far fewer slices.
     """
     slices = range_slices(start=start, end=end, team_ids=team_ids, job_ids=job_ids, filters=filters)
     labelled = labelled_jobs(start=start, end=end, team_ids=team_ids, label=label or filters.label)
@@ -127,7 +127,8 @@ def summed_by_job(slices: QuerySet, *, idle: str = SEPARATE, order: str = "cost"
         .values("job_id")
         .annotate(
             gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
-            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(f"allocated{shared}_usd"), days=Count("id"),
+            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(f"allocated{shared}_usd"),
+            days=Count("id"),
             priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
             used_gpu_hours=Sum("used_gpu_hours"), unmeasured_gpu_hours=hours_sum("unmeasured_gpu_hours"),
             measured_gpu_hours=hours_sum("measured_gpu_hours"), waste_usd=Sum("waste_usd"),
