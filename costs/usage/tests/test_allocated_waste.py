@@ -156,7 +156,10 @@ def test_job_api_and_report_carry_the_allocated_waste(billed, api, staff, capsys
     assert (days["allocated_waste_usd"], days["days"][0]["allocated_shared_waste_usd"]) == ("22.50", "25.00")
     top = client.get(f"/api/v1/costs/top-jobs?{RANGE}&order=waste&idle=share").json()["jobs"]
     assert [(job["id"], job["allocated_waste_usd"]) for job in top] == [
-        (str(billed["quiet"].pk), "25.00"), (str(billed["busy"].pk), "11.11"), (str(billed["speech"].pk), "11.11")]
+        (str(billed["quiet"].pk), "25.00"),
+        (str(billed["busy"].pk), "11.11"),
+        (str(billed["speech"].pk), "11.11"),
+    ]
 
     call_command("report", "--start", "2025-03-10", "--end", "2025-03-12", "--idle", "share", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
