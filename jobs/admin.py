@@ -84,7 +84,7 @@ class JobAdmin(SimpleHistoryAdmin):
     list_per_page = 100
     actions = ["mark_succeeded", "mark_cancelled"]
     readonly_fields = ["created_at", "updated_at", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours",
-                       "used_gpu_hours", "waste_usd"]  # fmt: skip
+                       "used_gpu_hours", "waste_usd", "allocated_waste_usd"]  # fmt: skip
     formfield_overrides = {JSONField: {"form_class": StorableJSONField}}
     fieldsets = [
         (None, {"fields": ["team", "model_name", "status", "external_id", "labels"]}),
@@ -100,6 +100,7 @@ class JobAdmin(SimpleHistoryAdmin):
                     "allocated_usd",
                     "used_gpu_hours",
                     "waste_usd",
+                    "allocated_waste_usd",
                 ]
             },
         ),

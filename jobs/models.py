@@ -156,6 +156,10 @@ class Job(BaseModel):
         max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
         db_comment="Estimated cost x (1 - utilisation), USD; null until rolled up, when unmeasured or unpriced.",
     )  # fmt: skip
+    allocated_waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
+        db_comment="Allocated (idle kept apart) x (1 - utilisation), USD; null until rolled up, unmeasured, unpriced.",
+    )  # fmt: skip
     gpu_util_avg = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True,
         db_comment="Time-weighted average GPU utilisation in percent (0-100); null = unmeasured, never 0 or 100.",

@@ -23,7 +23,7 @@ from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quanti
 from jobs.models import Job
 
 FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "measured_gpu_hours",
-           "unmeasured_gpu_hours", "waste_usd")  # fmt: skip
+           "unmeasured_gpu_hours", "waste_usd", "allocated_waste_usd")  # fmt: skip
 PERCENT = Decimal("0.1")
 UNNAMED = "(unnamed)"
 

@@ -101,6 +101,7 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
         "measured_gpu_hours": totals["measured_gpu_hours"],
         "unmeasured_gpu_hours": totals["unmeasured_gpu_hours"],
         "waste": totals["waste_usd"],
+        "allocated_waste": totals["allocated_waste_usd"],
         "unpriced_rows": unpriced.count(),
         "budgets": budget_statuses(budgets=budgets, as_of=now.date()),
         "month": _month_to_date(now.date(), now, currency, scope),

@@ -39,7 +39,8 @@ PRESETS = {
     "last-90": "Last 90 days",
 }
 EXPORT_COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd")
-EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")
+EFFICIENCY_COLUMNS = ("used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd",
+                      "allocated_waste_usd")  # fmt: skip
 EXPORTS = {
     "teams": ("team", *EXPORT_COLUMNS, "llm_usd", "total_usd", *EFFICIENCY_COLUMNS, "previous_total_usd", "change_pct"),
     "providers": ("provider", *EXPORT_COLUMNS, *EFFICIENCY_COLUMNS, "previous_spend_usd", "change_pct"),

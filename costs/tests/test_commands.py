@@ -57,13 +57,13 @@ def test_report_csv_adds_up_and_escapes_formulas(small_org, capsys):
 
     assert capsys.readouterr().out.splitlines() == [
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,used_gpu_hours,"
-        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd,allocated_waste_usd",
         # Nothing measured: used GPU-hours, efficiency and waste unknown (empty), never 0.
-        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,,,0.0000,3.0000,,",
-        "(idle),0.0000,0.0000,0.00,0.00,3.00,,,0.0000,0.0000,,",
+        "'=cmd|calc,3.0000,0.0000,12.00,12.00,0.00,,,0.0000,3.0000,,,",
+        "(idle),0.0000,0.0000,0.00,0.00,3.00,,,0.0000,0.0000,,,",
         # Every GPU-hour unpriced: estimated and allocated unknown (empty), the unpriced GPU-hours beside them.
-        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,",
-        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00,,0.0000,4.0000,,",  # partly priced: the known part
+        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,,",
+        "TOTAL,4.0000,1.0000,12.00,12.00,3.00,15.00,,0.0000,4.0000,,,",  # partly priced: the known part
     ]
 
 
@@ -77,14 +77,15 @@ def test_report_shows_a_total_unknown_only_when_nothing_in_it_is_known(small_org
 
     assert capsys.readouterr().out.splitlines() == [
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,used_gpu_hours,"
-        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd",
-        # The aws H100 bill ($15.00) shared by GPU-hours, 3 : 4; vision's 4 GPU-h at 25 %: 1 used, $12.00 wasted.
-        "vision,4.0000,0.0000,16.00,8.57,0.00,,1.0000,4.0000,0.0000,25.0,12.00",
-        "'=cmd|calc,3.0000,0.0000,12.00,6.43,0.00,,,0.0000,3.0000,,",
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd,allocated_waste_usd",
+        # The aws H100 bill ($15.00) shared by GPU-hours, 3 : 4; vision's 4 GPU-h at 25 %: 1 used, $12.00 wasted;
+        # of its $8.57 share, 3 idle GPU-h of 4: $6.4275 -> $6.43.
+        "vision,4.0000,0.0000,16.00,8.57,0.00,,1.0000,4.0000,0.0000,25.0,12.00,6.43",
+        "'=cmd|calc,3.0000,0.0000,12.00,6.43,0.00,,,0.0000,3.0000,,,",
         # B200 has neither a price nor a bill: its share is the estimate it would follow, unknown too.
-        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,",
+        "nlp,1.0000,1.0000,,,0.00,,,0.0000,1.0000,,,",
         # One team measured: the total's efficiency and waste are that team's, over its measured hours.
-        "TOTAL,8.0000,1.0000,28.00,15.00,0.00,15.00,1.0000,4.0000,4.0000,25.0,12.00",
+        "TOTAL,8.0000,1.0000,28.00,15.00,0.00,15.00,1.0000,4.0000,4.0000,25.0,12.00,6.43",
     ]
 
 
@@ -97,12 +98,13 @@ def test_report_table_has_a_totals_row(small_org, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["provider", *["gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"],
                                 "idle_usd", "billed_usd", "used_gpu_hours", "measured_gpu_hours",
-                                "unmeasured_gpu_hours", "efficiency_pct", "waste_usd"]  # fmt: skip
+                                "unmeasured_gpu_hours", "efficiency_pct", "waste_usd",
+                                "allocated_waste_usd"]  # fmt: skip
     # Nothing measured: used GPU-hours, efficiency and waste "-" (unknown), never 0; partly priced: the estimate.
     assert lines[2].split() == ["aws", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "-", "0.0000",
-                                "4.0000", "-", "-"]  # fmt: skip
+                                "4.0000", "-", "-", "-"]  # fmt: skip
     assert lines[4].split() == ["TOTAL", "4.0000", "1.0000", "12.00", "12.00", "3.00", "15.00", "-", "0.0000",
-                                "4.0000", "-", "-"]  # fmt: skip
+                                "4.0000", "-", "-", "-"]  # fmt: skip
     assert lines[5].endswith("efficiency = used / measured GPU-hours ('-', and used and waste, when none is "
                              "measured); estimated (and allocated, idle kept apart) '-' when every GPU-hour is "
                              "unpriced.")  # fmt: skip
@@ -209,7 +211,7 @@ def test_every_command_is_quiet_at_verbosity_0(name, org, tmp_path, capsys, monk
         assert out.splitlines()[0].split() == ["team", "gpu_hours", "unpriced_gpu_hours", "estimated_usd",
                                                "allocated_usd", "idle_usd", "billed_usd", "used_gpu_hours",
                                                "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct",
-                                               "waste_usd"]  # fmt: skip
+                                               "waste_usd", "allocated_waste_usd"]  # fmt: skip
         assert "TOTAL" in out
         assert "UTC days" not in out
     elif name == "create_api_token":  # the token itself, and nothing else

@@ -58,6 +58,15 @@ class UsageFigures(BaseModel):
         max_digits=12, decimal_places=2, default=0,
         db_comment="Estimated cost x (1 - utilisation) of the measured jobs, USD (idle GPUs that were paid for).",
     )  # fmt: skip
+    # The bill's share of the waste (README: Kubernetes and GPU efficiency), set with the allocation.
+    allocated_waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        db_comment="allocated_usd x waste_usd / estimated_cost_usd: the share of the bill paid for idle GPUs, USD.",
+    )  # fmt: skip
+    allocated_shared_waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        db_comment="allocated_shared_usd x idle / all GPU-hours (x waste / estimate with no bill), USD.",
+    )  # fmt: skip
 
     class Meta:
         abstract = True
@@ -259,6 +268,14 @@ class JobDaySlice(BaseModel):
     waste_usd = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True,
         db_comment="Estimated cost x (1 - utilisation), USD; null when the job is unmeasured.",
+    )  # fmt: skip
+    allocated_waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        db_comment="Allocated (idle kept apart) x (1 - utilisation), USD; null when the job is unmeasured.",
+    )  # fmt: skip
+    allocated_shared_waste_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        db_comment="Allocated (idle shared) x (1 - utilisation), USD; null when the job is unmeasured.",
     )  # fmt: skip
 
     objects: DailyQuerySet = DailyQuerySet.as_manager()  # type: ignore[assignment]

@@ -60,7 +60,7 @@ def test_dashboard_csv_export_needs_the_view_permissions(users, role, status):
     if status == 200:
         assert response.content.decode().splitlines()[1] == (
             # unmeasured: used, efficiency and waste empty; nothing the day before: $0.00, no change in %
-            "nlp,8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,,0.00,"
+            "nlp,8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,,,0.00,"
         )
 
 

@@ -54,9 +54,9 @@ def decimal_or_none(value) -> str | None:
 class JobSerializer(ModelSerializer):
     """A GPU job. `team` is the team's id; non-staff may only name their own teams.
 
-    `estimated_usd`, `allocated_usd`, `unpriced_gpu_hours`, `used_gpu_hours` and `waste_usd` are
-    the job's totals over the rolled-up days (null until rolled up; the USD figures null when no
-    hour is priced; used and waste null when the job is unmeasured).
+    `estimated_usd`, `allocated_usd`, `unpriced_gpu_hours`, `used_gpu_hours`, `waste_usd` and
+    `allocated_waste_usd` are the job's totals over the rolled-up days (null until rolled up; the USD
+    figures null when no hour is priced; used and the wastes null when the job is unmeasured).
     """
 
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
@@ -79,11 +79,11 @@ class JobSerializer(ModelSerializer):
         fields = [
             "id", "team", "team_name", "model_name", "provider", "gpu_type", "gpu_count", "region", "pricing",
             "start_time", "end_time", "status", "external_id", "metadata", "labels", "gpu_hours", "estimated_usd",
-            "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "waste_usd", "gpu_util_avg", "gpu_mem_peak_gib",
-            "gpu_util_source", "created_at", "updated_at",
+            "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "waste_usd", "allocated_waste_usd", "gpu_util_avg",
+            "gpu_mem_peak_gib", "gpu_util_source", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at", "estimated_usd", "allocated_usd", "unpriced_gpu_hours",
-                            "used_gpu_hours", "waste_usd", "gpu_util_source"]  # fmt: skip
+                            "used_gpu_hours", "waste_usd", "allocated_waste_usd", "gpu_util_source"]  # fmt: skip
         # DRF's unique-together validator is replaced by the check in validate(), which says less.
         validators: list = []
 
@@ -125,6 +125,7 @@ class JobSerializer(ModelSerializer):
             "unpriced_gpu_hours": decimal_or_none(job.unpriced_gpu_hours),
             "used_gpu_hours": decimal_or_none(job.used_gpu_hours),
             "waste_usd": decimal_or_none(job.waste_usd),
+            "allocated_waste_usd": decimal_or_none(job.allocated_waste_usd),
             "gpu_util_avg": None if job.gpu_util_avg is None else str(job.gpu_util_avg),
             "gpu_mem_peak_gib": None if job.gpu_mem_peak_gib is None else str(job.gpu_mem_peak_gib),
             "gpu_util_source": job.gpu_util_source,

@@ -77,11 +77,12 @@ def test_a_label_keys_table_as_csv(labelled, as_role):
     rows = csv_rows(as_role("member").get(f"/teams/{nlp.pk}/?format=csv&label=project&{RANGE}"))
     assert rows == [
         ["project", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
-         "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "efficiency_pct", "previous_allocated_usd",
+         "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "allocated_waste_usd", "efficiency_pct",
+         "previous_allocated_usd",
          "share_pct", "change_pct"],
         # no utilisation on these jobs: every GPU-hour unmeasured; used, waste and efficiency unknown (empty), never 0
-        ["alpha", "8.5000", "34.00", "34.00", "0.0000", "", "0.0000", "8.5000", "", "", "8.00", "81.0", "325.0"],
-        ["beta", "2.0000", "8.00", "8.00", "0.0000", "", "0.0000", "2.0000", "", "", "0.00", "19.0", ""],
+        ["alpha", "8.5000", "34.00", "34.00", "0.0000", "", "0.0000", "8.5000", "", "", "", "8.00", "81.0", "325.0"],
+        ["beta", "2.0000", "8.00", "8.00", "0.0000", "", "0.0000", "2.0000", "", "", "", "0.00", "19.0", ""],
     ]  # fmt: skip
     assert as_role("member").get(f"/teams/{nlp.pk}/?format=csv&label=slurm.user&{RANGE}").status_code == 404
 
@@ -116,10 +117,10 @@ def test_label_value_csv_and_chart_data(labelled, as_role):
     client = as_role("member")
     rows = csv_rows(client.get(label_url(nlp, "project", "alpha", "&format=csv")))
     # unmeasured jobs: used GPU-hours, waste and efficiency unknown (empty), all their hours unmeasured
-    assert rows[1:] == [[str(llama.pk), "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "0.00",
-                         "94.1", ""],
-                        [str(gpt.pk), "0.5000", "2.00", "2.00", "0.0000", "", "0.0000", "0.5000", "", "", "0.00",
-                         "5.9", ""]]  # fmt: skip
+    assert rows[1:] == [[str(llama.pk), "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "",
+                         "0.00", "94.1", ""],
+                        [str(gpt.pk), "0.5000", "2.00", "2.00", "0.0000", "", "0.0000", "0.5000", "", "", "",
+                         "0.00", "5.9", ""]]  # fmt: skip
     charts = client.get(label_url(nlp, "project", "alpha", "&format=json")).json()
     assert charts["spend_by_job"]["data"] == [32.0, 2.0]
     assert charts["spend_by_job"]["links"] == [f"/jobs/{llama.pk}/", f"/jobs/{gpt.pk}/"]

@@ -59,9 +59,10 @@ def test_home_csv_and_chart_data_hold_only_ones_teams(org, as_role):
     rows = csv_rows(client.get(f"/?format=csv&{RANGE}"))
     assert rows == [
         ["team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
-         "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "efficiency_pct", "previous_allocated_usd",
+         "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "allocated_waste_usd", "efficiency_pct",
+         "previous_allocated_usd",
          "share_pct", "change_pct"],
-        ["nlp", "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "0.00", "100.0", ""],
+        ["nlp", "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "", "0.00", "100.0", ""],
     ]  # fmt: skip
     charts = client.get(f"/?format=json&{RANGE}").json()
     assert charts["spend_by_team"] == {"labels": ["nlp"], "data": [32.0],

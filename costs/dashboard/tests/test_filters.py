@@ -53,16 +53,16 @@ def test_a_provider_filter_keeps_the_providers_bill(labelled, staff_client):
     assert _csv(staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + f"?{RANGE}&provider=aws")) == [
         ["team", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd",
          "llm_usd", "total_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct",
-         "waste_usd", "previous_total_usd", "change_pct"],
+         "waste_usd", "allocated_waste_usd", "previous_total_usd", "change_pct"],
         # no job has utilisation: all hours unmeasured; used, efficiency and waste unknown (empty)
-        ["nlp", "8.0000", "0.0000", "32.00", "32.00", "0.00", "", "0.00", "32.00", "", "0.0000", "8.0000", "", "",
+        ["nlp", "8.0000", "0.0000", "32.00", "32.00", "0.00", "", "0.00", "32.00", "", "0.0000", "8.0000", "", "", "",
          "0.00", ""],
-        ["vision", "2.0000", "0.0000", "8.00", "8.00", "0.00", "", "0.00", "8.00", "", "0.0000", "2.0000", "", "",
+        ["vision", "2.0000", "0.0000", "8.00", "8.00", "0.00", "", "0.00", "8.00", "", "0.0000", "2.0000", "", "", "",
          "0.00", ""],
-        ["(idle)", "0.0000", "0.0000", "0.00", "0.00", "10.00", "", "0.00", "10.00", "", "0.0000", "0.0000", "", "",
+        ["(idle)", "0.0000", "0.0000", "0.00", "0.00", "10.00", "", "0.00", "10.00", "", "0.0000", "0.0000", "", "", "",
          "", ""],
         ["TOTAL", "10.0000", "0.0000", "40.00", "40.00", "10.00", "50.00", "0.00", "50.00", "", "0.0000",
-         "10.0000", "", "", "0.00", ""],
+         "10.0000", "", "", "", "0.00", ""],
     ]  # fmt: skip
 
 

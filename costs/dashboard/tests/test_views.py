@@ -113,13 +113,14 @@ def test_dashboard_table_exports_are_csv_with_escaping(org, staff_client):
     assert response["Content-Type"] == "text/csv"
     assert response.content.decode().splitlines() == [
         "team,gpu_hours,unpriced_gpu_hours,estimated_usd,allocated_usd,idle_usd,billed_usd,llm_usd,total_usd,"
-        "used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd,previous_total_usd,change_pct",
+        "used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_usd,allocated_waste_usd,"
+        "previous_total_usd,change_pct",
         # No job here is measured: efficiency is empty (unknown), never 0. Nothing the day before: previous $0.00,
         # no change in % (none from 0); the idle row has no previous figure.
-        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,,0.00,",
-        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,,0.0000,2.0000,,,0.00,",
-        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,,0.0000,0.0000,,,,",
-        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,,0.0000,10.0000,,,0.00,",
+        "'@SUM(A1),8.0000,0.0000,32.00,32.00,0.00,,0.00,32.00,,0.0000,8.0000,,,,0.00,",
+        "vision,2.0000,0.0000,8.00,8.00,0.00,,0.00,8.00,,0.0000,2.0000,,,,0.00,",
+        "(idle),0.0000,0.0000,0.00,0.00,10.00,,0.00,10.00,,0.0000,0.0000,,,,,",
+        "TOTAL,10.0000,0.0000,40.00,40.00,10.00,50.00,0.00,50.00,,0.0000,10.0000,,,,0.00,",
     ]
 
 
@@ -157,9 +158,10 @@ def test_dashboard_csv_follows_the_pages_currency_and_refuses_a_bad_one(org, sta
     response = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE + "&currency=ZAR")
     assert response.content.decode().splitlines() == [
         "provider,gpu_hours,unpriced_gpu_hours,estimated_zar,allocated_zar,idle_zar,billed_zar,used_gpu_hours,"
-        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_zar,previous_spend_zar,change_pct",
-        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,0.00,",
-        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,0.00,",
+        "measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,waste_zar,allocated_waste_zar,previous_spend_zar,"
+        "change_pct",
+        "aws,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,,0.00,",
+        "TOTAL,10.0000,0.0000,720.00,720.00,180.00,900.00,,0.0000,10.0000,,,,0.00,",
     ]
     bad = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE + "&currency=EUR")
     assert bad.status_code == 400
@@ -260,7 +262,7 @@ def test_the_view_lives_in_the_url_idle_shared_and_weekly_steps(org, staff_clien
     page = response.content.decode()
     assert "start=2025-03-03&amp;end=2025-03-17&amp;idle=share&amp;interval=week" in page  # the CSV links keep the view
     csv_lines = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + query).content.decode()
-    assert [line.rsplit(",", 7)[0] for line in csv_lines.splitlines()[1:]] == [
+    assert [line.rsplit(",", 8)[0] for line in csv_lines.splitlines()[1:]] == [
         "nlp,8.0000,0.0000,32.00,40.00,0.00,,0.00,40.00",
         "vision,2.0000,0.0000,8.00,10.00,0.00,,0.00,10.00",
         "TOTAL,10.0000,0.0000,40.00,50.00,0.00,50.00,0.00,50.00",
@@ -284,7 +286,7 @@ def test_dashboard_csvs_compare_each_row_and_the_total_with_the_previous_period(
 
     lines = staff_client.get(reverse("admin:dashboard_export", args=["teams"]) + RANGE).content.decode().splitlines()
     assert lines[0].endswith(",total_usd,used_gpu_hours,measured_gpu_hours,unmeasured_gpu_hours,efficiency_pct,"
-                             "waste_usd,previous_total_usd,change_pct")  # fmt: skip
+                             "waste_usd,allocated_waste_usd,previous_total_usd,change_pct")  # fmt: skip
     assert [(line.split(",")[0], *line.split(",")[-2:]) for line in lines[1:]] == [
         ("nlp", "8.00", "300.0"), ("vision", "0.00", ""), ("(idle)", "", ""), ("TOTAL", "10.00", "400.0")]  # fmt: skip
     providers = staff_client.get(reverse("admin:dashboard_export", args=["providers"]) + RANGE).content.decode()

@@ -10,7 +10,8 @@ from heliox.commands import HelioxCommand, iso_date, user_errors
 from heliox.csv_safety import safe_cell
 
 COLUMNS = ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd", "idle_usd", "billed_usd",
-           "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")  # fmt: skip
+           "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct", "waste_usd",
+           "allocated_waste_usd")  # fmt: skip
 
 
 def _group_by(value: str) -> list[str]:

@@ -18,11 +18,11 @@ from teams.selectors import team_scope
 
 SLICE_COLUMNS = ["date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
                  "allocated_shared_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours",
-                 "waste_usd"]  # fmt: skip
+                 "waste_usd", "allocated_waste_usd", "allocated_shared_waste_usd"]  # fmt: skip
 TOP_COLUMNS = ["id", "team", "model_name", "provider", "gpu_type", "gpu_count", "external_id", "start_time",
                "end_time", "days", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd",
                "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "efficiency_pct",
-               "waste_usd"]  # fmt: skip
+               "waste_usd", "allocated_waste_usd"]  # fmt: skip
 
 
 class TopJobsParams(RangeParams):

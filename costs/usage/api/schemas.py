@@ -27,6 +27,11 @@ FIGURES = {
     "waste_usd": decimal(
         nullable=True, description="Estimated cost x (1 - utilisation) of measured jobs; null when none is measured."
     ),
+    "allocated_waste_usd": decimal(
+        nullable=True,
+        description="The share of the bill paid for idle GPUs: allocated x (1 - utilisation) of measured jobs (idle "
+        "kept apart or shared, as `idle` says); waste on days without a bill; null when none is measured.",
+    ),
     "efficiency_pct": decimal(
         nullable=True, description="Used / measured GPU-hours, percent; null when none is measured (unknown, never 0)."
     ),
@@ -111,9 +116,14 @@ SLICE = obj(
                                      "allocated_usd."),
      "used_gpu_hours": decimal(nullable=True, description="GPU-hours x utilisation; null when unmeasured."),
      "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
-     "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured.")},
+     "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured."),
+     "allocated_waste_usd": decimal(nullable=True, description="Allocated (idle kept apart) x (1 - utilisation); "
+                                    "null when unmeasured."),
+     "allocated_shared_waste_usd": decimal(nullable=True, description="Allocated (idle shared) x (1 - utilisation); "
+                                           "null when unmeasured.")},
     required=("date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
-              "allocated_shared_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd"),
+              "allocated_shared_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd",
+              "allocated_waste_usd", "allocated_shared_waste_usd"),
 )  # fmt: skip
 JOB_COSTS = obj(
     {"job": UUID, "team": STRING, "gpu_hours": decimal(nullable=True, description="Null until rolled up."),
@@ -122,10 +132,12 @@ JOB_COSTS = obj(
      "unpriced_gpu_hours": decimal(nullable=True),
      "used_gpu_hours": decimal(nullable=True, description="Null until rolled up or when unmeasured."),
      "waste_usd": decimal(nullable=True, description="Null until rolled up, when unmeasured or unpriced."),
+     "allocated_waste_usd": decimal(nullable=True, description="Allocated (idle kept apart) x (1 - utilisation); "
+                                    "null until rolled up, when unmeasured or unpriced."),
      "gpu_util_avg": decimal(nullable=True, description="Average GPU utilisation, percent; null = unmeasured."),
      "days": {"type": "array", "items": SLICE}},
     required=("job", "team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
-              "waste_usd", "gpu_util_avg", "days"),
+              "waste_usd", "allocated_waste_usd", "gpu_util_avg", "days"),
 )  # fmt: skip
 TOP_JOB = obj(
     {"id": UUID, "team": STRING, "team_id": UUID, "model_name": STRING, "provider": STRING, "gpu_type": STRING,
@@ -139,7 +151,9 @@ TOP_JOB = obj(
      "used_gpu_hours": decimal(nullable=True, description="Null when the job is unmeasured."),
      "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
      "efficiency_pct": decimal(nullable=True, description="Null when the job is unmeasured (unknown, never 0)."),
-     "waste_usd": decimal(nullable=True, description="Null when the job is unmeasured or unpriced.")},
+     "waste_usd": decimal(nullable=True, description="Null when the job is unmeasured or unpriced."),
+     "allocated_waste_usd": decimal(nullable=True, description="Its allocated (by `idle`) x (1 - utilisation); null "
+                                    "when the job is unmeasured.")},
 )  # fmt: skip
 TOP_JOBS = obj({"start": DATE, "end": DATE, "idle": STRING, "order": STRING,
                 "jobs": {"type": "array", "items": TOP_JOB}},

@@ -45,6 +45,8 @@ def job_cost_days(*, job: Job) -> dict:
             "unmeasured_gpu_hours",
             "measured_gpu_hours",
             "waste_usd",
+            "allocated_waste_usd",
+            "allocated_shared_waste_usd",
         )
     ]
     for day in days:
@@ -57,6 +59,7 @@ def job_cost_days(*, job: Job) -> dict:
         "unpriced_gpu_hours": job.unpriced_gpu_hours,
         "used_gpu_hours": job.used_gpu_hours,
         "waste_usd": job.waste_usd,
+        "allocated_waste_usd": job.allocated_waste_usd,
         "gpu_util_avg": job.gpu_util_avg,
         "days": days,
     }
@@ -76,9 +79,9 @@ def job_sums(
     """Each job's slices in [start, end) summed, costliest first (allocated, estimated, GPU-hours, then id).
 
     Rows: job_id, gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, days, priced (days with a
-    price), used, unmeasured and measured GPU-hours and waste_usd (None: unmeasured). `label` (key, value)
-    keeps the jobs with that label value ("(unlabelled)": without the key). order="waste": the measured jobs,
-    most waste first. For the first rows only, top_job_sums reads far fewer slices.
+    price), used, unmeasured and measured GPU-hours, waste_usd and allocated_waste_usd (None: unmeasured).
+    `label` (key, value) keeps the jobs with that label value ("(unlabelled)": without the key).
+    order="waste": the measured jobs, most waste first. For the first rows only, top_job_sums reads far fewer slices.
     """
     slices = range_slices(start=start, end=end, team_ids=team_ids, job_ids=job_ids, filters=filters)
     labelled = labelled_jobs(start=start, end=end, team_ids=team_ids, label=label or filters.label)
@@ -118,7 +121,7 @@ def labelled_jobs(
 
 def summed_by_job(slices: QuerySet, *, idle: str = SEPARATE, order: str = "cost") -> QuerySet:
     """job_sums's rows and order over these slices."""
-    allocated_field = "allocated_usd" if idle == SEPARATE else "allocated_shared_usd"
+    shared = "" if idle == SEPARATE else "_shared"
     ranking = ["-allocated_usd", "-estimated_usd", "-gpu_hours", "job_id"]
     if order == "waste":
         slices, ranking = slices.filter(waste_usd__isnull=False), ["-waste_usd", *ranking]
@@ -127,10 +130,12 @@ def summed_by_job(slices: QuerySet, *, idle: str = SEPARATE, order: str = "cost"
         .values("job_id")
         .annotate(
             gpu_hours=hours_sum("gpu_hours"), unpriced_gpu_hours=hours_sum("unpriced_gpu_hours"),
-            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(allocated_field), days=Count("id"),
+            estimated_usd=money_sum("estimated_usd"), allocated_usd=money_sum(f"allocated{shared}_usd"),
+            days=Count("id"),
             priced=Count("id", filter=Q(price_usd_per_gpu_hour__isnull=False)),
             used_gpu_hours=Sum("used_gpu_hours"), unmeasured_gpu_hours=hours_sum("unmeasured_gpu_hours"),
             measured_gpu_hours=hours_sum("measured_gpu_hours"), waste_usd=Sum("waste_usd"),
+            allocated_waste_usd=Sum(f"allocated{shared}_waste_usd"),
         )
         .order_by(*ranking)
     )  # fmt: skip
@@ -186,10 +191,12 @@ def _efficiency(row: dict, unpriced: bool) -> dict:
     """A top job's used and unmeasured GPU-hours, waste and efficiency in the range (None where unknown)."""
     used = None if row["used_gpu_hours"] is None else row["used_gpu_hours"].quantize(HOURS)
     waste = None if row["waste_usd"] is None or unpriced else row["waste_usd"].quantize(CENT)
+    allocated_waste = row["allocated_waste_usd"]
     return {
         "used_gpu_hours": used,
         "unmeasured_gpu_hours": row["unmeasured_gpu_hours"],
         "measured_gpu_hours": row["measured_gpu_hours"],
         "waste_usd": waste,
+        "allocated_waste_usd": None if allocated_waste is None else allocated_waste.quantize(CENT),
         "efficiency_pct": efficiency_pct(used_gpu_hours=used, measured_gpu_hours=row["measured_gpu_hours"]),
     }

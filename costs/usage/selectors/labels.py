@@ -25,7 +25,8 @@ ROLLUP_FIGURES = {"gpu_hours": "gpu_hours", "unpriced_gpu_hours": "unpriced_gpu_
                   "estimated_usd": "estimated_cost_usd", "allocated_usd": "allocated_usd",
                   "allocated_shared_usd": "allocated_shared_usd", "used_gpu_hours": "used_gpu_hours",
                   "unmeasured_gpu_hours": "unmeasured_gpu_hours", "measured_gpu_hours": "measured_gpu_hours",
-                  "waste_usd": "waste_usd"}  # fmt: skip
+                  "waste_usd": "waste_usd", "allocated_waste_usd": "allocated_waste_usd",
+                  "allocated_shared_waste_usd": "allocated_shared_waste_usd"}  # fmt: skip
 SLICE_FIGURES = {name: name for name in ROLLUP_FIGURES}
 
 

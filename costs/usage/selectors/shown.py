@@ -4,13 +4,13 @@ Every interface shows rows through these, so that one row reads the same everywh
 `null` in the API's JSON, an empty cell in a CSV, "-" in `report`'s table and "unpriced" or
 "unmeasured" on the pages.
 
-- Nothing measured (efficiency_pct None): used GPU-hours and waste are sums over no measured
-  job, so unknown. A totals row is unknown only when nothing in it was measured.
+- Nothing measured (efficiency_pct None): used GPU-hours, waste and allocated waste are sums
+  over no measured job, so unknown. A totals row is unknown only when nothing in it was measured.
 - Every GPU-hour unpriced (no catalog price): the estimate is unknown, and so is the allocated
   share when it is 0, the estimate it follows (idle kept apart, or a day without a bill); a share
   of a bill split by GPU-hours (idle shared) is known. A partly priced row keeps its figures,
-  with its unpriced GPU-hours beside them. Waste stays as stored: hours without a price have no
-  cost to waste.
+  with its unpriced GPU-hours beside them. Waste and allocated waste stay as stored: hours without
+  a price have no cost to waste (but a share of a bill split by GPU-hours, which they may waste).
 - A sum shown on its own (a card's spend in range: allocated + idle): unknown when it is 0 and its
   row is wholly unpriced (shown_amount), as a row's total.
 """
@@ -20,7 +20,7 @@ from decimal import Decimal
 
 # A money column in USD or renamed to another currency (estimated_zar): the figure, then a 3-letter code. A job's
 # day slice has its share with idle shared beside it (allocated_shared_usd): a share like the other.
-_MONEY = re.compile(r"(estimated|allocated|total|waste)(?:_shared)?_[a-z]{3}")
+_MONEY = re.compile(r"(estimated|allocated_waste|allocated|total|waste)(?:_shared)?_[a-z]{3}")
 
 
 def _money_columns(row: dict, figure: str) -> list[str]:
@@ -31,7 +31,7 @@ def unknown_when_unmeasured(row: dict) -> dict:
     """The row with used GPU-hours and waste None when none of its GPU-hours is measured (efficiency unknown)."""
     if "efficiency_pct" not in row or row["efficiency_pct"] is not None:
         return row
-    unknown = ["used_gpu_hours", *_money_columns(row, "waste")]
+    unknown = ["used_gpu_hours", *_money_columns(row, "waste"), *_money_columns(row, "allocated_waste")]
     return {**row, **{column: None for column in unknown if column in row}}
 
 

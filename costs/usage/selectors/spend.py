@@ -144,6 +144,7 @@ BLANK = {
     "unmeasured_gpu_hours": ZERO_HOURS,
     "measured_gpu_hours": ZERO_HOURS,
     "waste_usd": ZERO_USD,
+    "allocated_waste_usd": ZERO_USD,
 }
 
 
@@ -202,7 +203,7 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
     """The rollup's sums per group (none for kind=llm), keyed by the group's values."""
     if query.kind == "llm":
         return {}
-    allocated_field = "allocated_usd" if query.idle == SEPARATE else "allocated_shared_usd"
+    shared = "" if query.idle == SEPARATE else "_shared"
     rows: dict[tuple, dict] = {}
     for usage, names, dims in usage_parts(
         start=query.start,
@@ -213,7 +214,8 @@ def _usage_rows(query: _Spend, row_idle: Decimal | None) -> dict[tuple, dict]:
         filters=query.filters,
     ):
         usage = usage.annotate(**query.period)
-        column = {**{name: name for name in BLANK}, "allocated_usd": allocated_field}
+        column = {**{name: name for name in BLANK}, "allocated_usd": f"allocated{shared}_usd",
+                  "allocated_waste_usd": f"allocated{shared}_waste_usd"}  # fmt: skip
         sums = {name: (money_sum if name.endswith("_usd") else hours_sum)(names[column[name]]) for name in BLANK}
         if dims:
             found = usage.order_by().values(*dims).annotate(**sums)
@@ -337,6 +339,7 @@ def team_spend(*, team_id: UUID, start: date, end: date, idle: str = SEPARATE, t
                     "unmeasured_gpu_hours",
                     "efficiency_pct",
                     "waste_usd",
+                    "allocated_waste_usd",
                 )
             }
             for row in models.rows[:top]

@@ -61,7 +61,7 @@ def _empty_point(*, kind: str, currency: str, bill_shown: bool) -> dict:
     empty = {"gpu_hours": ZERO_HOURS, "unpriced_gpu_hours": ZERO_HOURS, "estimated_usd": ZERO_USD,
              "allocated_usd": ZERO_USD, "idle_usd": ZERO_USD if bill_shown else None, "billed_usd": None,
              "used_gpu_hours": ZERO_HOURS, "unmeasured_gpu_hours": ZERO_HOURS, "measured_gpu_hours": ZERO_HOURS,
-             "waste_usd": ZERO_USD, "efficiency_pct": None}  # fmt: skip
+             "waste_usd": ZERO_USD, "allocated_waste_usd": ZERO_USD, "efficiency_pct": None}  # fmt: skip
     if kind != "gpu":
         empty.update(llm_usd=ZERO_USD, total_usd=ZERO_USD)
     if currency != "USD":
@@ -85,7 +85,7 @@ def spend_timeseries(
     """One series per group: a point per period (zeros where nothing was used), plus totals.
 
     Points carry gpu_hours, unpriced_gpu_hours, estimated_usd, allocated_usd, idle_usd, billed_usd,
-    used_gpu_hours, unmeasured_gpu_hours, waste_usd and efficiency_pct (None where nothing is
+    used_gpu_hours, unmeasured_gpu_hours, waste_usd, allocated_waste_usd and efficiency_pct (None where nothing is
     measured) with the meaning they have in `spend_summary` rows (the API shows them through
     costs.usage.selectors.shown); in another currency the money keys end in its code
     (allocated_zar) and `fx_rates` lists the rates used. With

@@ -132,7 +132,8 @@ SELECT m.id, m.date, m.team_id, m.provider, m.gpu_type, m.model_name,
        {units("m.estimated_cost_usd", 100)} AS c_t, {units("m.used_gpu_hours", 10000)} AS b_t,
        {units("m.unmeasured_gpu_hours", 10000)} AS n_t, {units("m.measured_gpu_hours", 10000)} AS k_t,
        {units("m.waste_usd", 100)} AS w_t, {units("m.allocated_usd", 100)} AS a_t,
-       {units("m.allocated_shared_usd", 100)} AS s_t, CASE WHEN b.id IS NULL THEN 0 ELSE 1 END AS billed
+       {units("m.allocated_shared_usd", 100)} AS s_t, {units("m.allocated_waste_usd", 100)} AS e_t,
+       {units("m.allocated_shared_waste_usd", 100)} AS y_t, CASE WHEN b.id IS NULL THEN 0 ELSE 1 END AS billed
 FROM {MODELS} m
 LEFT JOIN {BILLS} b ON b.date = m.date AND b.provider = m.provider AND b.gpu_type = m.gpu_type
 WHERE {where}""", params)  # fmt: skip
@@ -140,15 +141,19 @@ WHERE {where}""", params)  # fmt: skip
 
 
 def _allocation_ctes(totals: str) -> str:
-    """CTEs from `est` (job_id, model_id, c = cents, h = 0.0001 GPU-hours, a_t, s_t, billed) to `final` (a, s).
+    """CTEs from `est` (job_id, model_id, c = cents, h = 0.0001 GPU-hours, w = waste cents, k and b = measured and
+    used 0.0001 GPU-hours (0 when unmeasured), a_t, s_t, e_t, y_t, billed) to `final` (a, s, e, y).
 
-    `totals` selects est.* with c_sum and h_sum, the model row's c and h. a_t x a_w can pass 2**63 (a bill's
-    cents x a job's): wide."""
+    `totals` selects est.* with c_sum, h_sum, w_sum and i_sum, the model row's c, h, w and k - b. e and y, the
+    allocated waste, share e_t by waste and y_t by idle GPU-hours (k - b), as the row's figures were computed
+    (allocation.allocated_waste); with no bill both are the waste, as a and s are the estimate. t x w can pass
+    2**63 (a bill's cents x a job's): wide."""
     return f"""
 sums AS ({totals}),
 shares AS (
     SELECT sums.*, CASE WHEN c_sum > 0 THEN c ELSE h END AS a_w, CASE WHEN c_sum > 0 THEN c_sum ELSE h_sum END AS a_ws,
-           CASE WHEN h_sum > 0 THEN h ELSE c END AS s_w, CASE WHEN h_sum > 0 THEN h_sum ELSE c_sum END AS s_ws
+           CASE WHEN h_sum > 0 THEN h ELSE c END AS s_w, CASE WHEN h_sum > 0 THEN h_sum ELSE c_sum END AS s_ws,
+           w AS e_w, w_sum AS e_ws, k - b AS y_w, i_sum AS y_ws
     FROM sums
 ),
 floors AS (
@@ -156,15 +161,27 @@ floors AS (
            CASE WHEN a_ws > 0 THEN {wide_div(wide("a_t") + " * a_w", "a_ws")} ELSE 0 END AS a_f,
            CASE WHEN a_ws > 0 THEN {wide_mod(wide("a_t") + " * a_w", "a_ws")} ELSE 0 END AS a_r,
            CASE WHEN s_ws > 0 THEN {wide_div(wide("s_t") + " * s_w", "s_ws")} ELSE 0 END AS s_f,
-           CASE WHEN s_ws > 0 THEN {wide_mod(wide("s_t") + " * s_w", "s_ws")} ELSE 0 END AS s_r
+           CASE WHEN s_ws > 0 THEN {wide_mod(wide("s_t") + " * s_w", "s_ws")} ELSE 0 END AS s_r,
+           {_floor("e")}, {_floor("y")}
     FROM shares
 ),
 final AS (
     SELECT floors.*,
            CASE WHEN billed = 0 THEN c ELSE {largest_remainder("a_f", "a_r", "a_t")} END AS a,
-           CASE WHEN billed = 0 THEN c ELSE {largest_remainder("s_f", "s_r", "s_t")} END AS s
+           CASE WHEN billed = 0 THEN c ELSE {largest_remainder("s_f", "s_r", "s_t")} END AS s,
+           CASE WHEN billed = 0 THEN w ELSE {largest_remainder("e_f", "e_r", "e_t")} END AS e,
+           CASE WHEN billed = 0 THEN w ELSE {largest_remainder("y_f", "y_r", "y_t")} END AS y
     FROM floors
 )"""
+
+
+def _floor(x: str) -> str:
+    """The floor and remainder of a slice's share of {x}_t by weight {x}_w out of {x}_ws (0 when no weight)."""
+    product = wide(f"{x}_t") + f" * {x}_w"
+    return (
+        f"CASE WHEN {x}_ws > 0 THEN {wide_div(product, f'{x}_ws')} ELSE 0 END AS {x}_f, "
+        f"CASE WHEN {x}_ws > 0 THEN {wide_mod(product, f'{x}_ws')} ELSE 0 END AS {x}_r"
+    )
 
 
 # Figures distributed by largest remainder over a model row's slices (a and s follow in _allocation_ctes).
@@ -193,7 +210,8 @@ floor_sums AS (
     FROM units GROUP BY model_id
 ),
 base AS (
-    SELECT units.*, {leftovers}, g.h_t, g.c_t, g.a_t, g.s_t, g.billed
+    SELECT units.*, {leftovers}, g.h_t, g.c_t, g.a_t, g.s_t, g.e_t, g.y_t, g.billed, g.w_t AS w_sum,
+           g.k_t - g.b_t AS i_sum
     FROM units JOIN floor_sums s ON s.model_id = units.model_id JOIN {TARGETS_TABLE} g ON g.id = units.model_id
 ),
 est AS (
@@ -202,7 +220,7 @@ est AS (
     FROM base
 ),{_allocation_ctes("SELECT est.*, c_t AS c_sum, h_t AS h_sum FROM est")}
 SELECT model_id, job_id, h, c, a, s, u, n, k,
-       CASE WHEN util_bp IS NULL THEN NULL ELSE b END AS b, CASE WHEN util_bp IS NULL THEN NULL ELSE w END AS w,
+       {", ".join(f"CASE WHEN util_bp IS NULL THEN NULL ELSE {x} END AS {x}" for x in "bwey")},
        CASE WHEN priced_seconds > 0 THEN ROUND(cost_units * 1.0 / priced_seconds) / 10000.0 END AS price{values}
 FROM final"""
 
@@ -242,19 +260,24 @@ def _efficiency_floors() -> str:
 
 # The stored slices' own sums (the model row's, unless a rollup without job costs changed it since).
 REALLOCATION_TOTALS = f"""SELECT est.*, SUM(c) OVER (PARTITION BY {GROUP}) AS c_sum,
-                                 SUM(h) OVER (PARTITION BY {GROUP}) AS h_sum FROM est"""
+                                 SUM(h) OVER (PARTITION BY {GROUP}) AS h_sum,
+                                 SUM(w) OVER (PARTITION BY {GROUP}) AS w_sum,
+                                 SUM(k - b) OVER (PARTITION BY {GROUP}) AS i_sum FROM est"""
 
 
 def _reallocate_sql() -> str:
     return f"""
 WITH est AS (
     SELECT x.id, g.id AS model_id, x.job_id, {units("x.estimated_usd", 100)} AS c, {units("x.gpu_hours", 10000)} AS h,
-           g.a_t, g.s_t, g.billed
+           COALESCE({units("x.waste_usd", 100)}, 0) AS w, {units("x.measured_gpu_hours", 10000)} AS k,
+           COALESCE({units("x.used_gpu_hours", 10000)}, 0) AS b, g.a_t, g.s_t, g.e_t, g.y_t, g.billed
     FROM {SLICES} x JOIN {TARGETS_TABLE} g ON g.date = x.date AND g.team_id = x.team_id AND g.provider = x.provider
      AND g.gpu_type = x.gpu_type AND g.model_name = x.model_name
     WHERE x.date = %(day)s
 ),{_allocation_ctes(REALLOCATION_TOTALS)}
-UPDATE {SLICES} SET allocated_usd = final.a / 100.0, allocated_shared_usd = final.s / 100.0
+UPDATE {SLICES} SET allocated_usd = final.a / 100.0, allocated_shared_usd = final.s / 100.0,
+       allocated_waste_usd = CASE WHEN {SLICES}.used_gpu_hours IS NULL THEN NULL ELSE final.e / 100.0 END,
+       allocated_shared_waste_usd = CASE WHEN {SLICES}.used_gpu_hours IS NULL THEN NULL ELSE final.y / 100.0 END
 FROM final WHERE {SLICES}.id = final.id"""
 
 
@@ -278,10 +301,11 @@ def job_costs_range(*, start: date, end: date, now: datetime) -> None:
         cursor.execute(f"""
 INSERT INTO {SLICES} (id, created_at, updated_at, job_id, date, team_id, provider, gpu_type, model_name, gpu_hours,
                       estimated_usd, allocated_usd, allocated_shared_usd, unpriced_gpu_hours, price_usd_per_gpu_hour,
-                      used_gpu_hours, unmeasured_gpu_hours, measured_gpu_hours, waste_usd)
+                      used_gpu_hours, unmeasured_gpu_hours, measured_gpu_hours, waste_usd, allocated_waste_usd,
+                      allocated_shared_waste_usd)
 SELECT {new_id()}, %(now)s, %(now)s, f.job_id, g.date, g.team_id, g.provider, g.gpu_type, g.model_name,
        f.h / 10000.0, f.c / 100.0, f.a / 100.0, f.s / 100.0, f.u / 10000.0, f.price, f.b / 10000.0, f.n / 10000.0,
-       f.k / 10000.0, f.w / 100.0
+       f.k / 10000.0, f.w / 100.0, f.e / 100.0, f.y / 100.0
 FROM {FINAL_TABLE} f JOIN {TARGETS_TABLE} g ON g.id = f.model_id""", with_ids(params))  # fmt: skip
         label_rows_of_range(cursor, params)
         cursor.execute(f"INSERT INTO {TOUCHED_TABLE} SELECT job_id, FALSE FROM {FINAL_TABLE}")

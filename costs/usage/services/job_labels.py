@@ -42,10 +42,12 @@ UNIT_FIGURES = (
     ("n", "unmeasured_gpu_hours", "unmeasured_gpu_hours", 10000),
     ("k", "measured_gpu_hours", "measured_gpu_hours", 10000),
     ("w", "waste_usd", "waste_usd", 100),
+    ("e", "allocated_waste_usd", "allocated_waste_usd", 100),
+    ("y", "allocated_shared_waste_usd", "allocated_shared_waste_usd", 100),
 )
 SUMMED = ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count",
           "allocated_usd", "allocated_shared_usd", "used_gpu_hours", "unmeasured_gpu_hours", "measured_gpu_hours",
-          "waste_usd")  # fmt: skip
+          "waste_usd", "allocated_waste_usd", "allocated_shared_waste_usd")  # fmt: skip
 
 
 def label_params(now: datetime, **days: date) -> dict:
@@ -59,12 +61,12 @@ def label_params(now: datetime, **days: date) -> dict:
 
 
 def _label_rows_sql(slices: str) -> str:
-    """Label rows from `slices`: a SELECT of date, team_id, provider, gpu_type, the figures in units (b and w null
-    when unmeasured) and v0... (the job's value of each key). One GROUP BY per key; the rows go in in the order
+    """Label rows from `slices`: a SELECT of date, team_id, provider, gpu_type, the figures in units (b, w, e and y
+    null when unmeasured) and v0... (the job's value of each key). One GROUP BY per key; the rows go in in the order
     of the unique index (date, team, key, value, provider, GPU type), which it then grows at one end: a third
     faster than in the order of the hash tables."""
     sums = ", ".join(
-        f"COALESCE(SUM({unit}), 0) / {scale}.0" if unit in "bw" else f"SUM({unit}) / {scale}.0"
+        f"COALESCE(SUM({unit}), 0) / {scale}.0" if unit in "bwey" else f"SUM({unit}) / {scale}.0"
         for unit, _, _, scale in UNIT_FIGURES
     )
     per_key = [

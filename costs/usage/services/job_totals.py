@@ -17,7 +17,8 @@ from jobs.models import Job
 SLICES, JOBS = JobDaySlice._meta.db_table, Job._meta.db_table
 # A job's totals: the slice column and its units per stored unit.
 TOTALS = (("h", "gpu_hours", 10000), ("c", "estimated_usd", 100), ("a", "allocated_usd", 100),
-          ("u", "unpriced_gpu_hours", 10000), ("b", "used_gpu_hours", 10000), ("w", "waste_usd", 100))  # fmt: skip
+          ("u", "unpriced_gpu_hours", 10000), ("b", "used_gpu_hours", 10000), ("w", "waste_usd", 100),
+          ("e", "allocated_waste_usd", 100))  # fmt: skip
 
 
 def _lock_touched_jobs(cursor) -> None:
@@ -42,7 +43,7 @@ DELETE FROM {SLICES} WHERE job_id IN (SELECT t.job_id FROM {TOUCHED_TABLE} t
 
 
 def _sums_sql(fresh: tuple[date, date] | None) -> tuple[str, dict]:
-    """Per touched job, the sums of its slices in units (h, c, a, u, b, w), and their parameters.
+    """Per touched job, the sums of its slices in units (h, c, a, u, b, w, e), and their parameters.
 
     `fresh`: the range whose slices are in FINAL_TABLE (a rollup's); else every slice is read from the table."""
     stored = ", ".join(f"{units(f's.{column}', scale)} AS {unit}" for unit, column, scale in TOTALS)
@@ -75,6 +76,7 @@ def job_totals_update(fresh: tuple[date, date] | None = None) -> int:
         "unpriced_gpu_hours": "sums.u / 10000.0",
         "used_gpu_hours": "sums.b / 10000.0",
         "waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.w / 100.0 END",
+        "allocated_waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.e / 100.0 END",
     }
     changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
     sums, params = _sums_sql(fresh)
@@ -108,5 +110,6 @@ WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # 
             unpriced_gpu_hours=None,
             used_gpu_hours=None,
             waste_usd=None,
+            allocated_waste_usd=None,
         )
     return updated

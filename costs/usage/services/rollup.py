@@ -58,6 +58,8 @@ FIGURES = (
     "unmeasured_gpu_hours",
     "measured_gpu_hours",
     "waste_usd",
+    "allocated_waste_usd",
+    "allocated_shared_waste_usd",
 )
 # The figures a team row sums from its model rows (allocation sets the allocated ones).
 SUMMED = ("gpu_hours", "estimated_cost_usd", "job_count", "unpriced_gpu_hours", "unpriced_job_count",

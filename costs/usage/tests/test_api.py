@@ -22,7 +22,7 @@ def test_summary_by_team_has_exact_totals(org, api):
     # No job of this fixture is measured: every hour is unmeasured, efficiency, used GPU-hours and waste unknown
     # (null, never 0), in every row and the totals.
     unmeasured = {"used_gpu_hours": None, "measured_gpu_hours": "0.0000", "waste_usd": None,
-                  "efficiency_pct": None}  # fmt: skip
+                  "allocated_waste_usd": None, "efficiency_pct": None}  # fmt: skip
     assert body["rows"] == [
         {"team": "nlp", "gpu_hours": "8.0000", "unpriced_gpu_hours": "0.0000", "estimated_usd": "32.00",
          "allocated_usd": "32.00", "idle_usd": "0.00", "billed_usd": None, "unmeasured_gpu_hours": "8.0000",

@@ -98,12 +98,14 @@ def test_job_costs_per_day_with_the_price_used(priced_jobs, api):
         "unpriced_gpu_hours": "0.0000",
         "used_gpu_hours": None,  # unmeasured: unknown
         "waste_usd": None,
+        "allocated_waste_usd": None,
         "gpu_util_avg": None,
         "days": [
             {"date": "2025-03-10", "gpu_hours": "8.0000", "unpriced_gpu_hours": "0.0000",
              "price_usd_per_gpu_hour": "4.0000", "estimated_usd": "32.00", "allocated_usd": "28.57",
              "allocated_shared_usd": "28.57", "used_gpu_hours": None, "unmeasured_gpu_hours": "8.0000",
-             "measured_gpu_hours": "0.0000", "waste_usd": None},
+             "measured_gpu_hours": "0.0000", "waste_usd": None, "allocated_waste_usd": None,
+             "allocated_shared_waste_usd": None},
         ],
     }  # fmt: skip
 

@@ -113,9 +113,9 @@ def test_report_shows_a_wholly_unpriced_group_as_unknown(with_unpriced, capsys):
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert lines[0][:5] == ["provider", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"]
     assert lines[2] == ["aws", "10.0000", "0.0000", "40.00", "40.00", "10.00", "50.00", "-", "0.0000", "10.0000",
-                        "-", "-"]  # fmt: skip
+                        "-", "-", "-"]  # fmt: skip
     assert lines[3] == ["on-prem", "12.0000", "12.0000", "-", "-", "-", "-", "6.0000", "12.0000", "0.0000", "50.0",
-                        "0.00"]  # fmt: skip
+                        "0.00", "0.00"]  # fmt: skip
 
 
 def test_dashboard_and_member_csvs_show_a_wholly_unpriced_row_as_empty(with_unpriced, staff_client, client):

@@ -65,6 +65,7 @@ def test_by_team_shows_allocations_and_idle_as_its_own_row(dataset):
         "unmeasured_gpu_hours": Decimal("9.0000"),  # no job of this dataset is measured
         "measured_gpu_hours": Decimal("0.0000"),
         "waste_usd": Decimal("0.00"),
+        "allocated_waste_usd": Decimal("0.00"),
         "efficiency_pct": None,
     }
 
