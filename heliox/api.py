@@ -122,6 +122,17 @@ class FilterSet(django_filters.FilterSet):
     }
 
 
+def _instant(text: str) -> bool:
+    """Whether `text` is a date-time that can be turned into UTC."""
+    try:
+        moment = parse_datetime(text)
+        if moment is not None and timezone.is_aware(moment):
+            moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return moment is not None
+
+
 class JobCursorPagination(CursorPagination):
     """Cursor pagination: no COUNT of a table of millions, stable under inserts."""
 
@@ -130,19 +141,19 @@ class JobCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    invalid_cursor_message = "Not a cursor of this list: follow the `next` or `previous` link as given."
+
     def decode_cursor(self, request):
-        """A cursor is base64 of a query string that anyone can forge: its position must be a date-time, or 404."""
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                moment = parse_datetime(cursor.position)
-                if moment is None:
-                    raise ValueError(cursor.position)
-                if timezone.is_aware(moment):
-                    moment.astimezone(UTC)
-            except (ValueError, OverflowError):
-                raise exceptions.NotFound(self.invalid_cursor_message) from None
-        return cursor
+        """A cursor is base64 of a query string that anyone can forge: its position must be a date-time, or a 400
+        naming `cursor` (DRF's is a 404, as if the list were not there)."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            cursor = None
+        else:
+            if cursor is None or cursor.position is None or _instant(cursor.position):
+                return cursor
+        raise exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
 
 
 class DecimalAsStringEncoder(encoders.JSONEncoder):

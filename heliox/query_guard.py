@@ -4,12 +4,15 @@ PostgreSQL text holds no NUL character, so `?model=%00` (or a NUL in any filter,
 search or sort) raised DataError: a 500 on every page and export that read the parameter. The
 guard runs before every view (member pages, the admin, the API), so a new parameter cannot
 forget it. Data (CSV, JSON, the API) gets a 400 naming the parameter; a page is sent again
-without it, with a message saying why.
+without it, with a message saying why. A NUL in the path is a 404.
 """
 
-from django.contrib import messages
-from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+import csv
 
+from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+
+from heliox.csv_safety import safe_cell
 from heliox.validation import text_problem
 
 DATA_FORMATS = ("csv", "json")
@@ -19,6 +22,22 @@ def wants_data(request) -> bool:
     """Whether the request asks for CSV or JSON (a script, not a person): `?format=`, a .csv/.json path, the API."""
     path = request.path_info
     return request.GET.get("format") in DATA_FORMATS or path.endswith((".csv", ".json")) or path.startswith("/api/")
+
+
+def refusal(request, errors: dict) -> HttpResponse | None:
+    """A request for data (wants_data) with bad parameters: a 400 naming each, never other figures instead
+    (a file cannot say "this month's, not the range you asked for"). JSON is {"start": ["..."]}; CSV has
+    `field,message` rows, as the API's. None when nothing is wrong or for a page, which shows the errors."""
+    if not errors or not wants_data(request):
+        return None
+    errors = {name: [str(why) for why in whys] for name, whys in errors.items()}
+    if request.GET.get("format") == "json":
+        return JsonResponse(errors, status=400)
+    response = HttpResponse(content_type="text/csv", status=400)
+    writer = csv.writer(response, lineterminator="\n")
+    writer.writerow(("field", "message"))
+    writer.writerows((name, safe_cell(why)) for name, whys in errors.items() for why in whys)
+    return response
 
 
 def query_problems(request) -> dict[str, str]:
@@ -32,12 +51,15 @@ def query_problems(request) -> dict[str, str]:
 
 
 class QueryGuardMiddleware:
-    """Refuses query parameters that contain a NUL character (after MessageMiddleware, for the page's message)."""
+    """Refuses query parameters that contain a NUL character (after MessageMiddleware, for the page's message), and
+    paths that do: a 404, as no object has such a key (`/tokens/%00/revoke/` was a 500 on PostgreSQL)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if text_problem(request.path_info):  # a text key in the path (knox's token key) reaches a query
+            raise Http404("No page has a NUL character in its address.")
         problems = query_problems(request)
         if not problems:
             return self.get_response(request)

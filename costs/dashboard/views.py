@@ -8,7 +8,7 @@ import csv
 from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
 from heliox.permissions import sees_organisation_spend
+from heliox.query_guard import refusal
 from teams.models import Team
 
 PRESETS = {
@@ -172,9 +173,8 @@ def export_view(request, table: str):
         raise Http404
     context = range_context(request)
     data = _dashboard(request, context)
-    if context["range_errors"]:  # a CSV cannot say "shown in USD instead": refuse rather than mislabel
-        errors = "; ".join(f"{name}: {' '.join(map(str, why))}" for name, why in context["range_errors"].items())
-        return HttpResponseBadRequest(errors, content_type="text/plain")
+    if refused := refusal(request, context["range_errors"]):  # a CSV cannot say "shown in USD instead"
+        return refused
     shown = data["tables"][table]
     currency = data["currency"].lower()
     response = HttpResponse(content_type="text/csv")

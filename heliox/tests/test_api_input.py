@@ -175,10 +175,20 @@ def test_an_api_path_no_endpoint_serves_is_a_json_404(org, api):
     assert (response.status_code, response["Location"]) == (301, "/api/v1/jobs/?status=running")
 
 
+CURSOR_REFUSED = {"cursor": ["Not a cursor of this list: follow the `next` or `previous` link as given."]}
+
+
 @pytest.mark.parametrize("position", ["2026", "x", "9999-12-31T23:59:59-17:35", "2025-13-01T00:00:00Z"])
 @pytest.mark.parametrize("url", ["/api/v1/jobs/", "/api/v1/llm-calls/"])
-def test_a_forged_cursor_is_a_404_invalid_cursor(org, api, url, position):
+def test_a_forged_cursor_is_a_400_naming_cursor(org, api, url, position):
     """A cursor is base64 of its query string; a position that is no date-time was a 500 (ValidationError)."""
     cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
     response = api.as_user(org["users"]["bob"]).get(url, {"cursor": cursor})
-    assert (response.status_code, response.json()) == (404, {"detail": "Invalid cursor"})
+    assert (response.status_code, response.json()) == (400, CURSOR_REFUSED)
+
+
+@pytest.mark.parametrize("cursor", ["abc", "a", base64.b64encode(b"o=-1").decode()])
+def test_a_cursor_that_is_not_one_is_a_400_naming_cursor_not_a_404(org, api, cursor):
+    """DRF answered 404 {"detail": "Invalid cursor"}: as if the list were not there."""
+    response = api.as_user(org["users"]["bob"]).get("/api/v1/jobs/", {"cursor": cursor})
+    assert (response.status_code, response.json()) == (400, CURSOR_REFUSED)

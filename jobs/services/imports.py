@@ -46,6 +46,19 @@ def _tracked(rows: Iterable[JobRow], counts: JobImportCounts, progress) -> Itera
         yield row
 
 
+def _write(path: Path, options: JobImportOptions, parser: RowParser, counts: JobImportCounts, days, progress):
+    if copy_csv_fast(path, options, parser, counts, days, progress):
+        return
+    rows = _tracked(job_rows(path, options, parser, counts), counts, progress)
+    if connection.vendor == "postgresql":
+        write_postgres(rows, path, options, counts, days)
+    else:
+        teams = TeamResolver(path, options.create_teams, counts, options.allowed_teams)
+        while batch := list(islice(rows, BATCH)):
+            write_batch_portable(batch, teams, counts, days)
+        teams.check()
+
+
 def jobs_import(
     *, path: Path, options: JobImportOptions, run_by: str = "", progress=None, record: ImportRecord | None = None
 ) -> tuple[ImportOutcome | None, JobImportCounts]:
@@ -64,15 +77,11 @@ def jobs_import(
                     run_by=run_by, options=options.fingerprint(), record=record) as record:  # fmt: skip
         if record is None:
             return None, counts
-        if not copy_csv_fast(path, options, parser, counts, days, progress):
-            rows = _tracked(job_rows(path, options, parser, counts), counts, progress)
-            if connection.vendor == "postgresql":
-                write_postgres(rows, path, options, counts, days)
-            else:
-                teams = TeamResolver(path, options.create_teams, counts, options.allowed_teams)
-                while batch := list(islice(rows, BATCH)):
-                    write_batch_portable(batch, teams, counts, days)
-                teams.check()
+        try:
+            _write(path, options, parser, counts, days, progress)
+        except InputError:
+            record.rows_read = counts.read  # where it stopped: the failed record says how far it read
+            raise
         record.rows_read, record.rows_kept, record.rows_skipped = counts.read, counts.kept, counts.skipped
         record.totals = {
             "created": counts.created,
@@ -98,6 +107,7 @@ def jobs_upload(*, path: Path, parameters: dict, run_by: str, record: ImportReco
         gpu_type=parameters.get("gpu_type") or None, team_from=parameters.get("team_from") or "account",
         create_teams=bool(parameters.get("create_teams")), timezone=parameters.get("timezone") or "UTC",
         gpu_map=dict(parameters.get("gpu_map") or {}), dry_run=dry_run, allowed_teams=_team_names(parameters),
+        gpu_type_option="--gpu-type" if record is None or record.uploaded_by_id is None else "gpu_type",  # --async
     )  # fmt: skip
     outcome, counts = jobs_import(path=path, options=options, run_by=run_by, progress=progress, record=record)
     if outcome is None:

@@ -67,6 +67,7 @@ class JobImportOptions:
     gpu_map: dict[str, str] = field(default_factory=dict)  # site spelling (lower-case) -> GPU type
     dry_run: bool = False
     allowed_teams: frozenset[str] | None = None  # the only team names rows may name (a manager's); None: any
+    gpu_type_option: str = "--gpu-type"  # as errors name it: an upload's (the API's, the admin form's) is gpu_type
 
     def site_gpu_map(self) -> dict[str, str]:
         """The GPU_TYPE_MAP setting, overridden by --gpu-map; keys lower-case."""
@@ -325,9 +326,10 @@ class RowParser:
             name = self.gpu_type(spelling, line, "alloctres")
             counts[name] = counts.get(name, 0) + count
         if gpus.untyped:
+            option = self.options.gpu_type_option
             if not self.options.gpu_type:
-                self.fail("GPUs without a type (gres/gpu=N): pass --gpu-type", line, "alloctres", raw["alloctres"])
-            name = self.gpu_type(self.options.gpu_type, line, "--gpu-type")
+                self.fail(f"GPUs without a type (gres/gpu=N): pass {option}", line, "alloctres", raw["alloctres"])
+            name = self.gpu_type(self.options.gpu_type, line, option)
             counts[name] = counts.get(name, 0) + gpus.untyped
         if status == JobStatus.PENDING or start is None:  # not started (a requeued job waits again)
             start = end = None

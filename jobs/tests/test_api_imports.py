@@ -10,6 +10,7 @@ from costs.billing.models import CostSnapshot
 from costs.llm.models import LlmCall
 from costs.usage.models import UsageSnapshot
 from jobs.models import ImportRecord, Job
+from jobs.tests.test_changes import PHILLIPS, REAL_LINE
 from teams.models import Team
 from teams.tests.factories import UserFactory
 
@@ -172,3 +173,19 @@ def test_a_record_is_seen_by_its_uploader_and_staff_only(org, api, django_captur
     for name, code in (("alice", 200), ("staff", 200), ("carol", 404), ("bob", 404)):
         assert api.as_user(org["users"][name]).get(body["url"]).status_code == code, name
     assert [row["id"] for row in api.as_user(org["users"]["carol"]).get(URL).json()["results"]] == []
+
+
+def test_a_sacct_upload_without_a_gpu_type_names_the_api_field_and_the_lines_read(
+    org, api, django_capture_on_commit_callbacks
+):
+    """It said "pass --gpu-type" (the command's option) and rows_read 0 although it stopped at line 4."""
+    lines = PHILLIPS.read_text().splitlines()
+    content = "\n".join([*lines[1:4], REAL_LINE]) + "\n"  # three lines without GPUs, then gres/gpu=2 untyped
+    client = api.as_user(org["users"]["staff"])
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(client, content, name="sacct.log", format="sacct").json()
+    follow = client.get(body["url"]).json()
+    assert (follow["status"], follow["rows_read"], follow["error"]) == (
+        "failed", 4, "sacct.log, line 4, column alloctres: GPUs without a type (gres/gpu=N): pass gpu_type "
+                     "(got 'billing=12,cpu=12,gres/gpu=2,mem=31000M,node=1')",
+    )  # fmt: skip

@@ -84,7 +84,14 @@ def test_a_label_keys_table_as_csv(labelled, as_role):
         ["alpha", "8.5000", "34.00", "34.00", "0.0000", "", "0.0000", "8.5000", "", "", "", "8.00", "81.0", "325.0"],
         ["beta", "2.0000", "8.00", "8.00", "0.0000", "", "0.0000", "2.0000", "", "", "", "0.00", "19.0", ""],
     ]  # fmt: skip
-    assert as_role("member").get(f"/teams/{nlp.pk}/?format=csv&label=slurm.user&{RANGE}").status_code == 404
+    refused = as_role("member").get(f"/teams/{nlp.pk}/?format=csv&label=slurm.user&{RANGE}")
+    assert (refused.status_code, csv_rows(refused)) == (
+        400,
+        [
+            ["field", "message"],
+            ["label", "'slurm.user' is not a rolled-up label key (HELIOX_COST_LABELS: project, user, cost_center)."],
+        ],
+    )
 
 
 def test_label_value_page_lists_its_jobs_against_the_value_with_breadcrumbs(labelled, as_role):
@@ -141,7 +148,7 @@ def test_a_job_in_both_periods_shows_its_change(labelled, as_role):
 EXPECTED = {
     "own": (200, 200, 404, 200), "own_csv": (200, 200, 404, 200), "own_chart": (200, 200, 404, 200),
     "other": (404, 404, 404, 200), "other_csv": (404, 404, 404, 200), "other_chart": (404, 404, 404, 200),
-    "unknown_key": (404, 404, 404, 404), "no_value": (404, 404, 404, 404),
+    "unknown_key": (400, 400, 404, 400), "no_value": (404, 404, 404, 404),
 }  # fmt: skip
 
 

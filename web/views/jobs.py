@@ -9,7 +9,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from costs.usage.selectors.job_costs import job_cost_days
-from heliox.pagination import TailPaginator
+from heliox.pagination import TailPaginator, page_shown
+from heliox.query_guard import refusal
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from jobs.selectors import TotalOrdered
@@ -47,7 +48,10 @@ def job_list(request):
     jobs = visible_jobs(user=request.user)
     filters = JobFilter(request.GET, queryset=jobs, request=request)  # the request: the teams one may pick
     sort = request.GET.get("sort", "-start")
-    chosen = filters.qs if filters.is_valid() else jobs.none()
+    valid = filters.is_valid()
+    if wants(request, "csv") and (refused := refusal(request, {} if valid else filters.errors)):
+        return refused  # a header-only file would say "no such jobs"
+    chosen = filters.qs if valid else jobs.none()
     if sort in TOTAL_SORTS:
         name, descending = TOTAL_SORTS[sort]
         ordered = TotalOrdered(chosen, name=name, descending=descending, unknown_order=UNKNOWN_LAST)
@@ -65,7 +69,7 @@ def job_list(request):
     # A queryset's pages in the second half are read from the end (the last page as fast as the first);
     # TotalOrdered pages on the totals' indexes itself.
     paginator = Paginator if isinstance(ordered, TotalOrdered) else TailPaginator
-    page = paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_shown(request, paginator(ordered, PAGE_SIZE))
     kept = request.GET.copy()
     kept.pop("page", None)
     sortless = kept.copy()

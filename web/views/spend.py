@@ -3,7 +3,7 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +14,7 @@ from costs.dashboard.selectors import saved_views
 from costs.dashboard.viewstate import filter_bar, query_with
 from costs.usage.api.params import view_filters
 from costs.usage.selectors.shown import shown_row
+from heliox.query_guard import refusal
 from teams.selectors import team_scope
 from web.selectors import spend_teams, visible_team
 from web.views.common import chart_response, csv_response, found, member_required, page_context, wants
@@ -42,6 +43,14 @@ def _bars(rows: list[dict], links: list[str]) -> dict:
             "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
 
 
+def _label_key_errors(name: str, key: str) -> dict[str, list[str]]:
+    """{name: [why]} when `key` is not a label key the rollup keeps (settings.HELIOX_COST_LABELS); {} when it is."""
+    if key in settings.HELIOX_COST_LABELS:
+        return {}
+    keys = ", ".join(settings.HELIOX_COST_LABELS) or "none"
+    return {name: [f"{key!r} is not a rolled-up label key (HELIOX_COST_LABELS: {keys})."]}
+
+
 @member_required
 def home(request):
     """One's teams (staff who may view the organisation's spend: every team), by team, with budgets."""
@@ -50,12 +59,11 @@ def home(request):
     start, end = context["start"], context["end"]
     team_ids, filters, errors = view_filters(request.GET, scope)
     context["range_errors"] = {**context["range_errors"], **errors}
+    if refused := refusal(request, context["range_errors"]):  # data cannot show "this filter was left out"
+        return refused
     data = home_data(start=start, end=end, team_ids=team_ids, today=timezone.now().date(), filters=filters)
     rows = data["level"].rows
     if wants(request, "csv"):
-        if errors:  # a CSV cannot show "this filter was left out": refuse rather than mislabel
-            return HttpResponseBadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
-                                          content_type="text/plain")  # fmt: skip
         return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows)
     query = context["range_query"]
     links = _linked(rows, [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows])
@@ -78,11 +86,16 @@ def team(request, pk):
     context = page_context(request)
     scope = team_scope(request.user)
     the_team = found(visible_team(user=request.user, pk=pk))
+    errors = context["range_errors"]
+    if wants(request, "csv") and "label" in request.GET:  # one label key's table: ?format=csv&label=project
+        errors = {**errors, **_label_key_errors("label", request.GET["label"])}
+    if refused := refusal(request, errors):
+        return refused
     start, end = context["start"], context["end"]
     data = team_data(team=the_team, start=start, end=end, scope=scope)
     labels = label_tables(team_id=the_team.pk, start=start, end=end, range_query=context["range_query"])
     rows = data["level"].rows
-    if wants(request, "csv") and "label" in request.GET:  # one label key's table: ?format=csv&label=project
+    if wants(request, "csv") and "label" in request.GET:
         table = found(next((t for t in labels if t["key"] == request.GET["label"]), None))
         return _drill_csv(f"heliox-{the_team.name}-{table['key']}-{start}-{end}", table["key"], table["level"].rows)
     if wants(request, "csv"):
@@ -105,6 +118,8 @@ def model(request, pk):
     context = page_context(request)
     the_team = found(visible_team(user=request.user, pk=pk))
     model_name = request.GET.get("model", "")
+    if refused := refusal(request, context["range_errors"]):
+        return refused
     start, end = context["start"], context["end"]
     data = model_data(team=the_team, model_name=model_name, start=start, end=end)
     if wants(request, "csv"):
@@ -130,8 +145,14 @@ def label(request, pk):
     context = page_context(request)
     the_team = found(visible_team(user=request.user, pk=pk))
     key, value = request.GET.get("key", ""), request.GET.get("value", "")
-    if key not in settings.HELIOX_COST_LABELS or not value or len(value) > LABEL_VALUE_MAX:
+    if key_errors := _label_key_errors("key", key):
+        return refusal(request, {**context["range_errors"], **key_errors}) or TemplateResponse(
+            request, "web/bad_request.html", {**context, "team": the_team, "errors": key_errors,
+                                              "title": f"{the_team.name}: no such label key"}, status=400)  # fmt: skip
+    if not value or len(value) > LABEL_VALUE_MAX:
         raise Http404  # no label row can hold such a value
+    if refused := refusal(request, context["range_errors"]):
+        return refused
     start, end = context["start"], context["end"]
     data = label_data(team=the_team, key=key, value=value, start=start, end=end)
     jobs = data["jobs"]
