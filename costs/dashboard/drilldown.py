@@ -20,6 +20,7 @@ from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary
+from costs.usage.selectors.top_jobs import top_job_sums
 from jobs.models import Job
 
 FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "measured_gpu_hours",
@@ -128,9 +129,9 @@ def label_levels(*, start: date, end: date, team_id: UUID) -> list[tuple[str, Le
 def job_level(*, start: date, end: date, team_id: UUID, label: tuple[str, str], parent: dict, limit: int) -> list:
     """The team's jobs with a label value (key, value), costliest first, at most `limit`: each with its figures
     in the range (its day slices there), its share of `parent` (the label value's totals) and its change
-    against the previous period. Three queries, whatever the number of jobs."""
+    against the previous period. A bounded number of queries, whatever the number of jobs (top_job_sums)."""
     before_start, before_end = previous_period(start, end)
-    now = [quantized(row) for row in job_sums(start=start, end=end, team_ids=[team_id], label=label)[:limit]]
+    now = [quantized(row) for row in top_job_sums(start=start, end=end, limit=limit, team_ids=[team_id], label=label)]
     ids = [row["job_id"] for row in now]
     before = {row["job_id"]: quantized(row) for row in job_sums(start=before_start, end=before_end, job_ids=ids,
                                                                 team_ids=[team_id], label=label)}  # fmt: skip
