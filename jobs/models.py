@@ -220,6 +220,13 @@ class Job(BaseModel):
             models.Index(fields=["end_time"], name="jobs_job_end_time_idx"),
             # Cursor pagination of /api/v1/jobs/ (newest first).
             models.Index(fields=["created_at"], name="jobs_job_created_at_idx"),
+            # A team's jobs that held GPUs in a range (end_time after its start, or running) and the largest jobs
+            # started in it (end_time >= start_time >= the range's start), read from the index alone (PostgreSQL):
+            # the team page's "largest jobs" without reading the rows. The jobs with a label value add
+            # jobs_job_labels_gin, PostgreSQL only (migration 0014).
+            models.Index(
+                fields=["team", "end_time"], include=["start_time", "gpu_count", "id"], name="jobs_job_team_end_idx"
+            ),
             # Job lists sorted by a total, most first, unknown (null) last: the API (ordering=-estimated_usd) and
             # the member UI (sort=-cost) read known totals (IS NOT NULL, in index order) then unknown ones by id,
             # both on this index; the admin's column sort (NULLS LAST, then -pk) reads it in order with an

@@ -19,7 +19,16 @@ from costs.usage.selectors.efficiency import with_efficiency
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
-from costs.usage.selectors.spend import IDLE_LABEL, ZERO_HOURS, ZERO_USD, quantized, spend_summary
+from costs.usage.selectors.spend import (
+    IDLE_LABEL,
+    ZERO_HOURS,
+    ZERO_USD,
+    SpendReport,
+    label_summaries,
+    quantized,
+    spend_summary,
+)
+from costs.usage.selectors.top_jobs import top_job_sums
 from jobs.models import Job
 
 FIGURES = ("gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours", "measured_gpu_hours",
@@ -77,6 +86,11 @@ def drill_level(
     before_start, before_end = previous_period(start, end)
     now = spend_summary(start=start, end=end, group_by=[group], team_ids=team_ids, filters=filters)
     before = spend_summary(start=before_start, end=before_end, group_by=[group], team_ids=team_ids, filters=filters)
+    return _level(now, before, group=group, only=only)
+
+
+def _level(now: SpendReport, before: SpendReport, *, group: str, only: str | None) -> Level:
+    """drill_level's rows from the two periods' spend reports grouped by `group`."""
     previous = {row[group]: row for row in before.rows if row[group] != IDLE_LABEL}
     current = [row for row in now.rows if row[group] != IDLE_LABEL]
     totals = _sum(current)
@@ -98,8 +112,8 @@ def drill_level(
         rows = [row for row in rows if row["key"] == only]
         totals = _sum(rows)
         previous_totals = _sum([previous[only]] if only in previous else [])
-    return Level(rows=rows, totals=totals, previous_totals=previous_totals, start=start, end=end,
-                 previous_start=before_start)  # fmt: skip
+    return Level(rows=rows, totals=totals, previous_totals=previous_totals, start=now.start, end=now.end,
+                 previous_start=before.start)  # fmt: skip
 
 
 def _sum(rows: list[dict]) -> dict:
@@ -120,17 +134,23 @@ def level_card(level: Level) -> dict:
 
 def label_levels(*, start: date, end: date, team_id: UUID) -> list[tuple[str, Level]]:
     """A team by the value of each rolled-up label key (HELIOX_COST_LABELS), "(unlabelled)" included, so
-    that each key's rows add up to the team. Two queries a key."""
-    return [(key, drill_level(start=start, end=end, group=LABEL_PREFIX + key, team_ids=[team_id]))
-            for key in settings.HELIOX_COST_LABELS]  # fmt: skip
+    that each key's rows add up to the team: drill_level by each key, every key read at once (label_summaries:
+    two queries a period, whatever the number of keys)."""
+    keys = list(settings.HELIOX_COST_LABELS)
+    if not keys:
+        return []
+    before_start, before_end = previous_period(start, end)
+    now = label_summaries(start=start, end=end, keys=keys, team_ids=[team_id])
+    before = label_summaries(start=before_start, end=before_end, keys=keys, team_ids=[team_id])
+    return [(key, _level(now[key], before[key], group=LABEL_PREFIX + key, only=None)) for key in keys]
 
 
 def job_level(*, start: date, end: date, team_id: UUID, label: tuple[str, str], parent: dict, limit: int) -> list:
     """The team's jobs with a label value (key, value), costliest first, at most `limit`: each with its figures
     in the range (its day slices there), its share of `parent` (the label value's totals) and its change
-    against the previous period. Three queries, whatever the number of jobs."""
+    against the previous period. A bounded number of queries, whatever the number of jobs (top_job_sums)."""
     before_start, before_end = previous_period(start, end)
-    now = [quantized(row) for row in job_sums(start=start, end=end, team_ids=[team_id], label=label)[:limit]]
+    now = [quantized(row) for row in top_job_sums(start=start, end=end, limit=limit, team_ids=[team_id], label=label)]
     ids = [row["job_id"] for row in now]
     before = {row["job_id"]: quantized(row) for row in job_sums(start=before_start, end=before_end, job_ids=ids,
                                                                 team_ids=[team_id], label=label)}  # fmt: skip

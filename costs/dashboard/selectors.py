@@ -339,7 +339,11 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
 
 
 def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Job]:
-    """The team's finished jobs started in [start, end) with the most GPU-hours (computed in SQL)."""
+    """The team's finished jobs started in [start, end) with the most GPU-hours (computed in SQL). One query.
+
+    A finished job ended at or after its start (jobs_job_end_after_start), so after the range's start: that
+    redundant condition on end_time lets PostgreSQL rank the jobs on jobs_job_team_end_idx (team, end_time, with
+    start_time, gpu_count and id) without reading their rows, then read only the `limit` it keeps."""
     # Only an ordering (no money): seconds x GPUs, in each database's own date arithmetic.
     seconds = (
         "EXTRACT(EPOCH FROM end_time - start_time)"
@@ -347,16 +351,11 @@ def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Jo
         else "(julianday(end_time) - julianday(start_time)) * 86400"
     )
     gpu_time = RawSQL(f"{seconds} * gpu_count", (), output_field=FloatField())  # noqa: S611 - constant SQL
-    return list(
-        Job.objects.filter(
-            team_id=team_id,
-            start_time__gte=datetime.combine(start, time.min, tzinfo=UTC),
-            start_time__lt=datetime.combine(end, time.min, tzinfo=UTC),
-            end_time__isnull=False,
-        )
-        .annotate(gpu_time=gpu_time)
-        .order_by("-gpu_time", "start_time")[:limit]
-    )
+    begin, finish = (datetime.combine(day, time.min, tzinfo=UTC) for day in (start, end))
+    ranking = ("-gpu_time", "start_time", "id")
+    started = Job.objects.filter(team_id=team_id, start_time__gte=begin, start_time__lt=finish, end_time__gte=begin)
+    top = started.annotate(gpu_time=gpu_time).order_by(*ranking).values("id")[:limit]
+    return list(Job.objects.filter(id__in=top).annotate(gpu_time=gpu_time).order_by(*ranking))
 
 
 def saved_views(*, user, page: str | None = None) -> list[SavedView]:

@@ -196,8 +196,9 @@ class LabelUsageSnapshot(LabelFigures):
         db_table_comment = "Daily rollup of job usage per team and cost label value (HELIOX_COST_LABELS keys)."
         constraints = label_constraints("costs_labelusage_unique_key")
         indexes = [
-            # group_by=label:<key> over a date range (its days outside whole months).
-            models.Index(fields=["key", "date"], name="costs_labelusage_key_date_idx"),
+            # group_by=label:<key> over a date range (its days outside whole months); with the team last, a team's
+            # label tables read its own rows only (the others' are left in the index, not read from the table).
+            models.Index(fields=["key", "date", "team"], name="costs_labelusage_key_date_idx"),
         ]
 
 

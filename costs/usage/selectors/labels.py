@@ -10,7 +10,7 @@ from datetime import date
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import CharField, F, QuerySet, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
@@ -118,4 +118,23 @@ def usage_parts(
         if part_start < part_end:
             parts.append(usage_source(start=part_start, end=part_end, group_by=group_by, team_ids=team_ids,
                                       filters=filters))  # fmt: skip
+    return parts
+
+
+def label_key_parts(
+    *, start: date, end: date, keys: Collection[str], team_ids: Collection[UUID]
+) -> list[tuple[QuerySet, dict[str, str]]]:
+    """The label rows of every key in `keys` over [start, end), as usage_parts reads one key's with no step finer
+    than a month and no filter: the whole months from the month rows, the days before and after them (or the whole
+    range, without a whole month) from the day rows, each part one query for all the keys. Rows keep `key`."""
+    first = start if start.day == 1 else add_months(month_start(start), 1)
+    last = month_start(end)
+    days = LabelUsageSnapshot.objects.for_teams(team_ids).filter(key__in=keys)
+    if first >= last:
+        return [(days.between(start, end).annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES)]
+    months = LabelMonthSnapshot.objects.between(first, last).for_teams(team_ids).filter(key__in=keys)
+    parts = [(months.annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES)]
+    edges = Q(date__gte=start, date__lt=first) | Q(date__gte=last, date__lt=end)
+    if start < first or last < end:
+        parts.append((days.filter(edges).annotate(**{LABEL_VALUE: F("value")}), ROLLUP_FIGURES))
     return parts

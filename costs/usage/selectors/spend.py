@@ -20,7 +20,14 @@ from costs.billing.money import CENT, ZERO
 from costs.llm.models import LlmUsageSnapshot
 from costs.usage.selectors.efficiency import with_efficiency
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
-from costs.usage.selectors.labels import LABEL_PREFIX, label_group_problem, label_key, usage_parts
+from costs.usage.selectors.labels import (
+    LABEL_PREFIX,
+    LABEL_VALUE,
+    label_group_problem,
+    label_key,
+    label_key_parts,
+    usage_parts,
+)
 from heliox.dates import periods_between
 from heliox.units import HOURS
 
@@ -175,7 +182,7 @@ def spend_summary(
     # Idle is part of a bill: unknown (None) where no bill is known, never 0.00. Team and model rows carry
     # none of it (it is the "(idle)" rows'), so theirs is 0 once the range has a bill; None in a team's own
     # view or one narrowed by model or label, which never shows the bill (README: bill and idle null).
-    row_idle = None if query.scoped or query.by_bill_only or not bills else ZERO_USD
+    row_idle = _row_idle(query, bills)
     rows = _usage_rows(query, row_idle)
     _add_bills(rows, query, bills)
     if kind != "gpu":
@@ -187,6 +194,40 @@ def spend_summary(
     for record in [*report.rows, report.totals]:
         with_efficiency(record)
     return report
+
+
+def _row_idle(query: _Spend, bills: dict) -> Decimal | None:
+    """The idle figure of a usage row (see spend_summary)."""
+    return None if query.scoped or query.by_bill_only or not bills else ZERO_USD
+
+
+def label_summaries(*, start: date, end: date, keys: Sequence[str], team_ids: Collection[UUID]) -> dict:
+    """{key: spend_summary(group_by=["label:<key>"], team_ids=team_ids)} for each key, the same rows and totals,
+    read once for all the keys (one query per part of the range: its whole months, the days around them)."""
+    for key in keys:
+        _validate(start, end, [LABEL_PREFIX + key], SEPARATE)
+    found: dict[str, dict[tuple, dict]] = {key: {} for key in keys}
+    row_idle = _row_idle(_Spend(start, end, (), SEPARATE, team_ids, None, "gpu"), {})  # a team's view: no bill
+    for usage, names in label_key_parts(start=start, end=end, keys=keys, team_ids=team_ids):
+        sums = {name: (money_sum if name.endswith("_usd") else hours_sum)(names[name]) for name in BLANK}
+        for row in usage.order_by().values("key", LABEL_VALUE).annotate(**sums):
+            row, rows = quantized(row), found[row["key"]]
+            if (row[LABEL_VALUE],) in rows:  # months and days of the same value
+                for name in BLANK:
+                    rows[(row[LABEL_VALUE],)][name] += row[name]
+                continue
+            rows[(row[LABEL_VALUE],)] = {LABEL_PREFIX + row["key"]: row[LABEL_VALUE],
+                                         **{name: row[name] for name in BLANK}, "idle_usd": row_idle,
+                                         "billed_usd": None}  # fmt: skip
+    reports = {}
+    for key in keys:
+        report = SpendReport(start=start, end=end, group_by=(LABEL_PREFIX + key,), idle=SEPARATE)
+        report.rows = by_spend(found[key].values(), kind="gpu")
+        report.totals = _totals(report.rows, {}, "gpu")
+        for record in [*report.rows, report.totals]:
+            with_efficiency(record)
+        reports[key] = report
+    return reports
 
 
 def by_spend(rows: Iterable[dict], *, kind: str, suffix: str = "_usd") -> list[dict]:

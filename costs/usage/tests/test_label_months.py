@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import LabelMonthSnapshot, LabelUsageSnapshot
-from costs.usage.selectors.spend import spend_summary
+from costs.usage.selectors.spend import label_summaries, spend_summary
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
 from jobs.models import Job
@@ -110,3 +112,20 @@ def test_summary_by_label_by_month_matches_the_day_rows_month_by_month(months_of
         assert [row[n] for n in ("gpu_hours", "estimated_usd", "allocated_usd", "idle_usd")] == [
             expected[n] for n in ("gpu_hours", "estimated_usd", "allocated_usd", "idle_usd")
         ], row
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(START, END), (date(2025, 2, 1), date(2025, 4, 1)), (date(2025, 2, 1), date(2025, 3, 10)),
+     (date(2025, 1, 20), date(2025, 3, 1)), (date(2025, 1, 5), date(2025, 1, 25))],
+)  # fmt: skip
+def test_label_summaries_of_every_key_at_once_equal_spend_summary_by_each_key(months_of_jobs, start, end):
+    keys = ["project", "user", "cost_center"]
+    team_ids = [months_of_jobs[0].pk]
+    with CaptureQueriesContext(connection) as queries:
+        reports = label_summaries(start=start, end=end, keys=keys, team_ids=team_ids)
+    assert len(queries) <= 2  # the whole months, the days around them: whatever the number of keys
+    for key in keys:
+        alone = spend_summary(start=start, end=end, group_by=[f"label:{key}"], team_ids=team_ids)
+        assert (reports[key].rows, reports[key].totals) == (alone.rows, alone.totals)
+        assert reports[key].rows, key  # every key has rows: "(unlabelled)" at least
