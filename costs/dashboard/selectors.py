@@ -178,8 +178,8 @@ def team_provider_pivot(rows: list[dict]) -> dict:
         cells.setdefault(row["team"], {})[row["provider"]] = UNPRICED if amount is None else amount
     by_provider: dict[str, list] = {}
     for team_cells in cells.values():
-        for provider, amount in team_cells.items():
-            by_provider.setdefault(provider, []).append(amount)
+        for provider, cell in team_cells.items():
+            by_provider.setdefault(provider, []).append(cell)
     providers = sorted(by_provider, key=lambda name: (-(_known_sum(by_provider[name]) or ZERO), name))
     return {
         "providers": providers,
