@@ -19,6 +19,7 @@ from costs.usage.selectors.efficiency import with_efficiency
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import job_sums
 from costs.usage.selectors.labels import LABEL_PREFIX
+from costs.usage.selectors.shown import unknown_when_unpriced
 from costs.usage.selectors.spend import (
     IDLE_LABEL,
     ZERO_HOURS,
@@ -47,6 +48,7 @@ class Level:
     start: date
     end: date
     previous_start: date
+    share_by: str = "allocated_usd"  # what rows' shares are of: allocated USD, or GPU-hours when nothing is priced
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
@@ -64,6 +66,14 @@ def percent_change(now: Decimal, before: Decimal) -> Decimal | None:
 def share(part: Decimal, whole: Decimal) -> Decimal | None:
     """The part's share of its parent, in %; None when the parent is zero."""
     return (part / whole * 100).quantize(PERCENT) if whole else None
+
+
+def row_share(row: dict, whole: dict, by: str) -> Decimal | None:
+    """The row's share of `whole` by `by` (allocated USD, or GPU-hours when nothing in the parent is priced); None
+    for a wholly unpriced row of a priced parent: its spend is unknown, not 0 % of the parent's."""
+    if by == "allocated_usd" and unknown_when_unpriced(row)["allocated_usd"] is None:
+        return None
+    return share(row[by], whole[by])
 
 
 def drill_level(
@@ -104,7 +114,7 @@ def _level(now: SpendReport, before: SpendReport, *, group: str, only: str | Non
             **{name: row[name] for name in FIGURES},
             "efficiency_pct": row["efficiency_pct"],
             "previous_allocated_usd": prior.get("allocated_usd", ZERO_USD),
-            "share_pct": share(row[by], totals[by]),
+            "share_pct": row_share(row, totals, by),
             "change_pct": percent_change(row["allocated_usd"], prior.get("allocated_usd", ZERO_USD)),
         })  # fmt: skip
     previous_totals = _sum(list(previous.values()))
@@ -113,7 +123,7 @@ def _level(now: SpendReport, before: SpendReport, *, group: str, only: str | Non
         totals = _sum(rows)
         previous_totals = _sum([previous[only]] if only in previous else [])
     return Level(rows=rows, totals=totals, previous_totals=previous_totals, start=now.start, end=now.end,
-                 previous_start=before.start)  # fmt: skip
+                 previous_start=before.start, share_by=by)  # fmt: skip
 
 
 def _sum(rows: list[dict]) -> dict:
@@ -162,6 +172,6 @@ def job_level(*, start: date, end: date, team_id: UUID, label: tuple[str, str], 
         rows.append(with_efficiency({
             "key": row["job_id"], "label": str(jobs[row["job_id"]]), "job": jobs[row["job_id"]],
             **{name: row[name] for name in FIGURES}, "previous_allocated_usd": prior,
-            "share_pct": share(row[by], parent[by]), "change_pct": percent_change(row["allocated_usd"], prior),
+            "share_pct": row_share(row, parent, by), "change_pct": percent_change(row["allocated_usd"], prior),
         }))  # fmt: skip
     return rows

@@ -49,7 +49,7 @@ def _card(level: Level, **more) -> dict:
 
 def _share(level: Level) -> dict:
     """A one-row level's share of its parent, for its cards."""
-    return {"share_pct": level.rows[0]["share_pct"] if level.rows else None}
+    return {"share_pct": level.rows[0]["share_pct"] if level.rows else None, "share_by": level.share_by}
 
 
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:

@@ -166,6 +166,9 @@ def test_member_pages_show_a_wholly_unpriced_team_model_and_job_as_unpriced(with
     assert client.get(f"/?{ONLY_UNPRICED}&format=json").json()["spend_by_team"]["data"] == [None]
     team = client.get(f"/teams/{vision}/?{ONLY_UNPRICED}").content.decode()
     assert [_card(team, kpi) for kpi in ("allocated", "estimated")] == ["unpriced", "unpriced"]
+    # Nothing priced in the parent either: the share is of GPU-hours, and says so.
+    share = re.search(r'data-kpi="share">.*?<div class="hx-note">(.*?)</div>', team, re.S)[1]
+    assert (_card(team, "share"), share) == ("100.0 %", "of GPU-hours (nothing priced)")
     assert _table(team, "hx-models")[1][:4] == ["seg", "12.0", "unpriced", "unpriced"]
     # Partly priced (vit's priced day too): the known figures, the unpriced GPU-hours beside them.
     home = client.get(f"/?{RANGE}").content.decode()
@@ -174,8 +177,10 @@ def test_member_pages_show_a_wholly_unpriced_team_model_and_job_as_unpriced(with
     team = client.get(f"/teams/{vision}/?{RANGE}").content.decode()
     assert [row[:7] for row in _table(team, "hx-models")[1:]] == [
         ["vit", "2.0", "8.00", "8.00", "100.0 %", "new", "&ndash;"],
-        ["seg", "12.0", "unpriced", "unpriced", "0.0 %", "unknown", "12.0"],
+        ["seg", "12.0", "unpriced", "unpriced", "&ndash;", "unknown", "12.0"],  # its share of spend: unknown
     ]
+    rows = _csv(client.get(f"/teams/{vision}/?format=csv&{RANGE}").content)
+    assert [row[rows[0].index("share_pct")] for row in rows[1:]] == ["100.0", ""]
     assert _table(team, "hx-label-project")[1][:4] == ["(unlabelled)", "14.0", "8.00", "8.00"]
     label = client.get(f"/teams/{vision}/label/?key=project&value=(unlabelled)&{RANGE}").content.decode()
     assert [row[:4] for row in _table(label, "hx-label-jobs")[1:]] == [
