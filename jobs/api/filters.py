@@ -19,11 +19,20 @@ def job_teams(request) -> QuerySet:
     return Team.objects.filter(pk__in=member_team_ids(user)).order_by("name")
 
 
+RUNNING = (("true", "Yes"), ("false", "No"))
+
+
 class JobFilter(FilterSet):
     team = django_filters.ModelChoiceFilter(queryset=job_teams)
     started_after = UTCDateTimeFilter(field_name="start_time", lookup_expr="gte")
     started_before = UTCDateTimeFilter(field_name="start_time", lookup_expr="lt")
-    running = django_filters.BooleanFilter(field_name="end_time", lookup_expr="isnull", label="Still running")
+    # true or false, and nothing else: django-filter's BooleanFilter reads any other value as "no filter", so a
+    # typo ("running=maybe") would answer every job instead of a 400 naming it.
+    running = django_filters.ChoiceFilter(choices=RUNNING, method="filter_running", label="Still running",
+                                          empty_label="Any")  # fmt: skip
+
+    def filter_running(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(end_time__isnull=value == "true")
 
     class Meta:
         model = Job

@@ -164,6 +164,11 @@ def test_filters(org, api):
     assert ids("started_after=2025-03-11T00:00:00Z") == ["live"]
     assert ids("started_before=2025-03-11T00:00:00Z&status=succeeded") == ["nlp-1", "vision-1"]
     assert staff.get("/api/v1/jobs/?status=exploded").status_code == 400
+    assert ids("running=false") == ["nlp-1", "vision-1"]
+    assert ids("running=") == ["live", "nlp-1", "vision-1"]  # empty: no filter
+    for typo in ("maybe", "2", "yes"):  # never read as "no filter" (every job) nor as true
+        response = staff.get(f"/api/v1/jobs/?running={typo}")
+        assert (response.status_code, list(response.json())) == (400, ["running"])
 
 
 def test_cursor_pagination_walks_every_job_once(org, api):

@@ -82,6 +82,11 @@ def test_the_member_job_csv_refuses_another_teams_filter_naming_it(org, as_role)
         400,
         "field,message\npricing,Select a valid choice. unpriced is not one of the available choices.\n",
     )
+    maybe = as_role("member").get("/jobs/?format=csv&running=maybe")
+    assert (maybe.status_code, maybe.content.decode()) == (
+        400,
+        "field,message\nrunning,Select a valid choice. maybe is not one of the available choices.\n",
+    )
     own = as_role("member").get(f"/jobs/?format=csv&team={org['teams']['nlp'].pk}")
     assert (own.status_code, len(own.content.decode().splitlines())) == (200, 2)
 
