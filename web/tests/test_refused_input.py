@@ -141,3 +141,19 @@ def test_a_job_page_in_range_says_nothing_more(org, as_role, page):
     assert response.context["page"].number == int(page or 1)
     assert "page" not in [str(m) for m in response.context["messages"]]
     assert list(response.context["messages"]) == []
+
+
+def test_an_unknown_sort_of_the_job_list_is_named(org, as_role):
+    """A page says the sort is unknown and which it used; the CSV is a 400 naming it (another order would not
+    say that it is another)."""
+    client = as_role("member")
+    page = client.get("/jobs/?sort=zzz").content.decode()
+    assert ("Sort: &#x27;zzz&#x27; is not a sort of this list: start, -start, team, model, gpus, -gpus, status, "
+            "-cost, cost, -allocated, -waste; sorted by start, latest first.") in page  # fmt: skip
+    assert 'href="?sort=team"' in page  # the header's links start with the sort when nothing else is kept
+    response = client.get("/jobs/?format=csv&sort=allocated")
+    assert (response.status_code, response.content.decode()) == (
+        400,
+        "field,message\nsort,\"'allocated' is not a sort of this list: start, -start, team, model, gpus, -gpus, "
+        'status, -cost, cost, -allocated, -waste"\n',
+    )

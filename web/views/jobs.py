@@ -49,15 +49,21 @@ def job_list(request):
     filters = JobFilter(request.GET, queryset=jobs, request=request)  # the request: the teams one may pick
     sort = request.GET.get("sort", "-start")
     valid = filters.is_valid()
-    if wants(request, "csv") and (refused := refusal(request, {} if valid else filters.errors)):
-        return refused  # a header-only file would say "no such jobs"
+    errors = dict(filters.errors) if not valid else {}
+    if sort not in SORTS and sort not in TOTAL_SORTS:
+        errors["sort"] = [f"{sort[:40]!r} is not a sort of this list: {', '.join([*SORTS, *TOTAL_SORTS])}"]
+        if not wants(request, "csv"):
+            messages.warning(request, f"sort: {errors['sort'][0]}; sorted by start, latest first.")
+        sort = "-start"
+    if wants(request, "csv") and (refused := refusal(request, errors)):
+        return refused  # a header-only file would say "no such jobs", another order would not say it is another
     chosen = filters.qs if valid else jobs.none()
     if sort in TOTAL_SORTS:
         name, descending = TOTAL_SORTS[sort]
         ordered = TotalOrdered(chosen, name=name, descending=descending, unknown_order=UNKNOWN_LAST)
         rows = ordered.iterator(CSV_LIMIT)
     else:
-        ordered = chosen.order_by(*SORTS.get(sort, SORTS["-start"]))
+        ordered = chosen.order_by(*SORTS[sort])
         rows = ordered[:CSV_LIMIT].iterator(chunk_size=2000)
     if wants(request, "csv"):
         return csv_response(name="heliox-jobs", columns=CSV_COLUMNS, rows=(
