@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from costs.billing.money import ZERO
 from costs.dashboard.drilldown import percent_change
+from costs.usage.selectors.shown import shown_amount
 from costs.usage.selectors.spend import SpendReport
 
 CENTS_ZERO = Decimal("0.00")  # a group that had nothing before: $0.00 then, shown like any amount
@@ -53,10 +54,11 @@ def add_change(rows: list[dict], previous: SpendReport | None, keys: tuple[str, 
 def card_changes(*, totals: dict, llm_totals: dict, previous: SpendReport | None) -> dict:
     """Each range card's previous figure and change: GPU spend, LLM, GPU + LLM, GPU-hours, idle, bill, unpriced.
 
-    `previous` is the previous period's kind "all" report (its totals hold the GPU and LLM figures)."""
+    `previous` is the previous period's kind "all" report (its totals hold the GPU and LLM figures). GPU spend and
+    GPU + LLM are unknown (None, and so their change) when 0 with no GPU-hour priced (shown.shown_amount)."""
     now = {
-        "spend": gpu_spend(totals), "llm": llm_totals["llm_usd"],
-        "all": totals["allocated_usd"] + (totals["idle_usd"] or ZERO) + llm_totals["llm_usd"],
+        "spend": _shown(totals, gpu_spend(totals)), "llm": llm_totals["llm_usd"],
+        "all": shown_amount(totals, totals["allocated_usd"] + (totals["idle_usd"] or ZERO) + llm_totals["llm_usd"]),
         "gpu_hours": totals["gpu_hours"], "idle": totals["idle_usd"], "billed": totals["billed_usd"],
         "unpriced_gpu_hours": totals["unpriced_gpu_hours"],
     }  # fmt: skip
@@ -64,10 +66,15 @@ def card_changes(*, totals: dict, llm_totals: dict, previous: SpendReport | None
         return {name: {"previous": None, "change_pct": None} for name in now}
     t = previous.totals
     before = {
-        "spend": gpu_spend(t), "llm": t["llm_usd"], "all": t["total_usd"], "gpu_hours": t["gpu_hours"],
+        "spend": _shown(t, gpu_spend(t)), "llm": t["llm_usd"], "all": _shown(t, t["total_usd"]),
+        "gpu_hours": t["gpu_hours"],
         "idle": t["idle_usd"], "billed": t["billed_usd"], "unpriced_gpu_hours": t["unpriced_gpu_hours"],
     }  # fmt: skip
     return {name: {"previous": before[name], "change_pct": change(now[name], before[name])} for name in now}
+
+
+def _shown(totals: dict, amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else shown_amount(totals, amount)
 
 
 def pivot_change(pivot: dict, previous: dict | None) -> dict:

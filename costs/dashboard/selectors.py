@@ -61,11 +61,13 @@ def _month_to_date(today: date, now: datetime, currency: str = "USD", scope: dic
     except ValueError:  # no rate for part of this month: show it in USD rather than not at all
         currency = "USD"
         totals = spend_summary(start=first, end=today + timedelta(days=1), group_by=(), **scope).totals
-    spent = _money(totals["allocated_usd"]) + _money(totals["idle_usd"])
+    # Wholly unpriced GPU usage: spent and projected unknown (None), not 0; partly priced, the unpriced hours beside.
+    spent = shown_amount(totals, _money(totals["allocated_usd"]) + _money(totals["idle_usd"]))
     elapsed = Decimal((now - utc_day_bounds(first)[0]).total_seconds()) / 86400
     days = calendar.monthrange(today.year, today.month)[1]
-    projected = to_cents(spent / elapsed * days) if elapsed > 0 else spent
-    return {"spent": spent, "projected": projected, "days_in_month": days, "currency": currency}
+    projected = to_cents(spent / elapsed * days) if elapsed > 0 and spent is not None else spent
+    return {"spent": spent, "projected": projected, "days_in_month": days, "currency": currency,
+            "unpriced_gpu_hours": totals["unpriced_gpu_hours"]}  # fmt: skip
 
 
 def _summary(currency: str, **kwargs):
@@ -109,9 +111,10 @@ def _kpis(*, totals: dict, llm_totals: dict, start: date, end: date, now: dateti
 
 
 def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, currency: str, interval: str,
-            scope: dict) -> dict:  # fmt: skip
+            scope: dict, today: date) -> dict:  # fmt: skip
     """The chart series: cost per day/week/month by provider, spend by team, GPU-hours by type, billed vs
-    estimated, idle per period. Money in `currency`, each day at its own rate."""
+    estimated, idle per period. Money in `currency`, each day at its own rate. Unknown is null (a gap): a wholly
+    unpriced team, provider or period (shown.shown_amount) and a period starting after `today`."""
     common: dict[str, Any] = {"start": start, "end": end, "interval": interval, "idle": idle, "currency": currency,
                               **scope}  # fmt: skip
     periodic = spend_timeseries(group_by=["provider"], **common)
@@ -130,12 +133,15 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
             "datasets": [
                 {
                     "label": series["group"]["provider"],
-                    "data": [value(p[f"allocated{suffix}"] + _money(p[f"idle{suffix}"])) for p in series["points"]],
+                    "data": [_period_spend(p, suffix, today) for p in series["points"]],
                 }
                 for series in periodic["series"]
             ],
         },
-        "spend_by_team": {"labels": [row["team"] for row in teams], "data": [float(row["total_usd"]) for row in teams]},
+        "spend_by_team": {
+            "labels": [row["team"] for row in teams],
+            "data": [value(shown_amount(row, row["total_usd"])) for row in teams],
+        },
         "hours_by_gpu": {
             "labels": [row["gpu_type"] for row in by_gpu],
             "data": [float(row["gpu_hours"]) for row in by_gpu],
@@ -144,7 +150,7 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
         "billed_vs_estimated": {
             "labels": [row["provider"] for row in by_provider.rows],
             "billed": [value(row["billed_usd"]) for row in by_provider.rows],
-            "estimated": [float(row["estimated_usd"]) for row in by_provider.rows],
+            "estimated": [value(unknown_when_unpriced(row)["estimated_usd"]) for row in by_provider.rows],
             "no_bill": [row["billed_usd"] is None for row in by_provider.rows],
         },
         # Idle is part of a bill: a period whose bill has not arrived is a gap, not 0.
@@ -153,6 +159,12 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
             "data": [_period_idle(org_periods.get(period), suffix) for period in org["periods"]],
         },
     }
+
+
+def _period_spend(point: dict, suffix: str, today: date) -> float | None:
+    """A period's GPU spend (allocated + idle) for the chart: None (a gap) when wholly unpriced or still to come."""
+    amount = shown_amount(point, point[f"allocated{suffix}"] + _money(point[f"idle{suffix}"]))
+    return None if amount is None or point["period"] > today else float(amount)
 
 
 def _period_idle(point: dict | None, suffix: str) -> float | None:
@@ -252,7 +264,7 @@ def dashboard_data(
     by_team, by_provider, by_gpu, llm = (now_reports[name] for name in ("teams", "providers", "gpu-types", "llm"))
     gpu_rows = [unknown_when_unpriced(row) for row in sorted(by_gpu.rows, key=lambda r: -r["gpu_hours"])]
     charts = _charts(by_team=by_team, by_provider=by_provider, by_gpu=gpu_rows, start=start, end=end, idle=idle,
-                     currency=currency, interval=interval, scope=scope)  # fmt: skip
+                     currency=currency, interval=interval, scope=scope, today=now.date())  # fmt: skip
     tables = _tables(now_reports, before, gpu_rows)
     # Providers whose bill is missing on some days of the range: their billed and idle are those days' only.
     bill_hidden = team_ids is not None or filters.splits_the_bill
@@ -262,8 +274,6 @@ def dashboard_data(
     kpis = _kpis(totals=by_provider.totals, llm_totals=llm.totals, now=now, currency=currency, **common)
     kpis["change"] = card_changes(totals=by_provider.totals, llm_totals=llm.totals,
                                   previous=before["teams"] if before else None)  # fmt: skip
-    for unknown in (name for name in ("spend", "all") if kpis[name] is None):  # unpriced now: no change to show
-        kpis["change"][unknown]["change_pct"] = None
     previous_pivot = team_provider_pivot(before["team-provider"].rows) if before else None
     wasteful_teams = sorted((row for row in by_team.rows if row["waste_usd"] > 0), key=lambda r: -r["waste_usd"])
     return {
@@ -319,6 +329,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     org = spend_summary(start=start, end=end, group_by=(), idle=idle).totals
     billed = _money(org["billed_usd"])
     mine = spend["totals"]["allocated_usd"]
+    unpriced = unknown_when_unpriced(spend["totals"])["allocated_usd"] is None
     largest = largest_jobs(team_id=team_id, start=start, end=end)
     providers = spend_summary(start=start, end=end, group_by=["provider"], idle=idle, team_ids=[team_id])
     budgets = budget_statuses(budgets=Budget.objects.filter(team_id=team_id, active=True).select_related("team"),
@@ -327,7 +338,8 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "providers": [unknown_when_unpriced(row) for row in providers.rows],
         "budgets": budgets,
         "totals": unknown_when_unpriced(spend["totals"]),  # the cards: unknown when no GPU-hour is priced
-        "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed else None,
+        # None: no bill, or (allocated None) none of the team's GPU-hours priced: unknown, not 0.0 %.
+        "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed and not unpriced else None,
         "daily": spend["daily"],
         "top_models": [unknown_when_unpriced(row) for row in spend["top_models"]],
         "gpu_types": [unknown_when_unpriced(row) for row in gpus.rows],

@@ -148,7 +148,8 @@ def team_view(site, request, pk):
     data = team_page_data(team_id=team.pk, start=context["start"], end=context["end"])
     labels = label_tables(team_id=team.pk, start=context["start"], end=context["end"],
                           range_query=context["range_query"])  # fmt: skip
-    amounts = (unknown_when_unpriced(day)["allocated_usd"] for day in data["daily"])  # wholly unpriced: a gap
+    today = timezone.now().date()  # wholly unpriced days and days still to come (UTC): gaps, not $0
+    amounts = (None if d["date"] > today else unknown_when_unpriced(d)["allocated_usd"] for d in data["daily"])
     chart = {"team_daily": {"labels": [d["date"].isoformat() for d in data["daily"]],
                             "data": [None if amount is None else float(amount) for amount in amounts]}}  # fmt: skip
     return TemplateResponse(

@@ -50,8 +50,10 @@ def test_unknown_is_drawn_as_unknown_never_as_zero(page, unknowns):  # noqa: F81
         })"""
     )
     assert charts["idle"] == [18, None]  # a gap on the day with no bill, not 0
-    assert charts["billed"] == [["Billed", [50, None]], ["Estimated from catalog", [32, 0]], ["No bill yet", [None, 0]]]
-    assert charts["labels"] == ["aws", ["on-prem", "(no bill yet)"]]
+    # on-prem: no GPU-hour priced, so no estimate (a gap, labelled), not a bar of 0
+    assert charts["billed"] == [["Billed", [50, None]], ["Estimated from catalog", [32, None]],
+                                ["No bill yet", [None, None]]]  # fmt: skip
+    assert charts["labels"] == ["aws", ["on-prem", "(unpriced)", "(no bill yet)"]]
     onprem = page.text_content("#hx-providers tbody tr:has-text('on-prem')")
     assert onprem.count("no bill yet") == 2
     assert "0.00" not in onprem

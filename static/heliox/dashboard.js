@@ -1,7 +1,8 @@
 // Draws the dashboard's charts from the JSON the server embedded in the page, or from a chart-data URL
 // (`data-chart-url` on an element; the member UI's pages answer `?format=json` with the same series).
 // A series with `links` opens the next level of the drill-down when one of its bars or slices is clicked.
-// Unknown figures arrive as null: a gap in a line, a hatched "no bill yet" bar, never a 0.
+// Unknown figures arrive as null: a gap in a line, a hatched "no bill yet" bar, never a 0. A team or provider
+// with no GPU-hour priced has no bar: its label says "(unpriced)".
 (function () {
   "use strict";
   if (typeof Chart === "undefined") { return; }
@@ -29,6 +30,9 @@
   const moneyTooltip = { callbacks: { label: (c) => `${c.dataset.label || c.label}: ${shown(value(c))}` } };
   const gpuHours = { callbacks: { label: (c) => `${c.label}: ${hours.format(c.parsed)} GPU-h` } };
   const moneyAxis = { ticks: { callback: (v) => tick.format(v), maxTicksLimit: 6 }, title: { display: true, text: code } };
+  function unpricedLabels(labels, amounts) {
+    return labels.map((label, i) => (amounts[i] === null ? [label, "(unpriced)"] : label));
+  }
   function hatch(color) {
     // A striped fill for bars whose figure is unknown.
     const canvas = document.createElement("canvas");
@@ -52,7 +56,7 @@
     }),
     spend_by_team: (d) => ({
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Spend", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
+      data: { labels: unpricedLabels(d.labels, d.data), datasets: [{ label: "Spend", data: d.data, backgroundColor: d.data.map((_, i) => colour(i)) }] },
       options: { indexAxis: "y", scales: { x: moneyAxis }, plugins: { legend: { display: false }, tooltip: moneyTooltip } },
     }),
     hours_by_gpu: (d) => ({
@@ -63,7 +67,8 @@
     billed_vs_estimated: (d) => ({
       type: "bar",
       data: {
-        labels: d.labels.map((label, i) => (d.no_bill && d.no_bill[i] ? [label, "(no bill yet)"] : label)),
+        labels: unpricedLabels(d.labels, d.estimated)
+          .map((label, i) => (d.no_bill && d.no_bill[i] ? [label, "(no bill yet)"].flat() : label)),
         datasets: [
           { label: "Billed", data: d.billed, backgroundColor: colour(0) },
           { label: "Estimated from catalog", data: d.estimated, backgroundColor: colour(1) },

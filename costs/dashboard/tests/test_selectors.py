@@ -64,7 +64,7 @@ def test_unknown_figures_are_none_never_zero(with_unknowns):
 
     assert charts["idle_over_time"] == {"labels": ["2025-03-10", "2025-03-11"], "data": [10.0, None]}
     assert charts["billed_vs_estimated"] == {"labels": ["aws", "on-prem"], "billed": [50.0, None],
-                                             "estimated": [40.0, 0.0], "no_bill": [False, True]}  # fmt: skip
+                                             "estimated": [40.0, None], "no_bill": [False, True]}  # fmt: skip
     onprem = next(row for row in data["providers"] if row["provider"] == "on-prem")
     assert (onprem["billed_usd"], onprem["idle_usd"]) == (None, None)
     gpus = {row["gpu_type"]: row for row in data["gpu_types"]}
