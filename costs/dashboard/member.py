@@ -21,8 +21,8 @@ from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import LABEL_PREFIX
-from costs.usage.selectors.shown import unknown_when_unpriced
-from costs.usage.selectors.spend import spend_summary
+from costs.usage.selectors.shown import chart_value, unknown_when_unpriced
+from costs.usage.selectors.spend import ZERO_USD, spend_summary
 from heliox.dates import periods_between
 from jobs.models import Job
 from teams.models import Team
@@ -56,12 +56,13 @@ def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters
     """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones and on days
     still to come), for the daily chart."""
     rows = spend_summary(start=start, end=end, group_by=(), interval="day", team_ids=team_ids, filters=filters).rows
-    by_day = {row["period"]: unknown_when_unpriced(row)["allocated_usd"] for row in rows}
-    days = periods_between(start, end, "day")
-    today = timezone.now().date()
-    amounts = (None if day > today else by_day.get(day, 0) for day in days)
-    return {"labels": [day.isoformat() for day in days],
-            "data": [None if amount is None else float(amount) for amount in amounts]}  # fmt: skip
+    by_day = {row["period"]: row for row in rows}
+    days, today, nothing = periods_between(start, end, "day"), timezone.now().date(), {"allocated_usd": ZERO_USD}
+    rows_by_day = [(day, by_day.get(day, nothing)) for day in days]
+    return {
+        "labels": [day.isoformat() for day in days],
+        "data": [chart_value(row, row["allocated_usd"], day=day, today=today) for day, row in rows_by_day],
+    }
 
 
 def home_data(

@@ -30,7 +30,7 @@ from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
 from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
-from costs.usage.selectors.shown import shown_amount, unknown_when_unpriced
+from costs.usage.selectors.shown import chart_value, shown_amount, unknown_when_unpriced
 from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
 from heliox.dates import month_start, utc_day_bounds
@@ -163,8 +163,8 @@ def _charts(*, by_team, by_provider, by_gpu, start: date, end: date, idle: str, 
 
 def _period_spend(point: dict, suffix: str, today: date) -> float | None:
     """A period's GPU spend (allocated + idle) for the chart: None (a gap) when wholly unpriced or still to come."""
-    amount = shown_amount(point, point[f"allocated{suffix}"] + _money(point[f"idle{suffix}"]))
-    return None if amount is None or point["period"] > today else float(amount)
+    amount = point[f"allocated{suffix}"] + _money(point[f"idle{suffix}"])
+    return chart_value(point, amount, day=point["period"], today=today)
 
 
 def _period_idle(point: dict | None, suffix: str) -> float | None:

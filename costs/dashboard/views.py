@@ -25,7 +25,7 @@ from costs.dashboard.viewstate import (
     range_links,
 )
 from costs.usage.api.params import RangeParams, view_filters
-from costs.usage.selectors.shown import shown_row, unknown_when_unpriced
+from costs.usage.selectors.shown import chart_value, shown_row
 from costs.usage.selectors.spend import INTERVALS
 from heliox.csv_safety import safe_cell
 from heliox.dates import add_months, month_start
@@ -149,9 +149,9 @@ def team_view(site, request, pk):
     labels = label_tables(team_id=team.pk, start=context["start"], end=context["end"],
                           range_query=context["range_query"])  # fmt: skip
     today = timezone.now().date()  # wholly unpriced days and days still to come (UTC): gaps, not $0
-    amounts = (None if d["date"] > today else unknown_when_unpriced(d)["allocated_usd"] for d in data["daily"])
     chart = {"team_daily": {"labels": [d["date"].isoformat() for d in data["daily"]],
-                            "data": [None if amount is None else float(amount) for amount in amounts]}}  # fmt: skip
+                            "data": [chart_value(d, d["allocated_usd"], day=d["date"], today=today)
+                                     for d in data["daily"]]}}  # fmt: skip
     return TemplateResponse(
         request,
         "admin/heliox/team_dashboard.html",

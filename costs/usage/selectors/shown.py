@@ -16,6 +16,7 @@ Every interface shows rows through these, so that one row reads the same everywh
 """
 
 import re
+from datetime import date
 from decimal import Decimal
 
 # A money column in USD or renamed to another currency (estimated_zar): the figure, then a 3-letter code. A job's
@@ -56,6 +57,13 @@ def unknown_when_unpriced(row: dict) -> dict:
 def shown_amount(row: dict, amount: Decimal) -> Decimal | None:
     """A sum of the row's money shown on its own (allocated + idle): None when 0 and the row is wholly unpriced."""
     return None if amount == 0 and wholly_unpriced(row) else amount
+
+
+def chart_value(row: dict, amount: Decimal, *, day: date, today: date) -> float | None:
+    """The row's `amount` as a daily chart draws it: None (a gap) when unknown (shown_amount) or on a day still to
+    come, never a bar of $0; a float otherwise (for drawing only: tables show the exact Decimal)."""
+    shown = shown_amount(row, amount)
+    return None if shown is None or day > today else float(shown)
 
 
 def shown_row(row: dict) -> dict:
