@@ -267,7 +267,7 @@ def dashboard_data(
                      currency=currency, interval=interval, scope=scope, today=now.date())  # fmt: skip
     tables = _tables(now_reports, before, gpu_rows)
     # Providers whose bill is missing on some days of the range: their billed and idle are those days' only.
-    bill_hidden = team_ids is not None or filters.splits_the_bill
+    bill_hidden = filters.hides_the_bill(team_ids)
     unbilled = {} if bill_hidden else unbilled_days(start=start, end=end, filters=filters)
     for row in tables["providers"]["rows"]:
         row["unbilled"] = unbilled.get(row["provider"])

@@ -113,7 +113,7 @@ class CostSummaryView(AggregateView):
 def _unbilled(params: dict) -> list[dict] | None:
     """Providers whose bill is missing on some days of the range (their billed and idle are the billed days'); null
     when the bill is not shown (a member's teams, a model or label filter) or only LLM spend is asked for."""
-    if params["kind"] == "llm" or params["team_ids"] is not None or params["filters"].splits_the_bill:
+    if params["kind"] == "llm" or params["filters"].hides_the_bill(params["team_ids"]):
         return None
     days = unbilled_days(start=params["start"], end=params["end"], filters=params["filters"])
     return [{"provider": provider, "days": gap["days"], "usage_days": gap["of"], "first": gap["first"]}

@@ -31,6 +31,10 @@ class SpendFilter:
         """True when the bill cannot be narrowed the same way (by model or label): bill and idle are unknown."""
         return self.model is not None or self.label is not None
 
+    def hides_the_bill(self, team_ids: Collection[UUID] | None) -> bool:
+        """True for a view whose bill and idle are not shown: a team's (team_ids) or one that splits the bill."""
+        return team_ids is not None or self.splits_the_bill
+
     def rollup_q(self, *, model_field: str = "model_name") -> Q:
         """The provider, GPU type and model conditions on a rollup or slice table (not the label's)."""
         q = Q()

@@ -126,7 +126,7 @@ class _Spend:
     @property
     def scoped(self) -> bool:
         """A team's view, or narrowed by model or label: the organisation's bill is not shown."""
-        return self.team_ids is not None or self.filters.splits_the_bill
+        return self.filters.hides_the_bill(self.team_ids)
 
     @property
     def period(self) -> dict:

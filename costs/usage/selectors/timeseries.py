@@ -103,7 +103,7 @@ def spend_timeseries(
         report, used = spend_summary_in(currency=currency, **arguments)
     names = report.group_by[1:]
     periods = periods_between(start, end, interval)
-    empty = _empty_point(kind=kind, currency=currency, bill_shown=team_ids is None and not filters.splits_the_bill)
+    empty = _empty_point(kind=kind, currency=currency, bill_shown=not filters.hides_the_bill(team_ids))
     series: dict[tuple, dict[date, dict]] = defaultdict(dict)
     for row in report.rows:
         point = {key: row.get(key, value) for key, value in empty.items()}
