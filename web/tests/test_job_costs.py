@@ -109,7 +109,7 @@ def test_job_page_shows_an_unpriced_day_and_a_job_not_rolled_up_as_unknown(coste
         (Decimal("2.0000"), None)]  # fmt: skip
     page = unpriced.content.decode()
     assert page.count(">unpriced</span>") == 5  # the day's price, estimated, allocated; the totals
-    assert page.count(">unmeasured</span>") == 5  # utilisation; the day's used and waste; the totals
+    assert page.count(">unmeasured</span>") == 7  # utilisation; the day's used, waste and allocated waste; the totals
     assert "2.0000 GPU-h unpriced" in page
     later = client.get(f"/jobs/{costed['later'].pk}/").content.decode()
     assert "Not rolled up yet</span>" in later
@@ -166,3 +166,63 @@ def test_cost_sorts_are_read_in_order_from_the_totals_indexes(costed, as_role, p
             # A full Sort node fails; the admin's "Incremental Sort" of equal totals on the index's order is fine.
             assert not re.search(r"^\s*(->\s*)?Sort\s+\(", plan, re.MULTILINE), plan
             assert "jobs_job_estimated_idx" in plan or "jobs_job_allocated_idx" in plan, plan
+
+
+@pytest.fixture
+def wasteful(org):
+    """nlp's 1 x H100 job at 25 % from 2025-03-10 22:00 to 03-11 02:00 (2 GPU-h, $8.00 estimated, $6.00 wasted
+    each day) and a 1 x A100 job at 50 % on the 10th without a price. The bill covers the 10th's estimate ($48.00
+    of $50.00): allocated $8.00, $6.00 of it idle; the 11th's bill is $4.00: allocated $4.00, $3.00 idle."""
+    from costs.billing.tests.factories import CostSnapshotFactory
+
+    nlp = org["teams"]["nlp"]
+    CostSnapshotFactory(date=date(2025, 3, 11), cost_usd=Decimal("4.00"))
+    jobs = {
+        "split": JobFactory(team=nlp, model_name="gpt", gpu_count=1, gpu_util_avg=Decimal("25.00"),
+                            gpu_util_source="api", start_time=DAY.replace(hour=22),
+                            end_time=DAY.replace(day=11, hour=2)),
+        "unpriced": JobFactory(team=nlp, model_name="bert", gpu_type="A100", gpu_count=1, gpu_util_avg=Decimal("50.00"),
+                               gpu_util_source="api", start_time=DAY.replace(hour=4), end_time=DAY.replace(hour=6)),
+    }  # fmt: skip
+    usage_rollup(start=date(2025, 3, 10), end=date(2025, 3, 12), now=datetime(2025, 3, 12, tzinfo=UTC))
+    return jobs
+
+
+WASTES = ("waste_usd", "allocated_waste_usd", "allocated_shared_waste_usd")
+
+
+def cost_rows(page: str) -> list[list[str]]:
+    """The job page's cost table, a row of cell texts per day and the total row (tags stripped)."""
+    table = page.split('id="hx-job-costs"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in rows[1:]]  # fmt: skip
+
+
+def test_job_page_shows_the_allocated_waste_per_day_and_in_total(wasteful, as_role):
+    client = as_role("member")
+    response = client.get(f"/jobs/{wasteful['split'].pk}/")
+    assert [(d["date"], d["waste_usd"], d["allocated_waste_usd"]) for d in response.context["costs"]["days"]] == [
+        (date(2025, 3, 10), Decimal("6.00"), Decimal("6.00")),
+        (date(2025, 3, 11), Decimal("6.00"), Decimal("3.00")),
+    ]
+    assert cost_rows(response.content.decode()) == [
+        ["2025-03-10", "2.0000", "4.0000", "8.00", "8.00", "0.5000", "6.00", "6.00"],
+        ["2025-03-11", "2.0000", "4.0000", "8.00", "4.00", "0.5000", "6.00", "3.00"],
+        ["Total", "4.0000", "", "16.00", "12.00", "1.0000", "12.00", "9.00"],
+    ]  # fmt: skip
+    # measured but without a price: its allocated waste is unpriced (unknown), never $0, as its waste
+    unpriced = cost_rows(client.get(f"/jobs/{wasteful['unpriced'].pk}/").content.decode())
+    assert unpriced == [
+        ["2025-03-10", "2.0000", "unpriced", "unpriced", "unpriced", "1.0000", "unpriced", "unpriced"],
+        ["Total", "2.0000", "2.0000 GPU-h unpriced", "unpriced", "unpriced", "1.0000", "unpriced", "unpriced"],
+    ]  # fmt: skip
+    api = client.get(f"/api/v1/jobs/{wasteful['split'].pk}/costs/?format=csv")
+    assert [row[-2] for row in csv_rows(api)] == ["allocated_waste_usd", "6.00", "3.00"]
+    # the API's day of the unpriced job: its waste and allocated waste unknown (null, an empty cell), as its totals
+    body = client.get(f"/api/v1/jobs/{wasteful['unpriced'].pk}/costs/").json()
+    [day] = body["days"]
+    assert [day[name] for name in WASTES] == [None, None, None]
+    assert (body["waste_usd"], body["allocated_waste_usd"], day["used_gpu_hours"]) == (None, None, "1.0000")
+    [_, cells] = csv_rows(client.get(f"/api/v1/jobs/{wasteful['unpriced'].pk}/costs/?format=csv"))
+    assert cells[-3:] == ["", "", ""]

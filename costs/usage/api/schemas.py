@@ -116,11 +116,12 @@ SLICE = obj(
                                      "allocated_usd."),
      "used_gpu_hours": decimal(nullable=True, description="GPU-hours x utilisation; null when unmeasured."),
      "measured_gpu_hours": decimal(), "unmeasured_gpu_hours": decimal(),
-     "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured."),
+     "waste_usd": decimal(nullable=True, description="Estimated x (1 - utilisation); null when unmeasured or "
+                          "when estimated_usd is null (unpriced)."),
      "allocated_waste_usd": decimal(nullable=True, description="Allocated (idle kept apart) x (1 - utilisation); "
-                                    "null when unmeasured."),
+                                    "null when unmeasured or when allocated_usd is null."),
      "allocated_shared_waste_usd": decimal(nullable=True, description="Allocated (idle shared) x (1 - utilisation); "
-                                           "null when unmeasured.")},
+                                           "null when unmeasured or when allocated_shared_usd is null.")},
     required=("date", "gpu_hours", "unpriced_gpu_hours", "price_usd_per_gpu_hour", "estimated_usd", "allocated_usd",
               "allocated_shared_usd", "used_gpu_hours", "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd",
               "allocated_waste_usd", "allocated_shared_waste_usd"),

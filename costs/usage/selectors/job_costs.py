@@ -25,12 +25,16 @@ from jobs.models import Job
 
 MAX_TOP_JOBS = 1000
 TOP_ORDERS = ("cost", "waste")
+# A day's amount -> its waste: None (unknown) when the amount is (wholly unpriced: shown.unknown_when_unpriced).
+UNKNOWN_WASTE = (("estimated_usd", "waste_usd"), ("allocated_usd", "allocated_waste_usd"),
+                 ("allocated_shared_usd", "allocated_shared_waste_usd"))  # fmt: skip
 
 
 def job_cost_days(*, job: Job) -> dict:
     """A job's figures per UTC day (with the price used) and its totals; empty days until rolled up. One query.
 
-    A day whose GPU-hours are all unpriced has its estimate (and its share, when 0) None: unknown, not $0."""
+    A day whose GPU-hours are all unpriced has its estimate (and its share, when 0) None: unknown, not $0; and so
+    is the waste of each (as the job's totals: null when unpriced)."""
     days = [
         unknown_when_unpriced(quantized(dict(row)))
         for row in JobDaySlice.objects.filter(job=job)
@@ -54,6 +58,9 @@ def job_cost_days(*, job: Job) -> dict:
     for day in days:
         price = day["price_usd_per_gpu_hour"]
         day["price_usd_per_gpu_hour"] = None if price is None else price.quantize(Decimal("0.0001"))
+        for amount, waste in UNKNOWN_WASTE:  # the idle part of an unknown amount is unknown too, as on the job
+            if day[amount] is None:
+                day[waste] = None
     return {
         "gpu_hours": job.gpu_hours,
         "estimated_usd": job.estimated_usd,
