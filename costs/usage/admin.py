@@ -21,13 +21,17 @@ class UsageSnapshotAdmin(admin.ModelAdmin):
         "job_count",
         "unpriced_gpu_hours",
         "unpriced_job_count",
+        "allocated_waste_usd",
+        "allocated_shared_waste_usd",
     ]
     list_filter = ["provider", "gpu_type", "team"]
     list_select_related = ["team"]
     autocomplete_fields = ["team"]
     date_hierarchy = "date"
     search_fields = ["team__name", "gpu_type"]
-    readonly_fields = ["created_at", "updated_at"]
+    # The rollup computes the allocated waste with the allocation (README: Kubernetes and GPU efficiency): an
+    # edit here would no longer add up to the rows and slices below it.
+    readonly_fields = ["created_at", "updated_at", "allocated_waste_usd", "allocated_shared_waste_usd"]
     paginator = BoundedCountPaginator
     show_full_result_count = False
 
