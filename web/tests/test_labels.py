@@ -1,6 +1,7 @@
 """The drill-down by cost label: team -> label value -> jobs, each level's figures, shares and changes, the
 rows of every key adding up to the team, and who may see which label page."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -148,7 +149,7 @@ def test_a_job_in_both_periods_shows_its_change(labelled, as_role):
 EXPECTED = {
     "own": (200, 200, 404, 200), "own_csv": (200, 200, 404, 200), "own_chart": (200, 200, 404, 200),
     "other": (404, 404, 404, 200), "other_csv": (404, 404, 404, 200), "other_chart": (404, 404, 404, 200),
-    "unknown_key": (400, 400, 404, 400), "no_value": (404, 404, 404, 404),
+    "unknown_key": (400, 400, 404, 400), "no_value": (400, 400, 404, 400),
 }  # fmt: skip
 
 
@@ -188,10 +189,55 @@ def test_admin_team_page_drills_into_the_member_uis_label_pages(labelled, client
 def test_a_label_value_no_row_can_hold_is_a_404_and_csv_names_are_safe(labelled, as_role):
     nlp, member = labelled["nlp"], as_role("member")
     left_out = member.get(label_url(nlp, "project", "%00"))  # heliox.query_guard: the page again without it
-    assert member.get(left_out["Location"]).status_code == 404
+    assert member.get(left_out["Location"]).status_code == 400  # which value? (without one: the key's values)
     assert member.get(label_url(nlp, "project", "x" * 201)).status_code == 404
     # a value with a newline and a quote (label values come from job data): the file name is made safe
     response = member.get(label_url(nlp, "project", 'a%0Ab";filename="evil.exe', "&format=csv"))
     assert response.status_code == 200
     assert response["Content-Disposition"] == (
         'attachment; filename="heliox-nlp-project-a_b_filename_evil.exe-jobs-2025-03-10-2025-03-11.csv"')  # fmt: skip
+
+
+NO_VALUE = "required: which project value to show (value=...); the team page lists nlp's project values in the range."
+
+
+@pytest.mark.parametrize("query", ["key=project", "key=project&value="])
+@pytest.mark.parametrize("who", ["member", "staff", "superuser"])
+def test_a_label_page_without_a_value_names_it_and_lists_the_keys_values(labelled, as_role, client, org, who, query):
+    nlp = labelled["nlp"]
+    if who == "staff":  # staff who may view the organisation's spend, no member of nlp
+        client.force_login(org["users"]["staff"])
+    user = client if who == "staff" else as_role(who)
+    response = user.get(f"/teams/{nlp.pk}/label/?{query}&{RANGE}")
+    assert response.status_code == 400
+    [table] = response.context["label_tables"]  # project's table only: the team's values in the range
+    assert figures(table["level"].rows) == [
+        ("alpha", D("8.5000"), D("34.00"), D("34.00"), D("81.0"), D("325.0")),
+        ("beta", D("2.0000"), D("8.00"), D("8.00"), D("19.0"), None),
+    ]
+    page = response.content.decode()
+    why = NO_VALUE.replace("'", "&#x27;")
+    assert f'<ul class="errorlist"><li>value: {why}</li></ul>' in page
+    links = re.findall(r'<a href="(/teams/[^"]*/label/[^"]*)">([^<]*)</a>', page)
+    assert links == [(f"/teams/{nlp.pk}/label/?key=project&amp;value=alpha&amp;{HTML_RANGE}", "alpha"),
+                     (f"/teams/{nlp.pk}/label/?key=project&amp;value=beta&amp;{HTML_RANGE}", "beta")]  # fmt: skip
+    assert 'name="start" value="2025-03-10"' in page  # the range picker, the range kept
+    assert "By label user" not in page
+    refused = user.get(f"/teams/{nlp.pk}/label/?{query}&format=csv&{RANGE}")
+    assert (refused.status_code, csv_rows(refused)) == (400, [["field", "message"], ["value", NO_VALUE]])
+    chart = user.get(f"/teams/{nlp.pk}/label/?{query}&format=json&{RANGE}")
+    assert (chart.status_code, chart.json()) == (400, {"value": [NO_VALUE]})
+
+
+def test_a_label_page_without_a_value_lists_that_teams_values_and_hides_another_team(labelled, as_role):
+    vision, nlp = labelled["vision"], labelled["nlp"]
+    response = as_role("superuser").get(f"/teams/{vision.pk}/label/?key=project&{RANGE}")
+    assert response.status_code == 400
+    [table] = response.context["label_tables"]
+    assert figures(table["level"].rows) == [("alpha", D("2.0000"), D("8.00"), D("8.00"), D("100.0"), None)]
+    outsider = as_role("member")  # bob, of nlp only: vision's page, CSV and chart data are not found
+    for extra in ("", "&format=csv", "&format=json"):
+        assert outsider.get(f"/teams/{vision.pk}/label/?key=project{extra}&{RANGE}").status_code == 404
+    manager_of_vision = as_role("manager")  # alice manages nlp only
+    assert manager_of_vision.get(f"/teams/{vision.pk}/label/?key=project&value=&{RANGE}").status_code == 404
+    assert outsider.get(f"/teams/{nlp.pk}/label/?key=project&value={'x' * 201}&{RANGE}").status_code == 404

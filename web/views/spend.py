@@ -51,6 +51,21 @@ def _label_key_errors(name: str, key: str) -> dict[str, list[str]]:
     return {name: [f"{key!r} is not a rolled-up label key (HELIOX_COST_LABELS: {keys})."]}
 
 
+def _which_value(request, context: dict, the_team, key: str):
+    """A label page asked for without a value: a 400 naming `value`; the page lists the key's values of the team in
+    the range (the team page's table of that key), each linked to its page with the range kept."""
+    errors = {"value": [f"required: which {key} value to show (value=...); the team page lists {the_team.name}'s "
+                        f"{key} values in the range."]}  # fmt: skip
+    if refused := refusal(request, {**context["range_errors"], **errors}):
+        return refused
+    start, end = context["start"], context["end"]
+    tables = label_tables(team_id=the_team.pk, start=start, end=end, range_query=context["range_query"])
+    return TemplateResponse(request, "web/label_values.html", {
+        **context, "team": the_team, "errors": errors, "key": key,
+        "label_tables": [table for table in tables if table["key"] == key], "title": f"{the_team.name}: which {key}?",
+    }, status=400)  # fmt: skip
+
+
 @member_required
 def home(request):
     """One's teams (staff who may view the organisation's spend: every team), by team, with budgets."""
@@ -149,7 +164,9 @@ def label(request, pk):
         return refusal(request, {**context["range_errors"], **key_errors}) or TemplateResponse(
             request, "web/bad_request.html", {**context, "team": the_team, "errors": key_errors,
                                               "title": f"{the_team.name}: no such label key"}, status=400)  # fmt: skip
-    if not value or len(value) > LABEL_VALUE_MAX:
+    if not value:
+        return _which_value(request, context, the_team, key)
+    if len(value) > LABEL_VALUE_MAX:
         raise Http404  # no label row can hold such a value
     if refused := refusal(request, context["range_errors"]):
         return refused
