@@ -30,8 +30,10 @@ GPU_REQUESTS = 'kube_pod_container_resource_requests{resource="nvidia_com_gpu"}'
 ONLY_GPU_PODS = " and on (uid) max by (uid) (max_over_time(" + GPU_REQUESTS + "[$R]))"
 POD = "namespace, pod, uid"
 # One instant query each per chunk, evaluated at the chunk's end over the chunk ($R); $STEP: subquery step.
+# A restarted kube-state-metrics (a new `instance`) writes each series again under new labels: the GPU
+# requests are summed over the pod's containers, each counted once (its largest over the copies).
 POD_QUERIES = {
-    "gpus": f"sum by ({POD}) (max_over_time({GPU_REQUESTS}[$R]))",
+    "gpus": f"sum by ({POD}) (max by ({POD}, container) (max_over_time({GPU_REQUESTS}[$R])))",
     "start": f"max by ({POD}) (max_over_time(kube_pod_start_time[$R])){ONLY_GPU_PODS}",
     "completion": f"max by ({POD}) (max_over_time(kube_pod_completion_time[$R])){ONLY_GPU_PODS}",
     "phase": f"(last_over_time(kube_pod_status_phase[$R]) == 1){ONLY_GPU_PODS}",
@@ -70,6 +72,9 @@ SPOT_LABELS = {
     "label_karpenter_sh_capacity_type": "spot",
 }
 UNASSIGNED = "unassigned"
+# A pod never leaves these phases: a copy of its series from before a kube-state-metrics restart that
+# still says Running must not undo them, whatever order Prometheus answers in.
+FINAL_PHASES = ("Succeeded", "Failed")
 
 
 def label_name(key: str) -> str:
@@ -164,7 +169,7 @@ class Cluster:
                 pod.start = instant(sample.value) or pod.start
             elif name == "completion":
                 pod.completion = instant(sample.value) or pod.completion
-            elif name == "phase":
+            elif name == "phase" and pod.phase not in FINAL_PHASES:
                 pod.phase = sample.labels.get("phase", pod.phase)
             elif name == "seen":
                 pod.seen = max(filter(None, (pod.seen, instant(sample.value))), default=None)
@@ -186,7 +191,7 @@ class Cluster:
 
     def end_of(self, pod: Pod, until: datetime | None = None) -> tuple[datetime | None, str]:
         """When the pod released its GPUs (None while it runs) and its job status."""
-        if pod.phase in ("Succeeded", "Failed"):
+        if pod.phase in FINAL_PHASES:
             status = JobStatus.SUCCEEDED if pod.phase == "Succeeded" else JobStatus.FAILED
             return pod.completion or pod.seen, status
         if until is not None and pod.seen is not None and pod.seen < until - self.settings.stale:
