@@ -86,7 +86,7 @@ def main() -> None:
     import pytest
     from django.conf import settings
 
-    from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, chunks, expression, range_of
+    from jobs.kubernetes import DCGM_QUERIES, FOR_PODS, FOR_SLURM_JOBS, POD_QUERIES, chunks, expression, range_of
     from jobs.models import Job
     from jobs.prometheus import Prometheus
     from jobs.services.prometheus_sync import LAST_MS, prometheus_sync
@@ -114,8 +114,8 @@ def main() -> None:
                 for template in POD_QUERIES.values():
                     client.query(expression(template, R=range_of(start, end), STEP=step), end - LAST_MS)
                 for template in DCGM_QUERIES.values():
-                    for by, key in (("namespace, pod", "pod"), ("hpc_job", "hpc_job")):
-                        client.query(expression(template, R=range_of(start, end), BY=by, KEY=key), end - LAST_MS)
+                    for labels in (FOR_PODS, FOR_SLURM_JOBS):
+                        client.query(expression(template, R=range_of(start, end), **labels), end - LAST_MS)
             anchor = time.perf_counter() - started
             print(f"anchor: the same {client.queries} queries, answers unused: {anchor:.1f} s")
             for run in ("first sync", "second sync"):

@@ -45,12 +45,21 @@ POD_QUERIES = {
     "node_labels": "last_over_time(kube_node_labels[$R])",
     "node_info": "max by (node, provider_id) (last_over_time(kube_node_info[$R]))",
 }
-# $BY: `namespace, pod` for pods, `hpc_job` for Slurm jobs; $KEY: the label that must be set (pod, hpc_job).
+# $BY: `namespace, pod` for pods, `hpc_job` for Slurm jobs; $KEY: the label that must be set (pod, hpc_job);
+# $OPEN and $CLOSE: what wraps each series before it is grouped (FOR_PODS, FOR_SLURM_JOBS).
 DCGM_QUERIES = {
-    "util_sum": 'sum by ($BY) (sum_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]))',
-    "util_count": 'sum by ($BY) (count_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]))',
-    "mem_max": 'max by ($BY) (max_over_time(DCGM_FI_DEV_FB_USED{$KEY!=""}[$R]))',
+    "util_sum": 'sum by ($BY) ($OPEN sum_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]) $CLOSE)',
+    "util_count": 'sum by ($BY) ($OPEN count_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]) $CLOSE)',
+    "mem_max": 'max by ($BY) ($OPEN max_over_time(DCGM_FI_DEV_FB_USED{$KEY!=""}[$R]) $CLOSE)',
 }
+# Scraped without honor_labels (the default of the dcgm-exporter and GPU operator charts' ServiceMonitors),
+# DCGM's `namespace` and `pod` become `exported_namespace` and `exported_pod`, and `namespace` and `pod`
+# name the exporter's own pod: the exported labels, where a series has them, name the GPU's pod.
+FOR_PODS = {
+    "BY": "namespace, pod", "KEY": "pod", "OPEN": "label_replace(label_replace(",
+    "CLOSE": ', "namespace", "$1", "exported_namespace", "(.+)"), "pod", "$1", "exported_pod", "(.+)")',
+}  # fmt: skip
+FOR_SLURM_JOBS = {"BY": "hpc_job", "KEY": "hpc_job", "OPEN": "", "CLOSE": ""}
 
 
 def expression(template: str, **values: str) -> str:

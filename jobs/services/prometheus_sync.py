@@ -23,7 +23,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from heliox.errors import InputError
-from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, Cluster, Settings, Usage, add_usage, chunks, expression, range_of
+from jobs.kubernetes import (
+    DCGM_QUERIES,
+    FOR_PODS,
+    FOR_SLURM_JOBS,
+    POD_QUERIES,
+    Cluster,
+    Settings,
+    Usage,
+    add_usage,
+    chunks,
+    expression,
+    range_of,
+)
 from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
 from jobs.prometheus import Prometheus
 from jobs.services.changes import AffectedDays
@@ -137,9 +149,9 @@ def _read_usage(client: Prometheus, state: Cluster, first: datetime, until: date
     for start, end in chunks(first, until, settings.PROMETHEUS_CHUNK_HOURS):
         selector = range_of(start, end)
         for name, template in DCGM_QUERIES.items():
-            pods = expression(template, R=selector, BY="namespace, pod", KEY="pod")
+            pods = expression(template, R=selector, **FOR_PODS)
             state.add_usage(name, client.query(pods, end - LAST_MS), start, end)
-            for sample in client.query(expression(template, R=selector, BY="hpc_job", KEY="hpc_job"), end - LAST_MS):
+            for sample in client.query(expression(template, R=selector, **FOR_SLURM_JOBS), end - LAST_MS):
                 add_usage(slurm.setdefault(sample.labels.get("hpc_job", ""), Usage()), name, sample.value)
         if progress:
             progress(1)

@@ -1,10 +1,14 @@
-"""sync_prometheus when kube-state-metrics restarts in the middle of a pod's life, against a real Prometheus.
+"""sync_prometheus on series labelled as real scrapes label them, against a real Prometheus.
 
-A restarted kube-state-metrics (a rolling update, an evicted pod) comes back under a new
-`instance` label, so Prometheus holds two copies of each of the pod's series in one chunk:
-the old one stops while the pod runs, the new one sees it finish. The labels are those of
-kube-prometheus-stack's ServiceMonitor (job, instance, endpoint, service). The new
-instance's address sorts before the old one, so the old copy's `Running` is answered last.
+- kube-state-metrics restarts in the middle of a pod's life (a rolling update, an evicted pod):
+  it comes back under a new `instance` label, so Prometheus holds two copies of each of the
+  pod's series in one chunk; the old one stops while the pod runs, the new one sees it finish.
+  The labels are those of kube-prometheus-stack's ServiceMonitor (job, instance, endpoint,
+  service); the new instance's address sorts before the old one, so the old copy's `Running`
+  is answered last.
+- DCGM is scraped without honor_labels (the dcgm-exporter and GPU operator charts' default):
+  its `namespace` and `pod` are renamed `exported_namespace` and `exported_pod`, and
+  `namespace` and `pod` name the exporter's own pod.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -18,6 +22,7 @@ from jobs.models import Job
 from jobs.prometheus import Sample
 from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 from jobs.tests.test_prometheus_sync import minutes
+from jobs.utilisation_curve import utilisation_curve
 
 D = datetime(2025, 3, 10, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -53,7 +58,18 @@ def families():
     ]  # fmt: skip
     yield "kube_pod_labels", copies(START, GONE, label_team="nlp")
     yield "kube_pod_info", copies(START, GONE, node="n1", host_ip="10.0.0.1")
-    yield "DCGM_FI_DEV_GPU_UTIL", [({**POD, "container": "c0", "gpu": "0", "Hostname": "n1"}, minutes(START, END, 25))]
+    exporter = {"job": "nvidia-dcgm-exporter", "instance": "10.0.0.1:9400", "namespace": "gpu-operator",
+                "pod": "nvidia-dcgm-exporter-x7k2p", "container": "nvidia-dcgm-exporter", "Hostname": "n1"}  # fmt: skip
+    used = {"exported_namespace": "ml", "exported_pod": "llama-train-0", "exported_container": "c0"}
+    yield (
+        "DCGM_FI_DEV_GPU_UTIL",
+        [
+            ({**exporter, **used, "gpu": "0"}, minutes(START, END, 25)),
+            ({**exporter, **used, "gpu": "1"}, minutes(START, END, 35)),
+            ({**exporter, "gpu": "7"}, minutes(D, D + 24 * H, 0)),  # no pod's: not counted
+        ],
+    )
+    yield "DCGM_FI_DEV_FB_USED", [({**exporter, **used, "gpu": "0"}, minutes(START, END, 30720))]
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +79,28 @@ def prometheus(tmp_path_factory):
     server.stop()
 
 
-def test_a_restart_of_kube_state_metrics_neither_doubles_gpus_nor_reopens_the_pod(db, prometheus):
+@pytest.fixture
+def synced(db, prometheus):
     call_command("sync_prometheus", "--url", prometheus.url, "--cluster", "kube", "--no-progress", "--no-rollup",
                  "--since", D.isoformat(), "--until", (D + 24 * H).isoformat())  # fmt: skip
+    return Job.objects.get()
+
+
+def test_a_restart_of_kube_state_metrics_neither_doubles_gpus_nor_reopens_the_pod(synced):
     # Before: 16 GPUs (each container counted once per copy) and `cancelled` at 12:04, when last seen Running.
-    assert list(Job.objects.values_list("gpu_count", "start_time", "end_time", "status", "gpu_util_avg")) == [
-        (8, START, END, "succeeded", Decimal("25.00"))
-    ]
+    assert (synced.gpu_count, synced.start_time, synced.end_time, synced.status) == (8, START, END, "succeeded")
+
+
+def test_dcgm_scraped_without_honor_labels_measures_the_pod_and_draws_its_curve(synced, prometheus, settings):
+    # Before: unmeasured (no series named the pod). (25 + 35) / 2 = 30 %; 30720 MiB = 30 GiB.
+    assert (synced.gpu_util_avg, synced.gpu_mem_peak_gib, synced.gpu_util_source) == (
+        Decimal("30.00"), Decimal("30.000"), "dcgm")  # fmt: skip
+    settings.PROMETHEUS_URL = prometheus.url
+    curve = utilisation_curve(job=synced)
+    assert curve is not None
+    assert curve.unavailable == ""
+    # 8 hours in 96 s steps, both ends included: 301 points, each the mean of the two GPUs.
+    assert (curve.step, len(curve.points), {value for _, value in curve.points}) == (96, 301, {Decimal(30)})
 
 
 def test_a_final_phase_is_kept_whatever_order_the_copies_come_in():
