@@ -108,6 +108,7 @@ def prometheus_sync(
     started = time.perf_counter()
     state = Cluster(sync_settings(cluster))
     _read_pods(client, state, since, until, progress)
+    _forget_stored_finished(state, since)
     first = min([since, *(pod.start for pod in state.pods.values() if pod.start)]) - timedelta(minutes=1)
     slurm = _read_usage(client, state, first, until, progress)
     rows = [state.job_row(pod, until) for pod in state.pods.values() if pod.gpus > 0 and pod.start]
@@ -141,6 +142,29 @@ def _read_pods(client: Prometheus, state: Cluster, since: datetime, until: datet
             state.add(name, client.query(expression(template, R=range_of(start, end), STEP=step), end - LAST_MS))
         if progress:
             progress(1)
+
+
+def _forget_stored_finished(state: Cluster, since: datetime) -> None:
+    """Drop the pods that finished before the window and are stored so already: nothing in them can change.
+
+    Kubernetes keeps a finished pod until it is deleted (a Job's pods without a TTL, a CronJob's
+    history), and kube-state-metrics exports it as long: each sync would otherwise read DCGM again
+    back to its start. Its job was written, with its whole life's utilisation, by the sync that
+    saw it finish (the same end and status); a pod seen finished for the first time is kept.
+    """
+    cluster = state.settings.cluster
+    finished = {}
+    for uid, pod in state.pods.items():
+        end, status = state.end_of(pod)
+        if end is not None and end <= since:
+            finished[f"{cluster}:{uid}"[:128]] = (uid, to_second(end), status)
+    ids = list(finished)
+    for offset in range(0, len(ids), BATCH):
+        stored = Job.objects.filter(external_id__in=ids[offset : offset + BATCH])
+        for external_id, end_time, status in stored.values_list("external_id", "end_time", "status"):
+            uid, end, expected = finished[external_id]
+            if (end_time, status) == (end, expected):
+                del state.pods[uid]
 
 
 def _read_usage(client: Prometheus, state: Cluster, first: datetime, until: datetime, progress) -> dict[str, Usage]:

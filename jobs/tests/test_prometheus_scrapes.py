@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.kubernetes import Cluster, Settings
-from jobs.models import Job
+from jobs.models import ImportRecord, Job
 from jobs.prometheus import Sample
 from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 from jobs.tests.test_prometheus_sync import minutes
@@ -36,37 +36,49 @@ OLD = {
 }
 NEW = {**OLD, "instance": "10.1.0.10:8080"}  # sorts first
 POD = {"namespace": "ml", "pod": "llama-train-0", "uid": "7f1c2a9e"}
+# Finished two days before, and kept by Kubernetes (a Job's pod without a TTL): exported all along.
+KEPT = {"namespace": "ml", "pod": "eval-x2k9q", "uid": "0d5e"}
+KEPT_START, KEPT_END = D - 48 * H, D - 46 * H
 
 
-def copies(start: datetime, end: datetime, value=lambda t: 1.0, **labels: str):
+def copies(start: datetime, end: datetime, value=lambda t: 1.0, pod=POD, **labels: str):
     """The series of both kube-state-metrics instances: the old one until the restart, the new one after."""
-    return [({**ksm, **POD, **labels}, [(t, value(t)) for t, _ in minutes(a, b)])
-            for ksm, a, b in ((OLD, start, RESTART), (NEW, RESTART, end))]  # fmt: skip
+    return [({**ksm, **pod, **labels}, [(t, value(t)) for t, _ in minutes(a, b)])
+            for ksm, a, b in ((OLD, start, RESTART), (NEW, RESTART, end)) if a < b]  # fmt: skip
+
+
+def pod_series(pod: dict, start: datetime, end: datetime, gone: datetime, containers: int):
+    """kube-state-metrics' series of a pod of `containers` containers of 4 GPUs each, Running then Succeeded."""
+    requests = [copies(start, gone, lambda t: 4.0, pod, container=f"c{n}", node="n1", resource="nvidia_com_gpu",
+                       unit="integer") for n in range(containers)]  # fmt: skip
+    final = end.timestamp()
+    phases = [copies(start, gone, lambda t, busy=busy: float(busy(t)), pod, phase=phase)
+              for phase, busy in (("Running", lambda t: t < final), ("Succeeded", lambda t: t >= final))]  # fmt: skip
+    return {
+        "kube_pod_container_resource_requests": [series for copy in requests for series in copy],
+        "kube_pod_start_time": copies(start, gone, lambda t: start.timestamp(), pod),
+        "kube_pod_completion_time": copies(end, gone, lambda t: final, pod),
+        "kube_pod_status_phase": [series for copy in phases for series in copy],
+        "kube_pod_labels": copies(start, gone, pod=pod, label_team="nlp"),
+        "kube_pod_info": copies(start, gone, pod=pod, node="n1", host_ip="10.0.0.1"),
+    }
 
 
 def families():
-    yield "kube_pod_container_resource_requests", [
-        *copies(START, GONE, lambda t: 4.0, container="c0", node="n1", resource="nvidia_com_gpu", unit="integer"),
-        *copies(START, GONE, lambda t: 4.0, container="c1", node="n1", resource="nvidia_com_gpu", unit="integer"),
-    ]  # fmt: skip
-    yield "kube_pod_start_time", copies(START, GONE, lambda t: START.timestamp())
-    yield "kube_pod_completion_time", [({**NEW, **POD}, minutes(END, GONE, END.timestamp()))]
-    final = END.timestamp()
-    yield "kube_pod_status_phase", [
-        series for phase, busy in (("Running", lambda t: t < final), ("Succeeded", lambda t: t >= final))
-        for series in copies(START, GONE, lambda t, busy=busy: float(busy(t)), phase=phase)
-    ]  # fmt: skip
-    yield "kube_pod_labels", copies(START, GONE, label_team="nlp")
-    yield "kube_pod_info", copies(START, GONE, node="n1", host_ip="10.0.0.1")
+    train, kept = pod_series(POD, START, END, GONE, 2), pod_series(KEPT, KEPT_START, KEPT_END, D + 24 * H, 1)
+    for name, series in train.items():
+        yield name, series + kept[name]
     exporter = {"job": "nvidia-dcgm-exporter", "instance": "10.0.0.1:9400", "namespace": "gpu-operator",
                 "pod": "nvidia-dcgm-exporter-x7k2p", "container": "nvidia-dcgm-exporter", "Hostname": "n1"}  # fmt: skip
     used = {"exported_namespace": "ml", "exported_pod": "llama-train-0", "exported_container": "c0"}
+    evaluated = {"exported_namespace": "ml", "exported_pod": "eval-x2k9q", "exported_container": "c0", "gpu": "2"}
     yield (
         "DCGM_FI_DEV_GPU_UTIL",
         [
             ({**exporter, **used, "gpu": "0"}, minutes(START, END, 25)),
             ({**exporter, **used, "gpu": "1"}, minutes(START, END, 35)),
             ({**exporter, "gpu": "7"}, minutes(D, D + 24 * H, 0)),  # no pod's: not counted
+            ({**exporter, **evaluated}, minutes(KEPT_START, KEPT_END, 50)),
         ],
     )
     yield "DCGM_FI_DEV_FB_USED", [({**exporter, **used, "gpu": "0"}, minutes(START, END, 30720))]
@@ -83,7 +95,7 @@ def prometheus(tmp_path_factory):
 def synced(db, prometheus):
     call_command("sync_prometheus", "--url", prometheus.url, "--cluster", "kube", "--no-progress", "--no-rollup",
                  "--since", D.isoformat(), "--until", (D + 24 * H).isoformat())  # fmt: skip
-    return Job.objects.get()
+    return Job.objects.get(external_id="kube:7f1c2a9e")
 
 
 def test_a_restart_of_kube_state_metrics_neither_doubles_gpus_nor_reopens_the_pod(synced):
@@ -101,6 +113,23 @@ def test_dcgm_scraped_without_honor_labels_measures_the_pod_and_draws_its_curve(
     assert curve.unavailable == ""
     # 8 hours in 96 s steps, both ends included: 301 points, each the mean of the two GPUs.
     assert (curve.step, len(curve.points), {value for _, value in curve.points}) == (96, 301, {Decimal(30)})
+
+
+def test_a_finished_pod_kept_by_kubernetes_is_read_once(db, prometheus, capsys):
+    def sync(since: datetime, until: datetime) -> int:
+        call_command("sync_prometheus", "--url", prometheus.url, "--cluster", "kube", "--no-progress", "--no-rollup",
+                     "--since", since.isoformat(), "--until", until.isoformat())  # fmt: skip
+        return ImportRecord.objects.order_by("-created_at").first().totals["queries"]
+
+    # The first sync that sees it reads DCGM back to its start: a chunk of pods, DCGM from 2 days before (3 chunks).
+    assert sync(D, D + 13 * H) == 9 + 3 * 6
+    assert Job.objects.get(external_id="kube:0d5e").gpu_util_avg == Decimal("50.00")
+    # Later syncs forget it (stored finished, the same end): DCGM of their own window only. Before: 9 + 4 x 6.
+    assert sync(D + 13 * H, D + 24 * H) == 9 + 6
+    assert "Synced [2025-03-10T13:00:00+00:00, 2025-03-11T00:00:00+00:00): 0 GPU pods" in capsys.readouterr().out
+    kept = Job.objects.get(external_id="kube:0d5e")
+    assert (kept.gpu_count, kept.start_time, kept.end_time, kept.status, kept.gpu_util_avg) == (
+        4, KEPT_START, KEPT_END, "succeeded", Decimal("50.00"))  # fmt: skip
 
 
 def test_a_final_phase_is_kept_whatever_order_the_copies_come_in():
