@@ -168,6 +168,9 @@ class Cluster:
                 if node:
                     self.nodes.setdefault(node, {}).update(sample.labels)
             return
+        if name == "labels":
+            self._add_labels(samples)
+            return
         for sample in samples:
             pod = self._pod(sample.labels)
             if pod is None:
@@ -182,10 +185,20 @@ class Cluster:
                 pod.phase = sample.labels.get("phase", pod.phase)
             elif name == "seen":
                 pod.seen = max(filter(None, (pod.seen, instant(sample.value))), default=None)
-            elif name == "labels":
-                pod.labels = {k: v for k, v in sample.labels.items() if k.startswith("label_") and v}
             elif name == "node":
                 pod.node = sample.labels.get("node", pod.node)
+
+    def _add_labels(self, samples: list[Sample]) -> None:
+        """A chunk's pod labels replace the earlier chunks'. Within the chunk, the copies of a pod's series are
+        merged: kube-state-metrics restarted to export more labels (a new allowlist) writes a second copy
+        beside the old one, and which comes last is Prometheus' choice."""
+        chunk: dict[str, dict[str, str]] = {}
+        for sample in samples:
+            if (pod := self._pod(sample.labels)) is not None:
+                labels = chunk.setdefault(pod.uid, {})
+                labels.update({k: v for k, v in sample.labels.items() if k.startswith("label_") and v})
+        for uid, labels in chunk.items():
+            self.pods[uid].labels = labels
 
     def add_usage(self, name: str, samples: list[Sample], start: datetime, end: datetime) -> None:
         """One DCGM answer of the chunk [start, end], matched to the pod of that name alive in the chunk."""

@@ -140,3 +140,15 @@ def test_a_final_phase_is_kept_whatever_order_the_copies_come_in():
     assert cluster.pods["7f1c2a9e"].phase == "Succeeded"
     cluster.add("phase", [Sample({**POD, "phase": "Running"}, "1")])  # a later chunk's stale copy
     assert cluster.pods["7f1c2a9e"].phase == "Succeeded"
+
+
+def test_the_copies_of_a_pods_labels_are_merged_within_a_chunk():
+    cluster = Cluster(Settings(cluster="k", namespace_teams={"ml": "research"}))
+    before = {**POD, **OLD}  # kube-state-metrics without the allowlist: no pod label
+    after = {**POD, **NEW, "label_team": "nlp", "label_project": "pretrain"}  # restarted with it
+    cluster.add("labels", [Sample(after, "1"), Sample(before, "1")])
+    pod = cluster.pods["7f1c2a9e"]
+    # Before: the copy answered last won, here the one without labels: the namespace's team, no project.
+    assert (cluster.team(pod), pod.labels) == ("nlp", {"label_team": "nlp", "label_project": "pretrain"})
+    cluster.add("labels", [Sample({**POD, **NEW, "label_team": "vision"}, "1")])  # a later chunk: its labels
+    assert (cluster.team(pod), pod.labels) == ("vision", {"label_team": "vision"})
