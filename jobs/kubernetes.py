@@ -29,6 +29,7 @@ from jobs.utilisation import mem_gib, util_percent
 GPU_REQUESTS = 'kube_pod_container_resource_requests{resource="nvidia_com_gpu"}'
 ONLY_GPU_PODS = " and on (uid) max by (uid) (max_over_time(" + GPU_REQUESTS + "[$R]))"
 POD = "namespace, pod, uid"
+UNFINISHED = 'kube_pod_status_phase{phase=~"Pending|Running|Unknown"}'
 # One instant query each per chunk, evaluated at the chunk's end over the chunk ($R); $STEP: subquery step.
 # A restarted kube-state-metrics (a new `instance`) writes each series again under new labels: the GPU
 # requests are summed over the pod's containers, each counted once (its largest over the copies).
@@ -37,8 +38,9 @@ POD_QUERIES = {
     "start": f"max by ({POD}) (max_over_time(kube_pod_start_time[$R])){ONLY_GPU_PODS}",
     "completion": f"max by ({POD}) (max_over_time(kube_pod_completion_time[$R])){ONLY_GPU_PODS}",
     "phase": f"(last_over_time(kube_pod_status_phase[$R]) == 1){ONLY_GPU_PODS}",
-    # When the pod was last scraped: a pod deleted while it ran stops there.
-    "seen": f'max by ({POD}) (max_over_time(timestamp(kube_pod_status_phase{{phase="Running"}})[$R:$STEP]))'
+    # When the pod was last seen unfinished: a pod deleted while it ran stops there, and so does a pod that
+    # failed without a completion time (evicted: its containers' ends unknown), however long it is kept after.
+    "seen": f"max by ({POD}) (max_over_time((timestamp({UNFINISHED}) and {UNFINISHED} == 1)[$R:$STEP]))"
     + ONLY_GPU_PODS,
     "labels": f"last_over_time(kube_pod_labels[$R]){ONLY_GPU_PODS}",
     "node": f'max by ({POD}, node) (last_over_time(kube_pod_info{{node!=""}}[$R])){ONLY_GPU_PODS}',

@@ -25,6 +25,7 @@ from django.utils import timezone
 from heliox.errors import InputError
 from jobs.kubernetes import (
     DCGM_QUERIES,
+    FINAL_PHASES,
     FOR_PODS,
     FOR_SLURM_JOBS,
     POD_QUERIES,
@@ -150,13 +151,16 @@ def _forget_stored_finished(state: Cluster, since: datetime) -> None:
     Kubernetes keeps a finished pod until it is deleted (a Job's pods without a TTL, a CronJob's
     history), and kube-state-metrics exports it as long: each sync would otherwise read DCGM again
     back to its start. Its job was written, with its whole life's utilisation, by the sync that
-    saw it finish (the same end and status); a pod seen finished for the first time is kept.
+    saw it finish (the same end and status); a pod seen finished for the first time is kept. An evicted
+    pod (Failed, no completion time) that the window never sees unfinished has no end in it: left out too.
     """
     cluster = state.settings.cluster
     finished = {}
-    for uid, pod in state.pods.items():
+    for uid, pod in list(state.pods.items()):
         end, status = state.end_of(pod)
-        if end is not None and end <= since:
+        if end is None and pod.phase in FINAL_PHASES:  # evicted and kept: no completion time, not seen unfinished
+            del state.pods[uid]  # in the window: it ended before, and an earlier sync had its end
+        elif end is not None and end <= since:
             finished[f"{cluster}:{uid}"[:128]] = (uid, to_second(end), status)
     ids = list(finished)
     for offset in range(0, len(ids), BATCH):

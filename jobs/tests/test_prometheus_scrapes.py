@@ -26,6 +26,7 @@ from jobs.utilisation_curve import utilisation_curve
 
 D = datetime(2025, 3, 10, tzinfo=UTC)
 H = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 START, RESTART, END = D + 4 * H, D + 6 * H, D + 12 * H
 GONE = END + timedelta(minutes=5)
 OLD = {
@@ -39,6 +40,7 @@ POD = {"namespace": "ml", "pod": "llama-train-0", "uid": "7f1c2a9e"}
 # Finished two days before, and kept by Kubernetes (a Job's pod without a TTL): exported all along.
 KEPT = {"namespace": "ml", "pod": "eval-x2k9q", "uid": "0d5e"}
 KEPT_START, KEPT_END = D - 48 * H, D - 46 * H
+EVICTED = {"namespace": "ml", "pod": "infer-7c", "uid": "e71c"}  # 01:00-03:00, then Failed and kept
 
 
 def copies(start: datetime, end: datetime, value=lambda t: 1.0, pod=POD, **labels: str):
@@ -47,17 +49,18 @@ def copies(start: datetime, end: datetime, value=lambda t: 1.0, pod=POD, **label
             for ksm, a, b in ((OLD, start, RESTART), (NEW, RESTART, end)) if a < b]  # fmt: skip
 
 
-def pod_series(pod: dict, start: datetime, end: datetime, gone: datetime, containers: int):
-    """kube-state-metrics' series of a pod of `containers` containers of 4 GPUs each, Running then Succeeded."""
+def pod_series(pod: dict, start: datetime, end: datetime, gone: datetime, containers: int, final="Succeeded"):
+    """kube-state-metrics' series of a pod of `containers` containers of 4 GPUs each, Running then `final`.
+    An evicted pod (`Failed`) has no completion time: its containers were killed, their ends unknown."""
     requests = [copies(start, gone, lambda t: 4.0, pod, container=f"c{n}", node="n1", resource="nvidia_com_gpu",
                        unit="integer") for n in range(containers)]  # fmt: skip
-    final = end.timestamp()
+    final, last = end.timestamp(), final
     phases = [copies(start, gone, lambda t, busy=busy: float(busy(t)), pod, phase=phase)
-              for phase, busy in (("Running", lambda t: t < final), ("Succeeded", lambda t: t >= final))]  # fmt: skip
+              for phase, busy in (("Running", lambda t: t < final), (last, lambda t: t >= final))]  # fmt: skip
     return {
         "kube_pod_container_resource_requests": [series for copy in requests for series in copy],
         "kube_pod_start_time": copies(start, gone, lambda t: start.timestamp(), pod),
-        "kube_pod_completion_time": copies(end, gone, lambda t: final, pod),
+        "kube_pod_completion_time": copies(end, gone, lambda t: final, pod) if last == "Succeeded" else [],
         "kube_pod_status_phase": [series for copy in phases for series in copy],
         "kube_pod_labels": copies(start, gone, pod=pod, label_team="nlp"),
         "kube_pod_info": copies(start, gone, pod=pod, node="n1", host_ip="10.0.0.1"),
@@ -66,8 +69,9 @@ def pod_series(pod: dict, start: datetime, end: datetime, gone: datetime, contai
 
 def families():
     train, kept = pod_series(POD, START, END, GONE, 2), pod_series(KEPT, KEPT_START, KEPT_END, D + 24 * H, 1)
+    evicted = pod_series(EVICTED, D + 1 * H, D + 3 * H, D + 24 * H, 1, final="Failed")
     for name, series in train.items():
-        yield name, series + kept[name]
+        yield name, series + kept[name] + evicted[name]
     exporter = {"job": "nvidia-dcgm-exporter", "instance": "10.0.0.1:9400", "namespace": "gpu-operator",
                 "pod": "nvidia-dcgm-exporter-x7k2p", "container": "nvidia-dcgm-exporter", "Hostname": "n1"}  # fmt: skip
     used = {"exported_namespace": "ml", "exported_pod": "llama-train-0", "exported_container": "c0"}
@@ -115,6 +119,12 @@ def test_dcgm_scraped_without_honor_labels_measures_the_pod_and_draws_its_curve(
     assert (curve.step, len(curve.points), {value for _, value in curve.points}) == (96, 301, {Decimal(30)})
 
 
+def test_an_evicted_pod_ends_when_last_seen_unfinished_however_long_it_is_kept(synced):
+    evicted = Job.objects.get(external_id="kube:e71c")
+    # Before: it ended when last scraped, 23:59 (the Running series goes on at 0 while the pod is kept).
+    assert (evicted.start_time, evicted.end_time, evicted.status) == (D + 1 * H, D + 3 * H - MINUTE, "failed")
+
+
 def test_a_finished_pod_kept_by_kubernetes_is_read_once(db, prometheus, capsys):
     def sync(since: datetime, until: datetime) -> int:
         call_command("sync_prometheus", "--url", prometheus.url, "--cluster", "kube", "--no-progress", "--no-rollup",
@@ -130,6 +140,9 @@ def test_a_finished_pod_kept_by_kubernetes_is_read_once(db, prometheus, capsys):
     kept = Job.objects.get(external_id="kube:0d5e")
     assert (kept.gpu_count, kept.start_time, kept.end_time, kept.status, kept.gpu_util_avg) == (
         4, KEPT_START, KEPT_END, "succeeded", Decimal("50.00"))  # fmt: skip
+    # The evicted pod, kept too, without a completion time nor a moment unfinished in that window: left alone.
+    evicted = Job.objects.get(external_id="kube:e71c")
+    assert (evicted.end_time, evicted.status) == (D + 3 * H - MINUTE, "failed")
 
 
 def test_a_final_phase_is_kept_whatever_order_the_copies_come_in():
