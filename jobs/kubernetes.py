@@ -40,8 +40,8 @@ POD_QUERIES = {
     "phase": f"(last_over_time(kube_pod_status_phase[$R]) == 1){ONLY_GPU_PODS}",
     # When the pod was last seen unfinished: a pod deleted while it ran stops there, and so does a pod that
     # failed without a completion time (evicted: its containers' ends unknown), however long it is kept after.
-    "seen": f"max by ({POD}) (max_over_time((timestamp({UNFINISHED}) and {UNFINISHED} == 1)[$R:$STEP]))"
-    + ONLY_GPU_PODS,
+    # To the subquery's step: 4-5 times faster than the scrapes' own times (timestamp() of a selector).
+    "seen": f"max by ({POD}) (max_over_time(timestamp({UNFINISHED} == 1)[$R:$STEP]))" + ONLY_GPU_PODS,
     "labels": f"last_over_time(kube_pod_labels[$R]){ONLY_GPU_PODS}",
     "node": f'max by ({POD}, node) (last_over_time(kube_pod_info{{node!=""}}[$R])){ONLY_GPU_PODS}',
     "node_labels": "last_over_time(kube_node_labels[$R])",
