@@ -70,6 +70,10 @@ def pod_series(pod: dict, start: datetime, end: datetime, gone: datetime, contai
 def families():
     train, kept = pod_series(POD, START, END, GONE, 2), pod_series(KEPT, KEPT_START, KEPT_END, D + 24 * H, 1)
     evicted = pod_series(EVICTED, D + 1 * H, D + 3 * H, D + 24 * H, 1, final="Failed")
+    # Pending for capacity half an hour before it started: its requests, with no node yet, are other series.
+    unscheduled = [({**OLD, **POD, "container": f"c{n}", "node": "", "resource": "nvidia_com_gpu", "unit": "integer"},
+                    minutes(START - 30 * MINUTE, START, 4)) for n in range(2)]  # fmt: skip
+    train["kube_pod_container_resource_requests"] += unscheduled
     for name, series in train.items():
         yield name, series + kept[name] + evicted[name]
     exporter = {"job": "nvidia-dcgm-exporter", "instance": "10.0.0.1:9400", "namespace": "gpu-operator",
@@ -103,7 +107,8 @@ def synced(db, prometheus):
 
 
 def test_a_restart_of_kube_state_metrics_neither_doubles_gpus_nor_reopens_the_pod(synced):
-    # Before: 16 GPUs (each container counted once per copy) and `cancelled` at 12:04, when last seen Running.
+    # Before: 24 GPUs (each container counted once per copy: two instances, and no node while it waited) and
+    # `cancelled` at 12:04, when last seen Running.
     assert (synced.gpu_count, synced.start_time, synced.end_time, synced.status) == (8, START, END, "succeeded")
 
 
