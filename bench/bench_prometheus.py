@@ -1,6 +1,6 @@
 """sync_prometheus of a month of Kubernetes GPU pods against a real Prometheus, on PostgreSQL.
 
-    .venv/bin/python bench/bench_prometheus.py [--pods 10000] [--days 30] [--scrape-minutes 10]
+    .venv/bin/python bench/bench_prometheus.py [--pods 10000] [--days 30] [--scrape-minutes 10] [--blocks DIR]
 
 Generates `--pods` GPU pods starting uniformly over `--days` days (30 min to 8 h each, 1-8
 GPUs, 4 teams by label and one namespace without, two clouds), their kube-state-metrics
@@ -79,14 +79,16 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--scrape-minutes", type=int, default=10)
-    parser.add_argument("--blocks", type=Path, help="Reuse the blocks a previous run built in this folder (its data/).")
+    parser.add_argument(
+        "--blocks", type=Path, help="Build the blocks into this folder (data/), or reuse them if there."
+    )
     args = parser.parse_args()
     setup_django()
     sys.path.insert(0, str(ROOT))
     import pytest
     from django.conf import settings
 
-    from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, chunks, expression, range_of
+    from jobs.kubernetes import DCGM_QUERIES, FOR_PODS, FOR_SLURM_JOBS, POD_QUERIES, chunks, expression, range_of
     from jobs.models import Job
     from jobs.prometheus import Prometheus
     from jobs.services.prometheus_sync import LAST_MS, prometheus_sync
@@ -97,11 +99,12 @@ def main() -> None:
     pods = make_pods(args.pods, args.days, random.Random(18))
     with tempfile.TemporaryDirectory(prefix="heliox-bench-prom-") as folder:
         started = time.perf_counter()
-        if args.blocks:  # the same --pods, --days and --scrape-minutes as the run that built them
+        if args.blocks and (args.blocks / "data").is_dir():  # the same --pods, --days and --scrape-minutes
             data = args.blocks / "data"
-        else:
+        else:  # into --blocks (kept for the next run) or a temporary folder
             try:
-                data = build_blocks(families(pods, args.days, args.scrape_minutes * 60), Path(folder))
+                (args.blocks or Path(folder)).mkdir(parents=True, exist_ok=True)
+                data = build_blocks(families(pods, args.days, args.scrape_minutes * 60), args.blocks or Path(folder))
             except pytest.skip.Exception as reason:
                 sys.exit(f"cannot run: {reason}")
             print(f"blocks of {args.pods:,} pods over {args.days} days built in {time.perf_counter() - started:.1f} s")
@@ -114,8 +117,8 @@ def main() -> None:
                 for template in POD_QUERIES.values():
                     client.query(expression(template, R=range_of(start, end), STEP=step), end - LAST_MS)
                 for template in DCGM_QUERIES.values():
-                    for by, key in (("namespace, pod", "pod"), ("hpc_job", "hpc_job")):
-                        client.query(expression(template, R=range_of(start, end), BY=by, KEY=key), end - LAST_MS)
+                    for labels in (FOR_PODS, FOR_SLURM_JOBS):
+                        client.query(expression(template, R=range_of(start, end), **labels), end - LAST_MS)
             anchor = time.perf_counter() - started
             print(f"anchor: the same {client.queries} queries, answers unused: {anchor:.1f} s")
             for run in ("first sync", "second sync"):

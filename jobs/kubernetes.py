@@ -29,26 +29,39 @@ from jobs.utilisation import mem_gib, util_percent
 GPU_REQUESTS = 'kube_pod_container_resource_requests{resource="nvidia_com_gpu"}'
 ONLY_GPU_PODS = " and on (uid) max by (uid) (max_over_time(" + GPU_REQUESTS + "[$R]))"
 POD = "namespace, pod, uid"
+UNFINISHED = 'kube_pod_status_phase{phase=~"Pending|Running|Unknown"}'
 # One instant query each per chunk, evaluated at the chunk's end over the chunk ($R); $STEP: subquery step.
+# A restarted kube-state-metrics (a new `instance`) writes each series again under new labels: the GPU
+# requests are summed over the pod's containers, each counted once (its largest over the copies).
 POD_QUERIES = {
-    "gpus": f"sum by ({POD}) (max_over_time({GPU_REQUESTS}[$R]))",
+    "gpus": f"sum by ({POD}) (max by ({POD}, container) (max_over_time({GPU_REQUESTS}[$R])))",
     "start": f"max by ({POD}) (max_over_time(kube_pod_start_time[$R])){ONLY_GPU_PODS}",
     "completion": f"max by ({POD}) (max_over_time(kube_pod_completion_time[$R])){ONLY_GPU_PODS}",
     "phase": f"(last_over_time(kube_pod_status_phase[$R]) == 1){ONLY_GPU_PODS}",
-    # When the pod was last scraped: a pod deleted while it ran stops there.
-    "seen": f'max by ({POD}) (max_over_time(timestamp(kube_pod_status_phase{{phase="Running"}})[$R:$STEP]))'
-    + ONLY_GPU_PODS,
+    # When the pod was last seen unfinished: a pod deleted while it ran stops there, and so does a pod that
+    # failed without a completion time (evicted: its containers' ends unknown), however long it is kept after.
+    # To the subquery's step: 4-5 times faster than the scrapes' own times (timestamp() of a selector).
+    "seen": f"max by ({POD}) (max_over_time(timestamp({UNFINISHED} == 1)[$R:$STEP]))" + ONLY_GPU_PODS,
     "labels": f"last_over_time(kube_pod_labels[$R]){ONLY_GPU_PODS}",
     "node": f'max by ({POD}, node) (last_over_time(kube_pod_info{{node!=""}}[$R])){ONLY_GPU_PODS}',
     "node_labels": "last_over_time(kube_node_labels[$R])",
     "node_info": "max by (node, provider_id) (last_over_time(kube_node_info[$R]))",
 }
-# $BY: `namespace, pod` for pods, `hpc_job` for Slurm jobs; $KEY: the label that must be set (pod, hpc_job).
+# $BY: `namespace, pod` for pods, `hpc_job` for Slurm jobs; $KEY: the label that must be set (pod, hpc_job);
+# $OPEN and $CLOSE: what wraps each series before it is grouped (FOR_PODS, FOR_SLURM_JOBS).
 DCGM_QUERIES = {
-    "util_sum": 'sum by ($BY) (sum_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]))',
-    "util_count": 'sum by ($BY) (count_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]))',
-    "mem_max": 'max by ($BY) (max_over_time(DCGM_FI_DEV_FB_USED{$KEY!=""}[$R]))',
+    "util_sum": 'sum by ($BY) ($OPEN sum_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]) $CLOSE)',
+    "util_count": 'sum by ($BY) ($OPEN count_over_time(DCGM_FI_DEV_GPU_UTIL{$KEY!=""}[$R]) $CLOSE)',
+    "mem_max": 'max by ($BY) ($OPEN max_over_time(DCGM_FI_DEV_FB_USED{$KEY!=""}[$R]) $CLOSE)',
 }
+# Scraped without honor_labels (the default of the dcgm-exporter and GPU operator charts' ServiceMonitors),
+# DCGM's `namespace` and `pod` become `exported_namespace` and `exported_pod`, and `namespace` and `pod`
+# name the exporter's own pod: the exported labels, where a series has them, name the GPU's pod.
+FOR_PODS = {
+    "BY": "namespace, pod", "KEY": "pod", "OPEN": "label_replace(label_replace(",
+    "CLOSE": ', "namespace", "$1", "exported_namespace", "(.+)"), "pod", "$1", "exported_pod", "(.+)")',
+}  # fmt: skip
+FOR_SLURM_JOBS = {"BY": "hpc_job", "KEY": "hpc_job", "OPEN": "", "CLOSE": ""}
 
 
 def expression(template: str, **values: str) -> str:
@@ -70,6 +83,9 @@ SPOT_LABELS = {
     "label_karpenter_sh_capacity_type": "spot",
 }
 UNASSIGNED = "unassigned"
+# A pod never leaves these phases: a copy of its series from before a kube-state-metrics restart that
+# still says Running must not undo them, whatever order Prometheus answers in.
+FINAL_PHASES = ("Succeeded", "Failed")
 
 
 def label_name(key: str) -> str:
@@ -154,6 +170,9 @@ class Cluster:
                 if node:
                     self.nodes.setdefault(node, {}).update(sample.labels)
             return
+        if name == "labels":
+            self._add_labels(samples)
+            return
         for sample in samples:
             pod = self._pod(sample.labels)
             if pod is None:
@@ -164,14 +183,24 @@ class Cluster:
                 pod.start = instant(sample.value) or pod.start
             elif name == "completion":
                 pod.completion = instant(sample.value) or pod.completion
-            elif name == "phase":
+            elif name == "phase" and pod.phase not in FINAL_PHASES:
                 pod.phase = sample.labels.get("phase", pod.phase)
             elif name == "seen":
                 pod.seen = max(filter(None, (pod.seen, instant(sample.value))), default=None)
-            elif name == "labels":
-                pod.labels = {k: v for k, v in sample.labels.items() if k.startswith("label_") and v}
             elif name == "node":
                 pod.node = sample.labels.get("node", pod.node)
+
+    def _add_labels(self, samples: list[Sample]) -> None:
+        """A chunk's pod labels replace the earlier chunks'. Within the chunk, the copies of a pod's series are
+        merged: kube-state-metrics restarted to export more labels (a new allowlist) writes a second copy
+        beside the old one, and which comes last is Prometheus' choice."""
+        chunk: dict[str, dict[str, str]] = {}
+        for sample in samples:
+            if (pod := self._pod(sample.labels)) is not None:
+                labels = chunk.setdefault(pod.uid, {})
+                labels.update({k: v for k, v in sample.labels.items() if k.startswith("label_") and v})
+        for uid, labels in chunk.items():
+            self.pods[uid].labels = labels
 
     def add_usage(self, name: str, samples: list[Sample], start: datetime, end: datetime) -> None:
         """One DCGM answer of the chunk [start, end], matched to the pod of that name alive in the chunk."""
@@ -186,7 +215,7 @@ class Cluster:
 
     def end_of(self, pod: Pod, until: datetime | None = None) -> tuple[datetime | None, str]:
         """When the pod released its GPUs (None while it runs) and its job status."""
-        if pod.phase in ("Succeeded", "Failed"):
+        if pod.phase in FINAL_PHASES:
             status = JobStatus.SUCCEEDED if pod.phase == "Succeeded" else JobStatus.FAILED
             return pod.completion or pod.seen, status
         if until is not None and pod.seen is not None and pod.seen < until - self.settings.stale:

@@ -29,7 +29,7 @@ MAX_POINTS = 300
 MIN_STEP_SECONDS = 60
 TIMEOUT_SECONDS = 3.0
 FINISHED_SECONDS, FAILED_SECONDS = 3600, 30  # how long a finished job's curve and a failure are kept
-CURVE = "avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{$MATCH}[$STEPs]))"
+SERIES = "avg_over_time(DCGM_FI_DEV_GPU_UTIL{$MATCH}[$STEPs])"
 
 
 @dataclass
@@ -45,15 +45,20 @@ def promql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def series_match(job: Job) -> str | None:
-    """The DCGM label matchers of the job's GPUs, or None when its utilisation did not come from DCGM."""
+def series_match(job: Job) -> list[str] | None:
+    """The DCGM label matchers of the job's GPUs (any of them), or None when its utilisation did not come from DCGM.
+
+    A pod's GPUs carry its `namespace` and `pod`, or `exported_namespace` and `exported_pod` when
+    Prometheus scraped DCGM without honor_labels (jobs.kubernetes.FOR_PODS)."""
     if job.gpu_util_source != UtilSource.DCGM or job.start_time is None:
         return None
     pod = (job.metadata or {}).get("kubernetes") if isinstance(job.metadata, dict) else None
     if isinstance(pod, dict) and pod.get("namespace") and pod.get("pod"):
-        return f"namespace={promql_string(str(pod['namespace']))}, pod={promql_string(str(pod['pod']))}"
+        namespace, name = promql_string(str(pod["namespace"])), promql_string(str(pod["pod"]))
+        return [f'namespace={namespace}, pod={name}, exported_pod=""',
+                f"exported_namespace={namespace}, exported_pod={name}"]  # fmt: skip
     if job.provider == Provider.ON_PREM and job.external_id:
-        return f"hpc_job={promql_string(job.external_id)}"
+        return [f"hpc_job={promql_string(job.external_id)}"]
     return None
 
 
@@ -65,7 +70,7 @@ def utilisation_curve(*, job: Job, now: datetime | None = None) -> Curve | None:
         return None
     end = max(job.end_time or now or timezone.now(), start)
     step = max(MIN_STEP_SECONDS, math.ceil((end - start).total_seconds() / MAX_POINTS))
-    query = CURVE.replace("$MATCH", match).replace("$STEP", str(step))
+    query = "avg(" + " or ".join(SERIES.replace("$MATCH", m).replace("$STEP", str(step)) for m in match) + ")"
     # A running job's curve is asked again once a step has passed (its end moves with now).
     when = int(end.timestamp()) // step if job.end_time is None else "end"
     asked = f"{settings.PROMETHEUS_URL}|{query}|{start.isoformat()}|{when}"

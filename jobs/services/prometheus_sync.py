@@ -23,7 +23,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from heliox.errors import InputError
-from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, Cluster, Settings, Usage, add_usage, chunks, expression, range_of
+from jobs.kubernetes import (
+    DCGM_QUERIES,
+    FINAL_PHASES,
+    FOR_PODS,
+    FOR_SLURM_JOBS,
+    POD_QUERIES,
+    Cluster,
+    Settings,
+    Usage,
+    add_usage,
+    chunks,
+    expression,
+    range_of,
+)
 from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
 from jobs.prometheus import Prometheus
 from jobs.services.changes import AffectedDays
@@ -96,6 +109,7 @@ def prometheus_sync(
     started = time.perf_counter()
     state = Cluster(sync_settings(cluster))
     _read_pods(client, state, since, until, progress)
+    _forget_stored_finished(state, since)
     first = min([since, *(pod.start for pod in state.pods.values() if pod.start)]) - timedelta(minutes=1)
     slurm = _read_usage(client, state, first, until, progress)
     rows = [state.job_row(pod, until) for pod in state.pods.values() if pod.gpus > 0 and pod.start]
@@ -131,15 +145,41 @@ def _read_pods(client: Prometheus, state: Cluster, since: datetime, until: datet
             progress(1)
 
 
+def _forget_stored_finished(state: Cluster, since: datetime) -> None:
+    """Drop the pods that finished before the window and are stored so already: nothing in them can change.
+
+    Kubernetes keeps a finished pod until it is deleted (a Job's pods without a TTL, a CronJob's
+    history), and kube-state-metrics exports it as long: each sync would otherwise read DCGM again
+    back to its start. Its job was written, with its whole life's utilisation, by the sync that
+    saw it finish (the same end and status); a pod seen finished for the first time is kept. An evicted
+    pod (Failed, no completion time) that the window never sees unfinished has no end in it: left out too.
+    """
+    cluster = state.settings.cluster
+    finished = {}
+    for uid, pod in list(state.pods.items()):
+        end, status = state.end_of(pod)
+        if end is None and pod.phase in FINAL_PHASES:  # evicted and kept: no completion time, not seen unfinished
+            del state.pods[uid]  # in the window: it ended before, and an earlier sync had its end
+        elif end is not None and end <= since:
+            finished[f"{cluster}:{uid}"[:128]] = (uid, to_second(end), status)
+    ids = list(finished)
+    for offset in range(0, len(ids), BATCH):
+        stored = Job.objects.filter(external_id__in=ids[offset : offset + BATCH])
+        for external_id, end_time, status in stored.values_list("external_id", "end_time", "status"):
+            uid, end, expected = finished[external_id]
+            if (end_time, status) == (end, expected):
+                del state.pods[uid]
+
+
 def _read_usage(client: Prometheus, state: Cluster, first: datetime, until: datetime, progress) -> dict[str, Usage]:
     """DCGM's figures over [first, until): folded into the pods, and returned per Slurm job id (hpc_job)."""
     slurm: dict[str, Usage] = {}
     for start, end in chunks(first, until, settings.PROMETHEUS_CHUNK_HOURS):
         selector = range_of(start, end)
         for name, template in DCGM_QUERIES.items():
-            pods = expression(template, R=selector, BY="namespace, pod", KEY="pod")
+            pods = expression(template, R=selector, **FOR_PODS)
             state.add_usage(name, client.query(pods, end - LAST_MS), start, end)
-            for sample in client.query(expression(template, R=selector, BY="hpc_job", KEY="hpc_job"), end - LAST_MS):
+            for sample in client.query(expression(template, R=selector, **FOR_SLURM_JOBS), end - LAST_MS):
                 add_usage(slurm.setdefault(sample.labels.get("hpc_job", ""), Usage()), name, sample.value)
         if progress:
             progress(1)

@@ -17,6 +17,7 @@ from costs.usage.models import UsageSnapshot
 from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup
 from heliox.errors import InputError
+from jobs import tasks
 from jobs.kubernetes import Cluster, Settings
 from jobs.models import ImportRecord, Job
 from jobs.prometheus import Prometheus, Sample
@@ -249,3 +250,20 @@ def test_pods_deleted_while_running_end_when_last_seen():
         "unknown",
         "on-prem",
     )
+
+
+def test_the_beat_task_syncs_from_where_the_last_sync_stopped(
+    synced, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PROMETHEUS_URL, settings.PROMETHEUS_CLUSTER = synced.url, "kube"
+    sync(synced.url, "--since", D.isoformat(), "--until", FIRST_UNTIL.isoformat())
+    monkeypatch.setattr("jobs.services.prometheus_sync.timezone.now", lambda: SECOND_UNTIL)
+
+    # 12 hours of pods (1 chunk x 9 queries); DCGM from a minute before the running pod's start (2 chunks x 6).
+    with django_capture_on_commit_callbacks(execute=True):  # the rollup of the changed days follows the commit
+        assert tasks.sync_prometheus() == {"pods": 1, "created": 0, "updated": 1, "queries": 9 + 12}
+    assert Job.objects.get(external_id="kube:uid-serve").end_time == D + 50 * H
+    # It ran until 02:00 on the 12th: 2 GPU-hours that day, rolled up by the task.
+    assert UsageSnapshot.objects.get(date=date(2025, 3, 12), team__name="serving").gpu_hours == Decimal(2)
+    settings.PROMETHEUS_URL = ""
+    assert tasks.sync_prometheus() == {"skipped": "PROMETHEUS_URL is not set"}
