@@ -83,13 +83,35 @@ def axe_violations(shown) -> list[str]:
     ]
 
 
+@pytest.fixture
+def wide(unknowns):
+    """The unknowns, plus what draws the widest tables: LLM calls and a team's budget."""
+    from costs.budgets.tests.factories import BudgetFactory
+    from costs.llm.services.rollup import llm_rollup_day
+    from costs.llm.tests.factories import LlmCallFactory
+    from jobs.models import Job
+
+    LlmCallFactory(team=unknowns["vision"], cost_picousd=25_000_000)
+    LlmCallFactory(team=unknowns["vision"], provider="vllm", model="llama-3-70b")
+    llm_rollup_day(day=date(2025, 3, 10))
+    BudgetFactory(team=unknowns["vision"], amount_usd=Decimal("380900.66"))
+    return unknowns | {"job": Job.objects.get(team=unknowns["vision"])}
+
+
 @pytest.mark.parametrize("width", [1440, 390])
-def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job_list(page, unknowns, width):  # noqa: F811
+def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job_list(page, wide, width):  # noqa: F811
+    """Both UIs, admin and member: no serious violation, and no page wider than the window."""
     page.set_viewport_size({"width": width, "height": 1000})
+    team = wide["vision"].pk
     urls = {
         "dashboard": f"/admin/?{RANGE}",
-        "team page": f"/admin/dashboard/team/{unknowns['vision'].pk}/?{RANGE}",
+        "team page": f"/admin/dashboard/team/{team}/?{RANGE}",
         "job list": "/admin/jobs/job/",
+        "member dashboard": f"/?{RANGE}",
+        "member team page": f"/teams/{team}/?{RANGE}",
+        "member job list": "/jobs/",
+        "member job": f"/jobs/{wide['job'].pk}/",
+        "member budgets": "/budgets/",
     }
     found = {}
     for theme in ("light", "dark"):
