@@ -159,3 +159,27 @@ def test_each_csv_adds_up_to_the_total_shown_on_the_page(page, unknowns):  # noq
         assert total[rows and next(iter(total))] == "TOTAL"
         assert f"{Decimal(total[csv_column]):,}" == shown, (table, shown, total)
         assert sum(Decimal(row[csv_column] or "0") for row in rows) == Decimal(total[csv_column])
+
+
+def test_an_upload_in_the_admin_reaches_the_dashboard(page, unknowns, media_root, tmp_path):  # noqa: F811
+    """Item 1: a jobs CSV uploaded through the admin is imported and rolled up; the dashboard shows it."""
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    nlp = "#hx-teams tbody tr:has-text('nlp')"
+    assert [cell.strip() for cell in page.locator(f"{nlp} td").all_text_contents()[:3]] == ["nlp", "8.0", "32.00"]
+    jobs = tmp_path / "more-nlp.csv"
+    jobs.write_text("team,provider,gpu_type,gpu_count,start_time,end_time,external_id\n"
+                    "nlp,aws,H100,2,2025-03-11T00:00:00Z,2025-03-11T03:00:00Z,uploaded-1\n")  # fmt: skip
+    page.goto(f"{page.base}/admin/jobs/importrecord/upload/")
+    page.set_input_files("input[name=file]", str(jobs))
+    page.select_option("select[name=kind]", "jobs")
+    page.select_option("select[name=format]", "csv")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/change/")  # the import's own page, which follows it
+    page.wait_for_function("() => document.querySelector('[data-field=status_display]').textContent === 'Succeeded'")
+    assert page.text_content("[data-field=summary]") == (
+        "Imported more-nlp.csv: 1 GPU jobs (1 new, 0 updated, 0 unchanged), 0 skipped."
+        " Rolled up 1 day(s): [2025-03-11, 2025-03-12)."
+    )
+    page.goto(f"{page.base}/admin/?{RANGE}")  # 6 more GPU-hours at $4.0000: 14.0 and $56.00, no rollup to run
+    assert [cell.strip() for cell in page.locator(f"{nlp} td").all_text_contents()[:3]] == ["nlp", "14.0", "56.00"]
+    assert page.errors == []
