@@ -10,9 +10,10 @@ import redis
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from jobs.models import ImportRecord, Job
-from jobs.services.uploads import import_enqueue, import_upload_run, rows_estimate
+from jobs.services.uploads import ProgressWriter, import_enqueue, import_upload_run, rows_estimate
 from teams.models import Team
 
 PHILLIPS = Path(__file__).parent / "fixtures" / "phillips_sacct.log"
@@ -97,3 +98,23 @@ def test_rows_estimate_counts_lines_less_a_header(tmp_path):
     packed.write_bytes(gzip.compress(b"a\nb\nc\n"))
     assert (rows_estimate(csv, "csv"), rows_estimate(packed, "jsonl"), rows_estimate(PHILLIPS, "sacct")) == (2, 3, 4285)
     assert rows_estimate(csv, "json") is None
+
+
+def test_the_rows_read_are_seen_outside_the_import_while_it_runs_and_once_all_are_read(postgres_only, transactional_db):
+    """The count is written at the interval, and at once when the file's estimated rows are all read:
+    what follows (checking and writing the jobs) can take longer than the reading."""
+    record = ImportRecord.objects.create(kind="jobs", file_name="jobs.csv", sha256="0" * 64, format="csv",
+                                         status="running")  # fmt: skip
+    seen = []
+    writer, untimed = ProgressWriter(record.pk, interval=3600, total=10), ProgressWriter(record.pk, interval=3600)
+    try:
+        with transaction.atomic():  # the import's own transaction, which nobody sees until it commits
+            for rows in (4, 6, 3):  # the estimate was 2 short: no write on every row past it
+                writer(rows)
+                seen.append(ImportRecord.objects.values_list("rows_read", flat=True).get())
+            untimed(20)
+            seen.append(ImportRecord.objects.values_list("rows_read", flat=True).get())
+    finally:
+        writer.close()
+        untimed.close()
+    assert seen == [0, 10, 10, 10]
