@@ -183,3 +183,27 @@ def test_an_upload_in_the_admin_reaches_the_dashboard(page, unknowns, media_root
     page.goto(f"{page.base}/admin/?{RANGE}")  # 6 more GPU-hours at $4.0000: 14.0 and $56.00, no rollup to run
     assert [cell.strip() for cell in page.locator(f"{nlp} td").all_text_contents()[:3]] == ["nlp", "14.0", "56.00"]
     assert page.errors == []
+
+
+def test_the_charts_read_at_a_glance(page, unknowns):  # noqa: F811
+    """Hard to read, charts: whole compact ticks, a colour per team, the day's total in the daily tooltip."""
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    page.wait_for_function("() => window.helioxCharts && window.helioxCharts.daily_by_provider")
+    shown = page.evaluate(
+        """() => {
+            const team = window.helioxCharts.spend_by_team, daily = window.helioxCharts.daily_by_provider;
+            daily.tooltip.setActiveElements(daily.data.datasets.map((d, i) => ({datasetIndex: i, index: 0})),
+                                            {x: 0, y: 0});
+            daily.update();
+            return {colours: team.data.datasets[0].backgroundColor, ticks: team.scales.x.ticks.map((t) => t.label),
+                    large: [100000, 2500].map((v) => team.options.scales.x.ticks.callback(v)),
+                    tooltip: [daily.tooltip.body.map((b) => b.lines[0]), daily.tooltip.footer]};
+        }"""
+    )
+    assert shown == {
+        "colours": ["#0072B2", "#E69F00"],
+        "ticks": ["$0", "$10", "$20", "$30", "$40"],
+        "large": ["$100K", "$2.5K"],
+        "tooltip": [["aws: $50.00", "on-prem: $0.00"], ["Total: $50.00"]],
+    }
+    assert page.errors == []
