@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
+from costs.billing.models import CostSnapshot
+from costs.catalog.services.gpu_prices import prices_refresh
 from jobs.models import ImportRecord, Job
 from jobs.services.uploads import ProgressWriter, import_enqueue, import_upload_run, rows_estimate
 from teams.models import Team
 
 PHILLIPS = Path(__file__).parent / "fixtures" / "phillips_sacct.log"
+FOCUS = Path(__file__).parents[2] / "costs" / "tests" / "fixtures" / "focus_sample.csv"
 SACCT = {"format": "sacct", "gpu_type": "V100", "create_teams": True}
 
 
@@ -33,6 +37,21 @@ def test_import_jobs_async_queues_the_file_then_a_worker_imports_it(db, django_c
     record.refresh_from_db()
     assert (record.status, record.rows_read, record.parameters["create_teams"]) == ("succeeded", 4285, True)
     assert Job.objects.count() == 2
+
+
+def test_import_billing_async_queues_the_file_then_a_worker_imports_it(
+    db, media_root, django_capture_on_commit_callbacks
+):
+    prices_refresh()
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_billing", str(FOCUS), "--async", stdout=out)
+        assert CostSnapshot.objects.count() == 0  # queued: a worker imports it
+    record = ImportRecord.objects.get()
+    assert out.getvalue().startswith(f"Queued the import of focus_sample.csv (import record {record.pk});")
+    assert (record.status, record.rows_read) == ("succeeded", 1000)
+    assert record.summary == "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells."
+    assert sum(CostSnapshot.objects.values_list("cost_usd", flat=True)) == Decimal("12.10")
 
 
 def test_import_async_of_a_missing_file_exits_naming_it(db):
