@@ -3,12 +3,14 @@
 import gzip
 import io
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import redis
 from django.core.files.base import ContentFile
+from django.core.files.storage import InMemoryStorage, default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -137,3 +139,23 @@ def test_the_rows_read_are_seen_outside_the_import_while_it_runs_and_once_all_ar
         writer.close()
         untimed.close()
     assert seen == [0, 10, 10, 10]
+
+
+class BucketStorage(InMemoryStorage):
+    """An S3-compatible bucket as the import sees one: files it can open, no path on this disk."""
+
+    def path(self, name):
+        raise NotImplementedError("This backend doesn't support absolute paths.")
+
+    def _relative_path(self, name):  # what InMemoryStorage finds its files with, path() no longer
+        return os.path.relpath(super().path(name), self.location)
+
+
+def test_an_upload_in_a_storage_without_local_paths_is_copied_here_imported_and_deleted(db, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.BucketStorage"}}
+    record = _queued()
+    assert default_storage.open(record.stored_file).read() == PHILLIPS.read_bytes()
+
+    assert import_upload_run(record_id=str(record.pk)) == {"status": "succeeded", "rows_read": 4285}
+    assert Job.objects.count() == 2
+    assert not default_storage.exists(record.stored_file)  # dropped from the bucket once imported
