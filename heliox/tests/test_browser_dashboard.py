@@ -83,6 +83,14 @@ def axe_violations(shown) -> list[str]:
     ]
 
 
+# The dates and times in tables whose text runs over more than one line ("2025-03-" / "10 01:00").
+BROKEN_TIMES = """() => [...document.querySelectorAll('td.hx-time')].filter((cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set([...range.getClientRects()].map((box) => Math.round(box.top))).size > 1;
+}).map((cell) => cell.textContent)"""
+
+
 @pytest.fixture
 def wide(unknowns):
     """The unknowns, plus what draws the widest tables: LLM calls and a team's budget."""
@@ -122,6 +130,8 @@ def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job
             found[f"{name}, {theme}"] = axe_violations(page)
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} at {width} px ({theme}) is {overflow} px wider than the window"
+            broken = page.evaluate(BROKEN_TIMES)
+            assert broken == [], f"{name} at {width} px ({theme}) breaks times across lines: {broken}"
     assert found == {name: [] for name in found}
 
 
