@@ -217,3 +217,23 @@ def test_the_charts_read_at_a_glance(page, unknowns):  # noqa: F811
         "tooltip": [["aws: $50.00", "on-prem: $0.00"], ["Total: $50.00"]],
     }
     assert page.errors == []
+
+
+def test_an_import_page_follows_its_import_without_a_reload(page, transactional_db):  # noqa: F811
+    """Issue 17: queued, running with the rows read, then succeeded, as a worker writes them, on the page as it is."""
+    from jobs.models import ImportRecord
+
+    record = ImportRecord.objects.create(kind="jobs", file_name="big.csv", sha256="0" * 64, format="csv",
+                                         status="queued", progress_total=200_000)  # fmt: skip
+    page.goto(f"{page.base}/admin/jobs/importrecord/{record.pk}/change/")
+    shown = "() => document.querySelector('#import-status').innerText.replace(/\\s+/g, ' ').trim()"
+    page.wait_for_function(f"() => ({shown})().includes('Queued')")
+    page.evaluate("() => { window.notReloaded = true; }")
+    ImportRecord.objects.filter(pk=record.pk).update(status="running", rows_read=50_000)
+    page.wait_for_function(f"() => ({shown})().includes('50,000 row(s) read')")
+    assert page.evaluate(shown) == "Status Running 50,000 row(s) read of about 200,000 (25 %)"
+    ImportRecord.objects.filter(pk=record.pk).update(status="succeeded", rows_read=200_000, summary="Imported big.csv.")
+    page.wait_for_function(f"() => ({shown})().includes('Succeeded')")
+    assert page.evaluate(shown) == "Status Succeeded 200,000 row(s) read of about 200,000 (100 %) Imported big.csv."
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.errors == []
