@@ -22,6 +22,8 @@ CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Outcomes and errors are recorded in Heliox's own task-run log (ops.TaskRun), not a result backend.
 CELERY_TASK_IGNORE_RESULT = True
+# No results to expire either: beat then adds no 'celery.backend_cleanup' schedule to the admin's list.
+CELERY_RESULT_EXPIRES = None
 # A message is acknowledged when its task has finished, not when a worker takes it: a worker killed
 # mid-task (SIGKILL, OOM, a lost machine) leaves it in the queue and another worker runs it again.
 # So every task must be idempotent (a re-run is harmless). One message per worker process at a time.

@@ -16,7 +16,7 @@ from django.utils import timezone
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
 from costs.dashboard.drilldown import Level, drill_level, job_level, label_levels, level_card
-from costs.dashboard.selectors import largest_jobs
+from costs.dashboard.selectors import COSTLIEST_JOBS, largest_jobs
 from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import most_expensive_jobs
@@ -28,7 +28,6 @@ from jobs.models import Job
 from teams.models import Team
 
 JOBS_SHOWN = 50
-COSTLIEST_JOBS = 10
 
 
 def _shown_row(row: dict) -> dict:

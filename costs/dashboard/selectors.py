@@ -38,6 +38,7 @@ from jobs.models import Job
 from teams.models import Team
 
 TOP_WASTE = 10  # teams and jobs in the dashboard's "top waste" tables
+COSTLIEST_JOBS = 10  # a team page's most expensive jobs in the range (both UIs)
 
 
 def _money(value: Decimal | None) -> Decimal:
@@ -322,7 +323,8 @@ def _tables(reports: dict[str, SpendReport], before: dict[str, SpendReport] | No
 
 
 def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> dict:
-    """A team's spend: totals, daily series, top models, GPU types, largest jobs, share of the bill, LLM spend."""
+    """A team's spend: totals, daily series, top models, GPU types, costliest and largest jobs, share of the bill,
+    LLM spend."""
     spend = team_spend(team_id=team_id, start=start, end=end, idle=idle)
     llm = spend_summary(start=start, end=end, group_by=["model_name"], kind="llm", team_ids=[team_id])
     gpus = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle, team_ids=[team_id])
@@ -331,6 +333,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     mine = spend["totals"]["allocated_usd"]
     unpriced = unknown_when_unpriced(spend["totals"])["allocated_usd"] is None
     largest = largest_jobs(team_id=team_id, start=start, end=end)
+    costliest = most_expensive_jobs(start=start, end=end, team_ids=[team_id], limit=COSTLIEST_JOBS, idle=idle)
     providers = spend_summary(start=start, end=end, group_by=["provider"], idle=idle, team_ids=[team_id])
     budgets = budget_statuses(budgets=Budget.objects.filter(team_id=team_id, active=True).select_related("team"),
                               as_of=timezone.now().date())  # fmt: skip
@@ -344,6 +347,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
         "top_models": [unknown_when_unpriced(row) for row in spend["top_models"]],
         "gpu_types": [unknown_when_unpriced(row) for row in gpus.rows],
         "largest_jobs": largest,
+        "costliest_jobs": costliest,
         "llm_models": llm.rows,
         "llm_usd": llm.totals["llm_usd"],
         "all_usd": shown_amount(spend["totals"], spend["totals"]["allocated_usd"] + llm.totals["llm_usd"]),

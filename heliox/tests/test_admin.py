@@ -185,6 +185,23 @@ def test_job_changelist_pages_past_the_count_bound_to_the_last_page(staff_client
     assert staff_client.get(_url(Job, "changelist") + "?p=8")["Location"].endswith("?e=1")  # past the end
 
 
+def test_llm_call_changelist_pages_past_the_count_bound_to_the_last_page(staff_client, db, monkeypatch):
+    """Issue 16, item 4 names the LLM-call list too: 7 calls, 4 counted, 3 a page; ?p=3 has the 7th."""
+    from costs.llm.admin import LlmCallAdmin
+    from heliox.admin_utils import BoundedCountPaginator
+
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(LlmCallAdmin, "list_per_page", 3)
+    LlmCallFactory.create_batch(7, team=TeamFactory())
+
+    assert "?p=2" in staff_client.get(_url(LlmCall, "changelist")).content.decode()
+    last = staff_client.get(_url(LlmCall, "changelist") + "?p=3")
+    assert last.status_code == 200
+    assert (len(last.context["cl"].result_list), last.context["cl"].paginator.count) == (1, 7)
+    assert not last.context["cl"].paginator.approximate
+    assert "Next page" not in last.content.decode()
+
+
 def test_job_changelist_count_is_postgresqls_estimate_marked_approximate(postgres_only, staff_client, monkeypatch):
     from heliox.admin_utils import BoundedCountPaginator
 

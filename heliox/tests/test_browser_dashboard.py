@@ -83,13 +83,43 @@ def axe_violations(shown) -> list[str]:
     ]
 
 
+# The dates and times in tables whose text runs over more than one line ("2025-03-" / "10 01:00").
+BROKEN_TIMES = """() => [...document.querySelectorAll('td.hx-time')].filter((cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set([...range.getClientRects()].map((box) => Math.round(box.top))).size > 1;
+}).map((cell) => cell.textContent)"""
+
+
+@pytest.fixture
+def wide(unknowns):
+    """The unknowns, plus what draws the widest tables: LLM calls and a team's budget."""
+    from costs.budgets.tests.factories import BudgetFactory
+    from costs.llm.services.rollup import llm_rollup_day
+    from costs.llm.tests.factories import LlmCallFactory
+    from jobs.models import Job
+
+    LlmCallFactory(team=unknowns["vision"], cost_picousd=25_000_000)
+    LlmCallFactory(team=unknowns["vision"], provider="vllm", model="llama-3-70b")
+    llm_rollup_day(day=date(2025, 3, 10))
+    BudgetFactory(team=unknowns["vision"], amount_usd=Decimal("380900.66"))
+    return unknowns | {"job": Job.objects.get(team=unknowns["vision"])}
+
+
 @pytest.mark.parametrize("width", [1440, 390])
-def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job_list(page, unknowns, width):  # noqa: F811
+def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job_list(page, wide, width):  # noqa: F811
+    """Both UIs, admin and member: no serious violation, and no page wider than the window."""
     page.set_viewport_size({"width": width, "height": 1000})
+    team = wide["vision"].pk
     urls = {
         "dashboard": f"/admin/?{RANGE}",
-        "team page": f"/admin/dashboard/team/{unknowns['vision'].pk}/?{RANGE}",
+        "team page": f"/admin/dashboard/team/{team}/?{RANGE}",
         "job list": "/admin/jobs/job/",
+        "member dashboard": f"/?{RANGE}",
+        "member team page": f"/teams/{team}/?{RANGE}",
+        "member job list": "/jobs/",
+        "member job": f"/jobs/{wide['job'].pk}/",
+        "member budgets": "/budgets/",
     }
     found = {}
     for theme in ("light", "dark"):
@@ -100,6 +130,8 @@ def test_axe_finds_no_serious_violation_on_the_dashboard_a_team_page_and_the_job
             found[f"{name}, {theme}"] = axe_violations(page)
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} at {width} px ({theme}) is {overflow} px wider than the window"
+            broken = page.evaluate(BROKEN_TIMES)
+            assert broken == [], f"{name} at {width} px ({theme}) breaks times across lines: {broken}"
     assert found == {name: [] for name in found}
 
 
@@ -137,3 +169,71 @@ def test_each_csv_adds_up_to_the_total_shown_on_the_page(page, unknowns):  # noq
         assert total[rows and next(iter(total))] == "TOTAL"
         assert f"{Decimal(total[csv_column]):,}" == shown, (table, shown, total)
         assert sum(Decimal(row[csv_column] or "0") for row in rows) == Decimal(total[csv_column])
+
+
+def test_an_upload_in_the_admin_reaches_the_dashboard(page, unknowns, media_root, tmp_path):  # noqa: F811
+    """Item 1: a jobs CSV uploaded through the admin is imported and rolled up; the dashboard shows it."""
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    nlp = "#hx-teams tbody tr:has-text('nlp')"
+    assert [cell.strip() for cell in page.locator(f"{nlp} td").all_text_contents()[:3]] == ["nlp", "8.0", "32.00"]
+    jobs = tmp_path / "more-nlp.csv"
+    jobs.write_text("team,provider,gpu_type,gpu_count,start_time,end_time,external_id\n"
+                    "nlp,aws,H100,2,2025-03-11T00:00:00Z,2025-03-11T03:00:00Z,uploaded-1\n")  # fmt: skip
+    page.goto(f"{page.base}/admin/jobs/importrecord/upload/")
+    page.set_input_files("input[name=file]", str(jobs))
+    page.select_option("select[name=kind]", "jobs")
+    page.select_option("select[name=format]", "csv")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/change/")  # the import's own page, which follows it
+    page.wait_for_function("() => document.querySelector('[data-field=status_display]').textContent === 'Succeeded'")
+    assert page.text_content("[data-field=summary]") == (
+        "Imported more-nlp.csv: 1 GPU jobs (1 new, 0 updated, 0 unchanged), 0 skipped."
+        " Rolled up 1 day(s): [2025-03-11, 2025-03-12)."
+    )
+    page.goto(f"{page.base}/admin/?{RANGE}")  # 6 more GPU-hours at $4.0000: 14.0 and $56.00, no rollup to run
+    assert [cell.strip() for cell in page.locator(f"{nlp} td").all_text_contents()[:3]] == ["nlp", "14.0", "56.00"]
+    assert page.errors == []
+
+
+def test_the_charts_read_at_a_glance(page, unknowns):  # noqa: F811
+    """Hard to read, charts: whole compact ticks, a colour per team, the day's total in the daily tooltip."""
+    page.goto(f"{page.base}/admin/?{RANGE}")
+    page.wait_for_function("() => window.helioxCharts && window.helioxCharts.daily_by_provider")
+    shown = page.evaluate(
+        """() => {
+            const team = window.helioxCharts.spend_by_team, daily = window.helioxCharts.daily_by_provider;
+            daily.tooltip.setActiveElements(daily.data.datasets.map((d, i) => ({datasetIndex: i, index: 0})),
+                                            {x: 0, y: 0});
+            daily.update();
+            return {colours: team.data.datasets[0].backgroundColor, ticks: team.scales.x.ticks.map((t) => t.label),
+                    large: [100000, 2500].map((v) => team.options.scales.x.ticks.callback(v)),
+                    tooltip: [daily.tooltip.body.map((b) => b.lines[0]), daily.tooltip.footer]};
+        }"""
+    )
+    assert shown == {
+        "colours": ["#0072B2", "#E69F00"],
+        "ticks": ["$0", "$10", "$20", "$30", "$40"],
+        "large": ["$100K", "$2.5K"],
+        "tooltip": [["aws: $50.00", "on-prem: $0.00"], ["Total: $50.00"]],
+    }
+    assert page.errors == []
+
+
+def test_an_import_page_follows_its_import_without_a_reload(page, transactional_db):  # noqa: F811
+    """Issue 17: queued, running with the rows read, then succeeded, as a worker writes them, on the page as it is."""
+    from jobs.models import ImportRecord
+
+    record = ImportRecord.objects.create(kind="jobs", file_name="big.csv", sha256="0" * 64, format="csv",
+                                         status="queued", progress_total=200_000)  # fmt: skip
+    page.goto(f"{page.base}/admin/jobs/importrecord/{record.pk}/change/")
+    shown = "() => document.querySelector('#import-status').innerText.replace(/\\s+/g, ' ').trim()"
+    page.wait_for_function(f"() => ({shown})().includes('Queued')")
+    page.evaluate("() => { window.notReloaded = true; }")
+    ImportRecord.objects.filter(pk=record.pk).update(status="running", rows_read=50_000)
+    page.wait_for_function(f"() => ({shown})().includes('50,000 row(s) read')")
+    assert page.evaluate(shown) == "Status Running 50,000 row(s) read of about 200,000 (25 %)"
+    ImportRecord.objects.filter(pk=record.pk).update(status="succeeded", rows_read=200_000, summary="Imported big.csv.")
+    page.wait_for_function(f"() => ({shown})().includes('Succeeded')")
+    assert page.evaluate(shown) == "Status Succeeded 200,000 row(s) read of about 200,000 (100 %) Imported big.csv."
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.errors == []

@@ -112,7 +112,7 @@ def import_upload_run(*, record_id: str) -> dict[str, object]:
     progress = ProgressWriter(record.pk)
     try:
         with local_copy(record.stored_file, record.file_name) as path:
-            record.progress_total = rows_estimate(path, record.format)
+            record.progress_total = progress.total = rows_estimate(path, record.format)
             ImportRecord.objects.filter(pk=record.pk).update(progress_total=record.progress_total)
             handler = UPLOAD_HANDLERS[record.kind]
             record.summary = handler.run(
@@ -200,7 +200,9 @@ def rows_estimate(path: Path, fmt: str) -> int | None:
 
 
 class ProgressWriter:
-    """Counts the rows an import reads and writes the count on its record every PROGRESS_INTERVAL seconds.
+    """Counts the rows an import reads and writes the count on its record every PROGRESS_INTERVAL seconds,
+    and once more when the count reaches the file's estimated rows (`total`): the writing that
+    follows the reading can take longer than the reading, and the page then says all was read.
 
     The import runs in one transaction, which nobody else sees until it commits: the count is
     written through a database connection of its own, so that the uploader's page shows it
@@ -208,15 +210,16 @@ class ProgressWriter:
     when the import ends.
     """
 
-    def __init__(self, record_id, interval: float = PROGRESS_INTERVAL) -> None:
-        self.record_id, self.interval, self.rows = record_id, interval, 0
+    def __init__(self, record_id, interval: float = PROGRESS_INTERVAL, total: int | None = None) -> None:
+        self.record_id, self.interval, self.rows, self.total = record_id, interval, 0, total
         self.written = time.monotonic()
         self.connection: BaseDatabaseWrapper | None = None
 
     def __call__(self, rows: int = 1) -> None:
         self.rows += rows
         now = time.monotonic()
-        if now - self.written >= self.interval:
+        read_all = self.total is not None and self.rows >= self.total > self.rows - rows
+        if read_all or now - self.written >= self.interval:
             self.written = now
             self.write()
 

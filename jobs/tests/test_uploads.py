@@ -3,19 +3,26 @@
 import gzip
 import io
 import json
+import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import redis
 from django.core.files.base import ContentFile
+from django.core.files.storage import InMemoryStorage, default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
+from costs.billing.models import CostSnapshot
+from costs.catalog.services.gpu_prices import prices_refresh
 from jobs.models import ImportRecord, Job
-from jobs.services.uploads import import_enqueue, import_upload_run, rows_estimate
+from jobs.services.uploads import ProgressWriter, import_enqueue, import_upload_run, rows_estimate
 from teams.models import Team
 
 PHILLIPS = Path(__file__).parent / "fixtures" / "phillips_sacct.log"
+FOCUS = Path(__file__).parents[2] / "costs" / "tests" / "fixtures" / "focus_sample.csv"
 SACCT = {"format": "sacct", "gpu_type": "V100", "create_teams": True}
 
 
@@ -32,6 +39,21 @@ def test_import_jobs_async_queues_the_file_then_a_worker_imports_it(db, django_c
     record.refresh_from_db()
     assert (record.status, record.rows_read, record.parameters["create_teams"]) == ("succeeded", 4285, True)
     assert Job.objects.count() == 2
+
+
+def test_import_billing_async_queues_the_file_then_a_worker_imports_it(
+    db, media_root, django_capture_on_commit_callbacks
+):
+    prices_refresh()
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_billing", str(FOCUS), "--async", stdout=out)
+        assert CostSnapshot.objects.count() == 0  # queued: a worker imports it
+    record = ImportRecord.objects.get()
+    assert out.getvalue().startswith(f"Queued the import of focus_sample.csv (import record {record.pk});")
+    assert (record.status, record.rows_read) == ("succeeded", 1000)
+    assert record.summary == "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells."
+    assert sum(CostSnapshot.objects.values_list("cost_usd", flat=True)) == Decimal("12.10")
 
 
 def test_import_async_of_a_missing_file_exits_naming_it(db):
@@ -97,3 +119,43 @@ def test_rows_estimate_counts_lines_less_a_header(tmp_path):
     packed.write_bytes(gzip.compress(b"a\nb\nc\n"))
     assert (rows_estimate(csv, "csv"), rows_estimate(packed, "jsonl"), rows_estimate(PHILLIPS, "sacct")) == (2, 3, 4285)
     assert rows_estimate(csv, "json") is None
+
+
+def test_the_rows_read_are_seen_outside_the_import_while_it_runs_and_once_all_are_read(postgres_only, transactional_db):
+    """The count is written at the interval, and at once when the file's estimated rows are all read:
+    what follows (checking and writing the jobs) can take longer than the reading."""
+    record = ImportRecord.objects.create(kind="jobs", file_name="jobs.csv", sha256="0" * 64, format="csv",
+                                         status="running")  # fmt: skip
+    seen = []
+    writer, untimed = ProgressWriter(record.pk, interval=3600, total=10), ProgressWriter(record.pk, interval=3600)
+    try:
+        with transaction.atomic():  # the import's own transaction, which nobody sees until it commits
+            for rows in (4, 6, 3):  # the estimate was 2 short: no write on every row past it
+                writer(rows)
+                seen.append(ImportRecord.objects.values_list("rows_read", flat=True).get())
+            untimed(20)
+            seen.append(ImportRecord.objects.values_list("rows_read", flat=True).get())
+    finally:
+        writer.close()
+        untimed.close()
+    assert seen == [0, 10, 10, 10]
+
+
+class BucketStorage(InMemoryStorage):
+    """An S3-compatible bucket as the import sees one: files it can open, no path on this disk."""
+
+    def path(self, name):
+        raise NotImplementedError("This backend doesn't support absolute paths.")
+
+    def _relative_path(self, name):  # what InMemoryStorage finds its files with, path() no longer
+        return os.path.relpath(super().path(name), self.location)
+
+
+def test_an_upload_in_a_storage_without_local_paths_is_copied_here_imported_and_deleted(db, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.BucketStorage"}}
+    record = _queued()
+    assert default_storage.open(record.stored_file).read() == PHILLIPS.read_bytes()
+
+    assert import_upload_run(record_id=str(record.pk)) == {"status": "succeeded", "rows_read": 4285}
+    assert Job.objects.count() == 2
+    assert not default_storage.exists(record.stored_file)  # dropped from the bucket once imported

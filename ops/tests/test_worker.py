@@ -98,6 +98,8 @@ def test_beat_sends_the_scheduled_tasks_and_the_compose_healthchecks_answer(cele
     wait_for(lambda: TaskRun.objects.filter(name="ops.ping", state="succeeded").count() >= 2, 30,
              "two pings sent by beat and run by the worker")  # fmt: skip
     assert not TaskRun.objects.exclude(name="ops.ping").exists()
+    # only Heliox's schedules: no result backend, so no 'celery.backend_cleanup' beside them
+    assert not PeriodicTask.objects.filter(task="celery.backend_cleanup").exists()
 
     for service in ("worker", "beat"):
         command = compose_healthcheck(service)

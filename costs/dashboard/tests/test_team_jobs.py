@@ -124,3 +124,24 @@ def test_team_and_label_pages_read_a_bounded_number_of_queries(team_jobs):
             label_data(team=nlp, key="project", value="alpha", start=START, end=END)
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 40, counts
+
+
+def test_the_admin_team_page_shows_what_its_costliest_jobs_cost(team_jobs, staff_client):
+    """Issue 16: the team page has the cost of its largest jobs; the admin's shows the member page's ranking."""
+    from django.urls import reverse
+
+    from costs.dashboard.selectors import team_page_data
+
+    nlp, straddling = team_jobs["nlp"], team_jobs["straddling"]
+    data = team_page_data(team_id=nlp.pk, start=START, end=END)
+    costliest = [(row["id"], row["allocated_usd"], row["estimated_usd"], row["gpu_hours"], row["days"])
+                 for row in data["costliest_jobs"]]  # fmt: skip
+    assert costliest == brute_sums(nlp)[:COSTLIEST_JOBS]
+
+    page = staff_client.get(reverse("admin:team_dashboard", args=[nlp.pk]), {"start": START, "end": END})
+    table = page.content.decode().split('id="hx-costliest"')[1].split("</table>")[0]
+    first = table.split("<tr>")[2]  # after the header's row
+    assert f'<a href="{reverse("admin:jobs_job_change", args=[straddling.pk])}">' in first
+    assert [cell.split("</td>")[0].strip() for cell in first.split('<td class="num">')[1:]] == [
+        "8 x H100", "3", "392.0000", "0", "980.00", "980.00",
+    ]  # fmt: skip

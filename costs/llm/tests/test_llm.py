@@ -214,6 +214,20 @@ def test_import_llm_calls_is_all_or_nothing_and_names_the_line(org, catalog, tmp
     assert [c.cost_picousd for c in LlmCall.objects.all()] == [3_500_000_000, 3_500_000_000]  # $0.0035 each
 
 
+def test_import_llm_calls_async_queues_the_file_then_a_worker_imports_it(
+    org, catalog, tmp_path, capsys, media_root, django_capture_on_commit_callbacks
+):
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps(call(org["teams"]["nlp"]) | {"team": "nlp"}) + "\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_llm_calls", str(path), "--async")
+        assert LlmCall.objects.count() == 0  # queued: a worker imports it
+    record = ImportRecord.objects.get(kind="llm_calls")
+    assert f"Queued the import of calls.jsonl (import record {record.pk}); a worker runs it." in capsys.readouterr().out
+    assert (record.status, record.rows_read, record.rows_kept) == ("succeeded", 1, 1)
+    assert [c.cost_picousd for c in LlmCall.objects.all()] == [3_500_000_000]
+
+
 def test_import_llm_calls_again_is_a_no_op_logged_as_a_duplicate(org, catalog, tmp_path, capsys):
     path = tmp_path / "calls.jsonl"
     path.write_text(json.dumps(call(org["teams"]["nlp"]) | {"team": "nlp"}) + "\n")

@@ -87,7 +87,7 @@ def test_with_a_broker_a_change_enqueues_exactly_the_changed_days_a_long_range_a
 def test_beat_has_the_hourly_rollup_the_daily_price_refreshes_and_the_hourly_budget_check(db):
     schedules = {
         task.name: (task.task, task.crontab.minute, task.crontab.hour)
-        for task in PeriodicTask.objects.select_related("crontab").exclude(name="celery.backend_cleanup")
+        for task in PeriodicTask.objects.select_related("crontab")
     }
     assert schedules == {
         "Prune the task-run log": ("ops.prune_task_runs", "30", "3"),
