@@ -86,9 +86,9 @@ def main() -> None:
     import pytest
     from django.conf import settings
 
-    from jobs.kubernetes import DCGM_QUERIES, POD_QUERIES, chunks, expression, range_of
     from jobs.models import Job
     from jobs.prometheus import Prometheus
+    from jobs.services.kubernetes import DCGM_QUERIES, POD_QUERIES, chunks, expression, range_of
     from jobs.services.prometheus_sync import LAST_MS, prometheus_sync
     from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 
