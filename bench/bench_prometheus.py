@@ -88,9 +88,9 @@ def main() -> None:
     import pytest
     from django.conf import settings
 
-    from jobs.kubernetes import DCGM_QUERIES, FOR_PODS, FOR_SLURM_JOBS, POD_QUERIES, chunks, expression, range_of
     from jobs.models import Job
     from jobs.prometheus import Prometheus
+    from jobs.services import kubernetes as k8s
     from jobs.services.prometheus_sync import LAST_MS, prometheus_sync
     from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 
@@ -112,13 +112,13 @@ def main() -> None:
         try:
             since, until = FIRST, FIRST + timedelta(days=args.days)
             client, started = Prometheus(server.url), time.perf_counter()
-            for start, end in chunks(since, until, settings.PROMETHEUS_CHUNK_HOURS):
+            for start, end in k8s.chunks(since, until, settings.PROMETHEUS_CHUNK_HOURS):
                 step = f"{settings.PROMETHEUS_STEP_SECONDS}s"
-                for template in POD_QUERIES.values():
-                    client.query(expression(template, R=range_of(start, end), STEP=step), end - LAST_MS)
-                for template in DCGM_QUERIES.values():
-                    for labels in (FOR_PODS, FOR_SLURM_JOBS):
-                        client.query(expression(template, R=range_of(start, end), **labels), end - LAST_MS)
+                for template in k8s.POD_QUERIES.values():
+                    client.query(k8s.expression(template, R=k8s.range_of(start, end), STEP=step), end - LAST_MS)
+                for template in k8s.DCGM_QUERIES.values():
+                    for labels in (k8s.FOR_PODS, k8s.FOR_SLURM_JOBS):
+                        client.query(k8s.expression(template, R=k8s.range_of(start, end), **labels), end - LAST_MS)
             anchor = time.perf_counter() - started
             print(f"anchor: the same {client.queries} queries, answers unused: {anchor:.1f} s")
             for run in ("first sync", "second sync"):

@@ -41,6 +41,18 @@ def iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
 
 
+FIRST_CALENDAR_DAY, LAST_CALENDAR_DAY = date(1900, 1, 1), date(9998, 12, 31)  # as the API's ranges
+
+
+def calendar_day(value: str) -> date:
+    """iso_date for a day a command reaches past (a period's end, a run-rate window): the years 1900 to 9998,
+    as the API's ranges, so that no date arithmetic leaves the calendar with a traceback."""
+    day = iso_date(value)
+    if not FIRST_CALENDAR_DAY <= day <= LAST_CALENDAR_DAY:
+        raise argparse.ArgumentTypeError(f"must be a day of the years 1900 to 9998 (YYYY-MM-DD), got {value!r}")
+    return day
+
+
 def progress_bar(*, total: int | None, desc: str, unit: str, enabled: bool = True) -> tqdm:
     """A progress bar on stderr; silent when disabled or when stderr is not a terminal."""
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not enabled or not sys.stderr.isatty())

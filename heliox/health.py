@@ -1,4 +1,5 @@
-"""Readiness checks for /readyz: the database, the cache and the broker (when one is configured).
+"""The health probes: /healthz (liveness), /readyz (the database, the cache and the broker, when one is configured)
+and the middleware that answers them before the Host check.
 
 Each answers "ok" or what is wrong in one word; the cause goes to the log, never to the
 unauthenticated caller.
@@ -10,6 +11,9 @@ import secrets
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 # A probe answers within a load balancer's timeout even when the broker hangs.
@@ -64,6 +68,30 @@ def readiness() -> tuple[bool, dict[str, str]]:
     return all(status in ("ok", "embedded") for status in checks.values()), checks
 
 
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness: the process answers requests. Touches nothing else (a database outage must not restart web)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 when the database, the cache and the broker (if configured) answer, else 503.
+
+    The body names each check: {"status": "ok", "database": "ok", "cache": "ok", "broker": "embedded"};
+    on 503, "failed" lists the checks that failed. Unauthenticated on purpose (load balancers and the
+    compose healthcheck call it); it reveals nothing but those words. /health/ is the same view (its
+    old name, kept for existing probes).
+    """
+    ready, checks = readiness()
+    if ready:
+        return JsonResponse({"status": "ok", **checks})
+    failed = [name for name, status in checks.items() if status not in ("ok", "embedded")]
+    return JsonResponse({"status": "unavailable", **checks, "failed": failed}, status=503)
+
+
 class ProbeMiddleware:
     """Answers the health probes before the Host header is checked against ALLOWED_HOSTS.
 
@@ -74,10 +102,8 @@ class ProbeMiddleware:
     """
 
     def __init__(self, get_response):
-        from heliox import views
-
         self.get_response = get_response
-        self.probes = {"/healthz": views.healthz, "/readyz": views.readyz, "/health/": views.readyz}
+        self.probes = {"/healthz": healthz, "/readyz": readyz, "/health/": readyz}
 
     def __call__(self, request):
         probe = self.probes.get(request.path_info)

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from heliox.views import api_not_found, favicon, healthz, readyz
+from heliox.health import healthz, readyz
+from heliox.views import api_not_found, favicon
 
 urlpatterns = [
     path("favicon.ico", favicon),

@@ -3,35 +3,7 @@
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import Resolver404, resolve
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
-
-from heliox.health import readiness
-
-
-@never_cache
-@require_GET
-def healthz(request):
-    """Liveness: the process answers requests. Touches nothing else (a database outage must not restart web)."""
-    return JsonResponse({"status": "ok"})
-
-
-@never_cache
-@require_GET
-def readyz(request):
-    """Readiness: 200 when the database, the cache and the broker (if configured) answer, else 503.
-
-    The body names each check: {"status": "ok", "database": "ok", "cache": "ok", "broker": "embedded"};
-    on 503, "failed" lists the checks that failed. Unauthenticated on purpose (load balancers and the
-    compose healthcheck call it); it reveals nothing but those words. /health/ is the same view (its
-    old name, kept for existing probes).
-    """
-    ready, checks = readiness()
-    if ready:
-        return JsonResponse({"status": "ok", **checks})
-    failed = [name for name, status in checks.items() if status not in ("ok", "embedded")]
-    return JsonResponse({"status": "unavailable", **checks, "failed": failed}, status=503)
 
 
 def favicon(request):

@@ -49,7 +49,7 @@ def series_match(job: Job) -> list[str] | None:
     """The DCGM label matchers of the job's GPUs (any of them), or None when its utilisation did not come from DCGM.
 
     A pod's GPUs carry its `namespace` and `pod`, or `exported_namespace` and `exported_pod` when
-    Prometheus scraped DCGM without honor_labels (jobs.kubernetes.FOR_PODS)."""
+    Prometheus scraped DCGM without honor_labels (jobs.services.kubernetes.FOR_PODS)."""
     if job.gpu_util_source != UtilSource.DCGM or job.start_time is None:
         return None
     pod = (job.metadata or {}).get("kubernetes") if isinstance(job.metadata, dict) else None

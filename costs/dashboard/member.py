@@ -19,10 +19,10 @@ from costs.dashboard.drilldown import Level, drill_level, job_level, label_level
 from costs.dashboard.selectors import COSTLIEST_JOBS, largest_jobs
 from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
-from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.shown import chart_value, unknown_when_unpriced
 from costs.usage.selectors.spend import ZERO_USD, spend_summary
+from costs.usage.selectors.top_jobs import most_expensive_jobs
 from heliox.dates import periods_between
 from jobs.models import Job
 from teams.models import Team

@@ -28,11 +28,11 @@ from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.bill_coverage import unbilled_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.fx import fx_rates, spend_summary_in
-from costs.usage.selectors.job_costs import most_expensive_jobs
 from costs.usage.selectors.labels import usage_source
 from costs.usage.selectors.shown import chart_value, shown_amount, unknown_when_unpriced
 from costs.usage.selectors.spend import IDLE_LABEL, SpendReport, spend_summary, team_spend
 from costs.usage.selectors.timeseries import spend_timeseries
+from costs.usage.selectors.top_jobs import most_expensive_jobs
 from heliox.dates import month_start, utc_day_bounds
 from jobs.models import Job
 from teams.models import Team

@@ -66,3 +66,28 @@ with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backend
           suppress_health_check=list(HealthCheck))  # fmt: skip
 def test_every_operation_answers_as_documented(case, token):
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+
+
+# The fuzzer's ranges rarely meet the fixture's day (2025-03-10), so the aggregate answers it checks are mostly
+# empty lists: an undocumented key inside a row (a team's top models) passed it. These ask for that day.
+IN_THE_FIXTURES_DAY = {"start": "2025-03-10", "end": "2025-03-11"}
+WITH_DATA = [
+    ("/api/v1/teams/{id}/spend", "nlp", IN_THE_FIXTURES_DAY),
+    ("/api/v1/costs/summary", None, {**IN_THE_FIXTURES_DAY, "group_by": "team,model_name"}),
+    ("/api/v1/costs/timeseries", None, {**IN_THE_FIXTURES_DAY, "group_by": "team,model_name"}),
+    ("/api/v1/costs/top-jobs", None, IN_THE_FIXTURES_DAY),
+    ("/api/v1/allocation", None, IN_THE_FIXTURES_DAY),
+    ("/api/v1/jobs/{id}/costs/", "llama", {}),
+    ("/api/v1/jobs/", None, {}),
+    ("/api/v1/usage-snapshots/", None, {}),
+]
+
+
+@pytest.mark.parametrize(("path", "of", "query"), WITH_DATA)
+def test_answers_with_rows_in_them_are_as_documented(path, of, query, org, token):
+    ids = {"nlp": org["teams"]["nlp"].pk, "llama": org["jobs"]["llama"].pk}
+    case = schema[path]["GET"].Case(path_parameters={"id": str(ids[of])} if of else {}, query=query)
+    response = case.call(headers={"Authorization": f"Token {token}"})
+    assert response.status_code == 200
+    assert response.json() not in ({}, [])
+    case.validate_response(response, checks=CHECKS)

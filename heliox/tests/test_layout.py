@@ -34,19 +34,28 @@ def copy_of_the_code(tmp_path_factory) -> Path:
 def test_the_import_contracts_hold(copy_of_the_code):
     result = lint_imports(copy_of_the_code)
     assert result.returncode == 0, result.stdout
-    assert "Contracts: 4 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
 @pytest.mark.parametrize(
     ("module", "source", "broken"),
     [
-        ("jobs/planted.py", "from costs.usage.models import UsageSnapshot\n", "Apps import one way"),
-        ("costs/catalog/planted.py", "from costs.usage.selectors.spend import spend_summary\n", "Inside costs"),
-        ("costs/usage/planted.py", "from costs.budgets.selectors import budget_statuses\n", "Inside costs"),
-        ("heliox/planted.py", "from teams.models import Team\n", "heliox's helpers import no app"),
-        ("teams/planted.py", "from heliox.urls import urlpatterns\n", "Apps never import the project's wiring"),
-        ("ops/planted.py", "from jobs.models import Job\n", "Apps import one way"),
-        ("costs/planted.py", "from web.selectors import visible_jobs\n", "Apps import one way"),
+        ("jobs/planted.py", "from costs.usage.models import UsageSnapshot\n", ("Apps import one way",)),
+        # An upward import inside costs is also a cycle between its domains (usage reads the catalog).
+        (
+            "costs/catalog/planted.py",
+            "from costs.usage.selectors.spend import spend_summary\n",
+            ("Inside costs", "No cycles are allowed in costs."),
+        ),
+        (
+            "costs/usage/planted.py",
+            "from costs.budgets.selectors import budget_statuses\n",
+            ("Inside costs", "No cycles are allowed in costs."),
+        ),
+        ("heliox/planted.py", "from teams.models import Team\n", ("heliox's helpers import no app",)),
+        ("teams/planted.py", "from heliox.urls import urlpatterns\n", ("Apps never import the project's wiring",)),
+        ("ops/planted.py", "from jobs.models import Job\n", ("Apps import one way",)),
+        ("costs/planted.py", "from web.selectors import visible_jobs\n", ("Apps import one way",)),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(copy_of_the_code, module, source, broken):
@@ -57,8 +66,37 @@ def test_a_planted_violation_breaks_its_contract(copy_of_the_code, module, sourc
     finally:
         planted.unlink()
     assert result.returncode == 1
+    assert f"{len(broken)} broken" in result.stdout
+    assert all(contract in result.stdout.split("Broken contracts")[1] for contract in broken)
+
+
+@pytest.mark.parametrize(
+    ("module", "late_import", "cycle"),
+    [
+        # top_jobs reads job_costs' parts: job_costs may not reach back, even inside a function.
+        ("costs/usage/selectors/job_costs.py", "from costs.usage.selectors import top_jobs",
+         "No cycles are allowed in costs.usage.selectors."),
+        # jobs.services never reaches back into the jobs package's other modules that import it.
+        ("jobs/services/job_rows.py", "from jobs import times", None),
+        ("jobs/times.py", "from jobs.services import job_rows", "No cycles are allowed in jobs."),
+        ("costs/catalog/services/catalog_rows.py", "from costs.catalog.services import skypilot",
+         "No cycles are allowed in costs.catalog.services."),
+    ],
+)  # fmt: skip
+def test_an_import_cycle_breaks_the_contract_even_inside_a_function(copy_of_the_code, module, late_import, cycle):
+    planted = copy_of_the_code / module
+    original = planted.read_text()
+    planted.write_text(original + f"\n\ndef _planted():\n    {late_import}\n")
+    try:
+        result = lint_imports(copy_of_the_code)
+    finally:
+        planted.write_text(original)
+    if cycle is None:  # a one-way import adds no cycle
+        assert result.returncode == 0, result.stdout
+        return
+    assert result.returncode == 1
     assert "1 broken" in result.stdout
-    assert broken in result.stdout.split("Broken contracts")[1]
+    assert cycle in result.stdout.split("Broken contracts")[1]
 
 
 def test_no_module_or_function_is_too_long():

@@ -1,6 +1,6 @@
 """Syncing Kubernetes GPU pods (and DCGM utilisation) from Prometheus into jobs: incremental and idempotent.
 
-`prometheus_sync` reads the window [since, until) chunk by chunk (jobs.kubernetes), turns
+`prometheus_sync` reads the window [since, until) chunk by chunk (jobs.services.kubernetes), turns
 each pod that held GPUs into a job keyed `<cluster>:<pod uid>` (provider from the node's
 providerID), and writes them with the same batched upserts as `import_jobs`: a second
 sync of the same window changes nothing, a running pod is stored without an end and
@@ -23,7 +23,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from heliox.errors import InputError
-from jobs.kubernetes import (
+from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
+from jobs.prometheus import Prometheus
+from jobs.services.changes import AffectedDays
+from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions, JobRow
+from jobs.services.kubernetes import (
     DCGM_QUERIES,
     FINAL_PHASES,
     FOR_PODS,
@@ -37,10 +41,6 @@ from jobs.kubernetes import (
     expression,
     range_of,
 )
-from jobs.models import ImportRecord, Job, Provider, UtilSource, to_second
-from jobs.prometheus import Prometheus
-from jobs.services.changes import AffectedDays
-from jobs.services.job_rows import BATCH, JobImportCounts, JobImportOptions, JobRow
 from jobs.services.records import options_key
 from jobs.services.write_portable import TeamResolver, write_batch_portable
 from jobs.services.write_postgres import write_postgres

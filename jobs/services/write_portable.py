@@ -26,6 +26,14 @@ def not_your_team_error(path: str, name: str, line: int) -> InputError:
                       field="team", value=name)  # fmt: skip
 
 
+def taken_external_id_error(path: str, external_id: str, line: int) -> InputError:
+    """A manager's row whose (provider, external_id) is another team's job: importing it would move that job into
+    the manager's team. Says nothing of the other job (its team, its figures), as the API's create does not."""
+    message = "this provider already has a job with this external_id (external ids are unique per provider): "
+    message += "use another"
+    return InputError(message, path=path, line=line, field="external_id", value=external_id)
+
+
 class TeamResolver:
     """Team name -> id, creating teams on first sight unless told not to.
 
@@ -36,6 +44,7 @@ class TeamResolver:
     def __init__(self, path: Path, create: bool, counts: JobImportCounts, allowed: frozenset[str] | None = None):
         self.path, self.create, self.counts, self.allowed = str(path), create, counts, allowed
         self.ids = dict(Team.objects.values_list("name", "id"))
+        self.allowed_ids = None if allowed is None else {self.ids[name] for name in allowed if name in self.ids}
         self.missing: dict[str, int] = {}  # unknown team -> first line
 
     def __call__(self, row: JobRow):
@@ -49,6 +58,11 @@ class TeamResolver:
             self.counts.teams_created.append(row.team)
         return self.ids[row.team]
 
+    def may_update(self, stored_team_id, row: JobRow) -> None:
+        """Refuse a row that would update a job of a team the uploader does not manage."""
+        if self.allowed_ids is not None and stored_team_id not in self.allowed_ids:
+            raise taken_external_id_error(self.path, row.external_id, row.line)
+
     def check(self) -> None:
         """Refuse the file if it named a team that does not exist (and may not be created)."""
         if self.missing:
@@ -59,7 +73,9 @@ UPDATE_FIELDS = ("team_id", "model_name", "gpu_type", "gpu_count", "region", "pr
                  "status", "metadata", "labels", "gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source")  # fmt: skip
 
 
-def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, days: AffectedDays) -> None:
+def write_batch_portable(
+    batch: list[JobRow], team_id: TeamResolver, counts: JobImportCounts, days: AffectedDays
+) -> None:
     """Batched upsert through the ORM: compares with what is stored to count created/updated/unchanged.
 
     Adds to `days` the days each job covers now and, when its interval changes, covered before.
@@ -81,6 +97,8 @@ def write_batch_portable(batch: list[JobRow], team_id, counts: JobImportCounts, 
             "status", "external_id", "metadata", "labels", "gpu_util_avg", "gpu_mem_peak_gib",
             "gpu_util_source")})  # fmt: skip
         stored = existing.get(key)
+        if stored is not None:
+            team_id.may_update(stored["team_id"], row)
         if row.labels is None:  # the file has no labels: a job keeps the ones it has
             job.labels = stored["labels"] if stored is not None else {}
         days.add(row.start_time, row.end_time)

@@ -28,7 +28,12 @@ from jobs.services.job_rows import (
     JobRow,
     RowParser,
 )
-from jobs.services.write_portable import UPDATE_FIELDS, missing_teams_error, not_your_team_error
+from jobs.services.write_portable import (
+    UPDATE_FIELDS,
+    missing_teams_error,
+    not_your_team_error,
+    taken_external_id_error,
+)
 from jobs.times import time_ceiling, time_floor
 from teams.models import Team
 
@@ -49,7 +54,8 @@ def _create_teams_postgres(
 ) -> None:
     """Create the staged rows' unknown teams in one statement, or refuse the file naming every one of them.
 
-    `allowed`: the only team names the rows may name (a manager's teams); the first other one is refused.
+    `allowed`: the only team names the rows may name (a manager's teams); the first other one is refused, and
+    the first row whose key is a job of another team.
     """
     table = Team._meta.db_table
     if allowed is not None:
@@ -59,6 +65,15 @@ def _create_teams_postgres(
         )
         if stranger := cursor.fetchone():
             raise not_your_team_error(str(path), *stranger)
+        # A row of the manager's own team must not update (so move) another team's job of the same key.
+        cursor.execute(
+            f"SELECT s.external_id, s.line FROM {STAGING} s JOIN {Job._meta.db_table} j ON j.provider = s.provider "
+            f"AND j.external_id = s.external_id JOIN {table} t ON t.id = j.team_id WHERE NOT (t.name = ANY(%s)) "
+            "ORDER BY s.line LIMIT 1",
+            [sorted(allowed)],
+        )
+        if taken := cursor.fetchone():
+            raise taken_external_id_error(str(path), *taken)
     cursor.execute(
         f"SELECT s.team, MIN(s.line) FROM {STAGING} s LEFT JOIN {table} t ON t.name = s.team "
         "WHERE t.id IS NULL GROUP BY s.team ORDER BY MIN(s.line)"

@@ -1,8 +1,10 @@
 """POST /api/v1/imports/ (202, queued) and GET /api/v1/imports/<id>/: who may upload what, and the record."""
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -134,6 +136,35 @@ def test_a_managers_file_may_not_write_jobs_into_another_team(org, api, django_c
         "(got 'vision')",
     )
     assert not Job.objects.filter(external_id__in=["nlp-2", "vision-2"]).exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])  # on PostgreSQL: the COPY fast path and the row parser's path
+def test_a_managers_file_may_not_take_over_another_teams_job_by_its_external_id(
+    fmt, org, api, django_capture_on_commit_callbacks
+):
+    """A row of the manager's own team that reuses another team's (provider, external_id) would update that job,
+    moving it into the manager's team: refused, naming the line and saying nothing of the other job."""
+    vit = org["jobs"]["vit"]  # vision's job, aws vision-1
+    before = Job.objects.filter(pk=vit.pk).values().get()
+    row = {"team": "nlp", "model_name": "llama", "provider": "aws", "gpu_type": "A100", "gpu_count": 8,
+           "start_time": "2025-03-12T00:00:00Z", "end_time": "2025-03-12T03:00:00Z",
+           "external_id": "vision-1"}  # fmt: skip
+    content = HEADER + NLP_JOB + ",".join(str(row[name]) for name in HEADER.strip().split(",")) + "\n"
+    if fmt == "json":
+        nlp_job = dict(zip(HEADER.strip().split(","), NLP_JOB.strip().split(","), strict=True))
+        content = json.dumps([nlp_job, row])
+    client = api.as_user(org["users"]["alice"])  # manages nlp, not vision
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(client, content, name=f"jobs.{fmt}", format=fmt).json()
+    follow = client.get(body["url"]).json()
+    line = "line 3" if fmt == "csv" else "line 2"
+    assert (follow["status"], follow["error"]) == (
+        "failed",
+        f"jobs.{fmt}, {line}, column external_id: this provider already has a job with this external_id "
+        "(external ids are unique per provider): use another (got 'vision-1')",
+    )
+    assert Job.objects.filter(pk=vit.pk).values().get() == before
+    assert not Job.objects.filter(external_id="nlp-2").exists()
 
 
 def test_a_manager_may_not_create_teams_or_import_a_bill(org, api, django_capture_on_commit_callbacks):

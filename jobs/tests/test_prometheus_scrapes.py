@@ -17,9 +17,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from jobs.kubernetes import Cluster, Settings
 from jobs.models import ImportRecord, Job
 from jobs.prometheus import Sample
+from jobs.services.kubernetes import Cluster, Settings
 from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 from jobs.tests.test_prometheus_sync import minutes
 from jobs.utilisation_curve import utilisation_curve

@@ -18,9 +18,9 @@ from costs.usage.selectors.spend import spend_summary
 from costs.usage.services.rollup import usage_rollup
 from heliox.errors import InputError
 from jobs import tasks
-from jobs.kubernetes import Cluster, Settings
 from jobs.models import ImportRecord, Job
 from jobs.prometheus import Prometheus, Sample
+from jobs.services.kubernetes import Cluster, Settings
 from jobs.tests.prometheus_server import PrometheusServer, build_blocks
 
 D = datetime(2025, 3, 10, tzinfo=UTC)

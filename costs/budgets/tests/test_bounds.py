@@ -169,3 +169,16 @@ def test_pages_and_the_api_show_a_bad_budget_as_invalid(one_bad_budget, client, 
     assert body["nlp"]["status"] != "invalid"
     assert (body["vision"]["status"], body["vision"]["spent_usd"]) == ("invalid", None)
     assert "thresholds" in body["vision"]["problem"]
+
+
+@pytest.mark.parametrize(
+    "day",
+    ["9999-12-31", "1899-12-31", "0001-01-01"],  # the period's end (or the run-rate window) would leave the calendar
+)
+def test_check_budgets_refuses_a_date_its_periods_cannot_reach_without_a_traceback(org, nlp_budget, day):
+    with pytest.raises(CommandError) as refused:
+        call_command("check_budgets", "--date", day)
+    assert str(refused.value) == (
+        f"Error: argument --date: must be a day of the years 1900 to 9998 (YYYY-MM-DD), got {day!r}"
+    )
+    assert not BudgetAlert.objects.exists()

@@ -1,10 +1,6 @@
 """Loading the price catalog: the shipped default files, Heliox CSVs and SkyPilot catalogs."""
 
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -13,87 +9,30 @@ from django.utils import timezone
 
 from costs.catalog.models import GpuPrice, InstanceType, PriceRefresh
 from costs.catalog.selectors import catalog_age
+from costs.catalog.services.catalog_rows import (
+    CATALOG_DIR,
+    Catalog,
+    InstanceRow,
+    PriceRow,
+    RefreshResult,
+    catalog_rows,
+    optional_decimal,
+    required_decimal,
+)
 from costs.catalog.services.effective_dated import apply_effective_dated
+from costs.catalog.services.skypilot import parse_skypilot
 from heliox.dates import how_long
 from heliox.errors import InputError
-from heliox.reading import CsvReader, csv_header
-from heliox.validation import parse_decimal
+from heliox.reading import csv_header
 from jobs.models import Pricing, Provider, gpu_type_validator
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_FILES = (CATALOG_DIR / "gpu_prices.csv", CATALOG_DIR / "instance_types.csv")
 PRICE_COLUMNS = ("provider", "gpu_type", "region", "pricing", "usd_per_gpu_hour", "effective_from", "source")
 INSTANCE_COLUMNS = ("provider", "name", "gpu_type", "gpu_count")
 FORMATS = ("heliox", "skypilot")
-# A catalog is held in memory while it is applied: SkyPilot's largest (aws) has ~30,000 rows.
-MAX_CATALOG_ROWS = 200_000
-
-
-@dataclass
-class PriceRow:
-    provider: str
-    gpu_type: str
-    region: str
-    pricing: str
-    usd_per_gpu_hour: Decimal
-    effective_from: datetime | None
-    source: str
-    line: int
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.provider, self.gpu_type, self.region, self.pricing)
-
-
-@dataclass
-class InstanceRow:
-    provider: str
-    name: str
-    gpu_type: str
-    gpu_count: int
-    vcpus: int | None
-    memory_gib: Decimal | None
-
-
-@dataclass
-class Catalog:
-    prices: list[PriceRow] = field(default_factory=list)
-    instance_types: list[InstanceRow] = field(default_factory=list)
-    rows_read: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)  # '<name> (<reason>)' -> rows not priced
-
-
-@dataclass
-class RefreshResult:
-    refresh: PriceRefresh | None
-    skipped_reason: str = ""
 
 
 # --- parsing -------------------------------------------------------------------------
-
-
-def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = CsvReader(path)  # bounded lines, fields and header; plain or gzip
-    try:
-        fieldnames = reader.fieldnames or []
-    except OSError as error:
-        raise InputError(f"cannot open the file: {error.strerror}", path=str(path)) from error
-    missing = [name for name in required if name not in fieldnames]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), line=1)
-    for number, row in enumerate(reader, start=1):
-        if number > MAX_CATALOG_ROWS:
-            raise InputError(f"more than {MAX_CATALOG_ROWS:,} rows: not a price catalog", path=str(path),
-                             line=reader.line_num)  # fmt: skip
-        yield reader.line_num, row
-
-
-def _decimal(value: str, *, path: Path, line: int, column: str) -> Decimal:
-    return parse_decimal(value, path=str(path), line=line, field=column, non_negative=True)  # type: ignore[return-value]
-
-
-def _optional_decimal(value: str, *, path: Path, line: int, column: str) -> Decimal | None:
-    return parse_decimal(value, path=str(path), line=line, field=column, default=None, non_negative=True)
 
 
 def _choice(value: str, choices: list[str], *, path: Path, line: int, column: str) -> str:
@@ -130,7 +69,7 @@ def parse_heliox(path: Path) -> Catalog:
     header = csv_header(path)
     catalog = Catalog()
     if "usd_per_gpu_hour" in header:
-        for line, row in _rows(path, PRICE_COLUMNS):
+        for line, row in catalog_rows(path, PRICE_COLUMNS):
             catalog.rows_read += 1
             catalog.prices.append(
                 PriceRow(
@@ -138,19 +77,21 @@ def parse_heliox(path: Path) -> Catalog:
                     gpu_type=_gpu_type(row["gpu_type"], path=path, line=line, column="gpu_type"),
                     region=(row["region"] or "").strip(),
                     pricing=_choice(row["pricing"], Pricing.values, path=path, line=line, column="pricing"),
-                    usd_per_gpu_hour=_decimal(row["usd_per_gpu_hour"], path=path, line=line, column="usd_per_gpu_hour"),
+                    usd_per_gpu_hour=required_decimal(
+                        row["usd_per_gpu_hour"], path=path, line=line, column="usd_per_gpu_hour"
+                    ),
                     effective_from=_instant(row["effective_from"], path=path, line=line, column="effective_from"),
                     source=(row["source"] or "").strip()[:300],
                     line=line,
                 )
             )
     elif "gpu_count" in header:
-        for line, row in _rows(path, INSTANCE_COLUMNS):
+        for line, row in catalog_rows(path, INSTANCE_COLUMNS):
             catalog.rows_read += 1
-            count = _decimal(row["gpu_count"], path=path, line=line, column="gpu_count")
+            count = required_decimal(row["gpu_count"], path=path, line=line, column="gpu_count")
             if count != int(count) or count < 1:
                 raise InputError("must be a whole number >= 1", path=str(path), line=line, field="gpu_count")
-            vcpus = _optional_decimal(row.get("vcpus", ""), path=path, line=line, column="vcpus")
+            vcpus = optional_decimal(row.get("vcpus", ""), path=path, line=line, column="vcpus")
             catalog.instance_types.append(
                 InstanceRow(
                     provider=_choice(row["provider"], Provider.values, path=path, line=line, column="provider"),
@@ -158,7 +99,7 @@ def parse_heliox(path: Path) -> Catalog:
                     gpu_type=_gpu_type(row["gpu_type"], path=path, line=line, column="gpu_type"),
                     gpu_count=int(count),
                     vcpus=int(vcpus) if vcpus is not None else None,
-                    memory_gib=_optional_decimal(row.get("memory_gib", ""), path=path, line=line, column="memory_gib"),
+                    memory_gib=optional_decimal(row.get("memory_gib", ""), path=path, line=line, column="memory_gib"),
                 )
             )
     elif {"InstanceType", "AcceleratorName", "Price"} <= set(header):
@@ -216,8 +157,6 @@ def prices_refresh(
     row's effective_from (SkyPilot rows, which carry no date, take `now`) and opens
     a new one; reloading the same file changes nothing.
     """
-    from costs.catalog.services.skypilot import parse_skypilot  # it builds on this module's rows and readers
-
     now = now or timezone.now()
     if fmt not in FORMATS:
         raise InputError(f"unknown format; use one of {', '.join(FORMATS)}", field="--format", value=fmt)

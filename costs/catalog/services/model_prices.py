@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from costs.catalog.models import ModelPrice, PriceRefresh
 from costs.catalog.selectors import catalog_age
-from costs.catalog.services.effective_dated import apply_effective_dated
-from costs.catalog.services.gpu_prices import (
+from costs.catalog.services.catalog_rows import (
     CATALOG_DIR,
     MAX_CATALOG_ROWS,
     RefreshResult,
 )
+from costs.catalog.services.effective_dated import apply_effective_dated
 from costs.catalog.services.litellm import heliox_provider, model_name, rank
 from heliox.dates import how_long
 from heliox.errors import InputError

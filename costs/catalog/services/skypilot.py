@@ -36,7 +36,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from statistics import median
 
-from costs.catalog.services.gpu_prices import Catalog, InstanceRow, PriceRow, _optional_decimal, _rows
+from costs.catalog.services.catalog_rows import Catalog, InstanceRow, PriceRow, catalog_rows, optional_decimal
 from heliox.errors import InputError
 from jobs.models import Pricing, Provider, gpu_type_validator
 
@@ -115,7 +115,7 @@ class SkyPilotFile:
     # --- reading -------------------------------------------------------------------
 
     def _number(self, row: dict, column: str, line: int) -> Decimal | None:
-        return _optional_decimal(row.get(column) or "", path=self.path, line=line, column=column)
+        return optional_decimal(row.get(column) or "", path=self.path, line=line, column=column)
 
     def _accelerator(self, row: dict, line: int) -> tuple[str, int] | None:
         """(GPU type, count) of a row that Heliox prices; ('', 0) for a row without accelerator; None: skipped."""
@@ -141,7 +141,7 @@ class SkyPilotFile:
 
     def _read(self) -> None:
         gcp = self.provider == Provider.GCP
-        for line, row in _rows(self.path, COLUMNS):
+        for line, row in catalog_rows(self.path, COLUMNS):
             self.rows_read += 1
             accelerator = self._accelerator(row, line)
             if accelerator is None:

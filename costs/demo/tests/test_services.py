@@ -114,3 +114,30 @@ def test_demo_jobs_have_utilisation_and_some_are_unmeasured(db):
     assert set(jobs.filter(gpu_util_avg__isnull=True).values_list("gpu_util_source", flat=True)) == {""}
     assert all(Decimal(3) <= util <= Decimal(99) for util in measured.values_list("gpu_util_avg", flat=True))
     assert not measured.filter(provider="on-prem").exclude(gpu_util_source="slurm").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # 1,000,000 days back from 2025 is before year 1: an OverflowError traceback before.
+        (["--days", "1000000", "--as-of", "2025-03-31"],
+         "--days 1000000 up to 2025-03-31 would start on a day before HELIOX_JOB_TIME_FLOOR (2000-01-01), "
+         "where no job may start: at most 9222 days"),
+        # Jobs before the floor are what the imports and the API refuse.
+        (["--days", "3", "--as-of", "1990-01-10"],
+         "--days 3 up to 1990-01-10 would start on a day before HELIOX_JOB_TIME_FLOOR (2000-01-01), "
+         "where no job may start: at most 0 days"),
+    ],
+)  # fmt: skip
+def test_seed_demo_refuses_days_before_the_job_time_floor_and_writes_nothing(db, arguments, message):
+    with pytest.raises(CommandError) as refused:
+        call_command("seed_demo", *arguments, "--no-progress")
+    assert str(refused.value) == message
+    assert not Team.objects.exists()
+
+
+def test_seed_demo_refuses_an_as_of_day_that_has_not_come_yet(db):
+    with pytest.raises(CommandError) as refused:
+        call_command("seed_demo", "--as-of", "9998-12-31", "--no-progress")
+    assert str(refused.value).startswith("--as-of 9998-12-31 is after today (")
+    assert not Team.objects.exists()

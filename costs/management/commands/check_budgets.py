@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from costs.budgets.selectors import INVALID
 from costs.budgets.services.alerts import budgets_check
-from heliox.commands import HelioxCommand, iso_date
+from heliox.commands import HelioxCommand, calendar_day
 
 
 class Command(HelioxCommand):
@@ -13,7 +13,7 @@ class Command(HelioxCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", type=iso_date, help="Day to evaluate (default: today, UTC).")
+        parser.add_argument("--date", type=calendar_day, help="Day to evaluate (default: today, UTC).")
         parser.add_argument("--dry-run", action="store_true", help="Show statuses and due alerts; send nothing.")
 
     def handle(self, *args, date, dry_run, **options):

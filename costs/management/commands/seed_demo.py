@@ -1,7 +1,9 @@
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from costs.demo.services import demo_data_exists, demo_load
 from heliox.commands import HelioxCommand, iso_date, progress_bar
+from jobs.times import time_floor
 
 
 class Command(HelioxCommand):
@@ -18,6 +20,7 @@ class Command(HelioxCommand):
     def handle(self, *args, seed, days, as_of, reset, if_empty, no_progress, **options):
         if days < 1:
             raise CommandError(f"--days must be at least 1, got {days}")
+        self.check_days(days, as_of)
         if demo_data_exists():
             if if_empty:
                 self.say("The database holds data already; no demo data loaded.")
@@ -36,3 +39,18 @@ class Command(HelioxCommand):
                 f"{summary.days} days, {summary.bills:,} daily bills."
             )
         )
+
+    @staticmethod
+    def check_days(days: int, as_of) -> None:
+        """The demo's days must be days a job may start on: from HELIOX_JOB_TIME_FLOOR to today."""
+        today = timezone.now().date()
+        if as_of is not None and as_of > today:
+            raise CommandError(f"--as-of {as_of} is after today ({today}): the demo's jobs are jobs that ran")
+        last = as_of or today
+        floor = time_floor().date()
+        room = max((last - floor).days + 1, 0)
+        if days > room:
+            raise CommandError(
+                f"--days {days} up to {last} would start on a day before HELIOX_JOB_TIME_FLOOR ({floor}), "
+                f"where no job may start: at most {room} days"
+            )

@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from costs.usage.api import schemas
 from costs.usage.api.params import RangeParams
 from costs.usage.api.views import RANGE_PARAMETERS, AggregateView
-from costs.usage.selectors.job_costs import MAX_TOP_JOBS, TOP_ORDERS, job_cost_days, most_expensive_jobs
+from costs.usage.selectors.job_costs import job_cost_days
+from costs.usage.selectors.top_jobs import MAX_TOP_JOBS, TOP_ORDERS, most_expensive_jobs
 from jobs.models import Job
 from teams.selectors import team_scope
 

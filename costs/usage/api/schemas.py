@@ -94,7 +94,8 @@ DAY = obj({"date": DATE, **{name: FIGURES[name] for name in ("gpu_hours", "unpri
           description="One UTC day of the range (a day without usage: 0, known); a day whose GPU-hours are all "
           "unpriced has estimated_usd null, and allocated_usd null when it is 0.")  # fmt: skip
 MODEL = obj({**{name: FIGURES[name] for name in ("gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd",
-                                                 "unmeasured_gpu_hours", "efficiency_pct", "waste_usd")},
+                                                 "unmeasured_gpu_hours", "efficiency_pct", "waste_usd",
+                                                 "allocated_waste_usd")},
              "model_name": STRING},
             required=("model_name", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"))  # fmt: skip
 TEAM_SPEND = obj(

@@ -1,4 +1,5 @@
-"""The first rows of job_sums without summing every slice of the range (the threshold algorithm).
+"""The most expensive jobs of a range, and the first rows of job_sums without summing every slice of the range
+(the threshold algorithm).
 
 A job's allocated USD in a range is at most its total (Job.allocated_usd: the sum of all its slices, none
 negative). Jobs are read in order of that total (jobs_job_allocated_idx) in growing chunks, and each chunk's
@@ -15,11 +16,17 @@ from uuid import UUID
 from django.db.models import F
 
 from costs.billing.allocation import SEPARATE
+from costs.billing.money import CENT
 from costs.usage.models import ModelUsageSnapshot
+from costs.usage.selectors.efficiency import efficiency_pct
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.job_costs import job_sums, labelled_jobs, range_slices, summed_by_job
+from costs.usage.selectors.spend import quantized
+from heliox.units import HOURS
 from jobs.models import Job
 
+MAX_TOP_JOBS = 1000
+TOP_ORDERS = ("cost", "waste")
 FIRST_CHUNK = 200  # jobs read by total in the first round; doubled each round
 MAX_READ = 50_000  # past this many jobs read, the plain sum (a filter that few costly jobs pass)
 # Over a month or less the plain sum is cheap and jobs that cross the range's ends (large totals, little inside)
@@ -99,3 +106,63 @@ def _hidden_shares(*, start, end, team_ids, filters, labelled) -> list:
     if labelled is not None:
         slices = slices.filter(job_id__in=labelled.values("id"))
     return list(slices.order_by().values_list("job_id", flat=True).distinct())
+
+
+def most_expensive_jobs(
+    *,
+    start: date,
+    end: date,
+    team_ids: Collection[UUID] | None = None,
+    limit: int = 20,
+    idle: str = SEPARATE,
+    order: str = "cost",
+    filters: SpendFilter = NO_FILTER,
+) -> list[dict]:
+    """The `limit` jobs that cost most in [start, end): by allocated, then estimated USD, then GPU-hours.
+
+    Sums of the jobs' slices in the range (a long job counts only its days inside it).
+    A job with no priced hour in the range has estimated and allocated None (unknown)
+    and sorts after the priced ones. With order="waste", the jobs that wasted most
+    (estimated cost x (1 - utilisation)): measured jobs only, unmeasured ones have no
+    waste to rank. Two queries.
+    """
+    if order not in TOP_ORDERS:
+        raise ValueError(f"unknown order {order!r}; use {' or '.join(TOP_ORDERS)}")
+    if start >= end:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    if not 1 <= limit <= MAX_TOP_JOBS:
+        raise ValueError(f"limit must be between 1 and {MAX_TOP_JOBS}")
+
+    rows = top_job_sums(start=start, end=end, limit=limit, team_ids=team_ids, idle=idle, order=order, filters=filters)
+    jobs = Job.objects.select_related("team").in_bulk([row["job_id"] for row in rows])
+    result = []
+    for row in rows:
+        job = jobs[row["job_id"]]
+        row = quantized(row)
+        unknown = row.pop("priced") == 0
+        result.append({
+            "id": job.pk, "team": job.team.name, "team_id": job.team_id, "model_name": job.model_name,
+            "provider": job.provider, "gpu_type": job.gpu_type, "gpu_count": job.gpu_count,
+            "external_id": job.external_id, "start_time": job.start_time, "end_time": job.end_time,
+            "labels": job.labels, "days": row["days"], "gpu_hours": row["gpu_hours"],
+            "unpriced_gpu_hours": row["unpriced_gpu_hours"],
+            "estimated_usd": None if unknown else row["estimated_usd"],
+            "allocated_usd": None if unknown else row["allocated_usd"],
+            **_efficiency(row, unknown),
+        })  # fmt: skip
+    return sorted(result, key=lambda r: r["estimated_usd"] is None)  # stable: unknown after the priced ones
+
+
+def _efficiency(row: dict, unpriced: bool) -> dict:
+    """A top job's used and unmeasured GPU-hours, waste and efficiency in the range (None where unknown)."""
+    used = None if row["used_gpu_hours"] is None else row["used_gpu_hours"].quantize(HOURS)
+    waste = None if row["waste_usd"] is None or unpriced else row["waste_usd"].quantize(CENT)
+    allocated_waste = row["allocated_waste_usd"]
+    return {
+        "used_gpu_hours": used,
+        "unmeasured_gpu_hours": row["unmeasured_gpu_hours"],
+        "measured_gpu_hours": row["measured_gpu_hours"],
+        "waste_usd": waste,
+        "allocated_waste_usd": None if allocated_waste is None else allocated_waste.quantize(CENT),
+        "efficiency_pct": efficiency_pct(used_gpu_hours=used, measured_gpu_hours=row["measured_gpu_hours"]),
+    }
