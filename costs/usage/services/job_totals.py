@@ -12,6 +12,7 @@ from django.db import connection
 
 from costs.usage.models import JobDaySlice
 from costs.usage.services.job_sql import FINAL_TABLE, TOUCHED_TABLE, clear_table, postgres, units
+from heliox.dates import utc_day_bounds
 from jobs.models import Job, JobTotals
 
 SLICES, JOBS, TOTALS_TABLE = JobDaySlice._meta.db_table, Job._meta.db_table, JobTotals._meta.db_table
@@ -21,16 +22,28 @@ TOTALS = (("h", "gpu_hours", 10000), ("c", "estimated_usd", 100), ("a", "allocat
           ("e", "allocated_waste_usd", 100))  # fmt: skip
 
 
-def _lock_touched_jobs(cursor) -> None:
-    """Lock the touched jobs' rows, in id order, before their totals are summed (PostgreSQL).
+def _lock_touched_jobs(cursor, fresh: tuple[date, date] | None) -> None:
+    """Lock the rows of the touched jobs that another rollup may also sum, in id order, before their totals are
+    summed (PostgreSQL).
 
     Rollups of different days run at once; a long job has slices in both. Each sums all of a
     job's slices, and cannot see the other's before it commits: so the second waits here for the
     first's commit, and its sums, a statement that starts after the wait, see them. In id order,
     two rollups never deadlock. A job deleted meanwhile is not locked (and its slices go: _drop_orphans).
+    After a rollup of [start, end) (`fresh`), only the jobs that reach outside it (by their times, running, or by
+    a slice stored outside it): the others' slices are all on days this rollup holds (rollup._lock_day), so no
+    other rollup can write them before it commits. Locking a row writes it: a year's 2,000,000 jobs took 30 s.
     """
-    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) "
-                   "ORDER BY id FOR NO KEY UPDATE")  # fmt: skip
+    crossing, params = "", {}
+    if fresh is not None:
+        start, end = (utc_day_bounds(day)[0] for day in fresh)
+        adapt = connection.ops.adapt_datefield_value
+        params = {"lock_start": start, "lock_end": end, "day_start": adapt(fresh[0]), "day_end": adapt(fresh[1])}
+        crossing = (" AND (start_time < %(lock_start)s OR end_time IS NULL OR end_time > %(lock_end)s OR EXISTS "
+                    f"(SELECT 1 FROM {SLICES} s WHERE s.job_id = {JOBS}.id AND (s.date < %(day_start)s "
+                    "OR s.date >= %(day_end)s)))")  # fmt: skip
+    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}){crossing} "
+                   "ORDER BY id FOR NO KEY UPDATE", params)  # fmt: skip
 
 
 def _drop_orphans(cursor) -> None:
@@ -84,7 +97,7 @@ def job_totals_update(fresh: tuple[date, date] | None = None) -> int:
     with connection.cursor() as cursor:
         if postgres():
             cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
-            _lock_touched_jobs(cursor)
+            _lock_touched_jobs(cursor, fresh)
         _drop_orphans(cursor)
         # Only jobs that are still there (a job deleted meanwhile keeps no totals). WHERE TRUE: SQLite parses
         # ON CONFLICT after a SELECT only when the SELECT has a WHERE. No WITH in front: Python's sqlite3

@@ -174,7 +174,7 @@ def test_rollup_run_twice_gives_identical_slices_totals_and_label_rows(busy_days
         sorted(JobDaySlice.objects.values_list("job_id", "date", *FIGURES)),
         sorted(
             JobTotals.objects.values_list("job", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
-        ),  # noqa: E501
+        ),
         sorted(LabelUsageSnapshot.objects.values_list("date", "team_id", "key", "value", "gpu_type", *ROW_FIGURES)),
     )
 
@@ -185,7 +185,7 @@ def test_rollup_run_twice_gives_identical_slices_totals_and_label_rows(busy_days
         sorted(JobDaySlice.objects.values_list("job_id", "date", *FIGURES)),
         sorted(
             JobTotals.objects.values_list("job", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
-        ),  # noqa: E501
+        ),
         sorted(LabelUsageSnapshot.objects.values_list("date", "team_id", "key", "value", "gpu_type", *ROW_FIGURES)),
     )
 
