@@ -44,7 +44,7 @@ def jobs_by_total(
 ) -> list[Job]:
     """`limit` jobs from `offset` in the order of a rolled-up total (`estimated_usd`...): known totals first,
     largest (or smallest) first, ties by id; then the unknown ones (null: unpriced, not rolled up yet) in
-    `unknown_order`. Each part is one query that the total's index (jobs_job_<total>_idx) serves on
+    `unknown_order`. Each part is one query that the total's index (jobs_totals_<total>_idx) serves on
     PostgreSQL without sorting the table: one ORDER BY ... NULLS LAST over both would sort every row. The
     unknown ones are the jobs without a totals row (a LEFT JOIN) or with that total null.
     """
