@@ -73,7 +73,7 @@ def generate(jobs: int, first_day: str, days: int, max_hours: int, models: int, 
     # off or behind, as on the shared bench server, deleted rows stay as dead tuples and slow the next rollups).
     tables = (JobDaySlice, LabelUsageSnapshot, LabelMonthSnapshot, ModelUsageSnapshot, UsageSnapshot, CostSnapshot)
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(model._meta.db_table for model in tables)}, jobs_job")
+        cursor.execute(f"TRUNCATE {', '.join(model._meta.db_table for model in tables)}, jobs_jobtotals, jobs_job")
     Team.objects.all().delete()
     teams = [Team.objects.create(name=f"team-{n}") for n in range(8)]
     combos = ",".join(f"({n}, '{p}', '{g}')" for n, (p, g) in enumerate(PRICED))

@@ -25,6 +25,7 @@ from jobs.gpus import KNOWN_GPU_TYPES
 from jobs.models import Job, JobStatus
 from jobs.services.changes import AffectedDays, job_days, jobs_changed
 from jobs.services.lifecycle import job_finish
+from jobs.totals import sort_key
 from teams.admin import TeamAdmin
 from teams.models import Team
 
@@ -74,7 +75,7 @@ class JobAdmin(SimpleHistoryAdmin):
         "waste_column",
     ]
     list_filter = ["status", "provider", GpuTypeFilter, "pricing", "team"]
-    list_select_related = ["team"]
+    list_select_related = ["team", "totals"]
     search_fields = ["model_name", "external_id"]
     date_hierarchy = "start_time"
     autocomplete_fields = ["team"]
@@ -143,9 +144,9 @@ class JobAdmin(SimpleHistoryAdmin):
         return [export, *super().get_urls()]
 
     EXPORT_FIELDS = ("id", "team__name", "model_name", "provider", "region", "gpu_type", "gpu_count", "pricing",
-                     "start_time", "end_time", "status", "external_id", "gpu_hours", "unpriced_gpu_hours",
-                     "estimated_usd", "allocated_usd", "labels", "gpu_util_avg", "gpu_mem_peak_gib",
-                     "gpu_util_source")  # fmt: skip
+                     "start_time", "end_time", "status", "external_id", sort_key("gpu_hours"),
+                     sort_key("unpriced_gpu_hours"), sort_key("estimated_usd"), sort_key("allocated_usd"), "labels",
+                     "gpu_util_avg", "gpu_mem_peak_gib", "gpu_util_source")  # fmt: skip
 
     def export_view(self, request):
         """The changelist as CSV, with the same filters, search and ordering; streamed, any size."""
@@ -163,7 +164,7 @@ class JobAdmin(SimpleHistoryAdmin):
         writer = csv.writer(Echo())
 
         def lines():
-            yield writer.writerow([name.replace("__name", "") for name in self.EXPORT_FIELDS])
+            yield writer.writerow([name.replace("__name", "").rpartition("__")[2] for name in self.EXPORT_FIELDS])
             for row in rows:  # labels as JSON; a total not rolled up yet (or unknown) is empty, never 0
                 yield writer.writerow([safe_cell(cell(value)) for value in row])
 
@@ -193,16 +194,16 @@ class JobAdmin(SimpleHistoryAdmin):
             return "-"
         return str(timedelta(seconds=int(hours * 3600)))
 
-    @admin.display(description="GPU-hours", ordering=F("gpu_hours").desc(nulls_last=True))
+    @admin.display(description="GPU-hours", ordering=F(sort_key("gpu_hours")).desc(nulls_last=True))
     def gpu_hours_column(self, job: Job) -> str:
         hours = job.held_gpu_hours()
         return "-" if hours is None else f"{hours:,}"
 
-    @admin.display(description="Estimated USD", ordering=F("estimated_usd").desc(nulls_last=True))
+    @admin.display(description="Estimated USD", ordering=F(sort_key("estimated_usd")).desc(nulls_last=True))
     def estimated_column(self, job: Job) -> str:
         return "-" if job.estimated_usd is None else f"{job.estimated_usd:,}"
 
-    @admin.display(description="Allocated USD", ordering=F("allocated_usd").desc(nulls_last=True))
+    @admin.display(description="Allocated USD", ordering=F(sort_key("allocated_usd")).desc(nulls_last=True))
     def allocated_column(self, job: Job) -> str:
         return "-" if job.allocated_usd is None else f"{job.allocated_usd:,}"
 
@@ -210,7 +211,7 @@ class JobAdmin(SimpleHistoryAdmin):
     def util_column(self, job: Job) -> str:
         return "unmeasured" if job.gpu_util_avg is None else f"{job.gpu_util_avg} %"  # unknown, never 0 %
 
-    @admin.display(description="Waste USD", ordering=F("waste_usd").desc(nulls_last=True))
+    @admin.display(description="Waste USD", ordering=F(sort_key("waste_usd")).desc(nulls_last=True))
     def waste_column(self, job: Job) -> str:
         return "-" if job.waste_usd is None else f"{job.waste_usd:,}"
 

@@ -4,11 +4,13 @@ Django's admin reverses a column's `desc(nulls_last=True)` into `asc(nulls_first
 the list's default ordering (start time), then the primary key: the unknown totals came first when ascending,
 and the 83,137 unknown jobs of a million were one group sorted by start time (1.2 s). Here a total column
 sorts alone, unknown last both ways, ties by id in the direction the total's index
-(jobs_job_<total>_idx: total DESC NULLS LAST, id) reads them:
+(jobs_totals_<total>_idx: total DESC NULLS LAST, job) reads them:
 
-- most first: `total DESC NULLS LAST, id ASC`, the index read forwards, one query;
-- least first: `total ASC NULLS LAST, id DESC`, which no single index scan gives: a page is read as the
-  known totals (the index backwards) followed by the unknown ones (the index's null part, id DESC).
+- most first: `total DESC NULLS LAST, id ASC`: the known totals (the index read forwards), then the unknown;
+- least first: `total ASC NULLS LAST, id DESC`: the known totals (the index backwards), then the unknown.
+
+The unknown ones are the jobs without a totals row (not rolled up) and those whose total is null (unpriced):
+a LEFT JOIN that no index of the totals orders, so they are a query of their own, by the job's primary key.
 """
 
 from django.contrib.admin.utils import quote
@@ -18,11 +20,16 @@ from django.db.models import F, OrderBy, QuerySet
 from heliox.admin_utils import FastDateHierarchyChangeList
 from jobs.models import INDEXED_TOTALS, SORTABLE_TOTALS
 from jobs.selectors import rows_of_parts
+from jobs.totals import sort_key
+
+SORT_KEYS = {sort_key(name): name for name in SORTABLE_TOTALS}
+PART = "heliox_total_part"  # marks the query of a part that split_by_nulls made
 
 
 def total_of(item) -> str | None:
-    """The total an ordering item sorts by (`OrderBy(F("estimated_usd"))`), or None."""
-    if isinstance(item, OrderBy) and isinstance(item.expression, F) and item.expression.name in SORTABLE_TOTALS:
+    """The total an ordering item sorts by, as the ORM path from the job (`OrderBy(F("totals__estimated_usd"))`),
+    or None."""
+    if isinstance(item, OrderBy) and isinstance(item.expression, F) and item.expression.name in SORT_KEYS:
         return item.expression.name
     return None
 
@@ -48,27 +55,30 @@ def _effective_ordering(queryset: QuerySet) -> list[OrderBy] | None:
 
 
 def split_by_nulls(queryset: QuerySet) -> tuple[QuerySet, QuerySet] | None:
-    """(first part, second part) when the queryset is ordered by an indexed total with nulls where its index
-    does not hold them (`ASC NULLS LAST` or `DESC NULLS FIRST`, ties by id); None when one query serves."""
+    """(first part, second part) when the queryset is ordered by an indexed total with its nulls placed (ties
+    by id): the known totals on the total's index, and the unknown ones (no totals row, or null) by id, in the
+    order the nulls go; None when one query serves (or must: no placement, not a total, other ties)."""
     ordering = _effective_ordering(queryset)
-    if not ordering or len(ordering) != 2 or queryset.query.is_sliced:
+    if not ordering or len(ordering) != 2 or queryset.query.is_sliced or getattr(queryset.query, PART, False):
         return None
     total, tie = ordering
     name, descending = total_of(total), total.descending
     tie_name = getattr(tie.expression, "name", None)
-    if name not in INDEXED_TOTALS or tie_name not in ("id", "pk") or tie.descending == descending:
+    if name is None or SORT_KEYS[name] not in INDEXED_TOTALS or tie_name not in ("id", "pk"):
+        return None
+    if tie.descending == descending:
         return None
     nulls_last = bool(total.nulls_last)
-    if nulls_last == descending or not (total.nulls_last or total.nulls_first):
-        return None  # the index's own order (or the database's default placement): one query
+    if not (total.nulls_last or total.nulls_first):
+        return None  # the database's default placement: one query
     base = queryset.all()  # a copy whose ordering is not reversed: order_by() keeps a reverse()
     base.query.standard_ordering = True
-    # Each part in the index's own order: PostgreSQL matches an index to an ORDER BY only when both place nulls
-    # alike, and reads the unknown ones by id from it only when ordered by the total first (IS NULL is no
-    # equality to the planner: ordered by id alone, it walks the primary key and filters, 30 ms at 1,000,000).
+    setattr(base.query, PART, True)  # the parts are read as they are (a query's clones keep the mark)
+    # The known part in the index's own order: PostgreSQL matches an index to an ORDER BY only when both place
+    # nulls alike. The unknown part (no totals row, or the total null) by id alone: the job's primary key.
     in_index_order = [F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_first=True), tie.copy()]
     known = base.filter(**{f"{name}__isnull": False}).order_by(*in_index_order)
-    unknown = base.filter(**{f"{name}__isnull": True}).order_by(*in_index_order)
+    unknown = base.filter(**{f"{name}__isnull": True}).order_by(tie.copy())  # no total: by id, on the primary key
     return (known, unknown) if nulls_last else (unknown, known)
 
 

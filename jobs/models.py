@@ -7,15 +7,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import F
 from django.utils import timezone
 
 from heliox.audit import BulkTableHistory
-from heliox.models import BaseModel, NullsLastIndex
+from heliox.models import BaseModel
 from heliox.units import SECONDS_PER_HOUR, to_hours
 from jobs.labels import label_problem
 from jobs.querysets import JobQuerySet
 from jobs.times import job_times_problem
+from jobs.totals import INDEXED_TOTALS, SORTABLE_TOTALS, JobTotals, total_property
+
+__all__ = ["INDEXED_TOTALS", "SORTABLE_TOTALS", "JobTotals"]  # the totals' names, re-exported for the job lists
 from teams.models import Team
 
 
@@ -49,12 +51,6 @@ gpu_type_validator = RegexValidator(
 def to_second(moment: datetime | None) -> datetime | None:
     """Job times are kept to the second (as schedulers report them), so GPU-seconds are exact integers."""
     return moment.replace(microsecond=0) if moment else moment
-
-
-# The totals a job list may be sorted by; the money ones have an index each (named by the short name): every
-# index on a total is rewritten for each job the rollup touches.
-SORTABLE_TOTALS = ("estimated_usd", "allocated_usd", "gpu_hours", "unpriced_gpu_hours", "waste_usd")
-INDEXED_TOTALS = {"estimated_usd": "estimated", "allocated_usd": "allocated"}
 
 
 class JobStatus(models.TextChoices):
@@ -131,35 +127,14 @@ class Job(BaseModel):
         blank=True,
         db_comment="Cost labels: string keys and values (project, user, slurm.qos...).",
     )
-    # Totals of the job's daily slices (costs.usage JobDaySlice), kept by the rollup for sorting.
-    gpu_hours = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
-        db_comment="GPU-hours over the rolled-up days; null until rolled up.",
-    )  # fmt: skip
-    estimated_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
-        db_comment="Catalog cost of the priced GPU-hours, USD; null until rolled up or when no hour is priced.",
-    )  # fmt: skip
-    allocated_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
-        db_comment="Share of the bill (idle kept apart), USD; null until rolled up or when no hour is priced.",
-    )  # fmt: skip
-    unpriced_gpu_hours = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
-        db_comment="GPU-hours with no catalog price; null until rolled up.",
-    )  # fmt: skip
-    used_gpu_hours = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, editable=False,
-        db_comment="GPU-hours x utilisation over the rolled-up days; null until rolled up or when unmeasured.",
-    )  # fmt: skip
-    waste_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
-        db_comment="Estimated cost x (1 - utilisation), USD; null until rolled up, when unmeasured or unpriced.",
-    )  # fmt: skip
-    allocated_waste_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
-        db_comment="Allocated (idle kept apart) x (1 - utilisation), USD; null until rolled up, unmeasured, unpriced.",
-    )  # fmt: skip
+    # Totals of the job's daily slices, kept by the rollup in a narrow table of their own (jobs.totals).
+    gpu_hours = total_property("gpu_hours")
+    estimated_usd = total_property("estimated_usd")
+    allocated_usd = total_property("allocated_usd")
+    unpriced_gpu_hours = total_property("unpriced_gpu_hours")
+    used_gpu_hours = total_property("used_gpu_hours")
+    waste_usd = total_property("waste_usd")
+    allocated_waste_usd = total_property("allocated_waste_usd")
     gpu_util_avg = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True,
         db_comment="Time-weighted average GPU utilisation in percent (0-100); null = unmeasured, never 0 or 100.",
@@ -192,10 +167,6 @@ class Job(BaseModel):
             models.CheckConstraint(condition=models.Q(pricing__in=Pricing.values), name="jobs_job_pricing_valid"),
             models.UniqueConstraint(fields=["provider", "external_id"], name="jobs_job_unique_provider_external_id"),
             models.CheckConstraint(
-                condition=models.Q(estimated_usd__gte=0) | models.Q(estimated_usd__isnull=True),
-                name="jobs_job_estimated_non_negative",
-            ),
-            models.CheckConstraint(
                 condition=models.Q(gpu_util_avg__isnull=True)
                 | models.Q(gpu_util_avg__gte=0, gpu_util_avg__lte=UTIL_MAX),
                 name="jobs_job_gpu_util_percent",
@@ -227,14 +198,6 @@ class Job(BaseModel):
             models.Index(
                 fields=["team", "end_time"], include=["start_time", "gpu_count", "id"], name="jobs_job_team_end_idx"
             ),
-            # Job lists sorted by a total, most first, unknown (null) last: the API (ordering=-estimated_usd) and
-            # the member UI (sort=-cost) read known totals (IS NOT NULL, in index order) then unknown ones by id,
-            # both on this index; the admin's column sort (NULLS LAST, then -pk) reads it in order with an
-            # incremental sort of equal totals. Scanned backwards it serves the smallest first.
-            *[
-                NullsLastIndex(F(name).desc(nulls_last=True), F("id").asc(), name=f"jobs_job_{short}_idx")
-                for name, short in INDEXED_TOTALS.items()
-            ],
         ]
 
     def clean(self) -> None:

@@ -6,6 +6,7 @@ from itertools import chain, islice
 from django.db.models import F, QuerySet
 
 from jobs.models import ImportRecord, Job
+from jobs.totals import sort_key
 
 
 def external_id_taken(*, provider: str, external_id: str | None, exclude_pk=None) -> bool:
@@ -43,8 +44,9 @@ def jobs_by_total(
 ) -> list[Job]:
     """`limit` jobs from `offset` in the order of a rolled-up total (`estimated_usd`...): known totals first,
     largest (or smallest) first, ties by id; then the unknown ones (null: unpriced, not rolled up yet) in
-    `unknown_order`. Each part is one query that the total's index (jobs_job_<total>_idx) serves on
-    PostgreSQL without sorting the table: one ORDER BY ... NULLS LAST over both would sort every row.
+    `unknown_order`. Each part is one query that the total's index (jobs_totals_<total>_idx) serves on
+    PostgreSQL without sorting the table: one ORDER BY ... NULLS LAST over both would sort every row. The
+    unknown ones are the jobs without a totals row (a LEFT JOIN) or with that total null.
     """
     known, unknown = _total_parts(queryset, name=name, descending=descending, unknown_order=unknown_order)
     return rows_of_parts(known, unknown, offset=offset, limit=limit)
@@ -62,14 +64,15 @@ def rows_of_parts(first: QuerySet, second: QuerySet, *, offset: int, limit: int)
 
 
 def _total_parts(queryset: QuerySet, *, name: str, descending: bool, unknown_order: Sequence) -> tuple:
-    known = queryset.filter(**{f"{name}__isnull": False})
-    # The null ordering of the index (jobs_job_<total>_idx), though no null is left: PostgreSQL matches an
+    total = sort_key(name)
+    known = queryset.filter(**{f"{total}__isnull": False})
+    # The null ordering of the index (jobs_totals_<total>_idx), though no null is left: PostgreSQL matches an
     # index to an ORDER BY only when they place nulls alike.
     if descending:
-        known = known.order_by(F(name).desc(nulls_last=True), F("id").asc())
+        known = known.order_by(F(total).desc(nulls_last=True), F("id").asc())
     else:
-        known = known.order_by(F(name).asc(nulls_first=True), F("id").desc())
-    return known, queryset.filter(**{f"{name}__isnull": True}).order_by(*unknown_order)
+        known = known.order_by(F(total).asc(nulls_first=True), F("id").desc())
+    return known, queryset.filter(**{f"{total}__isnull": True}).order_by(*unknown_order)
 
 
 class TotalOrdered:

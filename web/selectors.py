@@ -41,8 +41,8 @@ def _scoped(user, queryset: QuerySet) -> QuerySet:
 
 
 def visible_jobs(*, user) -> QuerySet:
-    """Jobs of the user's teams (every job for staff who may view jobs), with their team."""
-    return _scoped(user, Job.objects.select_related("team"))
+    """Jobs of the user's teams (every job for staff who may view jobs), with their team and totals."""
+    return _scoped(user, Job.objects.select_related("team", "totals"))
 
 
 def visible_budgets(*, user) -> QuerySet:

@@ -136,7 +136,7 @@ def model_data(*, team: Team, model_name: str, start: date, end: date) -> dict:
     jobs = (
         Job.objects.filter(team=team, model_name=model_name)
         .overlapping(begin, finish)
-        .select_related("team")
+        .select_related("team", "totals")
         .order_by("-start_time")
     )
     return {

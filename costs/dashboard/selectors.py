@@ -371,7 +371,8 @@ def largest_jobs(*, team_id, start: date, end: date, limit: int = 10) -> list[Jo
     ranking = ("-gpu_time", "start_time", "id")
     started = Job.objects.filter(team_id=team_id, start_time__gte=begin, start_time__lt=finish, end_time__gte=begin)
     top = started.annotate(gpu_time=gpu_time).order_by(*ranking).values("id")[:limit]
-    return list(Job.objects.filter(id__in=top).annotate(gpu_time=gpu_time).order_by(*ranking))
+    jobs = Job.objects.filter(id__in=top).select_related("totals")  # their totals shown beside them
+    return list(jobs.annotate(gpu_time=gpu_time).order_by(*ranking))
 
 
 def saved_views(*, user, page: str | None = None) -> list[SavedView]:

@@ -96,11 +96,11 @@ def test_bulk_deletes_write_no_job_or_bill_history_and_stay_one_statement(org, d
 
 
 def test_an_import_and_its_rollup_write_no_job_history(db, django_capture_on_commit_callbacks):
-    # The rollup keeps each job's cost totals on the job in SQL: no history row per job either.
+    # The rollup keeps each job's cost totals (JobTotals) in SQL: no history row per job either.
     with django_capture_on_commit_callbacks(execute=True):
         call_command("import_jobs", str(PHILLIPS), "--format", "sacct", "--gpu-type", "V100", "--no-progress",
                      verbosity=0)  # fmt: skip
-    assert Job.objects.filter(gpu_hours__isnull=False).count() == 2
+    assert Job.objects.filter(totals__gpu_hours__isnull=False).count() == 2
     assert Job.history.count() == 0
 
 

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from heliox.pagination import TailPaginator
-from jobs.models import Job
+from jobs.models import Job, JobTotals
 from jobs.tests.factories import JobFactory
 from web.views.jobs import SORTS
 
@@ -20,12 +20,13 @@ def jobs(db):
     # Ties on start_time, so that only the id breaks them; some with estimated totals, most without.
     made = [JobFactory(start_time=start + timedelta(hours=n // 2), end_time=start + timedelta(hours=n // 2 + 1))
             for n in range(11)]  # fmt: skip
-    Job.objects.filter(pk__in=[made[1].pk, made[4].pk]).update(estimated_usd=3)
+    for job in (made[1], made[4]):
+        JobTotals.objects.create(job=job, gpu_hours=1, unpriced_gpu_hours=0, estimated_usd=3)
     return made
 
 
 # The member list's sorts, and a total with NULLS LAST (the admin's cost column; reversed: NULLS FIRST).
-NULLS_LAST = (F("estimated_usd").desc(nulls_last=True), "id")
+NULLS_LAST = (F("totals__estimated_usd").desc(nulls_last=True), "id")
 
 
 @pytest.mark.parametrize("ordering", [SORTS["-start"], SORTS["start"], NULLS_LAST, SORTS["team"]])

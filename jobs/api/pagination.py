@@ -17,7 +17,7 @@ class JobPagination(JobCursorPagination):
 
     Totals repeat and are null until rolled up, which a cursor cannot hold, so sorted
     lists page by `offset` (at most 100,000 deep): largest (or smallest) first, unknown
-    last; the money totals on their indexes (jobs_job_estimated_idx, jobs_job_allocated_idx).
+    last; the money totals on their indexes (jobs_totals_estimated_idx, jobs_totals_allocated_idx).
     """
 
     def paginate_queryset(self, queryset: QuerySet, request, view=None):

@@ -51,6 +51,10 @@ def decimal_or_none(value) -> str | None:
     return None if value is None else str(value)
 
 
+def _total(digits: int, places: int) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=digits, decimal_places=places, read_only=True, allow_null=True)
+
+
 class JobSerializer(ModelSerializer):
     """A GPU job. `team` is the team's id; non-staff may only name their own teams.
 
@@ -73,6 +77,14 @@ class JobSerializer(ModelSerializer):
         max_digits=9, decimal_places=3, min_value=Decimal(0), max_value=GPU_MEM_MAX_GIB, allow_null=True,
         required=False, help_text="Peak GPU memory on one GPU, GiB; null when not measured.",
     )  # fmt: skip
+
+    # The job's totals (jobs.totals.JobTotals, read through the job): declared, as they are no model fields.
+    estimated_usd = _total(12, 2)
+    allocated_usd = _total(12, 2)
+    unpriced_gpu_hours = _total(14, 4)
+    used_gpu_hours = _total(14, 4)
+    waste_usd = _total(12, 2)
+    allocated_waste_usd = _total(12, 2)
 
     class Meta:
         model = Job

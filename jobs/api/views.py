@@ -33,7 +33,7 @@ class JobViewSet(TeamScopedMixin, viewsets.ModelViewSet):
 
     serializer_class = JobSerializer
     permission_classes = [JobPermission]
-    queryset = Job.objects.select_related("team")
+    queryset = Job.objects.select_related("team", "totals")
     filterset_class = JobFilter
     pagination_class = JobPagination
 

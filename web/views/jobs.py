@@ -14,6 +14,7 @@ from heliox.query_guard import refusal
 from jobs.api.filters import JobFilter
 from jobs.models import Job
 from jobs.selectors import TotalOrdered
+from jobs.totals import sort_key
 from jobs.utilisation_curve import curve_chart, utilisation_curve
 from web.forms import JobForm, job_save
 from web.selectors import job_history, managed_team_ids, may_change, visible_jobs
@@ -30,7 +31,7 @@ SORTS = {
 }  # fmt: skip
 # By the rolled-up totals (jobs.selectors.TotalOrdered: on the totals' indexes): known ones by the total, ties by
 # id, then the unknown ones (unpriced: most GPU-hours first; not rolled up yet), last either way.
-UNKNOWN_LAST = (F("gpu_hours").desc(nulls_last=True), "id")
+UNKNOWN_LAST = (F(sort_key("gpu_hours")).desc(nulls_last=True), "id")
 TOTAL_SORTS = {
     "-cost": ("estimated_usd", True),
     "cost": ("estimated_usd", False),

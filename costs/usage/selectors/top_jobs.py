@@ -1,8 +1,8 @@
 """The most expensive jobs of a range, and the first rows of job_sums without summing every slice of the range
 (the threshold algorithm).
 
-A job's allocated USD in a range is at most its total (Job.allocated_usd: the sum of all its slices, none
-negative). Jobs are read in order of that total (jobs_job_allocated_idx) in growing chunks, and each chunk's
+A job's allocated USD in a range is at most its total (JobTotals.allocated_usd: the sum of all its slices, none
+negative). Jobs are read in order of that total (jobs_totals_allocated_idx) in growing chunks, and each chunk's
 slices in the range summed; once the limit-th best sum is above the total of the last job read, no unread
 job can enter. A job whose total is null (no priced hour) can hold a share of a bill only in a model row
 with no estimate and a bill: such jobs are summed first. Money in USD; ranges [start, end) of UTC days.
@@ -24,6 +24,7 @@ from costs.usage.selectors.job_costs import job_sums, labelled_jobs, range_slice
 from costs.usage.selectors.spend import quantized
 from heliox.units import HOURS
 from jobs.models import Job
+from jobs.totals import sort_key
 
 MAX_TOP_JOBS = 1000
 TOP_ORDERS = ("cost", "waste")
@@ -59,10 +60,9 @@ def top_job_sums(
 def _threshold(*, start, end, limit, team_ids, label, filters) -> list[dict] | None:
     """The rows, or None when the plain sum must decide (fewer than `limit` jobs with a share, or too many read)."""
     labelled = labelled_jobs(start=start, end=end, team_ids=team_ids, label=label)
-    jobs = (Job.objects.all() if labelled is None else labelled).filter(allocated_usd__gt=0)
-    candidates = jobs.order_by(F("allocated_usd").desc(nulls_last=True), F("id").asc()).values_list(
-        "id", "allocated_usd"
-    )
+    share = sort_key("allocated_usd")  # the jobs' totals, on their index (jobs_totals_allocated_idx)
+    jobs = (Job.objects.all() if labelled is None else labelled).filter(**{f"{share}__gt": 0})
+    candidates = jobs.order_by(F(share).desc(nulls_last=True), F("id").asc()).values_list("id", share)
     best: dict = {}
 
     def add(ids) -> None:
@@ -76,7 +76,7 @@ def _threshold(*, start, end, limit, team_ids, label, filters) -> list[dict] | N
     while read <= MAX_READ:
         page = candidates
         if after is not None:
-            page = page.filter(allocated_usd__lte=after[1]).exclude(allocated_usd=after[1], id__lte=after[0])
+            page = page.filter(**{f"{share}__lte": after[1]}).exclude(**{share: after[1], "id__lte": after[0]})
         got = list(page[:chunk])
         if got:
             add([job_id for job_id, _ in got])

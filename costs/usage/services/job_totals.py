@@ -1,4 +1,4 @@
-"""Each job's totals on the job (gpu_hours, estimated_usd, allocated_usd...): the sums of all its slices.
+"""Each job's totals (jobs.totals.JobTotals: gpu_hours, estimated_usd, allocated_usd...): the sums of all its slices.
 
 After a rollup of [start, end) the slices of the range are still in FINAL_TABLE, in whole units
 (cents, 0.0001 GPU-hours): a job's sums are those plus its stored slices outside the range (none
@@ -12,25 +12,38 @@ from django.db import connection
 
 from costs.usage.models import JobDaySlice
 from costs.usage.services.job_sql import FINAL_TABLE, TOUCHED_TABLE, clear_table, postgres, units
-from jobs.models import Job
+from heliox.dates import utc_day_bounds
+from jobs.models import Job, JobTotals
 
-SLICES, JOBS = JobDaySlice._meta.db_table, Job._meta.db_table
+SLICES, JOBS, TOTALS_TABLE = JobDaySlice._meta.db_table, Job._meta.db_table, JobTotals._meta.db_table
 # A job's totals: the slice column and its units per stored unit.
 TOTALS = (("h", "gpu_hours", 10000), ("c", "estimated_usd", 100), ("a", "allocated_usd", 100),
           ("u", "unpriced_gpu_hours", 10000), ("b", "used_gpu_hours", 10000), ("w", "waste_usd", 100),
           ("e", "allocated_waste_usd", 100))  # fmt: skip
 
 
-def _lock_touched_jobs(cursor) -> None:
-    """Lock the touched jobs' rows, in id order, before their totals are summed (PostgreSQL).
+def _lock_touched_jobs(cursor, fresh: tuple[date, date] | None) -> None:
+    """Lock the rows of the touched jobs that another rollup may also sum, in id order, before their totals are
+    summed (PostgreSQL).
 
     Rollups of different days run at once; a long job has slices in both. Each sums all of a
     job's slices, and cannot see the other's before it commits: so the second waits here for the
     first's commit, and its sums, a statement that starts after the wait, see them. In id order,
     two rollups never deadlock. A job deleted meanwhile is not locked (and its slices go: _drop_orphans).
+    After a rollup of [start, end) (`fresh`), only the jobs that reach outside it (by their times, running, or by
+    a slice stored outside it): the others' slices are all on days this rollup holds (rollup._lock_day), so no
+    other rollup can write them before it commits. Locking a row writes it: a year's 2,000,000 jobs took 30 s.
     """
-    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}) "
-                   "ORDER BY id FOR NO KEY UPDATE")  # fmt: skip
+    crossing, params = "", {}
+    if fresh is not None:
+        start, end = (utc_day_bounds(day)[0] for day in fresh)
+        adapt = connection.ops.adapt_datefield_value
+        params = {"lock_start": start, "lock_end": end, "day_start": adapt(fresh[0]), "day_end": adapt(fresh[1])}
+        crossing = (" AND (start_time < %(lock_start)s OR end_time IS NULL OR end_time > %(lock_end)s OR EXISTS "
+                    f"(SELECT 1 FROM {SLICES} s WHERE s.job_id = {JOBS}.id AND (s.date < %(day_start)s "
+                    "OR s.date >= %(day_end)s)))")  # fmt: skip
+    cursor.execute(f"SELECT id FROM {JOBS} WHERE id IN (SELECT job_id FROM {TOUCHED_TABLE}){crossing} "
+                   "ORDER BY id FOR NO KEY UPDATE", params)  # fmt: skip
 
 
 def _drop_orphans(cursor) -> None:
@@ -64,8 +77,9 @@ def job_totals_update(fresh: tuple[date, date] | None = None) -> int:
     """Set the totals of every job whose slices changed (listed in the touched table) as sums of all its slices.
 
     A job none of whose hours is priced has estimated and allocated null (unknown, not $0);
-    a job with no slice left has all four null. Only the jobs whose totals change are written
-    (a re-run rewrites none). `fresh`: see _sums_sql. Returns the jobs updated.
+    a job with no slice left has no totals row (all null). Only the rows whose totals change
+    are written (a re-run writes none): an upsert on the narrow totals table, not the job
+    row. `fresh`: see _sums_sql. Returns the jobs updated.
     """
     distinct = (lambda a, b: f"{a} IS DISTINCT FROM {b}") if postgres() else (lambda a, b: f"{a} IS NOT {b}")
     unknown = "sums.c = 0 AND sums.u > 0"
@@ -78,38 +92,34 @@ def job_totals_update(fresh: tuple[date, date] | None = None) -> int:
         "waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.w / 100.0 END",
         "allocated_waste_usd": f"CASE WHEN {unknown} THEN NULL ELSE sums.e / 100.0 END",
     }
-    changed = " OR ".join(distinct(f"{JOBS}.{name}", value) for name, value in new.items())
+    changed = " OR ".join(distinct(f"{TOTALS_TABLE}.{name}", f"excluded.{name}") for name in new)
     sums, params = _sums_sql(fresh)
     with connection.cursor() as cursor:
         if postgres():
             cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
-            _lock_touched_jobs(cursor)
+            _lock_touched_jobs(cursor, fresh)
         _drop_orphans(cursor)
-        # No WITH in front: Python's sqlite3 reports no rowcount for a statement that starts with one.
+        # Only jobs that are still there (a job deleted meanwhile keeps no totals). WHERE TRUE: SQLite parses
+        # ON CONFLICT after a SELECT only when the SELECT has a WHERE. No WITH in front: Python's sqlite3
+        # reports no rowcount for a statement that starts with one.
         cursor.execute(f"""
-UPDATE {JOBS} SET {", ".join(f"{name} = {value}" for name, value in new.items())}
-FROM ({sums}) sums
-WHERE {JOBS}.id = sums.job_id AND ({changed})""", params)  # fmt: skip
+INSERT INTO {TOTALS_TABLE} (job_id, {", ".join(new)})
+SELECT sums.job_id, {", ".join(new.values())}
+FROM ({sums}) sums WHERE EXISTS (SELECT 1 FROM {JOBS} j WHERE j.id = sums.job_id)
+ON CONFLICT (job_id) DO UPDATE SET {", ".join(f"{name} = excluded.{name}" for name in new)}
+WHERE {changed}""", params)  # fmt: skip
         updated = cursor.rowcount + _clear_gone(cursor)
         clear_table(cursor, TOUCHED_TABLE)
     return updated
 
 
 def _clear_gone(cursor) -> int:
-    """Null the totals of jobs that lost a slice, got none back and have none left: few (deleted or moved jobs)."""
+    """Delete the totals of jobs that lost a slice, got none back and have none left: few (deleted or moved jobs)."""
     cursor.execute(f"""
 SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old
                     EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
 WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
     gone, updated = [row[0] for row in cursor.fetchall()], 0
     for first in range(0, len(gone), 500):
-        updated += Job.objects.filter(pk__in=gone[first : first + 500], gpu_hours__isnull=False).update(
-            gpu_hours=None,
-            estimated_usd=None,
-            allocated_usd=None,
-            unpriced_gpu_hours=None,
-            used_gpu_hours=None,
-            waste_usd=None,
-            allocated_waste_usd=None,
-        )
+        updated += JobTotals.objects.filter(job_id__in=gone[first : first + 500]).delete()[0]
     return updated

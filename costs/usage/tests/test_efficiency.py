@@ -174,4 +174,4 @@ def test_rollup_without_utilisation_changes_nothing_else(odd_utilisation):
     label_rows = LabelUsageSnapshot.objects.all()
     assert label_rows
     assert all(r.measured_gpu_hours == r.used_gpu_hours == 0 for r in label_rows)
-    assert not Job.objects.filter(waste_usd__isnull=False).exists()
+    assert not Job.objects.filter(totals__waste_usd__isnull=False).exists()

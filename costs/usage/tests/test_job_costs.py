@@ -12,7 +12,7 @@ from costs.catalog.tests.factories import GpuPriceFactory
 from costs.usage.models import JobDaySlice, LabelUsageSnapshot, ModelUsageSnapshot, UsageSnapshot
 from costs.usage.services.allocation import allocation_refresh
 from costs.usage.services.rollup import usage_rollup
-from jobs.models import Job
+from jobs.models import Job, JobTotals
 from jobs.tests.factories import JobFactory
 from teams.tests.factories import TeamFactory
 
@@ -172,7 +172,9 @@ def test_rollup_run_twice_gives_identical_slices_totals_and_label_rows(busy_days
     usage_rollup(start=D10, end=D12, now=NOW)
     first = (
         sorted(JobDaySlice.objects.values_list("job_id", "date", *FIGURES)),
-        sorted(Job.objects.values_list("id", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")),
+        sorted(
+            JobTotals.objects.values_list("job", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
+        ),
         sorted(LabelUsageSnapshot.objects.values_list("date", "team_id", "key", "value", "gpu_type", *ROW_FIGURES)),
     )
 
@@ -181,7 +183,9 @@ def test_rollup_run_twice_gives_identical_slices_totals_and_label_rows(busy_days
     assert summary.jobs_updated == 0  # nothing changed: no job row rewritten
     assert first == (
         sorted(JobDaySlice.objects.values_list("job_id", "date", *FIGURES)),
-        sorted(Job.objects.values_list("id", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")),
+        sorted(
+            JobTotals.objects.values_list("job", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours")
+        ),
         sorted(LabelUsageSnapshot.objects.values_list("date", "team_id", "key", "value", "gpu_type", *ROW_FIGURES)),
     )
 

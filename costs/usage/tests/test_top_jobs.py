@@ -49,7 +49,7 @@ def test_a_large_total_with_little_in_the_range_is_ranked_by_its_days_inside(job
     monkeypatch.setattr(top_jobs, "FIRST_CHUNK", 2)
     long = Job.objects.get(pk=jobs["long"].pk)
     assert long.allocated_usd == Decimal("15380.00")  # 769 hours x 8 GPUs x $2.50
-    assert long.allocated_usd > max(Job.objects.exclude(pk=long.pk).values_list("allocated_usd", flat=True),
+    assert long.allocated_usd > max(Job.objects.exclude(pk=long.pk).values_list("totals__allocated_usd", flat=True),
                                     key=lambda v: v or 0)  # fmt: skip
     rows = top_job_sums(start=START, end=END, limit=3)
     # First by its 25 hours inside (25 x 8 GPUs x $2.50), not by its total; then the costliest inside.
