@@ -1,6 +1,9 @@
 """Checks of user-supplied values that every interface shares (API bodies, imports): what no column can hold."""
 
+import re
 from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
 
 from heliox.errors import InputError
 
@@ -17,6 +20,24 @@ def text_problem(text: str) -> str:
         except UnicodeEncodeError:
             return "contains a lone surrogate (not valid Unicode)"
     return ""
+
+
+# C0 and C1 control characters (tab, newline, escape...): no name holds one (a CSV cell or an API string can).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def name_problem(text: str) -> str:
+    """Why `text` cannot be a name (a team, a model, an id...; '' when it can): text_problem's reasons, or a
+    control character, which no name holds and which would garble the CSV, tables and alerts that show it."""
+    found = CONTROL.search(text)
+    return text_problem(text) or (f"contains a control character (U+{ord(found.group()):04X})" if found else "")
+
+
+def validate_name(value: str) -> None:
+    """A model field validator: name_problem as a ValidationError."""
+    problem = name_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def json_problem(value: object, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:

@@ -5,12 +5,16 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from heliox.models import BaseModel
+from heliox.validation import validate_name
 
 
 class Team(BaseModel):
     """A group of people whose GPU spend is tracked and budgeted together."""
 
-    name = models.CharField(max_length=100, unique=True, db_comment="Team name, unique across the organisation.")
+    name = models.CharField(
+        max_length=100, unique=True, validators=[validate_name],
+        db_comment="Team name, unique across the organisation; no control character.",
+    )  # fmt: skip
     description = models.TextField(blank=True, default="", db_comment="Free text: what the team works on.")
     members: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True

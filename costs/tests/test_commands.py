@@ -1,7 +1,7 @@
 import json
 import threading
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command, get_commands
+from django.utils import timezone
 
 from costs.billing.tests.factories import CostSnapshotFactory
 from costs.budgets.tests.factories import BudgetFactory
@@ -42,6 +43,13 @@ def test_rollup_command_builds_the_days_and_reports_unpriced_jobs(small_org, cap
 def test_rollup_command_refuses_an_empty_range(db):
     with pytest.raises(CommandError, match=r"--start \(2025-03-11\) must be before --end \(2025-03-10\)"):
         call_command("rollup", "--start", "2025-03-11", "--end", "2025-03-10")
+
+
+def test_rollup_command_refuses_days_to_come(db):
+    tomorrow = timezone.now().date() + timedelta(days=1)
+    with pytest.raises(CommandError, match=rf"--end \(2030-11-01\) is past tomorrow \({tomorrow}\)"):
+        call_command("rollup", "--start", "2025-03-10", "--end", "2030-11-01")
+    call_command("rollup", "--start", str(tomorrow - timedelta(days=2)), "--end", str(tomorrow), "--no-progress")
 
 
 def test_rollup_command_names_a_bad_date(db):

@@ -107,6 +107,10 @@ def _stream(cursor, handle, columns: int, pattern: re.Pattern, progress) -> None
                 return
 
 
+# heliox.validation.CONTROL in PostgreSQL's regular expressions (no NUL: its text holds none).
+CONTROL_SQL = r"[\x01-\x1f\x7f-\x9f]"
+
+
 def _typed_rows_sql(header: list[str], max_lengths) -> str:
     """SELECT of the staged lines as the upsert's columns, plus `valid`: do the checks that need SQL pass?"""
     index = {name: position for position, name in enumerate(header)}
@@ -124,7 +128,8 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
 
     # Each level is a subquery kept apart by OFFSET 0, so that a value used several times above
     # (a trimmed team, a parsed time) is computed once per row rather than at every use.
-    lengths = " AND ".join(f"length(r.{column}) <= {limit}" for column, limit in max_lengths if column in trimmed)
+    lengths = " AND ".join(f"length(r.{column}) <= {limit} AND r.{column} !~ %(control)s"
+                           for column, limit in max_lengths if column in trimmed)  # fmt: skip
     return f"""
         SELECT line, team, model_name, provider, gpu_type, gpu_count, region, pricing, start_time, end_time,
                coalesce(nullif(raw_status, ''), CASE WHEN end_time IS NULL THEN %(running)s ELSE %(succeeded)s END)
@@ -178,7 +183,7 @@ def copy_csv_stage(*, path: Path, staging: str, required: tuple[str, ...], rules
         if any(name in header for name in UTIL_COLUMNS):
             return None  # utilisation figures are checked by the row parser
         pattern = line_pattern(header, rules)
-        params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT],
+        params = {"ws": python_whitespace(), "no_instant": ["", *NO_INSTANT], "control": CONTROL_SQL,
                   **{key: rules[key] for key in ("default_pricing", "running", "succeeded", "pending", "floor",
                                                  "ceiling")}}  # fmt: skip
         try:

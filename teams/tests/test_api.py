@@ -28,6 +28,19 @@ def test_only_staff_create_teams(org, api):
     assert "name" in response.json()
 
 
+@pytest.mark.parametrize(
+    ("name", "code"), [("a\x0cb", "000C"), ("nlp\x01", "0001"), ("x\x7fy", "007F"), ("t\tab", "0009")]
+)
+def test_a_team_name_with_a_control_character_is_a_400_naming_it(org, api, name, code):
+    staff, team = api.as_user(org["users"]["staff"]), org["teams"]["nlp"]
+    for response in (staff.post("/api/v1/teams/", {"name": name}, format="json"),
+                     staff.patch(f"/api/v1/teams/{team.pk}/", {"name": name}, format="json")):  # fmt: skip
+        assert response.status_code == 400
+        assert response.json() == {"name": [f"contains a control character (U+{code})"]}
+    team.refresh_from_db()
+    assert team.name == "nlp"
+
+
 def test_team_list_queries_do_not_grow_with_members(org, api, django_assert_max_num_queries):
     from teams.tests.factories import MembershipFactory
 

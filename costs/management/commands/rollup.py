@@ -28,6 +28,9 @@ class Command(HelioxCommand):
         end = end or today + timedelta(days=1)
         if start >= end:
             raise CommandError(f"--start ({start}) must be before --end ({end}); --end is exclusive")
+        if end > today + timedelta(days=1):  # days still to come hold no usage: a typo'd year would run for hours
+            raise CommandError(f"--end ({end}) is past tomorrow ({today + timedelta(days=1)}): days to come have "
+                               "no usage to roll up")  # fmt: skip
         days = (end - start).days
         if run_async:
             sent = rollup_recent_enqueue(today=today) if owed else rollup_enqueue(ranges=[(start, end)])
