@@ -338,6 +338,9 @@ BUDGET_WEBHOOK_RETRY_MAX = env.int("BUDGET_WEBHOOK_RETRY_MAX", default=86_400)
 # Webhooks reach public addresses only; these host names, addresses or networks (CIDR) may be
 # internal, e.g. chat.internal.example.com,10.20.0.0/16.
 BUDGET_WEBHOOK_ALLOWED_HOSTS = env.list("BUDGET_WEBHOOK_ALLOWED_HOSTS", default=[])
+# Largest file an upload (admin or POST /api/v1/imports/) may store, in MiB: larger is refused naming `file`,
+# before anything is stored, so that no one with upload rights fills the disk (a command's --async takes any size).
+HELIOX_UPLOAD_MAX_MB = env.int("HELIOX_UPLOAD_MAX_MB", default=2048)
 # Link to the dashboard in alert messages.
 HELIOX_BASE_URL = env.str("HELIOX_BASE_URL", default="http://127.0.0.1:8000")
 # LLM price catalog: `refresh_model_prices --if-stale` does nothing while it is younger.

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -51,15 +52,22 @@ def upload_check(*, kind: str, fmt: str) -> None:
         raise InputError(f"a {kind} import takes {', '.join(handler.formats)}", field="format", value=fmt)
 
 
-def import_enqueue(*, file: File, kind: str, parameters: dict, run_by: str, user=None) -> ImportRecord:
+def import_enqueue(
+    *, file: File, kind: str, parameters: dict, run_by: str, user=None, limited: bool = True
+) -> ImportRecord:
     """Store the file, save its import as queued and send the import task (after the caller's commit).
 
     `parameters` holds "format" and the handler's options (see UploadHandler). Embedded (no
     broker), the import runs here, before this returns, unless a transaction is open: then
-    at its commit. Returns the record (queued, or finished when the import already ran).
+    at its commit. Returns the record (queued, or finished when the import already ran). An upload
+    (`limited`) is at most HELIOX_UPLOAD_MAX_MB; a command's file is any size.
     """
     fmt = parameters.get("format") or ""
     upload_check(kind=kind, fmt=fmt)
+    limit = settings.HELIOX_UPLOAD_MAX_MB * 2**20
+    if limited and file.size is not None and file.size > limit:
+        raise InputError(f"larger than HELIOX_UPLOAD_MAX_MB ({settings.HELIOX_UPLOAD_MAX_MB:,} MiB): "
+                         f"{file.size:,} bytes; import it with the command instead", field="file")  # fmt: skip
     name = Path(file.name or "upload").name or "upload"
     stored = default_storage.save(f"{UPLOAD_FOLDER}/{uuid4().hex}/{name}", file)
     with transaction.atomic():
@@ -80,7 +88,7 @@ def import_enqueue_path(*, path: Path, kind: str, parameters: dict, run_by: str 
         raise InputError("no such file", path=str(path))
     with path.open("rb") as handle:
         return import_enqueue(file=File(handle, name=path.name), kind=kind, parameters=parameters,
-                              run_by=run_by or getpass.getuser())  # fmt: skip
+                              run_by=run_by or getpass.getuser(), limited=False)  # fmt: skip
 
 
 def import_queued_message(record: ImportRecord) -> str:

@@ -225,3 +225,14 @@ def test_staff_with_the_bills_permissions_upload_a_bill(
     record = ImportRecord.objects.get()
     assert (response.status_code, record.status) == (302, "succeeded")
     assert "Imported focus_sample.csv: 10 GPU lines of 1,000, $12.10 in 10 day cells." in record.summary
+
+
+def test_an_admin_upload_past_the_size_limit_is_refused_on_the_form(staff_client, settings, tmp_path):
+    settings.HELIOX_UPLOAD_MAX_MB = 1
+    settings.MEDIA_ROOT = tmp_path
+    content = (HEADER + "nlp,aws,H100,1,2025-03-10T08:00:00Z,,x\n" * 30_000).encode()
+    response = upload(staff_client, Path("jobs.csv"), content, kind="jobs", format="csv")
+    assert response.status_code == 200  # the form again, with the error
+    assert f"larger than HELIOX_UPLOAD_MAX_MB (1 MiB): {len(content):,} bytes" in response.content.decode()
+    assert ImportRecord.objects.count() == 0
+    assert not any(tmp_path.rglob("*.csv"))

@@ -220,3 +220,17 @@ def test_a_sacct_upload_without_a_gpu_type_names_the_api_field_and_the_lines_rea
         "failed", 4, "sacct.log, line 4, column alloctres: GPUs without a type (gres/gpu=N): pass gpu_type "
                      "(got 'billing=12,cpu=12,gres/gpu=2,mem=31000M,node=1')",
     )  # fmt: skip
+
+
+def test_an_upload_past_the_size_limit_is_a_400_naming_file_and_stores_nothing(org, api, settings, tmp_path):
+    settings.HELIOX_UPLOAD_MAX_MB = 1
+    settings.MEDIA_ROOT = tmp_path
+    content = HEADER + NLP_JOB * (2**20 // len(NLP_JOB) + 1)  # just past 1 MiB
+    response = post(api.as_user(org["users"]["staff"]), content)
+    assert response.status_code == 400
+    assert response.json() == {"file": [
+        f"larger than HELIOX_UPLOAD_MAX_MB (1 MiB): {len(content):,} bytes; import it with the command instead"
+    ]}  # fmt: skip
+    assert ImportRecord.objects.count() == 0
+    assert not any(tmp_path.rglob("*.csv"))
+    assert post(api.as_user(org["users"]["staff"]), HEADER + NLP_JOB).status_code == 202  # under it: taken
