@@ -6,6 +6,8 @@ file may name no other team, creates no team, and imports no bill). Members may 
 A record is seen by staff who may view the import log, and by the user who uploaded it.
 """
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -76,6 +78,14 @@ class ImportUploadSerializer(serializers.Serializer):
         if data["format"] not in handler.formats:
             raise ValidationError({"format": [f"A {data['kind']} import takes {', '.join(handler.formats)}."]})
         return data
+
+    def validate_timezone(self, value: str) -> str:
+        """A time zone the import knows (IANA name), refused here rather than by the queued import."""
+        try:
+            ZoneInfo(value) if value else None
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"Unknown time zone {value!r}; use an IANA name such as Europe/Paris.") from None
+        return value
 
 
 def may_upload(user) -> list | None:

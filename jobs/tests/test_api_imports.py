@@ -234,3 +234,11 @@ def test_an_upload_past_the_size_limit_is_a_400_naming_file_and_stores_nothing(o
     assert ImportRecord.objects.count() == 0
     assert not any(tmp_path.rglob("*.csv"))
     assert post(api.as_user(org["users"]["staff"]), HEADER + NLP_JOB).status_code == 202  # under it: taken
+
+
+def test_an_unknown_time_zone_is_a_400_naming_timezone_before_anything_is_queued(org, api):
+    response = post(api.as_user(org["users"]["staff"]), HEADER + NLP_JOB, timezone="Mars/Olympus")
+    assert response.status_code == 400
+    assert response.json() == {"timezone": ["Unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Paris."]}
+    assert ImportRecord.objects.count() == 0
+    assert post(api.as_user(org["users"]["staff"]), HEADER + NLP_JOB, timezone="Europe/Paris").status_code == 202
