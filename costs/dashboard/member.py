@@ -15,13 +15,23 @@ from django.utils import timezone
 
 from costs.budgets.models import Budget
 from costs.budgets.selectors import budget_statuses
-from costs.dashboard.drilldown import Level, drill_level, job_level, label_levels, level_card
+from costs.dashboard.drilldown import (
+    FIGURES,
+    UNNAMED,
+    Level,
+    drill_level,
+    job_level,
+    label_levels,
+    level_card,
+    row_share,
+)
 from costs.dashboard.selectors import COSTLIEST_JOBS, largest_jobs
+from costs.dashboard.team_figures import llm_shown, llm_summary, team_budgets, team_providers, with_llm
 from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.filters import NO_FILTER, SpendFilter
 from costs.usage.selectors.labels import LABEL_PREFIX
 from costs.usage.selectors.shown import chart_value, unknown_when_unpriced
-from costs.usage.selectors.spend import ZERO_USD, spend_summary
+from costs.usage.selectors.spend import ZERO_HOURS, ZERO_USD, SpendReport, spend_summary
 from costs.usage.selectors.top_jobs import most_expensive_jobs
 from heliox.dates import periods_between
 from jobs.models import Job
@@ -51,6 +61,25 @@ def _share(level: Level) -> dict:
     return {"share_pct": level.rows[0]["share_pct"] if level.rows else None, "share_by": level.share_by}
 
 
+def _with_llm_rows(level: Level, llm: SpendReport, group: str) -> Level:
+    """The level's rows as shown with their LLM spend beside (team_figures.with_llm), largest GPU + LLM first (ties
+    in the level's order); a group with LLM calls only has a row of its own (no GPU-hours: `gpu_none`)."""
+    by_key = {row[group]: row for row in llm.rows}
+    present = {row["key"] for row in level.rows}
+    llm_only = [_no_gpu_row(key, level) for key in by_key if key not in present]
+    rows = [with_llm(_shown_row(row), by_key.get(row["key"])) for row in [*level.rows, *llm_only]]
+    rows.sort(key=lambda row: -(row["total_usd"] or ZERO_USD))
+    return replace(level, rows=rows)
+
+
+def _no_gpu_row(key: str, level: Level) -> dict:
+    """A drill row for a group that made LLM calls but used no GPU in the range."""
+    zeros = {name: ZERO_HOURS if "hours" in name else ZERO_USD for name in FIGURES}
+    row = {"key": key, "label": key or UNNAMED, **zeros, "efficiency_pct": None, "previous_allocated_usd": ZERO_USD,
+           "change_pct": None, "gpu_none": True}  # fmt: skip
+    return {**row, "share_pct": row_share(row, level.totals, level.share_by)}
+
+
 def _daily(*, start: date, end: date, team_ids: Collection[UUID] | None, filters: SpendFilter = NO_FILTER) -> dict:
     """Allocated USD per day of the range (0 on days without usage, None, a gap, on wholly unpriced ones and on days
     still to come), for the daily chart."""
@@ -71,16 +100,17 @@ def home_data(
 
     `filters` narrows the cards, chart and table; budgets (a team's whole spend) follow the teams only."""
     level = drill_level(start=start, end=end, group="team", team_ids=team_ids, filters=filters)
+    llm = llm_summary(start=start, end=end, group="team", team_ids=team_ids, filters=filters)
+    level = _with_llm_rows(level, llm, "team")
     ids = dict(Team.objects.filter(name__in=[row["key"] for row in level.rows]).values_list("name", "id"))
     for row in level.rows:
         row["team_id"] = ids.get(row["key"])
-    level = _shown(level)
     budgets = Budget.objects.filter(active=True).select_related("team")
     if team_ids is not None:
         budgets = budgets.filter(team__in=team_ids)
     return {
         "level": level,
-        "card": _card(level),
+        "card": with_llm(_card(level), llm.totals),
         "daily": _daily(start=start, end=end, team_ids=team_ids, filters=filters),
         "budgets": budget_statuses(budgets=budgets, as_of=today),
         "owed": owed_days(start=start, end=end),
@@ -88,13 +118,19 @@ def home_data(
 
 
 def team_data(*, team: Team, start: date, end: date, scope: Collection[UUID] | None) -> dict:
-    """A team against its parent (the user's teams, or the organisation) and its models, daily series, big jobs
-    and the jobs that cost most in the range (their days inside it)."""
+    """A team against its parent (the user's teams, or the organisation) and its models, its LLM spend by model,
+    its GPU spend by provider, its active budgets, daily series, big jobs and the jobs that cost most in the range
+    (their days inside it). The LLM, provider and budget figures are the admin's team page's (team_figures)."""
     own = drill_level(start=start, end=end, group="team", team_ids=scope, only=team.name)
     models = _shown(drill_level(start=start, end=end, group="model_name", team_ids=[team.pk]))
+    llm = llm_summary(start=start, end=end, group="model_name", team_ids=[team.pk])
     return {
         "level": models,
-        "card": _card(own, **_share(own)),
+        "card": with_llm(_card(own, **_share(own)), llm.totals),
+        "llm_models": [llm_shown(row) for row in llm.rows],
+        "llm_totals": llm_shown(llm.totals),
+        "providers": team_providers(team_id=team.pk, start=start, end=end),
+        "budgets": team_budgets(team_id=team.pk, today=timezone.now().date()),
         "daily": _daily(start=start, end=end, team_ids=[team.pk]),
         "largest_jobs": largest_jobs(team_id=team.pk, start=start, end=end),
         "costliest_jobs": most_expensive_jobs(start=start, end=end, team_ids=[team.pk], limit=COSTLIEST_JOBS),

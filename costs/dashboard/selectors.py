@@ -23,6 +23,7 @@ from costs.budgets.selectors import budget_statuses
 from costs.dashboard.compare import add_change, card_changes, gpu_spend, llm_spend, pivot_change, total_spend
 from costs.dashboard.drilldown import previous_period
 from costs.dashboard.models import SavedView
+from costs.dashboard.team_figures import llm_summary, team_budgets, team_providers
 from costs.usage.models import FxRate
 from costs.usage.selectors.backlog import owed_days
 from costs.usage.selectors.bill_coverage import unbilled_days
@@ -326,7 +327,7 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     """A team's spend: totals, daily series, top models, GPU types, costliest and largest jobs, share of the bill,
     LLM spend."""
     spend = team_spend(team_id=team_id, start=start, end=end, idle=idle)
-    llm = spend_summary(start=start, end=end, group_by=["model_name"], kind="llm", team_ids=[team_id])
+    llm = llm_summary(start=start, end=end, group="model_name", team_ids=[team_id])
     gpus = spend_summary(start=start, end=end, group_by=["gpu_type"], idle=idle, team_ids=[team_id])
     org = spend_summary(start=start, end=end, group_by=(), idle=idle).totals
     billed = _money(org["billed_usd"])
@@ -334,12 +335,9 @@ def team_page_data(*, team_id, start: date, end: date, idle: str = SEPARATE) -> 
     unpriced = unknown_when_unpriced(spend["totals"])["allocated_usd"] is None
     largest = largest_jobs(team_id=team_id, start=start, end=end)
     costliest = most_expensive_jobs(start=start, end=end, team_ids=[team_id], limit=COSTLIEST_JOBS, idle=idle)
-    providers = spend_summary(start=start, end=end, group_by=["provider"], idle=idle, team_ids=[team_id])
-    budgets = budget_statuses(budgets=Budget.objects.filter(team_id=team_id, active=True).select_related("team"),
-                              as_of=timezone.now().date())  # fmt: skip
     return {
-        "providers": [unknown_when_unpriced(row) for row in providers.rows],
-        "budgets": budgets,
+        "providers": team_providers(team_id=team_id, start=start, end=end, idle=idle),
+        "budgets": team_budgets(team_id=team_id, today=timezone.now().date()),
         "totals": unknown_when_unpriced(spend["totals"]),  # the cards: unknown when no GPU-hour is priced
         # None: no bill, or (allocated None) none of the team's GPU-hours priced: unknown, not 0.0 %.
         "share_of_bill": (mine / billed * 100).quantize(Decimal("0.1")) if billed and not unpriced else None,

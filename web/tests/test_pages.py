@@ -61,8 +61,9 @@ def test_home_csv_and_chart_data_hold_only_ones_teams(org, as_role):
         ["team", "gpu_hours", "estimated_usd", "allocated_usd", "unpriced_gpu_hours", "used_gpu_hours",
          "measured_gpu_hours", "unmeasured_gpu_hours", "waste_usd", "allocated_waste_usd", "efficiency_pct",
          "previous_allocated_usd",
-         "share_pct", "change_pct"],
-        ["nlp", "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "", "0.00", "100.0", ""],
+         "share_pct", "change_pct", "llm_usd", "llm_calls", "llm_unpriced_calls", "total_usd"],
+        ["nlp", "8.0000", "32.00", "32.00", "0.0000", "", "0.0000", "8.0000", "", "", "", "0.00", "100.0", "",
+         "0.00", "0", "0", "32.00"],
     ]  # fmt: skip
     charts = client.get(f"/?format=json&{RANGE}").json()
     assert charts["spend_by_team"] == {"labels": ["nlp"], "data": [32.0],

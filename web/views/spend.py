@@ -22,11 +22,31 @@ from web.views.common import chart_response, csv_response, found, member_require
 LABEL_VALUE_MAX = 200  # LabelUsageSnapshot.value
 CHART_JOBS = 20  # a label value's chart: its costliest jobs (the table lists more)
 DRILL_COLUMNS = (*FIGURES, "efficiency_pct", "previous_allocated_usd", "share_pct", "change_pct")
+LLM_COLUMNS = ("llm_usd", "llm_calls", "llm_unpriced_calls", "total_usd")  # the home's teams: GPU + LLM
+TEAM_TABLES = {  # a team page's other tables as CSV (?format=csv&table=...): their columns
+    "llm": ("model_name", "llm_calls", "llm_unpriced_calls", "llm_usd"),
+    "providers": ("provider", "gpu_hours", "unpriced_gpu_hours", "estimated_usd", "allocated_usd"),
+}
 
 
-def _drill_csv(name: str, key: str, rows: list[dict]):
-    cells = ([shown["key"], *(shown[column] for column in DRILL_COLUMNS)] for shown in map(shown_row, rows))
-    return csv_response(name=name, columns=(key, *DRILL_COLUMNS), rows=cells)
+def _drill_csv(name: str, key: str, rows: list[dict], columns: tuple[str, ...] = DRILL_COLUMNS):
+    cells = ([shown["key"], *(shown[column] for column in columns)] for shown in map(shown_row, rows))
+    return csv_response(name=name, columns=(key, *columns), rows=cells)
+
+
+def _table_errors(request) -> dict[str, list[str]]:
+    """{"table": [why]} when ?table= names no table of the team page; {} when absent or known."""
+    table = request.GET.get("table")
+    if table is None or table in TEAM_TABLES:
+        return {}
+    return {"table": [f"{table!r} is not a table of the team page (one of: {', '.join(TEAM_TABLES)})."]}
+
+
+def _team_table_csv(name: str, table: str, data: dict):
+    """One of TEAM_TABLES as CSV: its rows, unknown cells empty; they add up to the page's cards."""
+    columns = TEAM_TABLES[table]
+    rows = data["llm_models"] if table == "llm" else data["providers"]
+    return csv_response(name=f"{name}-{table}", columns=columns, rows=([row[c] for c in columns] for row in rows))
 
 
 def _linked(rows: list[dict], links: list[str]) -> list[str]:
@@ -79,7 +99,7 @@ def home(request):
     data = home_data(start=start, end=end, team_ids=team_ids, today=timezone.now().date(), filters=filters)
     rows = data["level"].rows
     if wants(request, "csv"):
-        return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows)
+        return _drill_csv(f"heliox-teams-{start}-{end}", "team", rows, (*DRILL_COLUMNS, *LLM_COLUMNS))
     query = context["range_query"]
     links = _linked(rows, [f"{reverse('web:team', args=[row['team_id']])}?{query}" for row in rows])
     charts = {"spend_by_team": _bars(rows, links), "team_daily": data["daily"]}
@@ -104,6 +124,8 @@ def team(request, pk):
     errors = context["range_errors"]
     if wants(request, "csv") and "label" in request.GET:  # one label key's table: ?format=csv&label=project
         errors = {**errors, **_label_key_errors("label", request.GET["label"])}
+    if wants(request, "csv"):  # the LLM or provider table: ?format=csv&table=llm
+        errors = {**errors, **_table_errors(request)}
     if refused := refusal(request, errors):
         return refused
     start, end = context["start"], context["end"]
@@ -113,6 +135,8 @@ def team(request, pk):
     if wants(request, "csv") and "label" in request.GET:
         table = found(next((t for t in labels if t["key"] == request.GET["label"]), None))
         return _drill_csv(f"heliox-{the_team.name}-{table['key']}-{start}-{end}", table["key"], table["level"].rows)
+    if wants(request, "csv") and "table" in request.GET:
+        return _team_table_csv(f"heliox-{the_team.name}-{start}-{end}", request.GET["table"], data)
     if wants(request, "csv"):
         return _drill_csv(f"heliox-{the_team.name}-models-{start}-{end}", "model_name", rows)
     base = reverse("web:model", args=[the_team.pk])

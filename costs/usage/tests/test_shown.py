@@ -159,8 +159,9 @@ def test_member_pages_show_a_wholly_unpriced_team_model_and_job_as_unpriced(with
     home = client.get(f"/?{ONLY_UNPRICED}").content.decode()
     assert [_card(home, kpi) for kpi in ("allocated", "estimated", "unpriced")] == ["unpriced", "unpriced",
                                                                                     "12.0 GPU-h"]  # fmt: skip
+    # No LLM call: 0 calls, LLM 0.00, and GPU + LLM unpriced (nothing known adds to it), never $0.
     assert _table(home, "hx-teams")[1] == ["vision", "12.0", "unpriced", "unpriced", "100.0 %", "unknown", "12.0",
-                                           "50.0 %", "0.00"]  # fmt: skip
+                                           "50.0 %", "0.00", "0", "0.00", "unpriced"]  # fmt: skip
     charts = client.get(f"/?{RANGE}&format=json").json()  # a wholly unpriced day or team: no bar, never $0
     assert (charts["team_daily"]["data"], charts["spend_by_team"]["data"]) == ([8.0, None], [8.0])
     assert client.get(f"/?{ONLY_UNPRICED}&format=json").json()["spend_by_team"]["data"] == [None]
