@@ -128,8 +128,8 @@ def _typed_rows_sql(header: list[str], max_lengths) -> str:
 
     # Each level is a subquery kept apart by OFFSET 0, so that a value used several times above
     # (a trimmed team, a parsed time) is computed once per row rather than at every use.
-    lengths = " AND ".join(f"length(r.{column}) <= {limit} AND r.{column} !~ %(control)s"
-                           for column, limit in max_lengths if column in trimmed)  # fmt: skip
+    lengths = " AND ".join(f"length(r.{column}) <= {limit}" for column, limit in max_lengths if column in trimmed)
+    lengths += " AND r.team !~ %(control)s"  # a team name holds no control character (name_problem)
     return f"""
         SELECT line, team, model_name, provider, gpu_type, gpu_count, region, pricing, start_time, end_time,
                coalesce(nullif(raw_status, ''), CASE WHEN end_time IS NULL THEN %(running)s ELSE %(succeeded)s END)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from heliox.errors import InputError
 from heliox.reading import CsvReader, first_byte, json_array_items, json_lines, loads, open_text
-from heliox.validation import json_problem, name_problem
+from heliox.validation import json_problem, name_problem, text_problem
 from jobs.gpus import MAX_LENGTH, gpu_type_name, unknown_gpu_type_name
 from jobs.labels import MAX_VALUE_LENGTH, label_problem, labels_from_columns, slurm_label_key
 from jobs.models import JobStatus, Pricing, Provider, UtilSource, gpu_type_validator
@@ -193,7 +193,7 @@ class RowParser:
             value = getattr(row, column)
             if len(value) > limit:
                 self.fail(f"longer than {limit} characters", row.line, name(column, column), value[:limit] + "...")
-            problem = name_problem(value)  # no NUL (PostgreSQL), lone surrogate (UTF-8) or control character
+            problem = (name_problem if column == "team" else text_problem)(value)  # a team: no control character
             if problem:
                 self.fail(problem, row.line, name(column, column), value)
         found = json_problem(row.metadata) if row.metadata else None
