@@ -6,11 +6,13 @@ Generates the jobs in SQL (bench/common.py), times `usage_rollup` over 2025 in t
 (the anchor), then starts a throwaway redis-server and `celery worker` processes against the
 bench database and times `rollup --async`'s fan-out (one task per month for a year) until every
 part has succeeded, with 1 and then 2 worker processes. Target (issue 17): 2 processes at least
-1.6x faster than inline on a 2-core machine. Prints the figures and checks that every way gives
+1.6x faster than inline on a 2-core machine. Prints the figures, each part's start, end and
+worker from the task-run log (where a worker run loses time), and checks that every way gives
 the same rows.
 """
 
 import argparse
+import json
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -53,6 +55,24 @@ def on_workers(processes: int, folder: Path, results: dict) -> None:
     finally:
         worker.stop()
         redis.stop()
+    print_parts(processes)
+
+
+def print_parts(processes: int) -> None:
+    """Each part from the task-run log: when it started and ended (from the first start), and its worker."""
+    from ops.models import TaskRun
+
+    parts = list(TaskRun.objects.filter(name="usage.rollup_days").order_by("started_at"))
+    if not parts or parts[0].started_at is None:
+        return
+    first = parts[0].started_at
+    print(f"  parts on {processes} worker process(es), seconds from the first start:")
+    for part in parts:
+        start = (part.started_at - first).total_seconds()
+        end = (part.finished_at - first).total_seconds() if part.finished_at else float("nan")
+        seconds = (part.duration_ms or 0) / 1000
+        days = " to ".join(json.loads(part.arguments)["args"])
+        print(f"    {days} {start:7.1f} -> {end:7.1f} ({seconds:6.1f} s) {part.worker}")
 
 
 def main() -> None:
