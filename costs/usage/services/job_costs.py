@@ -27,6 +27,7 @@ from costs.usage.services.job_labels import label_months_rebuild, label_params, 
 from costs.usage.services.job_sql import (
     FINAL_TABLE,
     JOBS_TABLE,
+    LOCKED_TABLE,
     RANGE_TABLE,
     TARGETS_TABLE,
     TEMP_TABLES,
@@ -81,6 +82,7 @@ def create_job_table() -> None:
         cursor.execute(f"CREATE TEMPORARY TABLE {RANGE_TABLE} (model_id {uuid}, job_id {uuid}, {figures})")
         # old: the job lost a slice (which it may have got back); else it got one.
         cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (job_id {uuid}, old BOOLEAN)")
+        cursor.execute(f"CREATE TEMPORARY TABLE {LOCKED_TABLE} (job_id {uuid})")
 
 
 def drop_job_tables() -> None:

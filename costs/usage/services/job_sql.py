@@ -16,7 +16,8 @@ RANGE_TABLE = "heliox_rollup_job_range"  # the same rows of every day of the ran
 TARGETS_TABLE = "heliox_rollup_targets"  # the range's model rows (and bills) that the slices must add up to
 FINAL_TABLE = "heliox_rollup_job_slices"  # the range's slices, distributed, before they are stored
 TOUCHED_TABLE = "heliox_rollup_touched_jobs"
-TEMP_TABLES = (JOBS_TABLE, RANGE_TABLE, TARGETS_TABLE, FINAL_TABLE, TOUCHED_TABLE)
+LOCKED_TABLE = "heliox_rollup_locked_jobs"  # the touched jobs that reach outside the range, locked (PostgreSQL)
+TEMP_TABLES = (JOBS_TABLE, RANGE_TABLE, TARGETS_TABLE, FINAL_TABLE, TOUCHED_TABLE, LOCKED_TABLE)
 UNITS_PER_CENT = 360_000  # cost units (1/36,000,000 USD) per cent
 # Waste units (cost units x idle basis points of utilisation) per cent and per USD.
 UNITS_PER_WASTE_CENT, UNITS_PER_WASTE_USD = UNITS_PER_CENT * 10_000, UNITS_PER_CENT * 100 * 10_000

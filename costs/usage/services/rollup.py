@@ -321,7 +321,7 @@ def usage_rollup(
     longest = Job.objects.filter(end_time__gt=range_start, start_time__lt=range_end).aggregate(
         longest=Max(F("end_time") - F("start_time"))
     )["longest"] or timedelta(0)
-    longest = min(longest, range_start - time_floor())  # a job stored before jobs.times' floor: not below it
+    reach = min(longest, range_start - time_floor())  # a job stored before jobs.times' floor: not below it
     timeline = price_timeline(GpuPrice.objects.all())
     labels = len(settings.HELIOX_COST_LABELS) if job_costs else 0
     with transaction.atomic():  # rollups of other days run at once; the jobs they share wait (job_totals_update)
@@ -331,7 +331,7 @@ def usage_rollup(
             day = start
             while day < end:
                 _lock_day(day)
-                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - longest, labels)
+                model_rows = _day_rows(day, now, utc_day_bounds(day)[0] - reach, labels)
                 team_rows = _team_rows(model_rows)
                 allocation_apply(day=day, team_rows=team_rows, model_rows=model_rows)
                 _replace_day(day, model_rows, team_rows)
@@ -343,7 +343,7 @@ def usage_rollup(
                 day += timedelta(days=1)
             if job_costs:
                 job_costs_range(start=start, end=end, now=now)
-                summary.jobs_updated = job_totals_update(fresh=(start, end))
+                summary.jobs_updated = job_totals_update(fresh=(start, end), longest=longest)
         finally:
             _drop_timeline()
             drop_job_tables()

@@ -223,6 +223,28 @@ def test_changed_and_deleted_jobs_leave_their_old_slices_after_the_next_rollup(o
     assert_slices_add_up_to_rollup_rows()
 
 
+def test_job_shortened_into_the_range_keeps_its_slice_outside_in_its_totals_until_that_day_is_rolled_up(odd_prices):
+    """Its times now lie inside the range, but a slice of an earlier rollup lies outside: the totals still sum it
+    (the rollup locks such a job and reads its slices outside the range), and the rollup of that day removes it."""
+    job = JobFactory(gpu_count=2, start_time=at(D10, 22), end_time=at(D11, 2))
+    usage_rollup(start=D10, end=D12, now=NOW)
+    Job.objects.filter(pk=job.pk).update(end_time=at(D10, 23))
+
+    usage_rollup(start=D10, end=D11, now=NOW)
+
+    job.refresh_from_db()
+    assert [row[:3] for row in slices_of(job)] == [
+        (D10, Decimal("2.0000"), Decimal("6.67")),  # 2 GPU-h x $3.3331
+        (D11, Decimal("4.0000"), Decimal("13.33")),  # stale until D11 is rolled up
+    ]
+    assert (job.gpu_hours, job.estimated_usd) == (Decimal("6.0000"), Decimal("20.00"))
+
+    usage_rollup(start=D11, end=D12, now=NOW)
+
+    job.refresh_from_db()
+    assert (job.gpu_hours, job.estimated_usd) == (Decimal("2.0000"), Decimal("6.67"))
+
+
 def test_job_moved_out_of_every_rolled_up_day_loses_its_totals(odd_prices):
     job = JobFactory(start_time=at(D10, 5), end_time=at(D10, 6))
     usage_rollup(start=D10, end=D11, now=NOW)
