@@ -100,8 +100,8 @@ def print_parts(processes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2_000_000)
-    parser.add_argument("--again", action="store_true",
-                        help="every way rolls up a year rolled up already (as after a price change), not a new one")  # fmt: skip
+    again = "every way rolls up a year rolled up already (as after a price change), not a new one"
+    parser.add_argument("--again", action="store_true", help=again)
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
