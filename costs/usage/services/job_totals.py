@@ -120,6 +120,9 @@ def job_totals_update(fresh: tuple[date, date] | None = None, longest: timedelta
     }
     changed = " OR ".join(distinct(f"{TOTALS_TABLE}.{name}", f"excluded.{name}") for name in new)
     sums, params = _sums_sql(fresh)
+    # In the order of jobs_totals_estimated_idx (and, mostly, of the allocated one): each of their pages is written
+    # once, not once per row (a month's totals at 2,000,000 jobs: 7.5 s -> 4.7 s with 128 MB of shared_buffers).
+    in_index_order = "\nORDER BY 3 DESC NULLS LAST, 1" if postgres() else ""
     with connection.cursor() as cursor:
         if postgres():
             cursor.execute(f"ANALYZE {TOUCHED_TABLE}")  # a temporary table has no statistics until told
@@ -131,7 +134,7 @@ def job_totals_update(fresh: tuple[date, date] | None = None, longest: timedelta
         cursor.execute(f"""
 INSERT INTO {TOTALS_TABLE} (job_id, {", ".join(new)})
 SELECT sums.job_id, {", ".join(new.values())}
-FROM ({sums}) sums WHERE EXISTS (SELECT 1 FROM {JOBS} j WHERE j.id = sums.job_id)
+FROM ({sums}) sums WHERE EXISTS (SELECT 1 FROM {JOBS} j WHERE j.id = sums.job_id){in_index_order}
 ON CONFLICT (job_id) DO UPDATE SET {", ".join(f"{name} = excluded.{name}" for name in new)}
 WHERE {changed}""", params)  # fmt: skip
         updated = cursor.rowcount + _clear_gone(cursor)
