@@ -35,7 +35,7 @@ def _lock_touched_jobs(cursor, fresh: tuple[date, date] | None, longest: timedel
     elsewhere (a rollup stores a job's slices only on days its times reach), so their sums need no slice from
     outside the range (_sums_sql). Locking a row writes it: a year's 2,000,000 jobs took 30 s.
     """
-    reaching, params = f"SELECT job_id FROM {TOUCHED_TABLE}", {}
+    reaching, params = f"SELECT job_id FROM {TOUCHED_TABLE}", dict[str, object]()
     if fresh is not None:
         reaching, params = _reaching_sql(fresh, longest)
     cursor.execute(f"""
@@ -45,15 +45,17 @@ INSERT INTO {LOCKED_TABLE} SELECT id FROM locked""", params)  # fmt: skip
     cursor.execute(f"ANALYZE {LOCKED_TABLE}")
 
 
-def _reaching_sql(fresh: tuple[date, date], longest: timedelta) -> tuple[str, dict]:
+def _reaching_sql(fresh: tuple[date, date], longest: timedelta) -> tuple[str, dict[str, object]]:
     """The jobs that reach outside the rollup's range [start, end): finished jobs across its first or last instant
     (found on the start_time index: no finished job of the range lasts longer than `longest`), running jobs, jobs
     that lost their slices in it (moved or emptied), and jobs with a slice stored outside it (whose times changed
     since): sets the planner can join, not a lookup per touched job (a year's 2,000,000 took 36 s that way)."""
     start, end = (utc_day_bounds(day)[0] for day in fresh)
     adapt = connection.ops.adapt_datefield_value
-    params = {"start": start, "end": end, "start_from": start - longest, "end_from": max(start, end - longest),
-              "day_start": adapt(fresh[0]), "day_end": adapt(fresh[1])}  # fmt: skip
+    params: dict[str, object] = {
+        "start": start, "end": end, "start_from": start - longest, "end_from": max(start, end - longest),
+        "day_start": adapt(fresh[0]), "day_end": adapt(fresh[1]),
+    }  # fmt: skip
     return (
         f"""
 SELECT id FROM {JOBS} WHERE start_time >= %(start_from)s AND start_time < %(start)s AND end_time > %(start)s
