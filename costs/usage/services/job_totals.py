@@ -21,6 +21,9 @@ TOTALS = (("h", "gpu_hours", 10000), ("c", "estimated_usd", 100), ("a", "allocat
           ("u", "unpriced_gpu_hours", 10000), ("b", "used_gpu_hours", 10000), ("w", "waste_usd", 100),
           ("e", "allocated_waste_usd", 100))  # fmt: skip
 
+# The touched jobs that lost a slice and got none back (moved away, emptied or deleted).
+LOST = f"SELECT job_id FROM {TOUCHED_TABLE} WHERE old EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old"
+
 
 def _lock_touched_jobs(cursor, fresh: tuple[date, date] | None, longest: timedelta) -> None:
     """Lock the rows of the touched jobs that another rollup may also sum, in id order, before their totals are
@@ -61,8 +64,7 @@ def _reaching_sql(fresh: tuple[date, date], longest: timedelta) -> tuple[str, di
 SELECT id FROM {JOBS} WHERE start_time >= %(start_from)s AND start_time < %(start)s AND end_time > %(start)s
 UNION ALL SELECT id FROM {JOBS} WHERE start_time >= %(end_from)s AND start_time < %(end)s AND end_time > %(end)s
 UNION ALL SELECT id FROM {JOBS} WHERE end_time IS NULL AND start_time < %(end)s
-UNION ALL SELECT job_id FROM {TOUCHED_TABLE} o WHERE o.old AND NOT EXISTS
-    (SELECT 1 FROM {TOUCHED_TABLE} n WHERE n.job_id = o.job_id AND NOT n.old)
+UNION ALL SELECT job_id FROM ({LOST}) lost
 UNION ALL SELECT s.job_id FROM {SLICES} s WHERE (s.date < %(day_start)s OR s.date >= %(day_end)s)
     AND s.job_id IN (SELECT job_id FROM {TOUCHED_TABLE})""",
         params,
@@ -148,8 +150,7 @@ WHERE {changed}""", params)  # fmt: skip
 def _clear_gone(cursor) -> int:
     """Delete the totals of jobs that lost a slice, got none back and have none left: few (deleted or moved jobs)."""
     cursor.execute(f"""
-SELECT job_id FROM (SELECT job_id FROM {TOUCHED_TABLE} WHERE old
-                    EXCEPT SELECT job_id FROM {TOUCHED_TABLE} WHERE NOT old) lost
+SELECT job_id FROM ({LOST}) lost
 WHERE NOT EXISTS (SELECT 1 FROM {SLICES} s WHERE s.job_id = lost.job_id)""")  # fmt: skip
     gone, updated = [row[0] for row in cursor.fetchall()], 0
     for first in range(0, len(gone), 500):

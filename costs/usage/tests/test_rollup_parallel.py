@@ -57,6 +57,22 @@ def in_thread(work: Callable[[], object], errors: list) -> threading.Thread:
     return thread
 
 
+def second_waits_for_first(first: tuple[date, date], second: tuple[date, date], now: datetime = NOW) -> bool:
+    """Hold a rollup of `first` open, run one of `second` beside it, then let the first commit: whether the second
+    was still waiting 3 s in (for a shared job's row). Asserts that neither failed."""
+    held = Held(*first, now=now)
+    held.start()
+    assert held.done.wait(60)
+    errors: list = []
+    other = in_thread(lambda: usage_rollup(start=second[0], end=second[1], now=now), errors)
+    other.join(3)
+    waited = other.is_alive()
+    held.release()
+    other.join()
+    assert errors == held.errors == []
+    return waited
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_rollup_of_other_days_does_not_wait_for_one_in_progress(postgres_only):
     # Days of different months: days of one month wait for each other's commit only where the month's label
@@ -85,19 +101,8 @@ def test_rollups_at_once_of_the_days_of_one_long_job_give_its_exact_totals(postg
     GpuPriceFactory(usd_per_gpu_hour=Decimal("4.0000"))
     # 1 GPU from the 10th 08:00 to the 13th 08:00: 16 + 24 + 24 + 8 = 72 GPU-h, $288.00.
     job = JobFactory(start_time=datetime(2025, 3, 10, 8, tzinfo=UTC), end_time=datetime(2025, 3, 13, 8, tzinfo=UTC))
-    first = Held(D10, D12)  # its totals see the 10th and the 11th
-    first.start()
-    assert first.done.wait(60)
-    errors: list = []
-
-    second = in_thread(lambda: usage_rollup(start=D12, end=D14, now=NOW), errors)
-    second.join(3)
-    waited = second.is_alive()  # for the job's row, until the first commits
-    first.release()
-    second.join()
-
-    assert waited
-    assert errors == first.errors == []
+    # The first's totals see the 10th and the 11th; the second waits for the job's row until the first commits.
+    assert second_waits_for_first((D10, D12), (D12, D14))
     job = Job.objects.get(pk=job.pk)
     assert (job.gpu_hours, job.estimated_usd) == (Decimal("72.0000"), Decimal("288.00"))
     assert sorted(JobDaySlice.objects.values_list("date", "gpu_hours")) == [
@@ -138,19 +143,7 @@ def test_rollups_at_once_of_two_months_sharing_a_job_give_its_exact_totals(postg
         job = JobFactory(
             start_time=at(date(2025, 2, 28), 8), end_time=end, status="running" if end is None else "succeeded"
         )
-    held = Held(*first, now=now)
-    held.start()
-    assert held.done.wait(60)
-    errors: list = []
-
-    other = in_thread(lambda: usage_rollup(start=second[0], end=second[1], now=now), errors)
-    other.join(3)
-    waited = other.is_alive()  # for the job's row, until the first commits
-    held.release()
-    other.join()
-
-    assert waited
-    assert errors == held.errors == []
+    assert second_waits_for_first(first, second, now)  # for the job's row, until the first commits
     job = Job.objects.get(pk=job.pk)
     assert (job.gpu_hours, job.estimated_usd) == (hours, hours * 4)
     assert sum(JobDaySlice.objects.filter(job=job).values_list("gpu_hours", flat=True)) == hours
